@@ -1,0 +1,25 @@
+/**
+ * Rampart: program Linux netfilter (iptables) safely and fast.
+ *
+ * - The DSL ({@linkcode Match}, actions such as {@linkcode Accept}) renders
+ *   byte-exact, validated iptables fragments.
+ * - {@linkcode Table} keeps the desired state of one iptables table and brings
+ *   the kernel in line on `apply()`, rewriting only what changed.
+ *
+ * @example Rendering a rule
+ * ```ts
+ * import { Accept, Match, renderAppend } from "@rampart/iptables";
+ * const rule = { match: Match().protocol("tcp").destPorts(80, 443), action: Accept() };
+ * console.log(renderAppend(rule, "rp-input"));
+ * // -A rp-input -p tcp -m multiport --destination-ports 80,443 --jump ACCEPT
+ * ```
+ *
+ * @module
+ */
+export * from "./dsl/action.ts";
+export * from "./dsl/errors.ts";
+export * from "./dsl/features.ts";
+export * from "./dsl/hash.ts";
+export * from "./dsl/match.ts";
+export * from "./dsl/rule.ts";
+export * from "./src/runner.ts";

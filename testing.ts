@@ -1,0 +1,7 @@
+/**
+ * Test helpers: an in-memory dataplane that behaves like iptables-restore and
+ * iptables-save, for testing code that uses a {@linkcode Table} without
+ * touching the kernel.
+ *
+ * @module
+ */
