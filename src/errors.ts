@@ -1,0 +1,228 @@
+/**
+ * Errors the table engine throws. Each carries the fields an operator needs to
+ * find and fix the cause.
+ *
+ * @module
+ */
+
+/** Where a script line or a rule came from. */
+export interface RuleLocation {
+  /** The chain the rule is in. */
+  chain: string;
+  /** The 0-based index of the rule in its list, when the line is a rule. */
+  ruleIndex?: number;
+  /** Which list of a kernel chain: `"insert"`, `"append"`, or `"chain"` for an owned chain. */
+  list?: "chain" | "insert" | "append";
+}
+
+/**
+ * A rule cannot be placed where it is: wrong table, IP family, protocol
+ * dependency or hook. Thrown by `apply()`/`plan()` before anything is written.
+ *
+ * @example
+ * ```ts
+ * import { Accept, Match, PlacementError, Table } from "@rampart/iptables";
+ * import { FakeDataplane } from "@rampart/iptables/testing";
+ * const table = new Table("filter", { runner: new FakeDataplane().runner, backend: "nft" });
+ * table.setRuleInsertions("INPUT", [{ match: Match().destPorts(22), action: Accept() }]);
+ * try {
+ *   await table.apply();
+ * } catch (e) {
+ *   if (e instanceof PlacementError) console.log(e.chain, e.ruleIndex); // INPUT 0
+ * }
+ * ```
+ */
+export class PlacementError extends Error {
+  /** The chain holding the rule. */
+  readonly chain: string;
+  /** The rule's 0-based index in its list. */
+  readonly ruleIndex: number;
+  /** The list the rule is in. */
+  readonly list: "chain" | "insert" | "append";
+
+  /**
+   * Creates the error.
+   *
+   * @param message What is wrong and how to fix it.
+   * @param location The rule at fault.
+   */
+  constructor(message: string, location: Required<RuleLocation>) {
+    super(message);
+    this.name = "PlacementError";
+    this.chain = location.chain;
+    this.ruleIndex = location.ruleIndex;
+    this.list = location.list;
+  }
+}
+
+/**
+ * A rule jumps to an owned chain that is not defined (never added, or
+ * removed while still referenced). Thrown before anything is written.
+ *
+ * @example
+ * ```ts
+ * import { DanglingReferenceError, Jump, Table } from "@rampart/iptables";
+ * import { FakeDataplane } from "@rampart/iptables/testing";
+ * const table = new Table("filter", { runner: new FakeDataplane().runner, backend: "nft", chainPrefixes: ["rp-"] });
+ * table.setRuleInsertions("INPUT", [{ action: Jump("rp-missing") }]);
+ * await table.apply().catch((e) => {
+ *   if (e instanceof DanglingReferenceError) console.log(e.fromChain, e.toChain); // INPUT rp-missing
+ * });
+ * ```
+ */
+export class DanglingReferenceError extends Error {
+  /** The chain whose rule holds the reference. */
+  readonly fromChain: string;
+  /** The missing chain. */
+  readonly toChain: string;
+  /** The 0-based index of the referring rule. */
+  readonly ruleIndex: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What is wrong and how to fix it.
+   * @param options The two chains and the rule.
+   */
+  constructor(message: string, options: { fromChain: string; toChain: string; ruleIndex: number }) {
+    super(message);
+    this.name = "DanglingReferenceError";
+    this.fromChain = options.fromChain;
+    this.toChain = options.toChain;
+    this.ruleIndex = options.ruleIndex;
+  }
+}
+
+/**
+ * `iptables-save` failed (after its retries) or printed output the engine must
+ * not act on, such as a table that native nft rules made incompatible.
+ *
+ * @example
+ * ```ts
+ * import { SaveError } from "@rampart/iptables";
+ * const e = new SaveError("iptables-save failed", { command: "iptables-nft-save", stderr: "boom", code: 1 });
+ * console.log(e.command); // iptables-nft-save
+ * ```
+ */
+export class SaveError extends Error {
+  /** The binary that was run. */
+  readonly command: string;
+  /** Its standard error. */
+  readonly stderr: string;
+  /** Its exit code. */
+  readonly code: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What failed.
+   * @param options The command, its stderr and exit code.
+   */
+  constructor(message: string, options: { command: string; stderr: string; code: number }) {
+    super(message);
+    this.name = "SaveError";
+    this.command = options.command;
+    this.stderr = options.stderr;
+    this.code = options.code;
+  }
+}
+
+/**
+ * `iptables-restore` rejected the script after every retry. Carries the
+ * script, iptables' stderr, and the failing line mapped back to its chain and
+ * rule where iptables names a line.
+ *
+ * @example
+ * ```ts
+ * import { RestoreError } from "@rampart/iptables";
+ * const e = new RestoreError("restore failed", {
+ *   command: "iptables-legacy-restore", script: "*filter\nCOMMIT\n", stderr: "", code: 1,
+ * });
+ * console.log(e.failedLine); // undefined
+ * ```
+ */
+export class RestoreError extends Error {
+  /** The binary that was run. */
+  readonly command: string;
+  /** The script fed on stdin. */
+  readonly script: string;
+  /** iptables' standard error. */
+  readonly stderr: string;
+  /** Exit code (137 and `timedOut` when killed). */
+  readonly code: number;
+  /** The 1-based script line iptables named, if any. */
+  readonly failedLine: number | undefined;
+  /** That line's text. */
+  readonly failedLineText: string | undefined;
+  /** The chain and rule the line came from, if it was a rule. */
+  readonly location: RuleLocation | undefined;
+  /** True when iptables blamed the `COMMIT` line (the kernel rejected the whole table). */
+  readonly atCommit: boolean;
+  /** The rules this transaction added (listed when the kernel rejected at COMMIT). */
+  readonly addedRules: readonly string[];
+
+  /**
+   * Creates the error.
+   *
+   * @param message What failed and where.
+   * @param options The details.
+   */
+  constructor(message: string, options: {
+    command: string;
+    script: string;
+    stderr: string;
+    code: number;
+    failedLine?: number;
+    failedLineText?: string;
+    location?: RuleLocation;
+    atCommit?: boolean;
+    addedRules?: readonly string[];
+  }) {
+    super(message);
+    this.name = "RestoreError";
+    this.command = options.command;
+    this.script = options.script;
+    this.stderr = options.stderr;
+    this.code = options.code;
+    this.failedLine = options.failedLine;
+    this.failedLineText = options.failedLineText;
+    this.location = options.location;
+    this.atCommit = options.atCommit ?? false;
+    this.addedRules = options.addedRules ?? [];
+  }
+}
+
+/**
+ * A desired-state call was given something the engine cannot own, e.g. a chain
+ * whose name does not start with one of the table's `chainPrefixes`.
+ *
+ * @example
+ * ```ts
+ * import { Table, TableConfigError } from "@rampart/iptables";
+ * const table = new Table("filter", { chainPrefixes: ["rp-"] });
+ * try {
+ *   table.updateChain({ name: "mine", rules: [] });
+ * } catch (e) {
+ *   if (e instanceof TableConfigError) console.log(e.field); // chain.name
+ * }
+ * ```
+ */
+export class TableConfigError extends TypeError {
+  /** The option or argument at fault. */
+  readonly field: string;
+  /** The value given. */
+  readonly value: unknown;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What is wrong and what is expected.
+   * @param options The field and value.
+   */
+  constructor(message: string, options: { field: string; value: unknown }) {
+    super(message);
+    this.name = "TableConfigError";
+    this.field = options.field;
+    this.value = options.value;
+  }
+}

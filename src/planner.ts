@@ -1,0 +1,289 @@
+/**
+ * The planner: a pure function from (desired state, dataplane state) to the
+ * exact iptables-restore script that brings one table in line, plus the
+ * dataplane state the kernel will have once that script succeeds.
+ *
+ * @module
+ */
+import type { Features } from "../dsl/features.ts";
+import { renderAppend, renderInsertAt, renderReplace, type Rule } from "../dsl/rule.ts";
+import type { RuleLocation } from "./errors.ts";
+import type { TableName } from "./kernel_chains.ts";
+import type { DataplaneChain, DataplaneState } from "./save_parser.ts";
+
+/** Rules with their IDs. */
+export interface HashedRules {
+  /** The rules, in order. */
+  rules: readonly Rule[];
+  /** One ID per rule. */
+  hashes: readonly string[];
+}
+
+/** Desired rules of a chain we do not own (a kernel chain, or another program's). */
+export interface InsertAppendLists {
+  /** Rules kept at the top (insert mode) or after the foreign rules (append mode). */
+  inserts: HashedRules;
+  /** Rules always kept at the bottom. */
+  appends: HashedRules;
+}
+
+/** Inputs of {@linkcode planTable}. */
+export interface PlanInput {
+  /** The table. */
+  table: TableName;
+  /** The backend in use. */
+  backend: "nft" | "legacy";
+  /** The restore binary applies several positional edits per transaction correctly. */
+  positionalEdits: boolean;
+  /** Where inserted rules go relative to foreign rules. */
+  insertMode: "insert" | "append";
+  /** The ID comment prefix. */
+  hashPrefix: string;
+  /** Host features (they change rendered fragments). */
+  features: Features;
+  /** Owned chains to program (reachable and defined). */
+  owned: ReadonlyMap<string, HashedRules>;
+  /** Chains we do not own that should carry our rules. */
+  foreign: ReadonlyMap<string, InsertAppendLists>;
+  /** Built-in chain policies to enforce. */
+  policies: ReadonlyMap<string, "ACCEPT" | "DROP">;
+  /** What the kernel has now. */
+  dataplane: DataplaneState;
+  /** Tells whether a chain is ours. */
+  isOwnedChain(name: string): boolean;
+}
+
+/** The planner's result. */
+export interface TablePlan {
+  /** The script (`""` when the table is in sync). */
+  script: string;
+  /** Per script line (0-based), the rule it writes, if any. */
+  origins: (RuleLocation | undefined)[];
+  /** The dataplane state once the script has succeeded. */
+  next: DataplaneState;
+  /** Number of lines in the script. */
+  lineCount: number;
+}
+
+function equalLists(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+class ScriptWriter {
+  readonly lines: string[] = [];
+  readonly origins: (RuleLocation | undefined)[] = [];
+  readonly #table: string;
+  #open = false;
+
+  constructor(table: string) {
+    this.#table = table;
+  }
+
+  write(line: string, origin?: RuleLocation): void {
+    if (!this.#open) {
+      this.lines.push(`*${this.#table}`);
+      this.origins.push(undefined);
+      this.#open = true;
+    }
+    this.lines.push(line);
+    this.origins.push(origin);
+  }
+
+  commit(): void {
+    if (!this.#open) return;
+    this.lines.push("COMMIT");
+    this.origins.push(undefined);
+    this.#open = false;
+  }
+}
+
+/**
+ * Computes the script that brings one table from `dataplane` to the desired
+ * state. Deterministic: the same inputs always give the same script.
+ *
+ * - Owned chains: edits from the first differing ID, skipping a common suffix
+ *   of IDs, so a rule another program inserted into or deleted from our chain
+ *   costs one `-D`/`-I` and every other rule keeps its counters. With nft and
+ *   no positional edits (iptables < 1.8.3), the chain is flushed and rewritten.
+ * - Chains we do not own: if our rules are not exactly where expected, every
+ *   rule of ours is deleted by value and ours are written again; foreign rules
+ *   are never touched.
+ * - Stale owned chains are flushed, then deleted.
+ */
+export function planTable(input: PlanInput): TablePlan {
+  const out = new ScriptWriter(input.table);
+  const next: DataplaneState = new Map(input.dataplane);
+  const { hashPrefix, features } = input;
+  const rewriteAll = input.backend === "nft" && !input.positionalEdits;
+
+  // 1. Forward references: create new owned chains, flush stale ones; policies.
+  const stale: string[] = [];
+  for (const [name] of input.dataplane) {
+    if (input.isOwnedChain(name) && !input.owned.has(name)) stale.push(name);
+  }
+  stale.sort();
+  const ownedNames = [...input.owned.keys()].sort();
+  const rewrite = new Set<string>();
+  for (const name of ownedNames) {
+    const prev = input.dataplane.get(name);
+    const cur = input.owned.get(name)!;
+    if (prev === undefined) rewrite.add(name);
+    else if (rewriteAll && !equalLists(prev.hashes, cur.hashes)) rewrite.add(name);
+  }
+  const declare = [...rewrite, ...stale].sort();
+  for (const name of declare) out.write(`:${name} - [0:0]`);
+  for (const [chain, policy] of [...input.policies].sort(([a], [b]) => a < b ? -1 : 1)) {
+    const prev = input.dataplane.get(chain);
+    if (prev !== undefined && prev.policy !== policy) {
+      out.write(`:${chain} ${policy} [0:0]`);
+      next.set(chain, { ...prev, policy });
+    }
+  }
+
+  // 2. Owned chain contents.
+  for (const name of ownedNames) {
+    const cur = input.owned.get(name)!;
+    const prevHashes = rewrite.has(name) ? [] : input.dataplane.get(name)!.hashes;
+    writeOwnedChain(out, name, prevHashes, cur, hashPrefix, features);
+    next.set(name, { policy: "-", hashes: [...cur.hashes], lines: [] });
+  }
+
+  // 3. Chains we do not own: kernel chains first (save order), then others by name.
+  const foreignNames = new Set<string>(input.foreign.keys());
+  for (const [name, chain] of input.dataplane) {
+    if (!input.isOwnedChain(name) && chain.hashes.some((h) => h !== "")) foreignNames.add(name);
+  }
+  const order = [...input.dataplane.keys()];
+  const sortedForeign = [...foreignNames].sort((a, b) => {
+    const ia = order.indexOf(a), ib = order.indexOf(b);
+    if (ia >= 0 && ib >= 0) return ia - ib;
+    if (ia >= 0) return -1;
+    if (ib >= 0) return 1;
+    return a < b ? -1 : a > b ? 1 : 0;
+  });
+  for (const name of sortedForeign) {
+    const prev = input.dataplane.get(name) ?? { policy: "-", hashes: [], lines: [] };
+    const lists = input.foreign.get(name) ?? EMPTY_LISTS;
+    const updated = writeForeignChain(out, name, prev, lists, input);
+    if (updated !== undefined) next.set(name, updated);
+  }
+
+  // 4. Deletions (flushed in step 1).
+  if (stale.length > 0 && rewriteAll) {
+    out.commit();
+    for (const name of stale) out.write(`:${name} - [0:0]`);
+  }
+  for (const name of stale) {
+    out.write(`-X ${name}`);
+    next.delete(name);
+  }
+  out.commit();
+  const lineCount = out.lines.length;
+  return {
+    script: lineCount === 0 ? "" : out.lines.join("\n") + "\n",
+    origins: out.origins,
+    next,
+    lineCount,
+  };
+}
+
+const EMPTY_LISTS: InsertAppendLists = {
+  inserts: { rules: [], hashes: [] },
+  appends: { rules: [], hashes: [] },
+};
+
+function writeOwnedChain(
+  out: ScriptWriter,
+  name: string,
+  prev: readonly string[],
+  cur: HashedRules,
+  hashPrefix: string,
+  features: Features,
+): void {
+  const curHashes = cur.hashes;
+  const n = prev.length, m = curHashes.length;
+  let p = 0;
+  while (p < n && p < m && prev[p] === curHashes[p]) p++;
+  if (p === n && p === m) return;
+  let s = 0;
+  while (s < n - p && s < m - p && prev[n - 1 - s] === curHashes[m - 1 - s]) s++;
+  const a = n - p - s, b = m - p - s;
+  const common = Math.min(a, b);
+  const at = (i: number): RuleLocation => ({ chain: name, ruleIndex: i, list: "chain" });
+  for (let i = 0; i < common; i++) {
+    const idx = p + i;
+    out.write(
+      renderReplace(cur.rules[idx]!, name, {
+        position: idx + 1,
+        hash: curHashes[idx]!,
+        hashPrefix,
+        features,
+      }),
+      at(idx),
+    );
+  }
+  for (let i = b; i < a; i++) out.write(`-D ${name} ${p + b + 1}`);
+  for (let j = a; j < b; j++) {
+    const idx = p + j;
+    const opts = { hash: curHashes[idx]!, hashPrefix, features };
+    out.write(
+      s === 0
+        ? renderAppend(cur.rules[idx]!, name, opts)
+        : renderInsertAt(cur.rules[idx]!, name, { ...opts, position: idx + 1 }),
+      at(idx),
+    );
+  }
+}
+
+function writeForeignChain(
+  out: ScriptWriter,
+  name: string,
+  prev: DataplaneChain,
+  lists: InsertAppendLists,
+  input: PlanInput,
+): DataplaneChain | undefined {
+  const numForeign = prev.hashes.reduce((n, h) => h === "" ? n + 1 : n, 0);
+  const foreignBlock = new Array<string>(numForeign).fill("");
+  const ins = lists.inserts.hashes, app = lists.appends.hashes;
+  const expected = input.insertMode === "insert"
+    ? [...ins, ...foreignBlock, ...app]
+    : [...foreignBlock, ...ins, ...app];
+  if (equalLists(prev.hashes, expected)) return undefined;
+  const { hashPrefix, features } = input;
+  for (let i = 0; i < prev.hashes.length; i++) {
+    if (prev.hashes[i] === "") continue;
+    const line = prev.lines[i];
+    if (line === undefined || !line.startsWith("-A ")) {
+      throw new Error(`Cannot delete rule ${i} of chain "${name}": its saved text is unknown`);
+    }
+    out.write("-D " + line.slice(3));
+  }
+  const insLines = lists.inserts.rules.map((rule, i) =>
+    renderAppend(rule, name, { hash: ins[i]!, hashPrefix, features })
+  );
+  const appLines = lists.appends.rules.map((rule, i) =>
+    renderAppend(rule, name, { hash: app[i]!, hashPrefix, features })
+  );
+  if (input.insertMode === "insert") {
+    for (let i = insLines.length - 1; i >= 0; i--) {
+      out.write("-I " + name + insLines[i]!.slice(3 + name.length), {
+        chain: name,
+        ruleIndex: i,
+        list: "insert",
+      });
+    }
+  } else {
+    insLines.forEach((l, i) => out.write(l, { chain: name, ruleIndex: i, list: "insert" }));
+  }
+  appLines.forEach((l, i) => out.write(l, { chain: name, ruleIndex: i, list: "append" }));
+  const foreignLines = new Array<string>(numForeign).fill("");
+  return {
+    policy: prev.policy,
+    hashes: expected,
+    lines: input.insertMode === "insert"
+      ? [...insLines, ...foreignLines, ...appLines]
+      : [...foreignLines, ...insLines, ...appLines],
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * Which owned chains are reachable from the kernel, and through which hooks.
+ *
+ * Computed from the whole desired state each time it changes, instead of the
+ * reference's incremental reference counts (whose update order leaked
+ * references in one edge case): a chain is programmed iff a jump or goto path
+ * leads to it from a rule inserted or appended to a kernel (or foreign) chain.
+ *
+ * @module
+ */
+import { isReferrer } from "../dsl/action.ts";
+import type { Chain, Rule } from "../dsl/rule.ts";
+import { DanglingReferenceError } from "./errors.ts";
+import { type Hook, isKernelChain, type TableName } from "./kernel_chains.ts";
+
+/** The hooks a chain is reached from; `null` when reached from a foreign chain (unknown). */
+export type HookSet = ReadonlySet<Hook> | null;
+
+/** Inputs of {@linkcode computeReachability}. */
+export interface ReachabilityInput {
+  /** The table. */
+  table: TableName;
+  /** Owned chains that are defined. */
+  chains: ReadonlyMap<string, Chain>;
+  /** Rule lists of kernel and foreign chains (insertions and appends). */
+  roots: ReadonlyMap<string, readonly (readonly Rule[])[]>;
+  /** Tells whether a chain name is ours. */
+  isOwnedChain(name: string): boolean;
+}
+
+/**
+ * Finds the reachable owned chains and the hooks each is reached from.
+ *
+ * @throws {DanglingReferenceError} when a reachable rule jumps to an owned chain that is not defined.
+ */
+export function computeReachability(input: ReachabilityInput): Map<string, HookSet> {
+  const reached = new Map<string, HookSet>();
+  const queue: string[] = [];
+  function visit(from: string, rules: readonly Rule[], hooks: HookSet): void {
+    for (let i = 0; i < rules.length; i++) {
+      const action = rules[i]!.action;
+      if (!isReferrer(action) || !input.isOwnedChain(action.target)) continue;
+      const target = action.target;
+      if (!input.chains.has(target)) {
+        throw new DanglingReferenceError(
+          `Rule ${i} of chain "${from}" jumps to owned chain "${target}", which is not defined: ` +
+            `add it with updateChain() or remove the rule`,
+          { fromChain: from, toChain: target, ruleIndex: i },
+        );
+      }
+      const old = reached.get(target);
+      if (old === null) continue; // reached from an unknown hook already: nothing can grow
+      let next: HookSet;
+      if (old === undefined) next = hooks === null ? null : new Set(hooks);
+      else if (hooks === null) next = null;
+      else {
+        const grown = new Set(old);
+        for (const h of hooks) grown.add(h);
+        if (grown.size === old.size) continue;
+        next = grown;
+      }
+      reached.set(target, next);
+      queue.push(target);
+    }
+  }
+  for (const [name, lists] of input.roots) {
+    const hooks: HookSet = isKernelChain(input.table, name) ? new Set([name]) : null;
+    for (const rules of lists) visit(name, rules, hooks);
+  }
+  for (let q = 0; q < queue.length; q++) {
+    const name = queue[q]!;
+    visit(name, input.chains.get(name)!.rules, reached.get(name)!);
+  }
+  return reached;
+}

@@ -1,0 +1,886 @@
+/**
+ * The table engine: keeps the desired state of one iptables table for one IP
+ * family and brings the kernel in line on {@linkcode Table.apply}.
+ *
+ * ## Design
+ *
+ * Goals, in order, and the trade-offs between them (after Felix's table.go):
+ *
+ * 1. **Never break what we do not own.** Other programs (Docker, kube-proxy, an
+ *    operator's own rules) share the kernel chains. We only ever delete rules
+ *    that carry our ID comment (or match the cleanup pattern), delete them by
+ *    value rather than by number (numbers race with other writers), and only
+ *    create, flush or delete chains whose names carry one of our prefixes.
+ * 2. **Atomic, minimal writes.** Each apply is one `iptables-restore --noflush`
+ *    transaction. Every rule carries a chained ID (see `calculateRuleHashes`):
+ *    comparing ID lists position by position finds the first rule that
+ *    differs, and a common suffix of IDs (a rule another program inserted into
+ *    our chain) is kept, so unchanged rules keep their counters.
+ * 3. **Do not parse iptables-save.** iptables-save prints rules in its own,
+ *    backend-specific normalised form. We read only chain names, policies and
+ *    the first comment of each rule; when a rule of ours must be deleted from
+ *    a shared chain we replay the saved text as `-D`.
+ * 4. **Performance vs. drift detection.** Reading the dataplane costs a full
+ *    iptables-save, so we trust our cache and re-read only on a refresh timer,
+ *    after writes (post-write checks at exponentially growing intervals, with a
+ *    floor of twice the peak save + restore time, because other programs
+ *    clobber tables with save/modify/restore cycles), after a failure, or
+ *    when asked (`invalidateDataplaneCache`). An apply with nothing to do runs
+ *    no process at all.
+ * 5. **Fail before writing.** Rules are checked against where they are placed
+ *    (table, IP family, protocol dependencies, hooks) and jumps to undefined
+ *    owned chains are caught before anything runs, with errors naming chain
+ *    and rule, instead of the reference's ten retries and a panic.
+ * 6. **Graceful restart.** Nothing touches the kernel before the first
+ *    `apply()`, so a restarted program keeps enforcing the old rules until it
+ *    has loaded its whole desired state.
+ *
+ * Reachability is computed from the whole desired state when it changes
+ * (instead of incremental reference counts): an owned chain is programmed only
+ * when a path of jumps leads to it from a kernel chain.
+ *
+ * @module
+ */
+import type { Features } from "../dsl/features.ts";
+import { calculateRuleHashes } from "../dsl/hash.ts";
+import type { Chain, Rule } from "../dsl/rule.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { RestoreError, SaveError, TableConfigError } from "./errors.ts";
+import { type FeatureSource, staticFeatures } from "./feature_source.ts";
+import { isKernelChain, KERNEL_CHAINS, type TableName } from "./kernel_chains.ts";
+import { type Logger, silentLogger } from "./logger.ts";
+import type { TableMetrics } from "./metrics.ts";
+import { checkPlacement } from "./placement.ts";
+import { type HashedRules, type InsertAppendLists, planTable, type TablePlan } from "./planner.ts";
+import { computeReachability } from "./reachability.ts";
+import { type CommandRunner, DenoCommandRunner } from "./runner.ts";
+import { type DataplaneState, parseSave } from "./save_parser.ts";
+
+/** A concrete backend. */
+export type Backend = "nft" | "legacy";
+
+/** Chooses the backend when `backend: "auto"`. */
+export type BackendDetector = (options: {
+  runner: CommandRunner;
+  ipVersion: 4 | 6;
+  hashPrefix: string;
+  logger: Logger;
+}) => Promise<Backend>;
+
+/** Runs a function while holding the xtables lock (used when restore cannot lock itself). */
+export type LockRunner = <T>(fn: () => Promise<T>) => Promise<T>;
+
+/** Options of {@linkcode Table}. */
+export interface TableOptions {
+  /** IP family. @default {4} */
+  ipVersion?: 4 | 6;
+  /** Prefix of the comment that carries each rule's ID. @default {"rampart:"} */
+  hashPrefix?: string;
+  /** Chains whose names start with one of these are ours. @default {["rp-"]} */
+  chainPrefixes?: readonly string[];
+  /** Regular expression (source) for old rules of ours in chains we do not own. @default {""} */
+  extraCleanupRegexPattern?: string;
+  /** Whether our rules go above (`insert`) or below (`append`) foreign rules. @default {"insert"} */
+  insertMode?: "insert" | "append";
+  /** Which iptables backend to use. @default {"auto"} */
+  backend?: Backend | "auto";
+  /** Re-read the kernel at least this often (0: never). @default {90000} */
+  refreshIntervalMs?: number;
+  /** First post-write re-read delay; doubles up to an hour (clamped to ≥ 50). @default {1000} */
+  postWriteIntervalMs?: number;
+  /** How long iptables-restore waits for the xtables lock. @default {10000} */
+  lockTimeoutMs?: number;
+  /** How often the lock is probed. @default {50} */
+  lockProbeIntervalMs?: number;
+  /** Kill an iptables process that runs longer than this. @default {60000} */
+  commandTimeoutMs?: number;
+  /** Run every command inside this network namespace. */
+  netns?: string | undefined;
+  /** Runs the iptables binaries. @default {new DenoCommandRunner({ netns })} */
+  runner?: CommandRunner | undefined;
+  /** Source of host features. @default {reference defaults (all false)} */
+  featureDetector?: FeatureSource | undefined;
+  /** Time source (injected by tests). */
+  clock?: Clock | undefined;
+  /** Where resyncs, retries and failures are reported. @default {silentLogger()} */
+  logger?: Logger | undefined;
+  /** Picks the backend for `backend: "auto"`. @default {the variant `iptables --version` reports} */
+  backendDetector?: BackendDetector | undefined;
+  /** Holds the xtables lock around restores when restore cannot take it itself. */
+  lock?: LockRunner | undefined;
+  /** Called before each write, after the plan is known (e.g. to check ipsets). */
+  beforeWrite?: ((plan: PlannedWrite) => Promise<void>) | undefined;
+}
+
+/** What `beforeWrite` is told. */
+export interface PlannedWrite {
+  /** The script about to be written. */
+  script: string;
+  /** The owned chains being programmed. */
+  chains: readonly Chain[];
+  /** Rules of chains we do not own, by chain. */
+  foreign: ReadonlyMap<string, readonly Rule[]>;
+}
+
+const MAX_POST_WRITE_MS = 3_600_000;
+const MIN_POST_WRITE_MS = 50;
+const SAVE_RETRIES = 3;
+const RESTORE_RETRIES = 10;
+const HASH_PREFIX = /^[A-Za-z0-9_@%+=:,./-]{1,32}$/;
+const CHAIN_PREFIX = /^[A-Za-z0-9_.:@%+=-]{1,27}$/;
+
+interface RuleList {
+  rules: readonly Rule[];
+  hashes?: readonly string[];
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * One iptables table (filter, nat, mangle or raw) of one IP family, kept in
+ * line with a desired state.
+ *
+ * @example Programming a table on the fake dataplane
+ * ```ts
+ * import { Accept, Jump, Match, Table } from "@rampart/iptables";
+ * import { FakeDataplane } from "@rampart/iptables/testing";
+ * const fake = new FakeDataplane();
+ * const table = new Table("filter", { runner: fake.runner, backend: "nft" });
+ * table.updateChain({ name: "rp-input", rules: [{ match: Match().protocol("tcp").destPorts(22), action: Accept() }] });
+ * table.setRuleInsertions("INPUT", [{ action: Jump("rp-input") }]);
+ * console.log(await table.plan());
+ * await table.apply();
+ * console.log(await table.plan()); // "" (in sync)
+ * ```
+ */
+export class Table {
+  /** The table's name. */
+  readonly name: TableName;
+  /** The IP family. */
+  readonly ipVersion: 4 | 6;
+
+  readonly #hashPrefix: string;
+  readonly #chainPrefixes: readonly string[];
+  readonly #oldInsertPattern: RegExp | undefined;
+  readonly #insertMode: "insert" | "append";
+  readonly #requestedBackend: Backend | "auto";
+  readonly #refreshIntervalMs: number;
+  readonly #initialPostWriteMs: number;
+  readonly #lockTimeoutMs: number;
+  readonly #lockProbeIntervalMs: number;
+  readonly #commandTimeoutMs: number;
+  readonly #runner: CommandRunner;
+  readonly #features: FeatureSource;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #backendDetector: BackendDetector;
+  readonly #lock: LockRunner | undefined;
+  readonly #beforeWrite: ((plan: PlannedWrite) => Promise<void>) | undefined;
+
+  // Desired state.
+  readonly #chains = new Map<string, Chain>();
+  readonly #inserts = new Map<string, RuleList>();
+  readonly #appends = new Map<string, RuleList>();
+  readonly #policies = new Map<string, "ACCEPT" | "DROP">();
+  readonly #chainHashes = new Map<string, RuleList>();
+  #desiredVersion = 1;
+  #appliedVersion = 0;
+
+  // Dataplane cache and schedule.
+  #backend: Backend | undefined;
+  #binaries: { save: string; restore: string } | undefined;
+  #dataplane: DataplaneState = new Map();
+  #inSync = false;
+  #currentFeatures: Features | undefined;
+  #featuresKey = "";
+  #lastReadTime = Number.NEGATIVE_INFINITY;
+  #lastWriteTime: number;
+  #postWriteIntervalMs: number;
+  #peakSaveMs = 0;
+  #peakRestoreMs = 0;
+  readonly #metrics: TableMetrics;
+
+  /**
+   * Creates a table. Nothing runs until the first {@linkcode Table.apply} or
+   * {@linkcode Table.plan}.
+   *
+   * @param name The iptables table.
+   * @param options Engine options.
+   */
+  constructor(name: TableName, options: TableOptions = {}) {
+    if (!(name in KERNEL_CHAINS)) {
+      throw new TableConfigError(
+        `Invalid table ${JSON.stringify(name)}: expected filter, nat, mangle or raw`,
+        { field: "name", value: name },
+      );
+    }
+    this.name = name;
+    this.ipVersion = options.ipVersion ?? 4;
+    if (this.ipVersion !== 4 && this.ipVersion !== 6) {
+      throw new TableConfigError(`Invalid ipVersion ${this.ipVersion}: expected 4 or 6`, {
+        field: "ipVersion",
+        value: this.ipVersion,
+      });
+    }
+    this.#hashPrefix = options.hashPrefix ?? "rampart:";
+    if (!HASH_PREFIX.test(this.#hashPrefix)) {
+      throw new TableConfigError(
+        `Invalid hashPrefix ${
+          JSON.stringify(this.#hashPrefix)
+        }: expected 1 to 32 characters from [A-Za-z0-9_@%+=:,./-]`,
+        { field: "hashPrefix", value: this.#hashPrefix },
+      );
+    }
+    this.#chainPrefixes = [...(options.chainPrefixes ?? ["rp-"])];
+    for (const p of this.#chainPrefixes) {
+      if (!CHAIN_PREFIX.test(p)) {
+        throw new TableConfigError(
+          `Invalid chain prefix ${JSON.stringify(p)}: expected 1 to 27 name characters`,
+          { field: "chainPrefixes", value: p },
+        );
+      }
+    }
+    const old = this.#chainPrefixes.map((p) => `(?:-j|--jump|-g|--goto) ${escapeRegExp(p)}`);
+    if (options.extraCleanupRegexPattern) old.push(options.extraCleanupRegexPattern);
+    this.#oldInsertPattern = old.length === 0 ? undefined : new RegExp(old.join("|"));
+    this.#insertMode = options.insertMode ?? "insert";
+    if (this.#insertMode !== "insert" && this.#insertMode !== "append") {
+      throw new TableConfigError(
+        `Invalid insertMode ${JSON.stringify(this.#insertMode)}: expected "insert" or "append"`,
+        { field: "insertMode", value: this.#insertMode },
+      );
+    }
+    this.#requestedBackend = options.backend ?? "auto";
+    if (!["auto", "nft", "legacy"].includes(this.#requestedBackend)) {
+      throw new TableConfigError(
+        `Invalid backend ${
+          JSON.stringify(this.#requestedBackend)
+        }: expected "auto", "nft" or "legacy"`,
+        { field: "backend", value: this.#requestedBackend },
+      );
+    }
+    this.#refreshIntervalMs = options.refreshIntervalMs ?? 90_000;
+    this.#initialPostWriteMs = Math.max(options.postWriteIntervalMs ?? 1_000, MIN_POST_WRITE_MS);
+    this.#lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
+    this.#lockProbeIntervalMs = options.lockProbeIntervalMs ?? 50;
+    this.#commandTimeoutMs = options.commandTimeoutMs ?? 60_000;
+    this.#runner = options.runner ??
+      new DenoCommandRunner(options.netns === undefined ? {} : { netns: options.netns });
+    this.#features = options.featureDetector ?? staticFeatures();
+    this.#clock = options.clock ?? systemClock();
+    this.#logger = options.logger ?? silentLogger();
+    this.#backendDetector = options.backendDetector ?? detectReportedBackend;
+    this.#lock = options.lock;
+    this.#beforeWrite = options.beforeWrite;
+    this.#lastWriteTime = this.#clock.now();
+    this.#postWriteIntervalMs = this.#initialPostWriteMs;
+    if (this.#requestedBackend !== "auto") this.#backend = this.#requestedBackend;
+    this.#metrics = {
+      table: name,
+      ipVersion: this.ipVersion,
+      backend: this.#backend ?? "unknown",
+      restoreCalls: 0,
+      restoreErrors: 0,
+      saveCalls: 0,
+      saveErrors: 0,
+      linesExecuted: 0,
+      chains: 0,
+      rules: 0,
+      applies: 0,
+      lastApplyDurationMs: 0,
+    };
+    for (const chain of KERNEL_CHAINS[name]) this.#inserts.set(chain, { rules: [] });
+  }
+
+  /** The backend in use, once known (after the first `apply()` or `plan()` with `"auto"`). */
+  get backend(): Backend | undefined {
+    return this.#backend;
+  }
+
+  /** Tells whether a chain name carries one of our prefixes. */
+  isOwnedChain(name: string): boolean {
+    for (const p of this.#chainPrefixes) if (name.startsWith(p)) return true;
+    return false;
+  }
+
+  // ---- Desired state -------------------------------------------------------
+
+  /**
+   * Sets (adds or replaces) an owned chain. It is programmed once a jump from
+   * a kernel chain reaches it.
+   *
+   * @param chain The chain; its name must start with one of `chainPrefixes`.
+   */
+  updateChain(chain: Chain): void {
+    if (!this.isOwnedChain(chain.name)) {
+      throw new TableConfigError(
+        `Invalid chain.name ${JSON.stringify(chain.name)}: expected a name starting with ${
+          this.#chainPrefixes.map((p) => JSON.stringify(p)).join(" or ")
+        } (the table's chainPrefixes)`,
+        { field: "chain.name", value: chain.name },
+      );
+    }
+    if (chain.name.length > 28) {
+      throw new TableConfigError(
+        `Invalid chain.name ${JSON.stringify(chain.name)}: expected at most 28 characters`,
+        { field: "chain.name", value: chain.name },
+      );
+    }
+    this.#chains.set(chain.name, { name: chain.name, rules: [...chain.rules] });
+    this.#chainHashes.delete(chain.name);
+    this.#changed();
+  }
+
+  /**
+   * Sets several owned chains.
+   *
+   * @param chains The chains.
+   */
+  updateChains(chains: readonly Chain[]): void {
+    for (const chain of chains) this.updateChain(chain);
+  }
+
+  /**
+   * Removes owned chains (by name); unknown names are ignored.
+   *
+   * @param chains The chains to remove.
+   */
+  removeChains(chains: readonly Chain[]): void {
+    for (const chain of chains) this.removeChainByName(chain.name);
+  }
+
+  /**
+   * Removes an owned chain; an unknown name is ignored. A rule that still
+   * jumps to it makes the next `apply()` fail before writing.
+   *
+   * @param name The chain's name.
+   */
+  removeChainByName(name: string): void {
+    if (this.#chains.delete(name)) {
+      this.#chainHashes.delete(name);
+      this.#changed();
+    }
+  }
+
+  /**
+   * Sets the rules we keep in a chain we do not own (a kernel chain such as
+   * `INPUT`, or another program's chain): at the top in insert mode, after
+   * the foreign rules in append mode.
+   *
+   * @param kernelChain The chain.
+   * @param rules Our rules for it, in order.
+   */
+  setRuleInsertions(kernelChain: string, rules: readonly Rule[]): void {
+    this.#checkForeignChain(kernelChain);
+    this.#inserts.set(kernelChain, { rules: [...rules] });
+    this.#changed();
+    this.invalidateDataplaneCache(`insertions into ${kernelChain} changed`);
+  }
+
+  /**
+   * Sets the rules we always keep at the bottom of a chain we do not own.
+   *
+   * @param kernelChain The chain.
+   * @param rules Our rules for it, in order.
+   */
+  setRuleAppends(kernelChain: string, rules: readonly Rule[]): void {
+    this.#checkForeignChain(kernelChain);
+    this.#appends.set(kernelChain, { rules: [...rules] });
+    this.#changed();
+    this.invalidateDataplaneCache(`appends to ${kernelChain} changed`);
+  }
+
+  /**
+   * Enforces a built-in chain's policy (checked for drift like rules);
+   * `undefined` stops managing it.
+   *
+   * @param kernelChain A built-in chain of this table.
+   * @param policy `"ACCEPT"` or `"DROP"`.
+   */
+  setChainPolicy(kernelChain: string, policy: "ACCEPT" | "DROP" | undefined): void {
+    if (!isKernelChain(this.name, kernelChain)) {
+      throw new TableConfigError(
+        `Invalid kernelChain ${
+          JSON.stringify(kernelChain)
+        }: expected a built-in chain of ${this.name} (${KERNEL_CHAINS[this.name].join(", ")})`,
+        { field: "kernelChain", value: kernelChain },
+      );
+    }
+    if (policy === undefined) this.#policies.delete(kernelChain);
+    else if (policy !== "ACCEPT" && policy !== "DROP") {
+      throw new TableConfigError(
+        `Invalid policy ${JSON.stringify(policy)}: expected "ACCEPT" or "DROP"`,
+        { field: "policy", value: policy },
+      );
+    } else this.#policies.set(kernelChain, policy);
+    this.#changed();
+  }
+
+  /** The desired owned chains, sorted by name. */
+  chains(): Chain[] {
+    return [...this.#chains.values()].sort((a, b) => a.name < b.name ? -1 : 1);
+  }
+
+  /** Our desired insertions into a chain we do not own. */
+  insertions(kernelChain: string): readonly Rule[] {
+    return this.#inserts.get(kernelChain)?.rules ?? [];
+  }
+
+  /** Our desired appends to a chain we do not own. */
+  appends(kernelChain: string): readonly Rule[] {
+    return this.#appends.get(kernelChain)?.rules ?? [];
+  }
+
+  /** The chain policies this table enforces. */
+  policies(): ReadonlyMap<string, "ACCEPT" | "DROP"> {
+    return new Map(this.#policies);
+  }
+
+  /**
+   * Forgets what we know of the kernel: the next `apply()` re-reads it.
+   *
+   * @param reason Why (logged).
+   */
+  invalidateDataplaneCache(reason: string): void {
+    if (this.#inSync) {
+      this.#logger.log("debug", "dataplane cache invalidated", {
+        table: this.name,
+        ipVersion: this.ipVersion,
+        reason,
+      });
+    }
+    this.#inSync = false;
+  }
+
+  /** The table's counters and gauges. */
+  metrics(): TableMetrics {
+    return { ...this.#metrics };
+  }
+
+  // ---- Applying ------------------------------------------------------------
+
+  /**
+   * Returns exactly the script `apply()` would write now, reading the kernel
+   * first; `""` when the kernel is in sync. Writes nothing.
+   */
+  async plan(): Promise<string> {
+    this.invalidateDataplaneCache("plan");
+    await this.#ensureBackend();
+    await this.#loadDataplane();
+    return this.#computePlan().plan.script;
+  }
+
+  /**
+   * Brings the kernel in line with the desired state, writing only what
+   * changed in one atomic iptables-restore transaction.
+   *
+   * @returns The delay in milliseconds until `apply()` should be called again
+   * for drift checks (0: no need).
+   */
+  async apply(): Promise<number> {
+    const start = this.#clock.now();
+    const now = start;
+    if (this.#refreshIntervalMs > 0 && now - this.#lastReadTime > this.#refreshIntervalMs) {
+      this.invalidateDataplaneCache("refresh timer");
+    }
+    let invalidated = false;
+    while (
+      this.#postWriteIntervalMs < MAX_POST_WRITE_MS &&
+      now >= this.#lastWriteTime + this.#postWriteIntervalMs
+    ) {
+      this.#postWriteIntervalMs *= 2;
+      if (!invalidated) {
+        this.invalidateDataplaneCache("post-write check");
+        invalidated = true;
+      }
+    }
+    await this.#ensureBackend();
+    let retries = RESTORE_RETRIES;
+    let backoff = 1;
+    for (;;) {
+      if (!this.#inSync) await this.#loadDataplane();
+      if (this.#inSync && this.#appliedVersion === this.#desiredVersion) break;
+      const { plan, write } = this.#computePlan();
+      if (plan.script === "") {
+        this.#dataplane = plan.next;
+        this.#appliedVersion = this.#desiredVersion;
+        break;
+      }
+      if (this.#beforeWrite !== undefined) await this.#beforeWrite(write);
+      try {
+        await this.#restore(plan);
+      } catch (e) {
+        if (!(e instanceof RestoreError)) throw e;
+        this.#inSync = false;
+        if (retries <= 0) throw e;
+        this.#logger.log("warn", "iptables-restore failed; retrying", {
+          table: this.name,
+          ipVersion: this.ipVersion,
+          retriesLeft: retries,
+          backoffMs: backoff,
+          stderr: e.stderr.trim(),
+        });
+        retries--;
+        await this.#clock.sleep(backoff);
+        backoff *= 2;
+        continue;
+      }
+      this.#dataplane = plan.next;
+      this.#appliedVersion = this.#desiredVersion;
+      this.#lastWriteTime = this.#clock.now();
+      this.#postWriteIntervalMs = this.#initialPostWriteMs;
+      break;
+    }
+    this.#postWriteIntervalMs = Math.max(
+      this.#postWriteIntervalMs,
+      2 * (this.#peakSaveMs + this.#peakRestoreMs),
+    );
+    this.#updateGauges();
+    this.#metrics.applies++;
+    this.#metrics.lastApplyDurationMs = this.#clock.now() - start;
+    let reschedule = 0;
+    if (this.#refreshIntervalMs > 0) {
+      reschedule = this.#refreshIntervalMs - (now - this.#lastReadTime);
+    }
+    if (this.#postWriteIntervalMs < MAX_POST_WRITE_MS) {
+      const due = this.#lastWriteTime + this.#postWriteIntervalMs - now;
+      if (due <= 0) reschedule = 1;
+      else if (this.#refreshIntervalMs <= 0 || due < reschedule) reschedule = due;
+    }
+    return reschedule;
+  }
+
+  /**
+   * Removes every rule and chain we own from this table (and stops enforcing
+   * chain policies, setting the ones we managed back to ACCEPT). Foreign rules
+   * are not touched. The desired state is empty afterwards.
+   */
+  async cleanUp(): Promise<void> {
+    this.#chains.clear();
+    this.#chainHashes.clear();
+    this.#inserts.clear();
+    this.#appends.clear();
+    for (const chain of KERNEL_CHAINS[this.name]) this.#inserts.set(chain, { rules: [] });
+    for (const chain of this.#policies.keys()) this.#policies.set(chain, "ACCEPT");
+    this.#changed();
+    this.invalidateDataplaneCache("clean up");
+    await this.apply();
+    this.#policies.clear();
+  }
+
+  // ---- Internals -----------------------------------------------------------
+
+  #changed(): void {
+    this.#desiredVersion++;
+  }
+
+  #checkForeignChain(chain: string): void {
+    if (this.isOwnedChain(chain)) {
+      throw new TableConfigError(
+        `Invalid kernelChain ${
+          JSON.stringify(chain)
+        }: it carries one of our chain prefixes; use updateChain() for chains we own`,
+        { field: "kernelChain", value: chain },
+      );
+    }
+    if (!/^[^\s"'!-][^\s"']{0,28}$/.test(chain) || chain.length > 28) {
+      throw new TableConfigError(
+        `Invalid kernelChain ${JSON.stringify(chain)}: expected a chain name of 1 to 28 characters`,
+        { field: "kernelChain", value: chain },
+      );
+    }
+  }
+
+  #hashed(key: string, list: RuleList, features: Features): HashedRules {
+    if (list.hashes === undefined) list.hashes = calculateRuleHashes(key, list.rules, features);
+    return { rules: list.rules, hashes: list.hashes };
+  }
+
+  #computePlan(): { plan: TablePlan; write: PlannedWrite } {
+    const features = this.#currentFeatures ?? {};
+    const roots = new Map<string, (readonly Rule[])[]>();
+    for (const [name, list] of this.#inserts) roots.set(name, [list.rules]);
+    for (const [name, list] of this.#appends) {
+      const lists = roots.get(name) ?? [];
+      lists.push(list.rules);
+      roots.set(name, lists);
+    }
+    const reach = computeReachability({
+      table: this.name,
+      chains: this.#chains,
+      roots,
+      isOwnedChain: (c) => this.isOwnedChain(c),
+    });
+    const place = { table: this.name, ipVersion: this.ipVersion };
+    for (const [chain, lists] of roots) {
+      const hooks = isKernelChain(this.name, chain) ? new Set([chain]) : null;
+      const [ins, app] = [
+        this.#inserts.get(chain)?.rules ?? [],
+        this.#appends.get(chain)?.rules ?? [],
+      ];
+      ins.forEach((rule, i) =>
+        checkPlacement(rule, { ...place, chain, list: "insert", ruleIndex: i, hooks })
+      );
+      app.forEach((rule, i) =>
+        checkPlacement(rule, { ...place, chain, list: "append", ruleIndex: i, hooks })
+      );
+      void lists;
+    }
+    const owned = new Map<string, HashedRules>();
+    const ownedChains: Chain[] = [];
+    for (const name of [...reach.keys()].sort()) {
+      const chain = this.#chains.get(name)!;
+      chain.rules.forEach((rule, i) =>
+        checkPlacement(rule, {
+          ...place,
+          chain: name,
+          list: "chain",
+          ruleIndex: i,
+          hooks: reach.get(name)!,
+        })
+      );
+      let list = this.#chainHashes.get(name);
+      if (list === undefined) {
+        list = { rules: chain.rules };
+        this.#chainHashes.set(name, list);
+      }
+      owned.set(name, this.#hashed(name, list, features));
+      ownedChains.push(chain);
+    }
+    const foreign = new Map<string, InsertAppendLists>();
+    const foreignRules = new Map<string, readonly Rule[]>();
+    for (const name of roots.keys()) {
+      const ins = this.#inserts.get(name) ?? { rules: [] };
+      const app = this.#appends.get(name) ?? { rules: [] };
+      foreign.set(name, {
+        inserts: this.#hashed(name, ins, features),
+        appends: this.#hashed(`${name}*appends*`, app, features),
+      });
+      foreignRules.set(name, [...ins.rules, ...app.rules]);
+    }
+    const plan = planTable({
+      table: this.name,
+      backend: this.#backend!,
+      positionalEdits: this.#backend === "legacy" || features.nftPositionalEdits === true,
+      insertMode: this.#insertMode,
+      hashPrefix: this.#hashPrefix,
+      features,
+      owned,
+      foreign,
+      policies: this.#policies,
+      dataplane: this.#dataplane,
+      isOwnedChain: (c) => this.isOwnedChain(c),
+    });
+    return { plan, write: { script: plan.script, chains: ownedChains, foreign: foreignRules } };
+  }
+
+  #updateGauges(): void {
+    let rules = 0;
+    for (const list of this.#chainHashes.values()) rules += list.rules.length;
+    for (const list of this.#inserts.values()) rules += list.rules.length;
+    for (const list of this.#appends.values()) rules += list.rules.length;
+    this.#metrics.chains = KERNEL_CHAINS[this.name].length + this.#chainHashes.size;
+    this.#metrics.rules = rules;
+  }
+
+  async #ensureBackend(): Promise<void> {
+    if (this.#backend === undefined) {
+      this.#backend = await this.#backendDetector({
+        runner: this.#runner,
+        ipVersion: this.ipVersion,
+        hashPrefix: this.#hashPrefix,
+        logger: this.#logger,
+      });
+      this.#metrics.backend = this.#backend;
+      this.#logger.log("info", "iptables backend chosen", {
+        table: this.name,
+        ipVersion: this.ipVersion,
+        backend: this.#backend,
+      });
+    }
+  }
+
+  /** Runs `<family>-<backend>-<op>`, falling back to `<family>-<op>` when the variant is missing. */
+  async #runBinary(
+    op: "save" | "restore",
+    args: string[],
+    stdin?: string,
+  ): Promise<{ cmd: string; code: number; stdout: string; stderr: string; timedOut: boolean }> {
+    const family = this.ipVersion === 6 ? "ip6tables" : "iptables";
+    const known = this.#binaries?.[op];
+    const candidates = known !== undefined
+      ? [known]
+      : [`${family}-${this.#backend}-${op}`, `${family}-${op}`];
+    let last = { cmd: candidates[0]!, code: 127, stdout: "", stderr: "", timedOut: false };
+    for (const cmd of candidates) {
+      const opts = stdin === undefined
+        ? { timeoutMs: this.#commandTimeoutMs }
+        : { stdin, timeoutMs: this.#commandTimeoutMs };
+      const r = await this.#runner.run(cmd, args, opts);
+      last = {
+        cmd,
+        code: r.code,
+        stdout: r.stdout,
+        stderr: r.stderr,
+        timedOut: r.timedOut ?? false,
+      };
+      if (r.code !== 127) {
+        this.#binaries = { ...(this.#binaries ?? { save: "", restore: "" }), [op]: cmd };
+        break;
+      }
+    }
+    return last;
+  }
+
+  async #loadDataplane(): Promise<void> {
+    const features = await this.#features.refreshFeatures();
+    const key = JSON.stringify(features, Object.keys(features).sort());
+    if (key !== this.#featuresKey) {
+      if (this.#currentFeatures !== undefined) {
+        this.#logger.log("info", "host features changed; rule IDs recomputed", {
+          table: this.name,
+          ipVersion: this.ipVersion,
+          features: key,
+        });
+      }
+      this.#featuresKey = key;
+      this.#currentFeatures = features;
+      for (const list of this.#chainHashes.values()) delete list.hashes;
+      for (const list of this.#inserts.values()) delete list.hashes;
+      for (const list of this.#appends.values()) delete list.hashes;
+      this.#appliedVersion = 0;
+    }
+    let backoff = 100;
+    for (let attempt = 0;; attempt++) {
+      const t0 = this.#clock.now();
+      this.#metrics.saveCalls++;
+      const r = await this.#runBinary("save", ["-t", this.name]);
+      const duration = this.#clock.now() - t0;
+      this.#peakSaveMs = Math.max(this.#peakSaveMs * 0.99, duration);
+      let error: Error | undefined;
+      if (r.code !== 0) {
+        error = new SaveError(
+          `${r.cmd} -t ${this.name} failed with exit code ${r.code}${
+            r.timedOut ? " (killed after the timeout)" : ""
+          }: ${r.stderr.trim()}`,
+          { command: r.cmd, stderr: r.stderr, code: r.code },
+        );
+      } else {
+        try {
+          this.#dataplane = parseSave(r.stdout, {
+            hashPrefix: this.#hashPrefix,
+            isOwnedChain: (c) => this.isOwnedChain(c),
+            oldInsertPattern: this.#oldInsertPattern,
+          });
+        } catch (e) {
+          error = e as Error;
+        }
+      }
+      if (error === undefined) break;
+      this.#metrics.saveErrors++;
+      if (attempt >= SAVE_RETRIES) throw error;
+      this.#logger.log("warn", "iptables-save failed; retrying", {
+        table: this.name,
+        ipVersion: this.ipVersion,
+        error: error.message,
+        backoffMs: backoff,
+      });
+      await this.#clock.sleep(backoff);
+      backoff *= 2;
+    }
+    this.#lastReadTime = this.#clock.now();
+    this.#inSync = true;
+    // The cache now reflects the kernel: a plan must be computed again.
+    this.#appliedVersion = 0;
+  }
+
+  #restoreArgs(): string[] {
+    const args = ["--noflush"];
+    const f = this.#currentFeatures ?? {};
+    if (f.restoreSupportsLock && this.#backend === "legacy") {
+      args.push("--wait", String(Math.max(1, Math.round(this.#lockTimeoutMs / 1000))));
+      if (f.restoreSupportsWaitInterval) {
+        args.push("--wait-interval", String(Math.round(this.#lockProbeIntervalMs * 1000)));
+      }
+    }
+    return args;
+  }
+
+  async #restore(plan: TablePlan): Promise<void> {
+    const f = this.#currentFeatures ?? {};
+    const run = () => this.#runBinary("restore", this.#restoreArgs(), plan.script);
+    const needLock = this.#lock !== undefined && this.#backend === "legacy" &&
+      !f.restoreSupportsLock && this.#lockTimeoutMs > 0;
+    const t0 = this.#clock.now();
+    this.#metrics.restoreCalls++;
+    const r = needLock ? await this.#lock!(run) : await run();
+    this.#peakRestoreMs = Math.max(this.#peakRestoreMs * 0.99, this.#clock.now() - t0);
+    if (r.code === 0) {
+      this.#metrics.linesExecuted += plan.lineCount;
+      this.#logger.log("debug", "iptables-restore succeeded", {
+        table: this.name,
+        ipVersion: this.ipVersion,
+        lines: plan.lineCount,
+      });
+      return;
+    }
+    this.#metrics.restoreErrors++;
+    throw restoreError(r, plan);
+  }
+}
+
+/** Maps an iptables-restore failure back to the script line, chain and rule. */
+function restoreError(
+  r: { cmd: string; code: number; stderr: string; timedOut: boolean },
+  plan: TablePlan,
+): RestoreError {
+  const lines = plan.script.split("\n");
+  const m = /Error occurred at line: (\d+)/.exec(r.stderr) ?? /line (\d+) failed/.exec(r.stderr);
+  const base = {
+    command: r.cmd,
+    script: plan.script,
+    stderr: r.stderr,
+    code: r.code,
+  };
+  const firstLine = r.stderr.split("\n").find((l) => l.trim() !== "")?.trim() ?? "";
+  if (r.timedOut) {
+    return new RestoreError(`${r.cmd} was killed after its timeout; nothing was committed`, base);
+  }
+  if (m === null) {
+    return new RestoreError(`${r.cmd} failed with exit code ${r.code}: ${firstLine}`, base);
+  }
+  const failedLine = Number(m[1]);
+  const text = lines[failedLine - 1] ?? "";
+  const location = plan.origins[failedLine - 1];
+  if (text === "COMMIT") {
+    const added = lines.filter((l) => /^-[AIR] /.test(l));
+    return new RestoreError(
+      `${r.cmd} rejected the transaction at its COMMIT line (the kernel refused the table as a ` +
+        `whole, so iptables cannot name the rule): ${firstLine}. Rules this transaction ` +
+        `wrote:\n${added.join("\n")}`,
+      { ...base, failedLine, failedLineText: text, atCommit: true, addedRules: added },
+    );
+  }
+  const where = location === undefined
+    ? ""
+    : ` (rule ${location.ruleIndex} of ${
+      location.list === "chain" ? "chain" : `the ${location.list} list of chain`
+    } "${location.chain}")`;
+  return new RestoreError(
+    `${r.cmd} rejected line ${failedLine}${where}: ${firstLine}\n  ${text}`,
+    location === undefined
+      ? { ...base, failedLine, failedLineText: text }
+      : { ...base, failedLine, failedLineText: text, location },
+  );
+}
+
+/** The default backend choice: the variant plain `iptables --version` reports. */
+async function detectReportedBackend(
+  options: { runner: CommandRunner; ipVersion: 4 | 6 },
+): Promise<Backend> {
+  const cmd = options.ipVersion === 6 ? "ip6tables" : "iptables";
+  const r = await options.runner.run(cmd, ["--version"]);
+  return /legacy/.test(r.stdout) ? "legacy" : "nft";
+}
