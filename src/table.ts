@@ -46,7 +46,11 @@ import { calculateRuleHashes } from "../dsl/hash.ts";
 import type { Chain, Rule } from "../dsl/rule.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { RestoreError, SaveError, TableConfigError } from "./errors.ts";
-import { type FeatureSource, staticFeatures } from "./feature_source.ts";
+import { detectBackend } from "./backend_detector.ts";
+import { FeatureDetector } from "./feature_detector.ts";
+import type { FeatureSource } from "./feature_source.ts";
+import { assertIpSetsExist } from "./ipset_check.ts";
+import { restoreLockArgs, SharedLock } from "./lock.ts";
 import { isKernelChain, KERNEL_CHAINS, type TableName } from "./kernel_chains.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import type { TableMetrics } from "./metrics.ts";
@@ -98,17 +102,27 @@ export interface TableOptions {
   netns?: string | undefined;
   /** Runs the iptables binaries. @default {new DenoCommandRunner({ netns })} */
   runner?: CommandRunner | undefined;
-  /** Source of host features. @default {reference defaults (all false)} */
+  /** Source of host features. @default {new FeatureDetector({ runner, logger })} */
   featureDetector?: FeatureSource | undefined;
   /** Time source (injected by tests). */
   clock?: Clock | undefined;
   /** Where resyncs, retries and failures are reported. @default {silentLogger()} */
   logger?: Logger | undefined;
-  /** Picks the backend for `backend: "auto"`. @default {the variant `iptables --version` reports} */
+  /**
+   * Picks the backend for `backend: "auto"`.
+   * @default {detectBackend(): kube-proxy's hint chains, then rule counts, ties to `iptables --version`}
+   */
   backendDetector?: BackendDetector | undefined;
-  /** Holds the xtables lock around restores when restore cannot take it itself. */
+  /**
+   * Holds the xtables lock around restores when restore cannot take it itself
+   * (legacy iptables < 1.6.2). Share one among tables, e.g. `(fn) => shared.run(fn)`.
+   * @default {a SharedLock of this table on /run/xtables.lock}
+   */
   lock?: LockRunner | undefined;
-  /** Called before each write, after the plan is known (e.g. to check ipsets). */
+  /**
+   * Called before each write, after the plan is known, in addition to the
+   * built-in check that every ipset the rules name exists.
+   */
   beforeWrite?: ((plan: PlannedWrite) => Promise<void>) | undefined;
 }
 
@@ -176,7 +190,7 @@ export class Table {
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #backendDetector: BackendDetector;
-  readonly #lock: LockRunner | undefined;
+  #lock: LockRunner | undefined;
   readonly #beforeWrite: ((plan: PlannedWrite) => Promise<void>) | undefined;
 
   // Desired state.
@@ -268,10 +282,11 @@ export class Table {
     this.#commandTimeoutMs = options.commandTimeoutMs ?? 60_000;
     this.#runner = options.runner ??
       new DenoCommandRunner(options.netns === undefined ? {} : { netns: options.netns });
-    this.#features = options.featureDetector ?? staticFeatures();
     this.#clock = options.clock ?? systemClock();
     this.#logger = options.logger ?? silentLogger();
-    this.#backendDetector = options.backendDetector ?? detectReportedBackend;
+    this.#features = options.featureDetector ??
+      new FeatureDetector({ runner: this.#runner, logger: this.#logger });
+    this.#backendDetector = options.backendDetector ?? this.#detectBackend.bind(this);
     this.#lock = options.lock;
     this.#beforeWrite = options.beforeWrite;
     this.#lastWriteTime = this.#clock.now();
@@ -508,6 +523,10 @@ export class Table {
         this.#appliedVersion = this.#desiredVersion;
         break;
       }
+      await assertIpSetsExist(
+        [...write.chains, ...[...write.foreign].map(([name, rules]) => ({ name, rules }))],
+        { runner: this.#runner },
+      );
       if (this.#beforeWrite !== undefined) await this.#beforeWrite(write);
       try {
         await this.#restore(plan);
@@ -685,6 +704,22 @@ export class Table {
     this.#metrics.rules = rules;
   }
 
+  async #detectBackend(options: Parameters<BackendDetector>[0]): Promise<Backend> {
+    const versions = this.#features instanceof FeatureDetector
+      ? await this.#features.getVersions()
+      : undefined;
+    return await detectBackend({
+      runner: options.runner,
+      ipVersion: options.ipVersion,
+      hashPrefix: options.hashPrefix,
+      logger: options.logger,
+      requested: "auto",
+      ...(versions?.backendReported === undefined
+        ? {}
+        : { reportedBackend: versions.backendReported }),
+    });
+  }
+
   async #ensureBackend(): Promise<void> {
     if (this.#backend === undefined) {
       this.#backend = await this.#backendDetector({
@@ -796,26 +831,24 @@ export class Table {
     this.#appliedVersion = 0;
   }
 
-  #restoreArgs(): string[] {
-    const args = ["--noflush"];
-    const f = this.#currentFeatures ?? {};
-    if (f.restoreSupportsLock && this.#backend === "legacy") {
-      args.push("--wait", String(Math.max(1, Math.round(this.#lockTimeoutMs / 1000))));
-      if (f.restoreSupportsWaitInterval) {
-        args.push("--wait-interval", String(Math.round(this.#lockProbeIntervalMs * 1000)));
-      }
-    }
-    return args;
-  }
-
   async #restore(plan: TablePlan): Promise<void> {
-    const f = this.#currentFeatures ?? {};
-    const run = () => this.#runBinary("restore", this.#restoreArgs(), plan.script);
-    const needLock = this.#lock !== undefined && this.#backend === "legacy" &&
-      !f.restoreSupportsLock && this.#lockTimeoutMs > 0;
+    const lockPlan = restoreLockArgs(this.#currentFeatures ?? {}, {
+      backend: this.#backend!,
+      lockTimeoutMs: this.#lockTimeoutMs,
+      lockProbeIntervalMs: this.#lockProbeIntervalMs,
+    });
+    const run = () => this.#runBinary("restore", ["--noflush", ...lockPlan.args], plan.script);
+    let lock = this.#lock;
+    if (lockPlan.tableTakesLock && lock === undefined) {
+      const shared = new SharedLock({
+        timeoutMs: this.#lockTimeoutMs,
+        probeIntervalMs: this.#lockProbeIntervalMs,
+      });
+      lock = this.#lock = (fn) => shared.run(fn);
+    }
     const t0 = this.#clock.now();
     this.#metrics.restoreCalls++;
-    const r = needLock ? await this.#lock!(run) : await run();
+    const r = lockPlan.tableTakesLock ? await lock!(run) : await run();
     this.#peakRestoreMs = Math.max(this.#peakRestoreMs * 0.99, this.#clock.now() - t0);
     if (r.code === 0) {
       this.#metrics.linesExecuted += plan.lineCount;
@@ -874,13 +907,4 @@ function restoreError(
       ? { ...base, failedLine, failedLineText: text }
       : { ...base, failedLine, failedLineText: text, location },
   );
-}
-
-/** The default backend choice: the variant plain `iptables --version` reports. */
-async function detectReportedBackend(
-  options: { runner: CommandRunner; ipVersion: 4 | 6 },
-): Promise<Backend> {
-  const cmd = options.ipVersion === 6 ? "ip6tables" : "iptables";
-  const r = await options.runner.run(cmd, ["--version"]);
-  return /legacy/.test(r.stdout) ? "legacy" : "nft";
 }
