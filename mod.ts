@@ -38,3 +38,6 @@ export * from "./src/feature_detector.ts";
 export * from "./src/ipset_check.ts";
 export * from "./src/lock.ts";
 export * from "./src/metrics_text.ts";
+export * from "./dsl/actions.ts";
+export * from "./dsl/addr_type.ts";
+export * from "./dsl/ports.ts";

@@ -12,6 +12,9 @@ export const HASH_LENGTH = 16;
 
 const hasher = await createSHA224();
 const encoder = new TextEncoder();
+/** SHA-224 digest size in bytes. */
+const DIGEST_BYTES = 28;
+let buffer = new Uint8Array(4096);
 const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /** The first 16 base64url characters of a digest (12 bytes encode exactly 16). */
@@ -54,11 +57,18 @@ export function calculateRuleHashes(
   hasher.update(encoder.encode(chainName));
   let prev = hasher.digest("binary");
   const ids: string[] = new Array(rules.length);
+  const options = { hash: "HASH", features };
   for (let i = 0; i < rules.length; i++) {
-    const text = renderAppend(rules[i]!, chainName, { hash: "HASH", features });
+    const text = renderAppend(rules[i]!, chainName, options);
+    // One update of `prev || utf8(text)` from a reused buffer: measurably
+    // faster than two updates or a fresh TextEncoder array per rule.
+    if (buffer.length < DIGEST_BYTES + text.length * 3) {
+      buffer = new Uint8Array(DIGEST_BYTES + text.length * 3);
+    }
+    buffer.set(prev, 0);
+    const { written } = encoder.encodeInto(text, buffer.subarray(DIGEST_BYTES));
     hasher.init();
-    hasher.update(prev);
-    hasher.update(encoder.encode(text));
+    hasher.update(buffer.subarray(0, DIGEST_BYTES + written));
     prev = hasher.digest("binary");
     ids[i] = idOf(prev);
   }

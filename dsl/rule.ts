@@ -68,6 +68,7 @@ export interface PositionedRenderOptions extends RenderOptions {
 }
 
 const COMMENT_UNSAFE = /[^A-Za-z0-9_ @%+=:,./-]/gu;
+const COMMENT_SAFE = /^[A-Za-z0-9_ @%+=:,./-]*$/;
 
 /**
  * Escapes a comment as the reference does: every code point outside
@@ -82,7 +83,10 @@ const COMMENT_UNSAFE = /[^A-Za-z0-9_ @%+=:,./-]/gu;
  * ```
  */
 export function escapeComment(comment: string): string {
-  return comment.replace(COMMENT_UNSAFE, "_").slice(0, MAX_COMMENT_LENGTH);
+  // Fast path (hot: every comment is escaped once per ID and once per script
+  // line): most comments are already safe and short.
+  const safe = COMMENT_SAFE.test(comment) ? comment : comment.replace(COMMENT_UNSAFE, "_");
+  return safe.length > MAX_COMMENT_LENGTH ? safe.slice(0, MAX_COMMENT_LENGTH) : safe;
 }
 
 /** The comments of a rule as a list. */

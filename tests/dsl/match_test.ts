@@ -1,0 +1,351 @@
+import assert from "assert";
+import { combine, Match, MatchCriteria, type PortRange, RuleError } from "../../mod.ts";
+
+const portRanges: PortRange[] = [{ first: 1234, last: 1234 }, { first: 5678, last: 6000 }];
+
+// Appendix A.1 of the reference (head behaviour), one row per vector.
+const VECTORS: [string, () => MatchCriteria, string][] = [
+  ["markClear", () => Match().markClear(0x400a), "-m mark --mark 0/0x400a"],
+  ["markNotClear", () => Match().markNotClear(0x400a), "-m mark ! --mark 0/0x400a"],
+  ["markSingleBitSet", () => Match().markSingleBitSet(0x4000), "-m mark --mark 0x4000/0x4000"],
+  [
+    "markMatchesWithMask",
+    () => Match().markMatchesWithMask(0x400a, 0xf00f),
+    "-m mark --mark 0x400a/0xf00f",
+  ],
+  [
+    "notMarkMatchesWithMask",
+    () => Match().notMarkMatchesWithMask(0x400a, 0xf00f),
+    "-m mark ! --mark 0x400a/0xf00f",
+  ],
+  ["conntrackState", () => Match().conntrackState("INVALID"), "-m conntrack --ctstate INVALID"],
+  [
+    "conntrackState list",
+    () => Match().conntrackState(["RELATED", "ESTABLISHED"]),
+    "-m conntrack --ctstate RELATED,ESTABLISHED",
+  ],
+  [
+    "notConntrackState",
+    () => Match().notConntrackState("RELATED,ESTABLISHED"),
+    "-m conntrack ! --ctstate RELATED,ESTABLISHED",
+  ],
+  ["inInterface", () => Match().inInterface("tap1234abcd"), "--in-interface tap1234abcd"],
+  ["outInterface", () => Match().outInterface("tap1234abcd"), "--out-interface tap1234abcd"],
+  ["inInterface wildcard", () => Match().inInterface("cali+"), "--in-interface cali+"],
+  [
+    "srcAddrType limit",
+    () => Match().srcAddrType("LOCAL", true),
+    "-m addrtype --src-type LOCAL --limit-iface-out",
+  ],
+  ["srcAddrType", () => Match().srcAddrType("LOCAL", false), "-m addrtype --src-type LOCAL"],
+  ["srcAddrType default", () => Match().srcAddrType("LOCAL"), "-m addrtype --src-type LOCAL"],
+  [
+    "notSrcAddrType limit",
+    () => Match().notSrcAddrType("LOCAL", true),
+    "-m addrtype ! --src-type LOCAL --limit-iface-out",
+  ],
+  [
+    "notSrcAddrType",
+    () => Match().notSrcAddrType("LOCAL", false),
+    "-m addrtype ! --src-type LOCAL",
+  ],
+  ["destAddrType", () => Match().destAddrType("LOCAL"), "-m addrtype --dst-type LOCAL"],
+  ["notDestAddrType", () => Match().notDestAddrType("LOCAL"), "-m addrtype ! --dst-type LOCAL"],
+  ["protocol", () => Match().protocol("tcp"), "-p tcp"],
+  ["notProtocol", () => Match().notProtocol("tcp"), "! -p tcp"],
+  ["protocol number string", () => Match().protocol("47"), "-p 47"],
+  ["protocolNum", () => Match().protocolNum(123), "-p 123"],
+  ["notProtocolNum", () => Match().notProtocolNum(123), "! -p 123"],
+  ["sourceNet", () => Match().sourceNet("10.0.0.4"), "--source 10.0.0.4"],
+  ["notSourceNet", () => Match().notSourceNet("10.0.0.4"), "! --source 10.0.0.4"],
+  ["destNet", () => Match().destNet("10.0.0.4"), "--destination 10.0.0.4"],
+  ["notDestNet", () => Match().notDestNet("10.0.0.4"), "! --destination 10.0.0.4"],
+  ["sourceNet v6 cidr", () => Match().sourceNet("2001:db8::/32"), "--source 2001:db8::/32"],
+  ["destNet v4 cidr", () => Match().destNet("10.0.0.0/8"), "--destination 10.0.0.0/8"],
+  [
+    "sourceIpSet",
+    () => Match().sourceIpSet("calits:12345abc-_"),
+    "-m set --match-set calits:12345abc-_ src",
+  ],
+  [
+    "notSourceIpSet",
+    () => Match().notSourceIpSet("calits:12345abc-_"),
+    "-m set ! --match-set calits:12345abc-_ src",
+  ],
+  [
+    "destIpSet",
+    () => Match().destIpSet("calits:12345abc-_"),
+    "-m set --match-set calits:12345abc-_ dst",
+  ],
+  [
+    "notDestIpSet",
+    () => Match().notDestIpSet("calits:12345abc-_"),
+    "-m set ! --match-set calits:12345abc-_ dst",
+  ],
+  [
+    "sourceIpPortSet",
+    () => Match().sourceIpPortSet("calitn:12345abc-_"),
+    "-m set --match-set calitn:12345abc-_ src,src",
+  ],
+  [
+    "notSourceIpPortSet",
+    () => Match().notSourceIpPortSet("calitn:12345abc-_"),
+    "-m set ! --match-set calitn:12345abc-_ src,src",
+  ],
+  [
+    "destIpPortSet",
+    () => Match().destIpPortSet("calitn:12345abc-_"),
+    "-m set --match-set calitn:12345abc-_ dst,dst",
+  ],
+  [
+    "notDestIpPortSet",
+    () => Match().notDestIpPortSet("calitn:12345abc-_"),
+    "-m set ! --match-set calitn:12345abc-_ dst,dst",
+  ],
+  [
+    "sourcePorts",
+    () => Match().sourcePorts(1234, 5678),
+    "-m multiport --source-ports 1234,5678",
+  ],
+  [
+    "notSourcePorts",
+    () => Match().notSourcePorts(1234, 5678),
+    "-m multiport ! --source-ports 1234,5678",
+  ],
+  [
+    "destPorts",
+    () => Match().destPorts(1234, 5678),
+    "-m multiport --destination-ports 1234,5678",
+  ],
+  [
+    "notDestPorts",
+    () => Match().notDestPorts(1234, 5678),
+    "-m multiport ! --destination-ports 1234,5678",
+  ],
+  [
+    "sourcePortRanges",
+    () => Match().sourcePortRanges(portRanges),
+    "-m multiport --source-ports 1234,5678:6000",
+  ],
+  [
+    "notSourcePortRanges",
+    () => Match().notSourcePortRanges(portRanges),
+    "-m multiport ! --source-ports 1234,5678:6000",
+  ],
+  [
+    "destPortRanges",
+    () => Match().destPortRanges(portRanges),
+    "-m multiport --destination-ports 1234,5678:6000",
+  ],
+  [
+    "notDestPortRanges",
+    () => Match().notDestPortRanges(portRanges),
+    "-m multiport ! --destination-ports 1234,5678:6000",
+  ],
+  ["icmpType", () => Match().icmpType(123), "-m icmp --icmp-type 123"],
+  ["notIcmpType", () => Match().notIcmpType(123), "-m icmp ! --icmp-type 123"],
+  ["icmpTypeAndCode", () => Match().icmpTypeAndCode(123, 5), "-m icmp --icmp-type 123/5"],
+  [
+    "notIcmpTypeAndCode",
+    () => Match().notIcmpTypeAndCode(123, 5),
+    "-m icmp ! --icmp-type 123/5",
+  ],
+  ["icmpV6Type", () => Match().icmpV6Type(123), "-m icmp6 --icmpv6-type 123"],
+  ["notIcmpV6Type", () => Match().notIcmpV6Type(123), "-m icmp6 ! --icmpv6-type 123"],
+  [
+    "icmpV6TypeAndCode",
+    () => Match().icmpV6TypeAndCode(123, 5),
+    "-m icmp6 --icmpv6-type 123/5",
+  ],
+  [
+    "notIcmpV6TypeAndCode",
+    () => Match().notIcmpV6TypeAndCode(123, 5),
+    "-m icmp6 ! --icmpv6-type 123/5",
+  ],
+  [
+    "chained",
+    () => Match().protocol("tcp").sourcePorts(1234).destPorts(8080),
+    "-p tcp -m multiport --source-ports 1234 -m multiport --destination-ports 8080",
+  ],
+  ["ipvsConnection", () => Match().ipvsConnection(), "-m ipvs --ipvs"],
+  ["notIpvsConnection", () => Match().notIpvsConnection(), "-m ipvs ! --ipvs"],
+  ["rpfCheckFailed", () => Match().rpfCheckFailed(), "-m rpfilter --invert --validmark"],
+  ["rpfCheckPassed", () => Match().rpfCheckPassed(), "-m rpfilter --validmark"],
+  ["limit burst 0", () => Match().limit("30/second", 0), "-m limit --limit 30/second"],
+  ["limit no burst", () => Match().limit("30/second"), "-m limit --limit 30/second"],
+  ["limit burst", () => Match().limit("40/day", 5), "-m limit --limit 40/day --limit-burst 5"],
+  [
+    "mark high bit",
+    () => Match().markSingleBitSet(0x80000000),
+    "-m mark --mark 0x80000000/0x80000000",
+  ],
+  [
+    "mark all bits",
+    () => Match().markMatchesWithMask(0, 0xffffffff),
+    "-m mark --mark 0x0/0xffffffff",
+  ],
+];
+
+for (const [name, build, fragment] of VECTORS) {
+  Deno.test(`match renders ${name}`, () => {
+    const m = build();
+    assert.equal(m.render(), fragment);
+    assert.equal(m.toString(), `MatchCriteria[${fragment}]`);
+  });
+}
+
+Deno.test("match: every issue 2 method is covered by a vector", () => {
+  const methods = Object.getOwnPropertyNames(Object.getPrototypeOf(Match())).filter((n) =>
+    !["constructor", "with", "render", "toString"].includes(n)
+  );
+  const covered = new Set(VECTORS.flatMap(([, build]) => build().clauses.map((c) => c.method)));
+  assert.deepEqual(methods.filter((m) => !covered.has(m)), []);
+  // The list in issue 2, in its order.
+  const ISSUE_2 =
+    ("protocol notProtocol protocolNum notProtocolNum sourceNet notSourceNet destNet " +
+      "notDestNet sourceIpSet notSourceIpSet destIpSet notDestIpSet sourceIpPortSet " +
+      "notSourceIpPortSet destIpPortSet notDestIpPortSet sourcePorts notSourcePorts destPorts " +
+      "notDestPorts sourcePortRanges notSourcePortRanges destPortRanges notDestPortRanges " +
+      "inInterface outInterface conntrackState notConntrackState srcAddrType notSrcAddrType " +
+      "destAddrType notDestAddrType markClear markNotClear markSingleBitSet markMatchesWithMask " +
+      "notMarkMatchesWithMask icmpType notIcmpType icmpTypeAndCode notIcmpTypeAndCode icmpV6Type " +
+      "notIcmpV6Type icmpV6TypeAndCode notIcmpV6TypeAndCode ipvsConnection notIpvsConnection " +
+      "rpfCheckFailed rpfCheckPassed limit").split(" ");
+  assert.deepEqual([...methods].sort(), [...ISSUE_2].sort());
+});
+
+Deno.test("match: empty and toString forms", () => {
+  assert.equal(Match().render(), "");
+  assert.equal(String(Match()), "MatchCriteria[]");
+  assert.equal(String(Match().protocol("tcp")), "MatchCriteria[-p tcp]");
+});
+
+Deno.test("match: clauses record method, args and fragment", () => {
+  const m = Match().protocol("udp").destPorts(53, 5353).srcAddrType("LOCAL").limit("5/minute");
+  assert.deepEqual(m.clauses, [
+    { method: "protocol", args: ["udp"], fragment: "-p udp" },
+    {
+      method: "destPorts",
+      args: [53, 5353],
+      fragment: "-m multiport --destination-ports 53,5353",
+    },
+    { method: "srcAddrType", args: ["LOCAL"], fragment: "-m addrtype --src-type LOCAL" },
+    { method: "limit", args: ["5/minute"], fragment: "-m limit --limit 5/minute" },
+  ]);
+  assert.deepEqual(Match().limit("5/minute", 0).clauses[0]!.args, ["5/minute", 0]);
+  assert.deepEqual(Match().srcAddrType("LOCAL", false).clauses[0]!.args, ["LOCAL", false]);
+  assert.deepEqual(Match().ipvsConnection().clauses[0]!.args, []);
+});
+
+Deno.test("match: builders never mutate the receiver", () => {
+  const base = Match().protocol("tcp");
+  const a = base.destPorts(80);
+  const b = base.destPorts(443);
+  assert.equal(base.render(), "-p tcp");
+  assert.equal(a.render(), "-p tcp -m multiport --destination-ports 80");
+  assert.equal(b.render(), "-p tcp -m multiport --destination-ports 443");
+  assert.ok(Object.isFrozen(base.clauses));
+  assert.throws(() => (base.clauses as unknown as unknown[]).push({}), TypeError);
+});
+
+Deno.test("match: args are copied so later mutation of the input has no effect", () => {
+  const ranges: PortRange[] = [{ first: 1, last: 2 }];
+  const states: ("NEW" | "ESTABLISHED")[] = ["NEW"];
+  const m = Match().destPortRanges(ranges).conntrackState(states);
+  (ranges[0] as { first: number }).first = 2;
+  ranges.push({ first: 9, last: 9 });
+  states.push("ESTABLISHED");
+  assert.deepEqual(m.clauses[0]!.args, [[{ first: 1, last: 2 }]]);
+  assert.deepEqual(m.clauses[1]!.args, [["NEW"]]);
+  assert.equal(m.render(), "-m multiport --destination-ports 1:2 -m conntrack --ctstate NEW");
+});
+
+Deno.test("match: combine concatenates and leaves both inputs alone", () => {
+  const a = Match().protocol("tcp");
+  const b = Match().destPorts(22);
+  const c = combine(a, b);
+  assert.equal(c.render(), "-p tcp -m multiport --destination-ports 22");
+  assert.equal(a.render(), "-p tcp");
+  assert.equal(b.render(), "-m multiport --destination-ports 22");
+  assert.equal(combine(Match(), Match()).render(), "");
+});
+
+Deno.test("match: Match() renders any combination (placement is checked elsewhere)", () => {
+  assert.equal(
+    Match().destPorts(22).icmpV6Type(1).protocol("udp").protocol("tcp").render(),
+    "-m multiport --destination-ports 22 -m icmp6 --icmpv6-type 1 -p udp -p tcp",
+  );
+});
+
+Deno.test("match: multiport slot limit is 15, a range costs 2", () => {
+  const fifteen = Array.from({ length: 15 }, (_, i) => 1000 + i);
+  assert.equal(Match().destPorts(...fifteen).clauses.length, 1);
+  assert.throws(
+    () => Match().destPorts(...fifteen, 2000),
+    (err: unknown) =>
+      err instanceof RuleError && err.field === "destPorts" && /splitPortList/.test(err.message),
+  );
+  const ranges = Array.from({ length: 7 }, (_, i) => ({ first: i * 10, last: i * 10 + 1 }));
+  Match().sourcePortRanges([...ranges, { first: 99, last: 99 }]); // 7×2 + 1 = 15 slots
+  assert.throws(
+    () => Match().sourcePortRanges([...ranges, { first: 99, last: 100 }]),
+    (err: unknown) => err instanceof RuleError && err.field === "sourcePortRanges",
+  );
+});
+
+Deno.test("match: hex marks use Go %#x", () => {
+  assert.equal(Match().markMatchesWithMask(0, 1).render(), "-m mark --mark 0x0/0x1");
+  assert.equal(Match().markClear(0xffffffff).render(), "-m mark --mark 0/0xffffffff");
+});
+
+Deno.test("match: reference panics are RuleErrors", () => {
+  for (
+    const [build, field] of [
+      [() => Match().markSingleBitSet(0x4001), "markSingleBitSet"],
+      [() => Match().markMatchesWithMask(0xf, 0x1), "markMatchesWithMask"],
+      [() => Match().markMatchesWithMask(0, 0), "markMatchesWithMask"],
+      [() => Match().markClear(0), "markClear"],
+      [() => Match().markNotClear(0), "markNotClear"],
+    ] as const
+  ) {
+    assert.throws(build, (e: unknown) => e instanceof RuleError && e.field === field);
+  }
+});
+
+Deno.test("match: canonical address hints", () => {
+  try {
+    Match().sourceNet("2001:DB8:0::1");
+    assert.fail("expected a RuleError");
+  } catch (e) {
+    assert.ok(e instanceof RuleError);
+    assert.match(e.message, /"2001:db8::1"/);
+  }
+  try {
+    Match().destNet("10.1.2.3/8");
+    assert.fail("expected a RuleError");
+  } catch (e) {
+    assert.ok(e instanceof RuleError);
+    assert.match(e.message, /"10\.0\.0\.0\/8"/);
+  }
+  assert.equal(Match().sourceNet("::ffff:10.0.0.1").render(), "--source ::ffff:10.0.0.1");
+  assert.equal(Match().sourceNet("::/0").render(), "--source ::/0");
+  assert.equal(Match().sourceNet("0.0.0.0/0").render(), "--source 0.0.0.0/0");
+  assert.equal(Match().sourceNet("fe80::/10").render(), "--source fe80::/10");
+  assert.equal(Match().destNet("1:0:0:1::/64").render(), "--destination 1:0:0:1::/64");
+  assert.equal(
+    Match().destNet("2001:db8:0:1:1:1:1:1").render(),
+    "--destination 2001:db8:0:1:1:1:1:1",
+  );
+});
+
+Deno.test("match: hand-built clauses are frozen and must stay on one line", () => {
+  const clause = { method: "raw", args: ["a"], fragment: "-m foobar --foobar baz" };
+  const m = new MatchCriteria([clause]);
+  clause.fragment = "changed";
+  assert.equal(m.render(), "-m foobar --foobar baz");
+  assert.ok(Object.isFrozen(m.clauses[0]) && Object.isFrozen(m.clauses[0]!.args));
+  assert.throws(
+    () => new MatchCriteria([{ method: "raw", args: [], fragment: "x\n-A INPUT -j ACCEPT" }]),
+    (e: unknown) => e instanceof RuleError && e.field === "MatchCriteria.clauses",
+  );
+});
