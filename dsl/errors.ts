@@ -27,7 +27,7 @@ export interface RuleErrorOptions {
  * try {
  *   Match().destPorts(70000);
  * } catch (e) {
- *   if (e instanceof RuleError) console.log(e.field); // "destPorts"
+ *   if (e instanceof RuleError) console.log(e.field); // destPorts
  * }
  * ```
  */

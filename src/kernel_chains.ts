@@ -13,6 +13,18 @@ export const TABLE_NAMES: readonly TableName[] = Object.freeze(["raw", "mangle",
 /** The netfilter hooks, named as their kernel chains. */
 export type Hook = "PREROUTING" | "INPUT" | "FORWARD" | "OUTPUT" | "POSTROUTING";
 
+/**
+ * The hooks a chain is reached from; `null` when it is reached from a chain we
+ * do not know the hooks of (another program's chain).
+ *
+ * @example
+ * ```ts
+ * import type { HookSet } from "@rampart/iptables";
+ * const hooks: HookSet = new Set(["INPUT", "FORWARD"]);
+ * ```
+ */
+export type HookSet = ReadonlySet<Hook> | null;
+
 /** The built-in chains of each table, in the order iptables-save prints them. */
 export const KERNEL_CHAINS: Readonly<Record<TableName, readonly Hook[]>> = Object.freeze({
   filter: Object.freeze(["INPUT", "FORWARD", "OUTPUT"] as Hook[]),

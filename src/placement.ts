@@ -9,8 +9,7 @@
 import type { DslArg } from "../dsl/action.ts";
 import type { Rule } from "../dsl/rule.ts";
 import { PlacementError } from "./errors.ts";
-import type { Hook, TableName } from "./kernel_chains.ts";
-import type { HookSet } from "./reachability.ts";
+import type { Hook, HookSet, TableName } from "./kernel_chains.ts";
 
 /** Where a rule is placed. */
 export interface Placement {
@@ -57,6 +56,21 @@ const ICMP6_METHODS = new Set([
   "notIcmpV6TypeAndCode",
 ]);
 const PROTOCOL_METHODS = new Set(["protocol", "notProtocol", "protocolNum", "notProtocolNum"]);
+const ADDR_TYPE_METHODS = new Set([
+  "srcAddrType",
+  "notSrcAddrType",
+  "destAddrType",
+  "notDestAddrType",
+]);
+/** Address types the kernel's addrtype match refuses for IPv6 (xt_addrtype.c, verified on 6.x). */
+const ADDR_TYPES_NOT_V6 = new Set([
+  "BROADCAST",
+  "BLACKHOLE",
+  "PROHIBIT",
+  "THROW",
+  "NAT",
+  "XRESOLVE",
+]);
 const REJECT_V4 = new Set([
   "icmp-net-unreachable",
   "icmp-host-unreachable",
@@ -186,6 +200,14 @@ export function checkPlacement(rule: Rule, where: Placement): void {
           `${m}(${
             JSON.stringify(c.args[0])
           }) is an IPv${family} address in an IPv${where.ipVersion} table`,
+        );
+      }
+    }
+    if (ADDR_TYPE_METHODS.has(m) && where.ipVersion === 6) {
+      const type = String(c.args[0]);
+      if (ADDR_TYPES_NOT_V6.has(type)) {
+        fail(
+          `${m}(${JSON.stringify(type)}) is not supported for IPv6 by the kernel's addrtype match`,
         );
       }
     }

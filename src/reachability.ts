@@ -11,10 +11,9 @@
 import { isReferrer } from "../dsl/action.ts";
 import type { Chain, Rule } from "../dsl/rule.ts";
 import { DanglingReferenceError } from "./errors.ts";
-import { type Hook, isKernelChain, type TableName } from "./kernel_chains.ts";
+import { type HookSet, isKernelChain, type TableName } from "./kernel_chains.ts";
 
-/** The hooks a chain is reached from; `null` when reached from a foreign chain (unknown). */
-export type HookSet = ReadonlySet<Hook> | null;
+export type { HookSet };
 
 /** Inputs of {@linkcode computeReachability}. */
 export interface ReachabilityInput {

@@ -497,7 +497,9 @@ export class Table {
   async apply(): Promise<number> {
     const start = this.#clock.now();
     const now = start;
-    if (this.#refreshIntervalMs > 0 && now - this.#lastReadTime > this.#refreshIntervalMs) {
+    // ">=" (the reference has ">"): an apply called exactly when the refresh is
+    // due must refresh, or it would return 0 ("never call again").
+    if (this.#refreshIntervalMs > 0 && now - this.#lastReadTime >= this.#refreshIntervalMs) {
       this.invalidateDataplaneCache("refresh timer");
     }
     let invalidated = false;
@@ -561,7 +563,7 @@ export class Table {
     this.#metrics.lastApplyDurationMs = this.#clock.now() - start;
     let reschedule = 0;
     if (this.#refreshIntervalMs > 0) {
-      reschedule = this.#refreshIntervalMs - (now - this.#lastReadTime);
+      reschedule = Math.max(1, this.#refreshIntervalMs - (now - this.#lastReadTime));
     }
     if (this.#postWriteIntervalMs < MAX_POST_WRITE_MS) {
       const due = this.#lastWriteTime + this.#postWriteIntervalMs - now;
@@ -744,7 +746,7 @@ export class Table {
     stdin?: string,
   ): Promise<{ cmd: string; code: number; stdout: string; stderr: string; timedOut: boolean }> {
     const family = this.ipVersion === 6 ? "ip6tables" : "iptables";
-    const known = this.#binaries?.[op];
+    const known = this.#binaries?.[op] || undefined;
     const candidates = known !== undefined
       ? [known]
       : [`${family}-${this.#backend}-${op}`, `${family}-${op}`];
@@ -884,7 +886,15 @@ function restoreError(
   if (m === null) {
     return new RestoreError(`${r.cmd} failed with exit code ${r.code}: ${firstLine}`, base);
   }
-  const failedLine = Number(m[1]);
+  let failedLine = Number(m[1]);
+  // iptables-nft-restore reports a jump to a missing chain at COMMIT, but names
+  // the chain: map it to the first rule of this script that jumps there.
+  const missing = /Chain '([^']+)' does not exist/.exec(r.stderr)?.[1];
+  if (lines[failedLine - 1] === "COMMIT" && missing !== undefined) {
+    const jump = new RegExp(` (?:--jump|-j|--goto|-g) ${escapeRegExp(missing)}(?: |$)`);
+    const i = lines.findIndex((l, i) => plan.origins[i] !== undefined && jump.test(l));
+    if (i >= 0) failedLine = i + 1;
+  }
   const text = lines[failedLine - 1] ?? "";
   const location = plan.origins[failedLine - 1];
   if (text === "COMMIT") {

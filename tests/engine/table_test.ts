@@ -1,0 +1,374 @@
+/**
+ * The reference's table scenarios, on the fake dataplane: exact scripts where
+ * the reference asserts them, final kernel state everywhere.
+ */
+import assert from "assert";
+import {
+  Accept,
+  type Clock,
+  DanglingReferenceError,
+  Drop,
+  Jump,
+  Match,
+  PlacementError,
+  RestoreError,
+  type Rule,
+  Table,
+  type TableOptions,
+} from "../../mod.ts";
+import { FakeDataplane } from "../../testing.ts";
+
+function manualClock(): Clock & { advance(ms: number): void; sleeps: number[] } {
+  let t = 1_000_000;
+  const sleeps: number[] = [];
+  return {
+    sleeps,
+    now: () => t,
+    sleep(ms) {
+      sleeps.push(ms);
+      t += ms;
+      return Promise.resolve();
+    },
+    advance(ms) {
+      t += ms;
+    },
+  };
+}
+
+function setup(
+  options: TableOptions & { fakeBackend?: "nft" | "legacy" } = {},
+) {
+  const fake = new FakeDataplane({
+    backend: options.fakeBackend ?? options.backend === "legacy" ? "legacy" : "nft",
+  });
+  const clock = manualClock();
+  const table = new Table("filter", {
+    runner: fake.runner,
+    backend: "nft",
+    hashPrefix: "rp:",
+    clock,
+    featureDetector: {
+      getFeatures: () => Promise.resolve({ nftPositionalEdits: true }),
+      refreshFeatures: () => Promise.resolve({ nftPositionalEdits: true }),
+    },
+    ...options,
+  });
+  return { fake, table, clock };
+}
+
+async function seed(fake: FakeDataplane, script: string, cmd = "iptables-restore"): Promise<void> {
+  const r = await fake.runner.run(cmd, ["--noflush"], { stdin: script });
+  assert.equal(r.code, 0, r.stderr);
+}
+
+async function rulesOf(fake: FakeDataplane, table = "filter"): Promise<string[]> {
+  const r = await fake.runner.run("iptables-save", ["-t", table]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.split("\n").filter((l) =>
+    l.startsWith("-A ") ||
+    (l.startsWith(":") && !/^:(INPUT|FORWARD|OUTPUT|PREROUTING|POSTROUTING) /.test(l))
+  );
+}
+
+function restores(fake: FakeDataplane): string[] {
+  return fake.calls.filter((c) => c.cmd.includes("restore")).map((c) => c.stdin ?? "");
+}
+
+const tcp = (port: number): Rule => ({
+  match: Match().protocol("tcp").destPorts(port),
+  action: Accept(),
+});
+
+Deno.test("table: nothing runs before the first apply", () => {
+  const { fake, table } = setup();
+  table.updateChain({ name: "rp-in", rules: [tcp(22)] });
+  table.setRuleInsertions("INPUT", [{ action: Jump("rp-in") }]);
+  table.invalidateDataplaneCache("test");
+  assert.equal(fake.calls.length, 0);
+});
+
+Deno.test("table: first apply programs chains and insertions; second apply runs nothing", async () => {
+  const { fake, table } = setup();
+  table.updateChain({ name: "rp-in", rules: [tcp(22), { action: Drop() }] });
+  table.setRuleInsertions("INPUT", [{ action: Jump("rp-in") }]);
+  await table.apply();
+  const rules = await rulesOf(fake);
+  assert.equal(rules.filter((l) => l.startsWith("-A rp-in")).length, 2);
+  assert.ok(rules.some((l) => /^-A INPUT .*rp:.* -j rp-in$/.test(l)), rules.join("\n"));
+  const before = fake.calls.length;
+  await table.apply();
+  assert.equal(fake.calls.length, before, "an in-sync apply spawns no process");
+  assert.equal(await table.plan(), "");
+});
+
+Deno.test("table: extend, replace and truncate write only what changed", async () => {
+  const { fake, table } = setup();
+  table.setRuleInsertions("INPUT", [{ action: Jump("rp-in") }]);
+  table.updateChain({ name: "rp-in", rules: [tcp(1), tcp(2)] });
+  await table.apply();
+  table.updateChain({ name: "rp-in", rules: [tcp(1), tcp(2), tcp(3)] });
+  await table.apply();
+  let last = restores(fake).at(-1)!.trim().split("\n");
+  assert.equal(last.length, 3);
+  assert.match(
+    last[1]!,
+    /^-A rp-in -m comment --comment "rp:[\w-]{16}" -p tcp -m multiport --destination-ports 3 --jump ACCEPT$/,
+  );
+  table.updateChain({ name: "rp-in", rules: [tcp(1), tcp(9), tcp(3)] });
+  await table.apply();
+  last = restores(fake).at(-1)!.trim().split("\n");
+  assert.deepEqual(last.map((l) => l.split(" ").slice(0, 3).join(" ")), [
+    "*filter",
+    "-R rp-in 2",
+    "-R rp-in 3",
+    "COMMIT",
+  ]);
+  table.updateChain({ name: "rp-in", rules: [tcp(1)] });
+  await table.apply();
+  last = restores(fake).at(-1)!.trim().split("\n");
+  assert.deepEqual(last, ["*filter", "-D rp-in 2", "-D rp-in 2", "COMMIT"]);
+  assert.equal((await rulesOf(fake)).filter((l) => l.startsWith("-A rp-in")).length, 1);
+});
+
+for (const backend of ["nft", "legacy"] as const) {
+  for (const insertMode of ["insert", "append"] as const) {
+    Deno.test(`table: dirty start cleans stale rules, keeps foreign ones (${backend}, ${insertMode})`, async () => {
+      const { fake, table } = setup({
+        backend,
+        insertMode,
+        extraCleanupRegexPattern: "-j OLD-STYLE",
+      });
+      await seed(
+        fake,
+        [
+          "*filter",
+          ":rp-stale - [0:0]",
+          ":OLD-STYLE - [0:0]",
+          ":foreign - [0:0]",
+          "-A rp-stale -j DROP",
+          "-A INPUT -s 10.9.9.9/32 -j ACCEPT",
+          '-A INPUT -m comment --comment "rp:AAAAAAAAAAAAAAAA" -j rp-stale',
+          "-A INPUT -j OLD-STYLE",
+          "-A INPUT -j foreign",
+          "-A FORWARD -j rp-stale",
+          "COMMIT",
+          "",
+        ].join("\n"),
+        `iptables-${backend}-restore`,
+      );
+      table.updateChain({ name: "rp-in", rules: [tcp(22)] });
+      table.setRuleInsertions("INPUT", [{ action: Jump("rp-in") }]);
+      table.setRuleAppends("INPUT", [{ action: Drop() }]);
+      await table.apply();
+      const rules = await rulesOf(fake);
+      assert.ok(!rules.some((l) => l.includes("rp-stale")), rules.join("\n"));
+      assert.ok(!rules.some((l) => l.includes("-j OLD-STYLE")), rules.join("\n"));
+      const input = rules.filter((l) => l.startsWith("-A INPUT"));
+      const foreign = ["-A INPUT -s 10.9.9.9/32 -j ACCEPT", "-A INPUT -j foreign"];
+      const ours = input.filter((l) => !foreign.includes(l));
+      assert.equal(ours.length, 2);
+      assert.match(ours[0]!, /-j rp-in$/);
+      assert.match(ours[1]!, /-j DROP$/);
+      const expected = insertMode === "insert"
+        ? [ours[0], ...foreign, ours[1]]
+        : [...foreign, ...ours];
+      assert.deepEqual(input, expected);
+      assert.equal(await table.plan(), "");
+    });
+  }
+}
+
+Deno.test("table: reachability decides which chains exist", async () => {
+  const { fake, table } = setup();
+  table.updateChain({ name: "rp-a", rules: [{ action: Jump("rp-b") }] });
+  table.updateChain({ name: "rp-b", rules: [tcp(80)] });
+  await table.apply();
+  assert.deepEqual(await rulesOf(fake), [], "unreachable chains are not written");
+  table.setRuleInsertions("FORWARD", [{ action: Jump("rp-a") }]);
+  await table.apply();
+  let rules = await rulesOf(fake);
+  assert.ok(rules.includes(":rp-a - [0:0]") && rules.includes(":rp-b - [0:0]"), rules.join("\n"));
+  table.setRuleInsertions("FORWARD", []);
+  await table.apply();
+  rules = await rulesOf(fake);
+  assert.deepEqual(rules, [], "chains that became unreachable are deleted");
+});
+
+Deno.test("table: clobbers are repaired on the next due apply", async () => {
+  const { fake, table } = setup();
+  table.updateChain({ name: "rp-in", rules: [tcp(1), tcp(2), tcp(3)] });
+  table.setRuleInsertions("INPUT", [{ action: Jump("rp-in") }]);
+  await table.apply();
+  const good = await rulesOf(fake);
+  // Another program inserts a rule into our chain.
+  await seed(fake, "*filter\n-I rp-in 2 -j ACCEPT\nCOMMIT\n");
+  table.invalidateDataplaneCache("test");
+  await table.apply();
+  assert.deepEqual(restores(fake).at(-1)!.trim().split("\n"), ["*filter", "-D rp-in 2", "COMMIT"]);
+  assert.deepEqual(await rulesOf(fake), good);
+  // … flushes our chain and deletes our kernel-chain rule.
+  await seed(fake, "*filter\n-F rp-in\n-D INPUT 1\nCOMMIT\n");
+  table.invalidateDataplaneCache("test");
+  await table.apply();
+  assert.deepEqual(await rulesOf(fake), good);
+});
+
+Deno.test("table: a foreign insert between save and restore is kept", async () => {
+  const { fake, table } = setup();
+  table.setRuleInsertions("INPUT", [{ action: Jump("rp-in") }]);
+  table.updateChain({ name: "rp-in", rules: [tcp(1)] });
+  let injected = false;
+  fake.onBeforeRestore(async () => {
+    if (injected) return;
+    injected = true;
+    await fake.runner.run("iptables-restore", ["--noflush"], {
+      stdin: "*filter\n-A INPUT -s 10.1.1.1/32 -j DROP\nCOMMIT\n",
+    });
+  });
+  await table.apply();
+  const rules = await rulesOf(fake);
+  assert.ok(rules.includes("-A INPUT -s 10.1.1.1/32 -j DROP"), rules.join("\n"));
+  table.invalidateDataplaneCache("test");
+  assert.equal(await table.plan(), "");
+});
+
+Deno.test("table: a transient restore failure is retried after a fresh read", async () => {
+  const { fake, table, clock } = setup();
+  table.updateChain({ name: "rp-in", rules: [tcp(1)] });
+  table.setRuleInsertions("INPUT", [{ action: Jump("rp-in") }]);
+  fake.failNextRestore({ stderr: "iptables-restore: line 2 failed\n" });
+  await table.apply();
+  assert.deepEqual(clock.sleeps, [1]);
+  assert.equal(fake.calls.filter((c) => c.cmd.includes("save")).length, 2);
+  assert.equal(table.metrics().restoreErrors, 1);
+  assert.equal(await table.plan(), "");
+});
+
+Deno.test("table: a persistent failure throws RestoreError naming the rule", async () => {
+  const { fake, table, clock } = setup();
+  table.updateChain({ name: "rp-in", rules: [tcp(1)] });
+  table.setRuleInsertions("INPUT", [{ action: Jump("rp-in") }]);
+  fake.failNextRestore({
+    count: 100,
+    stderr: "iptables-restore v1.8.9 (nf_tables): bad\nError occurred at line: 3\n",
+  });
+  const before = await rulesOf(fake);
+  const err = await table.apply().then(() => undefined, (e) => e);
+  assert.ok(err instanceof RestoreError, String(err));
+  assert.equal(err.failedLine, 3);
+  assert.deepEqual(err.location, { chain: "rp-in", ruleIndex: 0, list: "chain" });
+  assert.match(err.message, /rule 0 of chain "rp-in"/);
+  assert.deepEqual(clock.sleeps, [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]);
+  assert.deepEqual(await rulesOf(fake), before);
+});
+
+Deno.test("table: save failures are retried three times, then thrown", async () => {
+  const { fake, table, clock } = setup();
+  fake.failNextSave({ count: 3 });
+  await table.apply();
+  assert.deepEqual(clock.sleeps, [100, 200, 400]);
+  fake.failNextSave({ count: 4 });
+  table.invalidateDataplaneCache("test");
+  await assert.rejects(table.apply(), /failed/);
+});
+
+Deno.test("table: dangling references and bad placements fail before writing", async () => {
+  const { fake, table } = setup();
+  table.setRuleInsertions("INPUT", [{ action: Jump("rp-missing") }]);
+  await assert.rejects(
+    table.apply(),
+    (e) =>
+      e instanceof DanglingReferenceError && e.fromChain === "INPUT" && e.toChain === "rp-missing",
+  );
+  table.setRuleInsertions("INPUT", [{ match: Match().destPorts(22), action: Accept() }]);
+  await assert.rejects(
+    table.apply(),
+    (e) => e instanceof PlacementError && e.chain === "INPUT" && e.ruleIndex === 0,
+  );
+  table.setRuleInsertions("INPUT", [{ action: Jump("rp-a") }]);
+  table.updateChain({
+    name: "rp-a",
+    rules: [{ match: Match().outInterface("eth0"), action: Drop() }],
+  });
+  await assert.rejects(
+    table.apply(),
+    (e) => e instanceof PlacementError && e.chain === "rp-a" && /INPUT/.test(e.message),
+  );
+  table.updateChain({ name: "rp-a", rules: [] });
+  table.removeChainByName("rp-a");
+  await assert.rejects(
+    table.apply(),
+    (e) => e instanceof DanglingReferenceError && e.toChain === "rp-a",
+  );
+  table.setRuleInsertions("INPUT", [{ action: Jump("DOCKER-USER") }]);
+  await assert.rejects(
+    table.apply(),
+    RestoreError,
+    "a foreign target is left for the kernel to resolve",
+  );
+  assert.equal(restores(fake).length, 11);
+});
+
+Deno.test("table: chain policies are enforced and drift-checked", async () => {
+  const { fake, table } = setup();
+  table.setChainPolicy("FORWARD", "DROP");
+  await table.apply();
+  const save = async () => (await fake.runner.run("iptables-save", ["-t", "filter"])).stdout;
+  assert.match(await save(), /^:FORWARD DROP/m);
+  await seed(fake, "*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n");
+  table.invalidateDataplaneCache("test");
+  await table.apply();
+  assert.match(await save(), /^:FORWARD DROP/m);
+  await table.cleanUp();
+  assert.match(await save(), /^:FORWARD ACCEPT/m);
+});
+
+Deno.test("table: cleanUp removes only what we own", async () => {
+  const { fake, table } = setup();
+  await seed(fake, "*filter\n:other - [0:0]\n-A INPUT -j other\n-A other -j ACCEPT\nCOMMIT\n");
+  table.updateChain({ name: "rp-in", rules: [tcp(1)] });
+  table.setRuleInsertions("INPUT", [{ action: Jump("rp-in") }]);
+  await table.apply();
+  await table.cleanUp();
+  assert.deepEqual(await rulesOf(fake), [
+    ":other - [0:0]",
+    "-A INPUT -j other",
+    "-A other -j ACCEPT",
+  ]);
+});
+
+Deno.test("table: post-write checks double from the write; refresh reschedules", async () => {
+  const { fake, table, clock } = setup({ postWriteIntervalMs: 1000, refreshIntervalMs: 90_000 });
+  table.updateChain({ name: "rp-in", rules: [tcp(1)] });
+  table.setRuleInsertions("INPUT", [{ action: Jump("rp-in") }]);
+  assert.equal(await table.apply(), 1000);
+  const saves = () => fake.calls.filter((c) => c.cmd.includes("save")).length;
+  clock.advance(999);
+  assert.equal(await table.apply(), 1);
+  assert.equal(saves(), 1);
+  clock.advance(1);
+  assert.equal(await table.apply(), 1000, "checks at write+2000");
+  assert.equal(saves(), 2);
+  clock.advance(1000);
+  assert.equal(await table.apply(), 2000);
+  clock.advance(2000);
+  assert.equal(await table.apply(), 4000);
+  assert.equal(saves(), 4);
+  // After the post-write checks pass an hour the refresh timer rules.
+  for (let i = 0; i < 12; i++) {
+    clock.advance(await table.apply());
+  }
+  const delay = await table.apply();
+  assert.ok(delay > 0 && delay <= 90_000, String(delay));
+});
+
+Deno.test("table: output is deterministic for the same desired state", async () => {
+  const scripts: string[] = [];
+  for (const order of [["rp-a", "rp-b"], ["rp-b", "rp-a"]]) {
+    const { table } = setup();
+    for (const name of order) table.updateChain({ name, rules: [tcp(name.length)] });
+    table.setRuleInsertions("INPUT", [{ action: Jump("rp-a") }, { action: Jump("rp-b") }]);
+    scripts.push(await table.plan());
+  }
+  assert.equal(scripts[0], scripts[1]);
+});
