@@ -9,6 +9,7 @@ import {
   DanglingReferenceError,
   Drop,
   Jump,
+  Masq,
   Match,
   PlacementError,
   RestoreError,
@@ -371,4 +372,71 @@ Deno.test("table: output is deterministic for the same desired state", async () 
     scripts.push(await table.plan());
   }
   assert.equal(scripts[0], scripts[1]);
+});
+
+Deno.test("table: a deleted appended rule is restored and append-only chains are not flagged (calico#9380, #10087)", async () => {
+  const fake = new FakeDataplane();
+  const table = new Table("nat", {
+    runner: fake.runner,
+    backend: "nft",
+    hashPrefix: "rp:",
+    clock: manualClock(),
+  });
+  table.updateChain({ name: "rp-post", rules: [{ action: Masq() }] });
+  table.setRuleAppends("POSTROUTING", [{ action: Jump("rp-post") }]);
+  await table.apply();
+  const saved = async () => (await fake.runner.run("iptables-save", ["-t", "nat"])).stdout;
+  assert.match(await saved(), /^-A POSTROUTING .*-j rp-post$/m);
+  table.invalidateDataplaneCache("test");
+  assert.equal(await table.plan(), "", "appended rules in place are not a difference");
+  await seed(fake, "*nat\n-D POSTROUTING 1\nCOMMIT\n");
+  table.invalidateDataplaneCache("test");
+  await table.apply();
+  assert.match(await saved(), /^-A POSTROUTING .*-j rp-post$/m);
+});
+
+Deno.test("table: nft before 1.8.3 flushes and rewrites changed chains, deletes in a second transaction", async () => {
+  const { fake, table } = setup({
+    featureDetector: {
+      getFeatures: () => Promise.resolve({}),
+      refreshFeatures: () => Promise.resolve({}),
+    },
+  });
+  table.setRuleInsertions("INPUT", [{ action: Jump("rp-a") }]);
+  table.updateChain({ name: "rp-a", rules: [tcp(1), tcp(2)] });
+  table.updateChain({ name: "rp-b", rules: [tcp(3)] });
+  table.updateChain({ name: "rp-a", rules: [tcp(1), { action: Jump("rp-b") }] });
+  await table.apply();
+  table.updateChain({ name: "rp-a", rules: [tcp(1), tcp(5)] });
+  await table.apply();
+  const script = restores(fake).at(-1)!.trim().split("\n");
+  assert.deepEqual(script.filter((l) => !l.startsWith("-A rp-a ")), [
+    "*filter",
+    ":rp-a - [0:0]",
+    ":rp-b - [0:0]",
+    "COMMIT",
+    "*filter",
+    ":rp-b - [0:0]",
+    "-X rp-b",
+    "COMMIT",
+  ]);
+  assert.equal(script.filter((l) => l.startsWith("-A rp-a ")).length, 2);
+  assert.ok(!(await rulesOf(fake)).some((l) => l.includes("rp-b")));
+});
+
+Deno.test("table: an IPv6 table runs ip6tables and rejects IPv4 addresses before writing", async () => {
+  const { fake, table } = setup({ ipVersion: 6 });
+  table.setRuleInsertions("INPUT", [
+    { match: Match().protocol("icmpv6").icmpV6Type(128), action: Accept() },
+    { match: Match().sourceNet("2001:db8::/32"), action: Drop() },
+  ]);
+  await table.apply();
+  assert.ok(fake.calls.every((c) => !c.cmd.includes("save") || c.cmd.startsWith("ip6tables")));
+  const saved = (await fake.runner.run("ip6tables-save", ["-t", "filter"])).stdout;
+  assert.match(saved, /-s 2001:db8::\/32 .*-j DROP/);
+  table.setRuleInsertions("INPUT", [{ match: Match().sourceNet("10.0.0.0/8"), action: Drop() }]);
+  await assert.rejects(
+    table.apply(),
+    (e) => e instanceof PlacementError && /IPv4 address in an IPv6 table/.test(e.message),
+  );
 });
