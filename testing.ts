@@ -5,3 +5,5 @@
  *
  * @module
  */
+
+export * from "./src/fake_dataplane.ts";

@@ -1,0 +1,1035 @@
+/**
+ * Parsing a rule's arguments the way iptables 1.8.9 does and printing it back
+ * the way `iptables-save` does (the "normalised" form).
+ *
+ * @module
+ */
+import { formatIpv6, formatNetwork, parseIpv6, parseNetwork } from "./address.ts";
+import {
+  ADDR_TYPES,
+  CT_STATES,
+  DSCP_CLASSES,
+  ICMP6_TYPES,
+  ICMP_TYPES,
+  LOG_LEVELS,
+  parseProtocol,
+  PROTOCOL_NAMES,
+  REJECT_TYPES_V4,
+  REJECT_TYPES_V6,
+  TCP_FLAGS,
+} from "./tables.ts";
+import { saveString } from "./tokenize.ts";
+
+/** Which family and backend a rule is parsed for. */
+export interface NormaliseContext {
+  /** 4 or 6. */
+  ipVersion: 4 | 6;
+  /** The backend whose iptables-save output is emulated. */
+  backend: "nft" | "legacy";
+}
+
+/** One option given to a match or target. */
+export interface ParsedOption {
+  /** The canonical option name, e.g. `--dport`. */
+  name: string;
+  /** Whether `!` preceded it. */
+  inverted: boolean;
+  /** Its arguments. */
+  args: string[];
+}
+
+/** A match (`-m name …`) of a parsed rule. */
+export interface ParsedMatch {
+  /** The extension name, e.g. `tcp`. */
+  name: string;
+  /** Its options in the order given. */
+  options: ParsedOption[];
+}
+
+/** A rule parsed from restore arguments. */
+export interface ParsedRule {
+  /** The rule as iptables-save prints it after `-A <chain> ` ("" when empty). */
+  spec: string;
+  /** The target (`-j`/`-g`) name, if any. */
+  target: string | undefined;
+  /** True for `-g`. */
+  goto: boolean;
+  /** True when the target is an extension (or a standard verdict), not a chain. */
+  targetIsExtension: boolean;
+  /** The target's options. */
+  targetOptions: ParsedOption[];
+  /** The protocol number (`-p`), if given and not inverted. */
+  protocol: number | undefined;
+  /** The matches in order. */
+  matches: ParsedMatch[];
+  /** Counters given with `-c p b`. */
+  counters: [bigint, bigint] | undefined;
+}
+
+/**
+ * A rule the real iptables would refuse while parsing (its usage error).
+ * `bare` errors are printed without the program/version prefix.
+ */
+export class RuleParseError extends Error {
+  /** Printed without the `<prog> v1.8.9 (...): ` prefix. */
+  readonly bare: boolean;
+  /**
+   * Creates the error.
+   *
+   * @param message The message iptables prints.
+   * @param options `bare` for messages without the program prefix.
+   */
+  constructor(message: string, options: { bare?: boolean } = {}) {
+    super(message);
+    this.name = "RuleParseError";
+    this.bare = options.bare ?? false;
+  }
+}
+
+function fail(message: string): never {
+  throw new RuleParseError(message);
+}
+
+/** Standard verdicts: targets that are neither chains nor extensions with options. */
+const VERDICTS = new Set(["ACCEPT", "DROP", "RETURN", "QUEUE"]);
+
+interface ExtSpec {
+  /** option name → [canonical name, arity] */
+  opts: Record<string, [string, number]>;
+  /** Prints the extension's options; undefined → print them as given. */
+  save?: (opts: ParsedOption[], rule: RuleUnderConstruction, ctx: NormaliseContext) => string[];
+}
+
+interface RuleUnderConstruction {
+  protocol: number | undefined;
+  protocolInverted: boolean;
+  matches: ParsedMatch[];
+}
+
+function o(
+  canonical: string,
+  arity: number,
+  ...aliases: string[]
+): Record<string, [string, number]> {
+  const out: Record<string, [string, number]> = { [canonical]: [canonical, arity] };
+  for (const a of aliases) out[a] = [canonical, arity];
+  return out;
+}
+
+function hex(n: number): string {
+  return `0x${(n >>> 0).toString(16)}`;
+}
+
+/** strtoul(…, 0) on a 32-bit value. */
+function parseU32(text: string, what: string): number {
+  let n: number;
+  if (/^0x[0-9a-f]+$/i.test(text)) n = parseInt(text.slice(2), 16);
+  else if (/^0[0-7]+$/.test(text)) n = parseInt(text.slice(1), 8);
+  else if (/^[0-9]+$/.test(text)) n = Number(text);
+  else return fail(`Bad ${what} value "${text}"`);
+  if (n > 0xffffffff) fail(`Bad ${what} value "${text}"`);
+  return n;
+}
+
+function parseMarkMask(text: string, what: string): [number, number | undefined] {
+  const slash = text.indexOf("/");
+  if (slash === -1) return [parseU32(text, what), undefined];
+  return [parseU32(text.slice(0, slash), what), parseU32(text.slice(slash + 1), what)];
+}
+
+function last(opts: ParsedOption[], name: string): ParsedOption | undefined {
+  for (let i = opts.length - 1; i >= 0; i--) if (opts[i]!.name === name) return opts[i];
+  return undefined;
+}
+
+function inv(opt: ParsedOption): string[] {
+  return opt.inverted ? ["!"] : [];
+}
+
+function asGiven(opts: ParsedOption[]): string[] {
+  const out: string[] = [];
+  for (const opt of opts) out.push(...inv(opt), opt.name, ...opt.args.map(rawArg));
+  return out;
+}
+
+function rawArg(a: string): string {
+  return /^[^\s"'\\]+$/.test(a) ? a : saveString(a);
+}
+
+function parsePort(text: string): number {
+  if (!/^[0-9]+$/.test(text) || Number(text) > 65535) {
+    fail(`invalid port/service \`${text}' specified`);
+  }
+  return Number(text);
+}
+
+/** `a`, `a:b`, `:b`, `a:` → [lo, hi]. */
+function parsePortRange(text: string): [number, number] {
+  const colon = text.indexOf(":");
+  if (colon === -1) {
+    const p = parsePort(text);
+    return [p, p];
+  }
+  const a = text.slice(0, colon);
+  const b = text.slice(colon + 1);
+  const lo = a === "" ? 0 : parsePort(a);
+  const hi = b === "" ? 65535 : parsePort(b);
+  if (lo > hi) fail(`invalid portrange (min > max)`);
+  return [lo, hi];
+}
+
+function portsSave(opts: ParsedOption[]): string[] {
+  const out: string[] = [];
+  for (const name of ["--sport", "--dport"]) {
+    const opt = last(opts, name);
+    if (!opt) continue;
+    const [lo, hi] = parsePortRange(opt.args[0]!);
+    if (lo === 0 && hi === 65535 && !opt.inverted) continue;
+    out.push(...inv(opt), name, lo === hi ? `${lo}` : `${lo}:${hi}`);
+  }
+  return out;
+}
+
+function parseTcpFlags(text: string): number {
+  let bits = 0;
+  for (const f of text.split(",")) {
+    const u = f.toUpperCase();
+    if (u === "ALL") bits |= 0x3f;
+    else if (u === "NONE") continue;
+    else {
+      const i = TCP_FLAGS.indexOf(u);
+      if (i === -1) fail(`Unknown TCP flag \`${f}'`);
+      bits |= 1 << i;
+    }
+  }
+  return bits;
+}
+
+function formatTcpFlags(bits: number): string {
+  if (bits === 0) return "NONE";
+  return TCP_FLAGS.filter((_, i) => bits & (1 << i)).join(",");
+}
+
+function parseIcmpType(
+  text: string,
+  names: ReadonlyMap<string, readonly [number, number, number]>,
+  what: string,
+): [number, number, number] {
+  const named = names.get(text.toLowerCase());
+  if (named) return [...named];
+  const m = /^(\d+)(?:\/(\d+))?$/.exec(text);
+  if (!m || Number(m[1]) > 255 || (m[2] !== undefined && Number(m[2]) > 255)) {
+    fail(`Invalid ${what} \`${text}'`);
+  }
+  const type = Number(m[1]);
+  if (m[2] === undefined) return [type, 0, 0xff];
+  return [type, Number(m[2]), Number(m[2])];
+}
+
+const LIMIT_SCALE = 10000;
+
+function parseRate(text: string): number {
+  const slash = text.indexOf("/");
+  let mult = 1;
+  if (slash !== -1) {
+    const unit = text.slice(slash + 1).toLowerCase();
+    if (unit.length === 0) fail(`bad rate "${text}"'`);
+    if ("second".startsWith(unit)) mult = 1;
+    else if ("minute".startsWith(unit)) mult = 60;
+    else if ("hour".startsWith(unit)) mult = 3600;
+    else if ("day".startsWith(unit)) mult = 86400;
+    else fail(`bad rate "${text}"'`);
+  }
+  const r = parseInt(text, 10);
+  if (!r || r < 0) fail(`bad rate "${text}"'`);
+  const val = Math.floor((LIMIT_SCALE * mult) / r);
+  if (val === 0) fail(`Rate too fast "${text}"\n`);
+  return val;
+}
+
+function formatRate(period: number): string {
+  const rates: [string, number][] = [
+    ["day", LIMIT_SCALE * 86400],
+    ["hour", LIMIT_SCALE * 3600],
+    ["min", LIMIT_SCALE * 60],
+    ["sec", LIMIT_SCALE],
+  ];
+  let i = 1;
+  for (; i < rates.length; i++) {
+    const mult = rates[i]![1];
+    if (period > mult || Math.floor(mult / period) < mult % period) break;
+  }
+  const [name, mult] = rates[i - 1]!;
+  return `${Math.floor(mult / period)}/${name}`;
+}
+
+/** The limit's average period and burst (for the legacy overflow check). */
+export function limitParams(opts: readonly ParsedOption[]): [number, number] {
+  const rate = last([...opts], "--limit");
+  const burst = last([...opts], "--limit-burst");
+  return [
+    rate ? parseRate(rate.args[0]!) : Math.floor(LIMIT_SCALE * 3600 / 3),
+    burst ? Number(burst.args[0]) : 5,
+  ];
+}
+
+function parseDscp(value: string): number {
+  const n = /^(0x[0-9a-f]+|[0-9]+)$/i.test(value) ? Number(value) : NaN;
+  if (!(n >= 0 && n <= 63)) fail(`DSCP \`${value}' out of range`);
+  return n;
+}
+
+function dscpValue(opts: ParsedOption[], valueOpt: string, classOpt: string): number | undefined {
+  const opt = opts.filter((x) => x.name === valueOpt || x.name === classOpt).at(-1);
+  if (!opt) return undefined;
+  if (opt.name === classOpt) {
+    const v = DSCP_CLASSES.get(opt.args[0]!.toLowerCase());
+    if (v === undefined) fail(`Invalid DSCP class value \`${opt.args[0]}'`);
+    return v;
+  }
+  return parseDscp(opt.args[0]!);
+}
+
+function dscp2(n: number): string {
+  return `0x${n.toString(16).padStart(2, "0")}`;
+}
+
+const MATCHES: Record<string, ExtSpec> = {
+  mark: {
+    opts: o("--mark", 1),
+    save(opts) {
+      const opt = last(opts, "--mark");
+      if (!opt) return fail("mark match: You must specify `--mark'");
+      const [v, m = 0xffffffff] = parseMarkMask(opt.args[0]!, "mark");
+      return [...inv(opt), "--mark", m === 0xffffffff ? hex(v) : `${hex(v)}/${hex(m)}`];
+    },
+  },
+  conntrack: {
+    opts: {
+      ...o("--ctstate", 1),
+      ...o("--ctproto", 1),
+      ...o("--ctorigsrc", 1),
+      ...o("--ctorigdst", 1),
+      ...o("--ctreplsrc", 1),
+      ...o("--ctrepldst", 1),
+      ...o("--ctorigsrcport", 1),
+      ...o("--ctorigdstport", 1),
+      ...o("--ctreplsrcport", 1),
+      ...o("--ctrepldstport", 1),
+      ...o("--ctstatus", 1),
+      ...o("--ctexpire", 1),
+      ...o("--ctdir", 1),
+    },
+    save(opts) {
+      const out: string[] = [];
+      const state = last(opts, "--ctstate");
+      if (state) {
+        const bits = new Set<string>();
+        for (const s of state.args[0]!.split(",")) {
+          const u = s.toUpperCase();
+          if (!CT_STATES.includes(u)) fail(`Bad ctstate "${s}"`);
+          bits.add(u);
+        }
+        out.push(...inv(state), "--ctstate", CT_STATES.filter((s) => bits.has(s)).join(","));
+      }
+      return [...out, ...asGiven(opts.filter((x) => x.name !== "--ctstate"))];
+    },
+  },
+  addrtype: {
+    opts: {
+      ...o("--src-type", 1),
+      ...o("--dst-type", 1),
+      ...o("--limit-iface-in", 0),
+      ...o("--limit-iface-out", 0),
+    },
+    save(opts) {
+      const out: string[] = [];
+      for (const name of ["--src-type", "--dst-type"]) {
+        const opt = last(opts, name);
+        if (!opt) continue;
+        const set = new Set<string>();
+        for (const t of opt.args[0]!.split(",")) {
+          const u = t.toUpperCase();
+          if (!ADDR_TYPES.includes(u)) fail(`addrtype: invalid address type "${t}"`);
+          set.add(u);
+        }
+        out.push(...inv(opt), name, ADDR_TYPES.filter((t) => set.has(t)).join(","));
+      }
+      const hasIn = last(opts, "--limit-iface-in");
+      const hasOut = last(opts, "--limit-iface-out");
+      if (hasIn && hasOut) {
+        fail("addrtype: you can't specify both --limit-iface-in and --limit-iface-out");
+      }
+      if (hasIn) out.push("--limit-iface-in");
+      if (hasOut) out.push("--limit-iface-out");
+      return out;
+    },
+  },
+  set: {
+    opts: {
+      ...o("--match-set", 2, "--set"),
+      ...o("--return-nomatch", 0),
+      ...o("--update-counters", 0),
+      ...o("--update-subcounters", 0),
+      ...o("--packets-eq", 1),
+      ...o("--packets-lt", 1),
+      ...o("--packets-gt", 1),
+      ...o("--bytes-eq", 1),
+      ...o("--bytes-lt", 1),
+      ...o("--bytes-gt", 1),
+    },
+  },
+  multiport: {
+    opts: {
+      ...o("--sports", 1, "--source-ports"),
+      ...o("--dports", 1, "--destination-ports"),
+      ...o("--ports", 1),
+    },
+    save(opts, rule) {
+      const p = rule.protocol;
+      if (rule.protocolInverted || p === undefined || ![6, 17, 136, 132, 33].includes(p)) {
+        fail("multiport needs `-p tcp', `-p udp', `-p udplite', `-p sctp' or `-p dccp'");
+      }
+      const opt = opts.at(-1);
+      if (!opt) return fail("multiport expects an option");
+      const items = opt.args[0]!.split(",");
+      let slots = 0;
+      const printed: string[] = [];
+      for (const item of items) {
+        const colon = item.indexOf(":");
+        if (colon === -1) {
+          printed.push(`${parsePort(item)}`);
+          slots++;
+        } else {
+          const lo = parsePort(item.slice(0, colon));
+          const hi = parsePort(item.slice(colon + 1));
+          if (lo >= hi) fail("invalid portrange specified");
+          printed.push(`${lo}:${hi}`);
+          slots += 2;
+        }
+      }
+      if (slots > 15) fail("too many ports specified");
+      return [...inv(opt), opt.name, printed.join(",")];
+    },
+  },
+  tcp: {
+    opts: {
+      ...o("--sport", 1, "--source-port"),
+      ...o("--dport", 1, "--destination-port"),
+      ...o("--tcp-flags", 2),
+      ...o("--syn", 0),
+      ...o("--tcp-option", 1),
+    },
+    save(opts) {
+      const out = portsSave(opts);
+      const option = last(opts, "--tcp-option");
+      if (option) out.push(...inv(option), "--tcp-option", `${Number(option.args[0])}`);
+      const flags = opts.filter((x) => x.name === "--tcp-flags" || x.name === "--syn").at(-1);
+      if (flags) {
+        const [mask, cmp] = flags.name === "--syn"
+          ? [0x17, 0x02]
+          : [parseTcpFlags(flags.args[0]!), parseTcpFlags(flags.args[1]!)];
+        out.push(...inv(flags), "--tcp-flags", formatTcpFlags(mask), formatTcpFlags(cmp));
+      }
+      return out;
+    },
+  },
+  udp: {
+    opts: { ...o("--sport", 1, "--source-port"), ...o("--dport", 1, "--destination-port") },
+    save: portsSave,
+  },
+  udplite: {
+    opts: { ...o("--sport", 1, "--source-port"), ...o("--dport", 1, "--destination-port") },
+    save: portsSave,
+  },
+  sctp: {
+    opts: {
+      ...o("--sport", 1, "--source-port"),
+      ...o("--dport", 1, "--destination-port"),
+      ...o("--chunk-types", 2),
+    },
+    save(opts) {
+      return [...portsSave(opts), ...asGiven(opts.filter((x) => x.name === "--chunk-types"))];
+    },
+  },
+  dccp: {
+    opts: {
+      ...o("--sport", 1, "--source-port"),
+      ...o("--dport", 1, "--destination-port"),
+      ...o("--dccp-types", 1),
+      ...o("--dccp-option", 1),
+    },
+    save(opts) {
+      return [
+        ...portsSave(opts),
+        ...asGiven(opts.filter((x) => x.name !== "--sport" && x.name !== "--dport")),
+      ];
+    },
+  },
+  icmp: {
+    opts: o("--icmp-type", 1),
+    save(opts) {
+      const opt = last(opts, "--icmp-type");
+      if (!opt) return [];
+      const [type, lo, hi] = parseIcmpType(opt.args[0]!, ICMP_TYPES, "ICMP type");
+      if (type === 0xff) return [...inv(opt), "--icmp-type", "any"];
+      return [...inv(opt), "--icmp-type", lo !== 0 || hi !== 0xff ? `${type}/${lo}` : `${type}`];
+    },
+  },
+  icmp6: {
+    opts: o("--icmpv6-type", 1),
+    save(opts) {
+      const opt = last(opts, "--icmpv6-type");
+      if (!opt) return [];
+      const [type, lo, hi] = parseIcmpType(opt.args[0]!, ICMP6_TYPES, "ICMPv6 type");
+      return [...inv(opt), "--icmpv6-type", lo !== 0 || hi !== 0xff ? `${type}/${lo}` : `${type}`];
+    },
+  },
+  limit: {
+    opts: { ...o("--limit", 1), ...o("--limit-burst", 1) },
+    save(opts) {
+      const burstOpt = last(opts, "--limit-burst");
+      if (burstOpt && !(/^[0-9]+$/.test(burstOpt.args[0]!) && Number(burstOpt.args[0]) <= 10000)) {
+        fail(`bad --limit-burst \`${burstOpt.args[0]}'`);
+      }
+      const [period, burst] = limitParams(opts);
+      const out = ["--limit", formatRate(period)];
+      if (burst !== 5) out.push("--limit-burst", `${burst}`);
+      return out;
+    },
+  },
+  comment: {
+    opts: o("--comment", 1),
+    save(opts) {
+      const opt = last(opts, "--comment");
+      if (!opt) return fail("comment: You must specify `--comment'");
+      return ["--comment", saveString(opt.args[0]!.slice(0, 255))];
+    },
+  },
+  connlimit: {
+    opts: {
+      ...o("--connlimit-above", 1),
+      ...o("--connlimit-upto", 1),
+      ...o("--connlimit-mask", 1),
+      ...o("--connlimit-saddr", 0),
+      ...o("--connlimit-daddr", 0),
+    },
+    save(opts, _rule, ctx) {
+      const lim = opts.filter((x) =>
+        x.name === "--connlimit-above" || x.name === "--connlimit-upto"
+      )
+        .at(-1);
+      if (!lim) {
+        return fail('connlimit: You must specify "--connlimit-above" or "--connlimit-upto"');
+      }
+      const upto = (lim.name === "--connlimit-upto") !== lim.inverted;
+      const mask = last(opts, "--connlimit-mask");
+      const daddr =
+        opts.filter((x) => x.name === "--connlimit-saddr" || x.name === "--connlimit-daddr")
+          .at(-1)?.name === "--connlimit-daddr";
+      return [
+        upto ? "--connlimit-upto" : "--connlimit-above",
+        `${Number(lim.args[0])}`,
+        "--connlimit-mask",
+        mask ? `${Number(mask.args[0])}` : ctx.ipVersion === 4 ? "32" : "128",
+        daddr ? "--connlimit-daddr" : "--connlimit-saddr",
+      ];
+    },
+  },
+  rpfilter: {
+    opts: {
+      ...o("--loose", 0),
+      ...o("--validmark", 0),
+      ...o("--accept-local", 0),
+      ...o("--invert", 0),
+    },
+    save(opts) {
+      return ["--loose", "--validmark", "--accept-local", "--invert"].filter((n) => last(opts, n));
+    },
+  },
+  dscp: {
+    opts: { ...o("--dscp", 1), ...o("--dscp-class", 1) },
+    save(opts) {
+      const opt = opts.at(-1);
+      if (!opt) return fail("DSCP match: Parameter --dscp is required");
+      return [...inv(opt), "--dscp", dscp2(dscpValue(opts, "--dscp", "--dscp-class")!)];
+    },
+  },
+  ipvs: {
+    opts: {
+      ...o("--ipvs", 0),
+      ...o("--vproto", 1),
+      ...o("--vaddr", 1),
+      ...o("--vport", 1),
+      ...o("--vdir", 1),
+      ...o("--vmethod", 1),
+      ...o("--vportctl", 1),
+    },
+  },
+  pkttype: { opts: o("--pkt-type", 1) },
+  physdev: {
+    opts: {
+      ...o("--physdev-in", 1),
+      ...o("--physdev-out", 1),
+      ...o("--physdev-is-in", 0),
+      ...o("--physdev-is-out", 0),
+      ...o("--physdev-is-bridged", 0),
+    },
+  },
+};
+
+function natFlags(opts: ParsedOption[], main: string): string[] {
+  const out: string[] = [];
+  const m = last(opts, main);
+  if (m) out.push(main, m.args[0]!);
+  for (const f of ["--random", "--random-fully", "--persistent"]) if (last(opts, f)) out.push(f);
+  return out;
+}
+
+function natRange(text: string, ctx: NormaliseContext): string {
+  if (ctx.ipVersion === 6) {
+    const m = /^\[([^\]]+)\](.*)$/.exec(text);
+    if (m) {
+      const addr = parseIpv6(m[1]!);
+      if (!addr) fail(`Bad IP address "${m[1]}"`);
+      return m[2] === "" ? formatIpv6(addr) : `[${formatIpv6(addr)}]${m[2]}`;
+    }
+    const addr = parseIpv6(text);
+    if (addr) return formatIpv6(addr);
+  }
+  return text;
+}
+
+const NAT_OPTS = {
+  ...o("--random", 0),
+  ...o("--random-fully", 0),
+  ...o("--persistent", 0),
+};
+
+const TARGETS: Record<string, ExtSpec> = {
+  LOG: {
+    opts: {
+      ...o("--log-prefix", 1),
+      ...o("--log-level", 1),
+      ...o("--log-tcp-sequence", 0),
+      ...o("--log-tcp-options", 0),
+      ...o("--log-ip-options", 0),
+      ...o("--log-uid", 0),
+      ...o("--log-macdecode", 0),
+    },
+    save(opts) {
+      const out: string[] = [];
+      const prefix = last(opts, "--log-prefix");
+      // iptables 1.8.9 silently keeps the first 29 characters.
+      if (prefix && prefix.args[0] !== "") {
+        out.push("--log-prefix", saveString(prefix.args[0]!.slice(0, 29)));
+      }
+      const level = last(opts, "--log-level");
+      if (level) {
+        const v = /^[0-7]$/.test(level.args[0]!)
+          ? Number(level.args[0])
+          : LOG_LEVELS.get(level.args[0]!.toLowerCase());
+        if (v === undefined) fail(`log-level \`${level.args[0]}' unknown`);
+        if (v !== 4) out.push("--log-level", `${v}`);
+      }
+      for (
+        const f of [
+          "--log-tcp-sequence",
+          "--log-tcp-options",
+          "--log-ip-options",
+          "--log-uid",
+          "--log-macdecode",
+        ]
+      ) if (last(opts, f)) out.push(f);
+      return out;
+    },
+  },
+  NFLOG: {
+    opts: {
+      ...o("--nflog-group", 1),
+      ...o("--nflog-prefix", 1),
+      ...o("--nflog-range", 1),
+      ...o("--nflog-size", 1),
+      ...o("--nflog-threshold", 1),
+    },
+    save(opts, _rule, ctx) {
+      const out: string[] = [];
+      const prefix = last(opts, "--nflog-prefix");
+      if (prefix && prefix.args[0]!.length > 63) {
+        fail("Maximum prefix length 63 for --nflog-prefix");
+      }
+      if (prefix && prefix.args[0] !== "") out.push("--nflog-prefix", saveString(prefix.args[0]!));
+      const group = last(opts, "--nflog-group");
+      if (group && Number(group.args[0]) !== 0) {
+        out.push("--nflog-group", `${Number(group.args[0])}`);
+      }
+      const size = last(opts, "--nflog-size");
+      const range = last(opts, "--nflog-range");
+      if (size) out.push("--nflog-size", `${Number(size.args[0])}`);
+      else if (range && ctx.backend === "legacy" && Number(range.args[0]) !== 0) {
+        out.push("--nflog-range", `${Number(range.args[0])}`);
+      }
+      const threshold = last(opts, "--nflog-threshold");
+      if (threshold && Number(threshold.args[0]) !== 1) {
+        out.push("--nflog-threshold", `${Number(threshold.args[0])}`);
+      }
+      return out;
+    },
+  },
+  MARK: {
+    opts: {
+      ...o("--set-mark", 1),
+      ...o("--set-xmark", 1),
+      ...o("--and-mark", 1),
+      ...o("--or-mark", 1),
+      ...o("--xor-mark", 1),
+    },
+    save(opts) {
+      const opt = opts.at(-1);
+      if (!opt) return fail("MARK target: Parameter --set/and/or/xor-mark is required");
+      return ["--set-xmark", markOp(opt)];
+    },
+  },
+  CONNMARK: {
+    opts: {
+      ...o("--set-mark", 1),
+      ...o("--set-xmark", 1),
+      ...o("--and-mark", 1),
+      ...o("--or-mark", 1),
+      ...o("--xor-mark", 1),
+      ...o("--save-mark", 0),
+      ...o("--restore-mark", 0),
+      ...o("--mask", 1),
+      ...o("--nfmask", 1),
+      ...o("--ctmask", 1),
+    },
+    save(opts) {
+      const mode = opts.filter((x) => !["--mask", "--nfmask", "--ctmask"].includes(x.name)).at(-1);
+      if (!mode) return fail("CONNMARK target: No operation specified");
+      if (mode.name === "--save-mark" || mode.name === "--restore-mark") {
+        let nf = 0xffffffff, ct = 0xffffffff;
+        for (const x of opts) {
+          if (x.name === "--mask") nf = ct = parseU32(x.args[0]!, "mask");
+          if (x.name === "--nfmask") nf = parseU32(x.args[0]!, "mask");
+          if (x.name === "--ctmask") ct = parseU32(x.args[0]!, "mask");
+        }
+        return [mode.name, "--nfmask", hex(nf), "--ctmask", hex(ct)];
+      }
+      return ["--set-xmark", markOp(mode)];
+    },
+  },
+  DSCP: {
+    opts: { ...o("--set-dscp", 1), ...o("--set-dscp-class", 1) },
+    save(opts) {
+      const v = dscpValue(opts, "--set-dscp", "--set-dscp-class");
+      if (v === undefined) return fail("DSCP target: Parameter --set-dscp is required");
+      return ["--set-dscp", dscp2(v)];
+    },
+  },
+  REJECT: {
+    opts: o("--reject-with", 1),
+    save(opts, _rule, ctx) {
+      const table = ctx.ipVersion === 4 ? REJECT_TYPES_V4 : REJECT_TYPES_V6;
+      const w = last(opts, "--reject-with");
+      if (!w) {
+        return [
+          "--reject-with",
+          ctx.ipVersion === 4 ? "icmp-port-unreachable" : "icmp6-port-unreachable",
+        ];
+      }
+      const name = table.get(w.args[0]!);
+      if (!name) fail(`unknown reject type "${w.args[0]}"`);
+      return ["--reject-with", name];
+    },
+  },
+  DNAT: {
+    opts: { ...o("--to-destination", 1), ...NAT_OPTS },
+    save(opts, _rule, ctx) {
+      const out = natFlags(opts, "--to-destination");
+      if (out[0] === "--to-destination") out[1] = natRange(out[1]!, ctx);
+      return out;
+    },
+  },
+  SNAT: {
+    opts: { ...o("--to-source", 1), ...NAT_OPTS },
+    save(opts, _rule, ctx) {
+      const out = natFlags(opts, "--to-source");
+      if (out[0] === "--to-source") out[1] = natRange(out[1]!, ctx);
+      return out;
+    },
+  },
+  MASQUERADE: {
+    opts: { ...o("--to-ports", 1), ...NAT_OPTS },
+    save: (opts) => natFlags(opts, "--to-ports"),
+  },
+  REDIRECT: {
+    opts: { ...o("--to-ports", 1), ...NAT_OPTS },
+    save: (opts) => natFlags(opts, "--to-ports"),
+  },
+  NOTRACK: { opts: {} },
+  CT: {
+    opts: {
+      ...o("--notrack", 0),
+      ...o("--helper", 1),
+      ...o("--ctevents", 1),
+      ...o("--expevents", 1),
+      ...o("--zone", 1),
+      ...o("--timeout", 1),
+    },
+  },
+  TCPMSS: { opts: { ...o("--set-mss", 1), ...o("--clamp-mss-to-pmtu", 0) } },
+  CHECKSUM: { opts: o("--checksum-fill", 0) },
+  TRACE: { opts: {} },
+  NFQUEUE: {
+    opts: {
+      ...o("--queue-num", 1),
+      ...o("--queue-balance", 1),
+      ...o("--queue-bypass", 0),
+      ...o("--fail-open", 0),
+      ...o("--queue-cpu-fanout", 0),
+    },
+  },
+  CLASSIFY: { opts: o("--set-class", 1) },
+  TOS: {
+    opts: { ...o("--set-tos", 1), ...o("--and-tos", 1), ...o("--or-tos", 1), ...o("--xor-tos", 1) },
+  },
+  TTL: { opts: { ...o("--ttl-set", 1), ...o("--ttl-dec", 1), ...o("--ttl-inc", 1) } },
+  HL: { opts: { ...o("--hl-set", 1), ...o("--hl-dec", 1), ...o("--hl-inc", 1) } },
+  AUDIT: { opts: o("--type", 1) },
+};
+
+function markOp(opt: ParsedOption): string {
+  const [v, m] = parseMarkMask(opt.args[0]!, "mark");
+  switch (opt.name) {
+    case "--set-xmark":
+      return `${hex(v)}/${hex(m ?? 0xffffffff)}`;
+    case "--set-mark":
+      return `${hex(v)}/${hex((m ?? 0xffffffff) | v)}`;
+    case "--and-mark":
+      return `0x0/${hex(~v)}`;
+    case "--or-mark":
+      return `${hex(v)}/${hex(v)}`;
+    default:
+      return `${hex(v)}/0x0`;
+  }
+}
+
+/** Names of the target extensions the fake knows. */
+export const KNOWN_TARGETS: ReadonlySet<string> = new Set([...Object.keys(TARGETS), ...VERDICTS]);
+
+const IMPLICIT: Record<number, string> = {
+  6: "tcp",
+  17: "udp",
+  132: "sctp",
+  33: "dccp",
+  136: "udplite",
+};
+
+/**
+ * Parses a rule's arguments (everything after `-A <chain>`) and prints it the
+ * way iptables-save would.
+ *
+ * @param args The rule's arguments.
+ * @param ctx Family and backend.
+ * @returns The parsed rule with its normalised text.
+ * @throws {RuleParseError} When real iptables would refuse to parse the rule.
+ */
+export function parseRule(args: readonly string[], ctx: NormaliseContext): ParsedRule {
+  const header: Record<string, { inverted: boolean; value: string }> = {};
+  const rule: RuleUnderConstruction = { protocol: undefined, protocolInverted: false, matches: [] };
+  let target: string | undefined;
+  let goto = false;
+  const targetOptions: ParsedOption[] = [];
+  let counters: [bigint, bigint] | undefined;
+  let inverted = false;
+  const headerFlags: Record<string, string> = {
+    "-s": "-s",
+    "--source": "-s",
+    "--src": "-s",
+    "-d": "-d",
+    "--destination": "-d",
+    "--dst": "-d",
+    "-i": "-i",
+    "--in-interface": "-i",
+    "-o": "-o",
+    "--out-interface": "-o",
+    "-p": "-p",
+    "--protocol": "-p",
+  };
+  const need = (i: number, flag: string): string => {
+    const v = args[i];
+    if (v === undefined) fail(`option "${flag}" requires an argument`);
+    return v;
+  };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "!") {
+      if (inverted) fail("multiple consecutive ! not allowed");
+      inverted = true;
+      continue;
+    }
+    const h = headerFlags[a];
+    if (h) {
+      if (header[h]) fail(`multiple ${h} flags not allowed`);
+      const value = need(++i, a);
+      header[h] = { inverted, value };
+      if (h === "-p") {
+        const p = parseProtocol(value);
+        if (p === undefined) fail(`unknown protocol "${value}" specified`);
+        rule.protocol = p;
+        rule.protocolInverted = inverted;
+        if (inverted && p === 0) fail("rule would never match protocol");
+      }
+      if ((h === "-i" || h === "-o") && value.length > 15) {
+        fail(`interface name \`${value}' must be shorter than IFNAMSIZ (15)`);
+      }
+      inverted = false;
+      continue;
+    }
+    if (a === "-f" || a === "--fragment") {
+      if (ctx.ipVersion === 6) fail(`unknown option "${a}"`);
+      header["-f"] = { inverted, value: "" };
+      inverted = false;
+      continue;
+    }
+    if (a === "-c" || a === "--set-counters") {
+      const p = need(++i, a);
+      const b = need(++i, a);
+      if (!/^\d+$/.test(p) || !/^\d+$/.test(b)) fail("-c packet counter not numeric");
+      counters = [BigInt(p), BigInt(b)];
+      continue;
+    }
+    if (a === "-j" || a === "--jump" || a === "-g" || a === "--goto") {
+      if (inverted) fail("cannot have ! before -j");
+      if (target !== undefined) fail("multiple -j flags not allowed");
+      target = need(++i, a);
+      goto = a === "-g" || a === "--goto";
+      if (goto && (KNOWN_TARGETS.has(target))) fail(`goto '${target}' is not a chain`);
+      continue;
+    }
+    if (a === "-m" || a === "--match") {
+      if (inverted) fail("unexpected ! flag before --match");
+      const name = need(++i, a);
+      loadMatch(name, rule, ctx);
+      continue;
+    }
+    if (a.startsWith("-") && a !== "-") {
+      // An extension option: the target first, then loaded matches, then an implicit match.
+      const owner = findOwner(a, target, goto, rule, ctx);
+      const lastMatch = rule.matches.at(-1);
+      if (!owner && lastMatch && !MATCHES[lastMatch.name]) {
+        // An extension the fake does not know: keep its options as given.
+        const optArgs: string[] = [];
+        while (i + 1 < args.length && !/^-./.test(args[i + 1]!) && args[i + 1] !== "!") {
+          optArgs.push(args[++i]!);
+        }
+        lastMatch.options.push({ name: a, inverted, args: optArgs });
+        inverted = false;
+        continue;
+      }
+      if (!owner) {
+        if (a.startsWith("--")) fail(`unknown option "${a}"`);
+        throw new RuleParseError(`Bad argument \`${a}'`, { bare: true });
+      }
+      const [canonical, arity] = owner.spec.opts[a]!;
+      const optArgs: string[] = [];
+      for (let k = 0; k < arity; k++) optArgs.push(need(++i, a));
+      owner.list.push({ name: canonical, inverted, args: optArgs });
+      inverted = false;
+      continue;
+    }
+    throw new RuleParseError(`Bad argument \`${a}'`, { bare: true });
+  }
+  if (inverted) fail("unexpected ! at the end of the rule");
+
+  const out: string[] = [];
+  const addr = (flag: "-s" | "-d") => {
+    const h = header[flag];
+    if (!h) return;
+    let net;
+    try {
+      net = parseNetwork(h.value, ctx.ipVersion);
+    } catch (e) {
+      fail(String(e));
+    }
+    if (!net) fail(`host/network \`${h.value}' not found`);
+    if (net.prefix === 0 && !h.inverted) return;
+    out.push(...(h.inverted ? ["!"] : []), flag, formatNetwork(net, ctx.ipVersion));
+  };
+  addr("-s");
+  addr("-d");
+  for (const flag of ["-i", "-o"]) {
+    const h = header[flag];
+    if (h) out.push(...(h.inverted ? ["!"] : []), flag, h.value);
+  }
+  if (rule.protocol !== undefined && rule.protocol !== 0) {
+    const name = PROTOCOL_NAMES.get(rule.protocol) ?? `${rule.protocol}`;
+    out.push(...(rule.protocolInverted ? ["!"] : []), "-p", name);
+  }
+  if (header["-f"]) out.push(...(header["-f"].inverted ? ["!"] : []), "-f");
+  for (const m of rule.matches) {
+    const spec = MATCHES[m.name];
+    out.push("-m", m.name, ...(spec?.save ? spec.save(m.options, rule, ctx) : asGiven(m.options)));
+  }
+  let targetIsExtension = false;
+  if (target !== undefined) {
+    out.push(goto ? "-g" : "-j", target);
+    const spec = TARGETS[target];
+    targetIsExtension = KNOWN_TARGETS.has(target);
+    if (spec) {
+      out.push(...(spec.save ? spec.save(targetOptions, rule, ctx) : asGiven(targetOptions)));
+    }
+  }
+  return {
+    spec: out.join(" "),
+    target,
+    goto,
+    targetIsExtension,
+    targetOptions,
+    protocol: rule.protocolInverted ? undefined : rule.protocol,
+    matches: rule.matches,
+    counters,
+  };
+
+  function findOwner(
+    opt: string,
+    tgt: string | undefined,
+    isGoto: boolean,
+    r: RuleUnderConstruction,
+    c: NormaliseContext,
+  ): { spec: ExtSpec; list: ParsedOption[] } | undefined {
+    if (tgt !== undefined && !isGoto) {
+      const t = TARGETS[tgt];
+      if (t && t.opts[opt]) return { spec: t, list: targetOptions };
+    }
+    for (let k = r.matches.length - 1; k >= 0; k--) {
+      const m = r.matches[k]!;
+      const spec = MATCHES[m.name];
+      if (spec && spec.opts[opt]) return { spec, list: m.options };
+    }
+    if (r.protocol !== undefined && !r.protocolInverted) {
+      const implicit = r.protocol === 1 && c.ipVersion === 4
+        ? "icmp"
+        : r.protocol === 58 && c.ipVersion === 6
+        ? "icmp6"
+        : IMPLICIT[r.protocol];
+      const spec = implicit === undefined ? undefined : MATCHES[implicit];
+      if (implicit && spec && spec.opts[opt] && !r.matches.some((m) => m.name === implicit)) {
+        const m: ParsedMatch = { name: implicit, options: [] };
+        r.matches.push(m);
+        return { spec, list: m.options };
+      }
+    }
+    return undefined;
+  }
+}
+
+function loadMatch(name: string, rule: RuleUnderConstruction, ctx: NormaliseContext): void {
+  if ((name === "icmp" && ctx.ipVersion === 6) || (name === "icmp6" && ctx.ipVersion === 4)) {
+    fail(`Couldn't load match \`${name}':No such file or directory\n`);
+  }
+  if (!MATCHES[name] && !/^[a-z0-9_]+$/.test(name)) {
+    fail(`Couldn't load match \`${name}':No such file or directory\n`);
+  }
+  rule.matches.push({ name, options: [] });
+}

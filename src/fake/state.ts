@@ -1,0 +1,221 @@
+/**
+ * The fake dataplane's tables, chains and rules, and the kernel's checks on
+ * them.
+ *
+ * @module
+ */
+import { limitParams, type ParsedRule } from "./normalise.ts";
+
+/** The four iptables tables. */
+export type FakeTableName = "filter" | "nat" | "mangle" | "raw";
+
+/** Built-in chains per table, in the order iptables-save prints them. */
+export const BUILTIN_CHAINS: Readonly<Record<FakeTableName, readonly string[]>> = {
+  filter: ["INPUT", "FORWARD", "OUTPUT"],
+  nat: ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"],
+  mangle: ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
+  raw: ["PREROUTING", "OUTPUT"],
+};
+
+/** Tells whether a string names one of the four tables. */
+export function isFakeTableName(name: string): name is FakeTableName {
+  return name === "filter" || name === "nat" || name === "mangle" || name === "raw";
+}
+
+/** One rule as stored. */
+export interface RuleState {
+  /** The normalised rule text after `-A <chain> ` ("" for an empty rule). */
+  spec: string;
+  /** The parsed rule (for jump targets and kernel checks). */
+  parsed: ParsedRule;
+  /** Packet counter. */
+  packets: bigint;
+  /** Byte counter. */
+  bytes: bigint;
+  /** The restore line that added it in the running transaction, if any. */
+  line?: number;
+}
+
+/** One chain as stored. */
+export interface ChainState {
+  /** Built-in (kernel) chain. */
+  builtin: boolean;
+  /** Policy of a built-in chain, `-` for user chains. */
+  policy: string;
+  /** Policy packet counter. */
+  packets: bigint;
+  /** Policy byte counter. */
+  bytes: bigint;
+  /** The rules in order. */
+  rules: RuleState[];
+}
+
+/** One table as stored: chains by name. */
+export type TableState = Map<string, ChainState>;
+
+/** Makes a table holding only its built-in chains (policy ACCEPT, counters 0). */
+export function emptyTable(table: FakeTableName): TableState {
+  const t: TableState = new Map();
+  for (const c of BUILTIN_CHAINS[table]) {
+    t.set(c, { builtin: true, policy: "ACCEPT", packets: 0n, bytes: 0n, rules: [] });
+  }
+  return t;
+}
+
+/** Deep-copies a table (rules are copied, parsed rules shared). */
+export function cloneTable(t: TableState): TableState {
+  const out: TableState = new Map();
+  for (const [name, c] of t) {
+    out.set(name, { ...c, rules: c.rules.map((r) => ({ ...r })) });
+  }
+  return out;
+}
+
+/** The user chains a chain's rules jump or go to. */
+export function targetsOf(c: ChainState): string[] {
+  const out: string[] = [];
+  for (const r of c.rules) {
+    if (r.parsed.target !== undefined && !r.parsed.targetIsExtension) out.push(r.parsed.target);
+  }
+  return out;
+}
+
+/** Counts the rules (in all chains) that jump or go to `chain`. */
+export function referenceCount(t: TableState, chain: string): number {
+  let n = 0;
+  for (const c of t.values()) for (const x of targetsOf(c)) if (x === chain) n++;
+  return n;
+}
+
+/** For each chain, the hooks (built-in chains) that reach it. */
+export function hooksByChain(t: TableState): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const [name, c] of t) {
+    if (!c.builtin) continue;
+    const stack = [name];
+    while (stack.length > 0) {
+      const cur = stack.pop()!;
+      let hooks = out.get(cur);
+      if (!hooks) out.set(cur, hooks = new Set());
+      if (hooks.has(name)) continue;
+      hooks.add(name);
+      const chain = t.get(cur);
+      if (chain) stack.push(...targetsOf(chain).filter((x) => t.has(x)));
+    }
+  }
+  return out;
+}
+
+const NAT_TARGETS = new Set(["DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP"]);
+const MANGLE_TARGETS = new Set(["DSCP", "CHECKSUM", "TOS", "TTL", "HL"]);
+const RAW_TARGETS = new Set(["NOTRACK", "CT"]);
+const PROTO_MATCHES: Record<string, number> = {
+  tcp: 6,
+  udp: 17,
+  sctp: 132,
+  dccp: 33,
+  udplite: 136,
+  icmp: 1,
+  icmp6: 58,
+};
+const IPV6_ADDR_TYPES = new Set([
+  "UNSPEC",
+  "UNICAST",
+  "LOCAL",
+  "ANYCAST",
+  "MULTICAST",
+  "UNREACHABLE",
+]);
+const TARGET_HOOKS: Record<string, readonly string[]> = {
+  DNAT: ["PREROUTING", "OUTPUT"],
+  REDIRECT: ["PREROUTING", "OUTPUT"],
+  SNAT: ["POSTROUTING", "INPUT"],
+  MASQUERADE: ["POSTROUTING"],
+  REJECT: ["INPUT", "FORWARD", "OUTPUT"],
+};
+
+/**
+ * The kernel's table and protocol checks on one rule (those that do not depend
+ * on which hooks reach its chain).
+ *
+ * @returns A reason when the kernel would refuse it.
+ */
+export function kernelRuleCheck(
+  table: FakeTableName,
+  rule: ParsedRule,
+  backend: "nft" | "legacy",
+  ipVersion: 4 | 6 = 4,
+): string | undefined {
+  const t = rule.target;
+  if (t !== undefined) {
+    if (NAT_TARGETS.has(t) && table !== "nat") return `${t} only in nat`;
+    if (MANGLE_TARGETS.has(t) && table !== "mangle") return `${t} only in mangle`;
+    if (RAW_TARGETS.has(t) && table !== "raw") return `${t} only in raw`;
+    if (t === "REJECT") {
+      const w = rule.targetOptions.filter((o) => o.name === "--reject-with").at(-1);
+      if (w && (w.args[0] === "tcp-reset" || w.args[0] === "tcp-rst") && rule.protocol !== 6) {
+        return "tcp-reset needs -p tcp";
+      }
+    }
+    if (t === "TCPMSS" && backend === "legacy") {
+      const syn = rule.matches.some((m) =>
+        m.name === "tcp" && m.options.some((o) => o.name === "--syn" || o.name === "--tcp-flags")
+      );
+      if (!syn) return "TCPMSS only works on TCP SYN packets";
+    }
+  }
+  for (const m of rule.matches) {
+    const proto = PROTO_MATCHES[m.name];
+    if (proto !== undefined && rule.protocol !== proto) return `${m.name} needs -p`;
+    if (m.name === "addrtype" && ipVersion === 6) {
+      for (const o of m.options) {
+        if (o.name !== "--src-type" && o.name !== "--dst-type") continue;
+        for (const type of o.args[0]!.toUpperCase().split(",")) {
+          if (!IPV6_ADDR_TYPES.has(type)) return `addrtype ${type} not in IPv6`;
+        }
+      }
+    }
+    if (m.name === "rpfilter" && table !== "raw" && table !== "mangle") return "rpfilter table";
+    if (m.name === "limit" && backend === "legacy") {
+      const [avg, burst] = limitParams(m.options);
+      if (avg * burst > 0xffffffff) return "limit overflow";
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The kernel's hook checks on one rule, given the hooks that reach its chain.
+ *
+ * @returns A reason when the kernel would refuse it.
+ */
+export function kernelHookCheck(rule: ParsedRule, hooks: ReadonlySet<string>): string | undefined {
+  const allowed = rule.target === undefined ? undefined : TARGET_HOOKS[rule.target];
+  if (allowed) {
+    for (const h of hooks) if (!allowed.includes(h)) return `${rule.target} not allowed in ${h}`;
+  }
+  if (
+    rule.target === "TCPMSS" && rule.targetOptions.some((o) => o.name === "--clamp-mss-to-pmtu")
+  ) {
+    for (const h of hooks) {
+      if (!["FORWARD", "OUTPUT", "POSTROUTING"].includes(h)) return `TCPMSS not allowed in ${h}`;
+    }
+  }
+  for (const m of rule.matches) {
+    if (m.name === "addrtype") {
+      const names = new Set(m.options.map((o) => o.name));
+      for (const h of hooks) {
+        if (names.has("--limit-iface-in") && (h === "OUTPUT" || h === "POSTROUTING")) {
+          return `--limit-iface-in not allowed in ${h}`;
+        }
+        if (names.has("--limit-iface-out") && (h === "PREROUTING" || h === "INPUT")) {
+          return `--limit-iface-out not allowed in ${h}`;
+        }
+      }
+    }
+    if (m.name === "rpfilter") {
+      for (const h of hooks) if (h !== "PREROUTING") return `rpfilter not allowed in ${h}`;
+    }
+  }
+  return undefined;
+}
