@@ -646,7 +646,8 @@ export function checkAddrType(field: string, value: unknown): string {
  * with both backends: IPv4 also takes the aliases `net-unreach`, … and
  * `tcp-rst`, which ip6tables refuses; the family is checked at placement).
  */
-export const REJECT_TYPES: ReadonlySet<string> = new Set([
+/** The reject types ip(6)tables accepts for IPv4. */
+export const REJECT_TYPES_V4: ReadonlySet<string> = new Set([
   "icmp-net-unreachable",
   "icmp-host-unreachable",
   "icmp-port-unreachable",
@@ -655,6 +656,10 @@ export const REJECT_TYPES: ReadonlySet<string> = new Set([
   "icmp-host-prohibited",
   "icmp-admin-prohibited",
   "tcp-reset",
+]);
+
+/** The reject types ip6tables accepts. */
+export const REJECT_TYPES_V6: ReadonlySet<string> = new Set([
   "icmp6-no-route",
   "no-route",
   "icmp6-adm-prohibited",
@@ -667,7 +672,11 @@ export const REJECT_TYPES: ReadonlySet<string> = new Set([
   "policy-fail",
   "icmp6-reject-route",
   "reject-route",
+  "tcp-reset",
 ]);
+
+/** Every reject type of either family. */
+export const REJECT_TYPES: ReadonlySet<string> = new Set([...REJECT_TYPES_V4, ...REJECT_TYPES_V6]);
 
 /** Checks a reject type. */
 export function checkRejectType(field: string, value: unknown): string {

@@ -7,6 +7,7 @@
  * @module
  */
 import type { DslArg } from "../dsl/action.ts";
+import { REJECT_TYPES_V4, REJECT_TYPES_V6 } from "../dsl/validate.ts";
 import type { Rule } from "../dsl/rule.ts";
 import { PlacementError } from "./errors.ts";
 import type { Hook, HookSet, TableName } from "./kernel_chains.ts";
@@ -71,32 +72,6 @@ const ADDR_TYPES_NOT_V6 = new Set([
   "NAT",
   "XRESOLVE",
 ]);
-const REJECT_V4 = new Set([
-  "icmp-net-unreachable",
-  "icmp-host-unreachable",
-  "icmp-port-unreachable",
-  "icmp-proto-unreachable",
-  "icmp-net-prohibited",
-  "icmp-host-prohibited",
-  "icmp-admin-prohibited",
-  "tcp-reset",
-]);
-const REJECT_V6 = new Set([
-  "icmp6-no-route",
-  "no-route",
-  "icmp6-adm-prohibited",
-  "adm-prohibited",
-  "icmp6-addr-unreachable",
-  "addr-unreach",
-  "icmp6-port-unreachable",
-  "port-unreach",
-  "icmp6-policy-fail",
-  "policy-fail",
-  "icmp6-reject-route",
-  "reject-route",
-  "tcp-reset",
-]);
-
 /** The table and hooks each restricted target is valid in (the kernel's xt_target rules). */
 const TARGET_PLACES: Record<string, { table: TableName; hooks?: readonly Hook[] }> = {
   NoTrack: { table: "raw" },
@@ -285,7 +260,7 @@ export function checkPlacement(rule: Rule, where: Placement): void {
   if (action.kind === "Reject" || action.kind === "LimitNumConnections") {
     const type = action.kind === "Reject" ? action.args[0] : action.args[1];
     if (typeof type === "string" && type !== "") {
-      const allowed = where.ipVersion === 4 ? REJECT_V4 : REJECT_V6;
+      const allowed = where.ipVersion === 4 ? REJECT_TYPES_V4 : REJECT_TYPES_V6;
       if (!allowed.has(type)) {
         fail(`reject type "${type}" is not valid for IPv${where.ipVersion}`);
       }
