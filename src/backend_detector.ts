@@ -316,3 +316,50 @@ function countOurRules(output: string, ours: RegExp): number {
   for (const line of output.split("\n")) if (line.startsWith("-A ") && ours.test(line)) n++;
   return n;
 }
+
+/** Options of {@linkcode autoDetectBackend}. */
+export interface AutoDetectBackendOptions {
+  /** Runs the binaries (in the table's namespace). */
+  runner: CommandRunner;
+  /** The IP family. */
+  ipVersion: 4 | 6;
+  /** Our ID comment prefix (for the both-backends conflict check). */
+  hashPrefix: string;
+  /** Where the choice is reported. */
+  logger: Logger;
+}
+
+/**
+ * The `backend: "auto"` choice of {@linkcode Table} and `Firewall`:
+ * {@linkcode detectBackend} with ties going to the variant plain
+ * `iptables --version` reports.
+ *
+ * @example
+ * ```ts
+ * import { autoDetectBackend, silentLogger } from "@rampart/iptables";
+ * import { FakeDataplane } from "@rampart/iptables/testing";
+ * const fake = new FakeDataplane({ backend: "legacy" });
+ * const backend = await autoDetectBackend({
+ *   runner: fake.runner, ipVersion: 4, hashPrefix: "rampart:", logger: silentLogger(),
+ * });
+ * console.log(backend); // legacy
+ * ```
+ */
+export async function autoDetectBackend(
+  options: AutoDetectBackendOptions,
+): Promise<"nft" | "legacy"> {
+  const version = await options.runner.run(
+    options.ipVersion === 6 ? "ip6tables" : "iptables",
+    ["--version"],
+  );
+  const reported = /\(legacy\)/.test(version.stdout)
+    ? "legacy"
+    : /nf_tables/.test(version.stdout)
+    ? "nft"
+    : undefined;
+  return await detectBackend({
+    ...options,
+    requested: "auto",
+    ...(reported === undefined ? {} : { reportedBackend: reported }),
+  });
+}

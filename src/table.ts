@@ -46,7 +46,7 @@ import { calculateRuleHashes } from "../dsl/hash.ts";
 import type { Chain, Rule } from "../dsl/rule.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { RestoreError, SaveError, TableConfigError } from "./errors.ts";
-import { detectBackend } from "./backend_detector.ts";
+import { autoDetectBackend } from "./backend_detector.ts";
 import { FeatureDetector } from "./feature_detector.ts";
 import type { FeatureSource } from "./feature_source.ts";
 import { assertIpSetsExist } from "./ipset_check.ts";
@@ -286,7 +286,7 @@ export class Table {
     this.#logger = options.logger ?? silentLogger();
     this.#features = options.featureDetector ??
       new FeatureDetector({ runner: this.#runner, logger: this.#logger });
-    this.#backendDetector = options.backendDetector ?? this.#detectBackend.bind(this);
+    this.#backendDetector = options.backendDetector ?? autoDetectBackend;
     this.#lock = options.lock;
     this.#beforeWrite = options.beforeWrite;
     this.#lastWriteTime = this.#clock.now();
@@ -704,22 +704,6 @@ export class Table {
     for (const list of this.#appends.values()) rules += list.rules.length;
     this.#metrics.chains = KERNEL_CHAINS[this.name].length + this.#chainHashes.size;
     this.#metrics.rules = rules;
-  }
-
-  async #detectBackend(options: Parameters<BackendDetector>[0]): Promise<Backend> {
-    const versions = this.#features instanceof FeatureDetector
-      ? await this.#features.getVersions()
-      : undefined;
-    return await detectBackend({
-      runner: options.runner,
-      ipVersion: options.ipVersion,
-      hashPrefix: options.hashPrefix,
-      logger: options.logger,
-      requested: "auto",
-      ...(versions?.backendReported === undefined
-        ? {}
-        : { reportedBackend: versions.backendReported }),
-    });
   }
 
   async #ensureBackend(): Promise<void> {

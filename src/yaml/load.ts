@@ -1,0 +1,974 @@
+/**
+ * Loading YAML rule files (format: `docs/yaml_format.md`) into a
+ * {@linkcode Policy}, with every error located at `file:line:column`.
+ *
+ * @module
+ */
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node as YamlNode,
+  type Pair,
+  parseDocument,
+  type YAMLMap,
+  type YAMLSeq,
+} from "yaml";
+import type { Action, DslArg } from "../../dsl/action.ts";
+import * as DslActions from "../../dsl/actions.ts";
+import { Match, type MatchCriteria } from "../../dsl/match.ts";
+import { isKernelChain, isTableName, KERNEL_CHAINS, type TableName } from "../kernel_chains.ts";
+import {
+  chainNameProblem,
+  type ChainPolicy,
+  type IpFamily,
+  type Policy,
+  type PolicyChain,
+  PolicyError,
+  type PolicyRule,
+  type TablePolicy,
+  validatePolicy,
+} from "../policy.ts";
+import { PolicyFileError } from "./errors.ts";
+import {
+  ACTION_SPECS,
+  type CallSpec,
+  CHAIN_KEYS,
+  closest,
+  FAMILIES,
+  KERNEL_CHAIN_KEYS,
+  MATCH_SPECS,
+  type ParamSpec,
+  RULE_KEYS,
+  TABLE_KEYS,
+  takesNoArgs,
+  TOP_KEYS,
+} from "./schema.ts";
+
+export { PolicyFileError } from "./errors.ts";
+
+/** Options of {@linkcode parsePolicy}. */
+export interface ParsePolicyOptions {
+  /** The file name used in error messages. @default {"<string>"} */
+  file?: string;
+  /** When given, every owned chain's name must start with one of these. */
+  chainPrefixes?: readonly string[];
+}
+
+/** Where a table, chain or rule of a loaded policy was written. */
+export interface SourcePosition {
+  /** The file name. */
+  file: string;
+  /** 1-based line. */
+  line: number;
+  /** 1-based column. */
+  column: number;
+  /** The field path, e.g. `tables.filter.chains.rp-input[2]`. */
+  field: string;
+}
+
+const SOURCES = new WeakMap<object, SourcePosition>();
+
+/**
+ * Where a rule, chain or table policy returned by {@linkcode parsePolicy} was
+ * written, so that later errors (for example a `PlacementError` naming a
+ * chain and rule index) can point into the file.
+ *
+ * @param item A `PolicyRule`, `PolicyChain` or `TablePolicy` of a loaded policy.
+ * @returns Its position, or `undefined` for objects not loaded from YAML.
+ *
+ * @example
+ * ```ts
+ * import { parsePolicy, sourcePositionOf } from "@rampart/iptables";
+ * const policy = parsePolicy("tables:\n  filter:\n    kernelChains:\n      INPUT:\n        insert:\n          - action: accept\n", { file: "a.yaml" });
+ * const rule = policy.tables[0]!.insertions.INPUT![0]!;
+ * console.log(sourcePositionOf(rule)); // { file: "a.yaml", line: 6, column: 13, field: "tables.filter.kernelChains.INPUT.insert[0]" }
+ * ```
+ */
+export function sourcePositionOf(item: object): SourcePosition | undefined {
+  return SOURCES.get(item);
+}
+
+const MAX_NODE_VISITS = 200_000;
+
+/** The key a field path ends with, without list indexes: `a.b[1].destPorts[0]` → `destPorts`. */
+function leaf(path: string): string {
+  const noIndex = path.replace(/(?:\[\d+\])+$/, "");
+  return noIndex.slice(noIndex.lastIndexOf(".") + 1);
+}
+
+const TYPE_EXPECTED: Record<ParamSpec["type"], string> = {
+  string: "a string",
+  integer: "an integer",
+  boolean: "true or false",
+  mark: "a non-negative integer mark, e.g. 0x1000",
+  ports: "a port number from 0 to 65535",
+  ranges: 'a list of ports or port ranges: N, "N:M" or {first: N, last: M}',
+  strings: "a string or a list of strings",
+  address: "an IP address or CIDR, e.g. 10.0.0.0/8 or 2001:db8::/32",
+  portSpec: 'a port or port range, e.g. 8080 or "1024-65535"',
+};
+
+type Node = YamlNode | null | undefined;
+
+class Loader {
+  readonly #file: string;
+  readonly #lines: LineCounter;
+  readonly #doc: Document;
+  readonly #chainPrefixes: readonly string[] | undefined;
+  #visits = 0;
+
+  constructor(file: string, lines: LineCounter, doc: Document, prefixes?: readonly string[]) {
+    this.#file = file;
+    this.#lines = lines;
+    this.#doc = doc;
+    this.#chainPrefixes = prefixes;
+  }
+
+  // ---- positions and errors ------------------------------------------------
+
+  position(node: Node, fallback?: Node): { line: number; col: number } {
+    const n = node ?? fallback;
+    const offset = n?.range?.[0] ?? 0;
+    return this.#lines.linePos(offset);
+  }
+
+  fail(
+    node: Node,
+    field: string,
+    reason: string,
+    extra: { allowed?: readonly string[]; cause?: unknown; fallback?: Node } = {},
+  ): never {
+    const { line, col } = this.position(node, extra.fallback);
+    throw new PolicyFileError(reason, {
+      file: this.#file,
+      line,
+      column: col,
+      field,
+      ...(extra.allowed === undefined ? {} : { allowed: extra.allowed }),
+      ...(extra.cause === undefined ? {} : { cause: extra.cause }),
+    });
+  }
+
+  record(item: object, node: Node, field: string): void {
+    const { line, col } = this.position(node);
+    SOURCES.set(item, { file: this.#file, line, column: col, field });
+  }
+
+  resolve(node: Node, field: string): Node {
+    if (++this.#visits > MAX_NODE_VISITS) {
+      this.fail(node, field, `Too many nodes (aliases expand beyond ${MAX_NODE_VISITS})`);
+    }
+    let n = node;
+    for (let depth = 0; isAlias(n); depth++) {
+      if (depth > 64) this.fail(node, field, "Alias chain too deep");
+      const target = n.resolve(this.#doc);
+      if (target === undefined) this.fail(n, field, `Unknown alias *${n.source}`);
+      n = target as YamlNode;
+    }
+    return n;
+  }
+
+  // ---- shapes ---------------------------------------------------------------
+
+  isNull(node: Node): boolean {
+    return node === null || node === undefined || (isScalar(node) && node.value === null);
+  }
+
+  map(node: Node, field: string, what: string, keyNode?: Node): YAMLMap | undefined {
+    const n = this.resolve(node, field);
+    if (this.isNull(n)) return undefined;
+    if (!isMap(n)) this.fail(n, field, `Invalid ${field}: expected ${what}`, { fallback: keyNode });
+    return n;
+  }
+
+  seq(node: Node, field: string, what: string, keyNode?: Node): YAMLSeq | undefined {
+    const n = this.resolve(node, field);
+    if (this.isNull(n)) return undefined;
+    if (!isSeq(n)) this.fail(n, field, `Invalid ${field}: expected ${what}`, { fallback: keyNode });
+    return n;
+  }
+
+  key(pair: Pair, field: string): string {
+    const k = this.resolve(pair.key as Node, field);
+    if (!isScalar(k) || typeof k.value !== "string") {
+      const shown = isScalar(k) ? JSON.stringify(k.value) : "a collection";
+      this.fail(k, field, `Invalid key ${shown} in ${field}: expected a string`);
+    }
+    return k.value;
+  }
+
+  /** Iterates a mapping's pairs with their string keys, rejecting keys not in `allowed`. */
+  *entries(
+    map: YAMLMap,
+    field: string,
+    allowed?: readonly string[],
+  ): Generator<{ key: string; keyNode: Node; value: Node; path: string }> {
+    for (const pair of map.items) {
+      const key = this.key(pair, field);
+      const keyNode = pair.key as Node;
+      const path = field === "" ? key : `${field}.${key}`;
+      if (allowed !== undefined && !allowed.includes(key)) {
+        const hint = closest(key, allowed);
+        this.fail(
+          keyNode,
+          path,
+          `Unknown key "${key}"${field === "" ? "" : ` in ${field}`}: expected one of ${
+            allowed.join(", ")
+          }${hint === undefined ? "" : ` (did you mean "${hint}"?)`}`,
+          { allowed },
+        );
+      }
+      yield { key, keyNode, value: pair.value as Node, path };
+    }
+  }
+
+  string(node: Node, field: string, what = "a string", keyNode?: Node): string {
+    const n = this.resolve(node, field);
+    if (!isScalar(n) || typeof n.value !== "string") {
+      this.fail(n, field, `Invalid ${field} ${this.show(n)}: expected ${what}`, {
+        fallback: keyNode,
+      });
+    }
+    return n.value;
+  }
+
+  show(node: Node): string {
+    if (node === null || node === undefined) return "(empty)";
+    if (isScalar(node)) {
+      const v = node.value;
+      return v === null ? "(empty)" : typeof v === "string" ? JSON.stringify(v) : String(v);
+    }
+    return isMap(node) ? "(a mapping)" : isSeq(node) ? "(a list)" : "(unknown)";
+  }
+
+  /** Reads a `family` value: the families it leaves, and the one it names (not for `both`). */
+  family(
+    node: Node,
+    field: string,
+    enclosing: readonly IpFamily[],
+    keyNode: Node,
+  ): [IpFamily[], IpFamily | undefined] {
+    const s = this.string(node, field, "ipv4, ipv6 or both", keyNode);
+    const value = s.toLowerCase();
+    if (!FAMILIES.includes(value)) {
+      this.fail(node, field, `Invalid ${field} ${JSON.stringify(s)}: expected ipv4, ipv6 or both`, {
+        allowed: FAMILIES,
+      });
+    }
+    if (value === "both") return [[...enclosing], undefined];
+    const v: IpFamily = value === "ipv4" ? 4 : 6;
+    if (!enclosing.includes(v)) {
+      this.fail(
+        node,
+        field,
+        `Invalid ${field} "${value}": the enclosing family is ${
+          enclosing.length === 0 ? "none" : enclosing.map((f) => `ipv${f}`).join(" and ")
+        } only`,
+        { allowed: enclosing.map((f) => `ipv${f}`).concat("both") },
+      );
+    }
+    return [[v], v];
+  }
+
+  // ---- policy structure -----------------------------------------------------
+
+  policy(): Policy {
+    const root = this.#doc.contents as Node;
+    if (this.isNull(root)) {
+      this.fail(root, "", "Empty policy file: expected a mapping with a tables key");
+    }
+    const top = this.map(root, "(top level)", "a mapping with the keys family and tables")!;
+    let ipVersions: IpFamily[] = [4, 6];
+    for (const e of this.entries(top, "", TOP_KEYS)) {
+      if (e.key === "family") [ipVersions] = this.family(e.value, "family", [4, 6], e.keyNode);
+    }
+    const tables: TablePolicy[] = [];
+    for (const e of this.entries(top, "", TOP_KEYS)) {
+      if (e.key !== "tables") continue;
+      const m = this.map(e.value, "tables", "a mapping from table names to tables", e.keyNode);
+      if (m === undefined) continue;
+      for (const t of this.entries(m, "tables")) {
+        if (!isTableName(t.key)) {
+          const allowed = ["filter", "nat", "mangle", "raw"];
+          const hint = closest(t.key, allowed);
+          this.fail(
+            t.keyNode,
+            t.path,
+            `Unknown table "${t.key}": expected one of ${allowed.join(", ")}${
+              hint === undefined ? "" : ` (did you mean "${hint}"?)`
+            }`,
+            { allowed },
+          );
+        }
+        tables.push(this.table(t.key, t.value, t.path, ipVersions, t.keyNode));
+      }
+    }
+    const policy: Policy = { ipVersions, tables };
+    try {
+      validatePolicy(policy);
+    } catch (e) {
+      if (e instanceof PolicyError) this.fail(root, e.path, e.message, { cause: e });
+      throw e;
+    }
+    return policy;
+  }
+
+  table(
+    name: TableName,
+    node: Node,
+    path: string,
+    enclosing: readonly IpFamily[],
+    keyNode: Node,
+  ): TablePolicy {
+    const t: TablePolicy = { table: name, chains: [], insertions: {}, appends: {}, policies: {} };
+    this.record(t, keyNode, path);
+    const m = this.map(
+      node,
+      path,
+      "a mapping with the keys family, kernelChains and chains",
+      keyNode,
+    );
+    if (m === undefined) return t;
+    let families = [...enclosing];
+    for (const e of this.entries(m, path, TABLE_KEYS)) {
+      if (e.key === "family") {
+        let v: IpFamily | undefined;
+        [families, v] = this.family(e.value, e.path, enclosing, e.keyNode);
+        if (v !== undefined) t.ipVersion = v;
+      }
+    }
+    for (const e of this.entries(m, path, TABLE_KEYS)) {
+      if (e.key === "kernelChains") this.kernelChains(t, e.value, e.path, families, e.keyNode);
+      else if (e.key === "chains") this.chains(t, e.value, e.path, families, e.keyNode);
+    }
+    return t;
+  }
+
+  kernelChains(
+    t: TablePolicy,
+    node: Node,
+    path: string,
+    families: readonly IpFamily[],
+    keyNode: Node,
+  ): void {
+    const m = this.map(node, path, "a mapping from kernel chain names to chains", keyNode);
+    if (m === undefined) return;
+    const kernel = KERNEL_CHAINS[t.table];
+    for (const c of this.entries(m, path)) {
+      if (!isKernelChain(t.table, c.key)) {
+        const hint = closest(c.key, kernel);
+        this.fail(
+          c.keyNode,
+          c.path,
+          `Unknown kernel chain "${c.key}" in table ${t.table}: expected one of ${
+            kernel.join(", ")
+          }${hint === undefined ? "" : ` (did you mean "${hint}"?)`}`,
+          { allowed: kernel },
+        );
+      }
+      const cm = this.map(
+        c.value,
+        c.path,
+        "a mapping with the keys policy, insert and append",
+        c.keyNode,
+      );
+      if (cm === undefined) continue;
+      for (const e of this.entries(cm, c.path, KERNEL_CHAIN_KEYS)) {
+        if (e.key === "policy") {
+          const s = this.string(e.value, e.path, "ACCEPT or DROP", e.keyNode);
+          const allowed = t.table === "nat" ? ["ACCEPT"] : ["ACCEPT", "DROP"];
+          const p = s.toUpperCase();
+          if (!allowed.includes(p)) {
+            this.fail(
+              e.value,
+              e.path,
+              `Invalid ${e.path} ${JSON.stringify(s)}: expected ${allowed.join(" or ")}${
+                t.table === "nat" ? " (the nat table cannot drop)" : ""
+              }`,
+              { allowed },
+            );
+          }
+          t.policies[c.key] = p as ChainPolicy;
+        } else {
+          const rules = this.rules(e.value, e.path, families, e.keyNode, c.key);
+          if (e.key === "insert") t.insertions[c.key] = rules;
+          else t.appends[c.key] = rules;
+        }
+      }
+    }
+  }
+
+  chains(
+    t: TablePolicy,
+    node: Node,
+    path: string,
+    families: readonly IpFamily[],
+    keyNode: Node,
+  ): void {
+    const m = this.map(node, path, "a mapping from chain names to rule lists", keyNode);
+    if (m === undefined) return;
+    for (const c of this.entries(m, path)) {
+      const problem = chainNameProblem(c.key);
+      if (problem !== undefined) {
+        this.fail(
+          c.keyNode,
+          c.path,
+          `Invalid chain name ${JSON.stringify(c.key)}: expected ${problem}`,
+        );
+      }
+      const prefixes = this.#chainPrefixes;
+      if (prefixes !== undefined && !prefixes.some((p) => c.key.startsWith(p))) {
+        this.fail(
+          c.keyNode,
+          c.path,
+          `Invalid chain name ${JSON.stringify(c.key)}: expected a name starting with ${
+            prefixes.map((p) => JSON.stringify(p)).join(" or ")
+          } (the chains Rampart owns)`,
+          { allowed: prefixes },
+        );
+      }
+      const chain: PolicyChain = { name: c.key, rules: [] };
+      this.record(chain, c.keyNode, c.path);
+      const v = this.resolve(c.value, c.path);
+      if (isMap(v)) {
+        let chainFamilies = [...families];
+        for (const e of this.entries(v, c.path, CHAIN_KEYS)) {
+          if (e.key === "family") {
+            let v: IpFamily | undefined;
+            [chainFamilies, v] = this.family(e.value, e.path, families, e.keyNode);
+            if (v !== undefined) chain.ipVersion = v;
+          }
+        }
+        for (const e of this.entries(v, c.path, CHAIN_KEYS)) {
+          if (e.key === "rules") {
+            chain.rules = this.rules(e.value, e.path, chainFamilies, e.keyNode, c.key);
+          }
+        }
+      } else if (isSeq(v) || this.isNull(v)) {
+        chain.rules = this.rules(v, c.path, families, c.keyNode, c.key);
+      } else {
+        this.fail(
+          v,
+          c.path,
+          `Invalid ${c.path} ${
+            this.show(v)
+          }: expected a list of rules or a mapping with the keys family and rules`,
+        );
+      }
+      t.chains.push(chain);
+    }
+  }
+
+  rules(
+    node: Node,
+    path: string,
+    families: readonly IpFamily[],
+    keyNode: Node,
+    _chain: string,
+  ): PolicyRule[] {
+    const s = this.seq(node, path, "a list of rules", keyNode);
+    if (s === undefined) return [];
+    return s.items.map((item, i) => this.rule(item as Node, `${path}[${i}]`, families));
+  }
+
+  // ---- rules -------------------------------------------------------------------
+
+  rule(node: Node, path: string, enclosing: readonly IpFamily[]): PolicyRule {
+    const m = this.resolve(node, path);
+    if (!isMap(m)) {
+      this.fail(
+        m,
+        path,
+        `Invalid rule ${
+          this.show(m)
+        }: expected a mapping of match keys, an action and an optional comment`,
+      );
+    }
+    const rule: PolicyRule = {};
+    this.record(rule, m, path);
+    let families = [...enclosing];
+    const allowed = [...RULE_KEYS, ...MATCH_SPECS.keys(), ...ACTION_SPECS.keys()];
+    for (const e of this.entries(m, path, undefined)) {
+      if (e.key === "family") {
+        let v: IpFamily | undefined;
+        [families, v] = this.family(e.value, e.path, enclosing, e.keyNode);
+        if (v !== undefined) rule.ipVersion = v;
+      }
+    }
+    let match: MatchCriteria = Match();
+    let clauses = 0;
+    let actionKey: Node;
+    const setAction = (action: Action, keyNode: Node, field: string) => {
+      if (rule.action !== undefined) {
+        this.fail(
+          keyNode,
+          field,
+          `A rule has at most one action: ${field.slice(path.length + 1)} follows ${
+            this.show(actionKey)
+          }`,
+        );
+      }
+      actionKey = keyNode;
+      rule.action = action;
+    };
+    for (const e of this.entries(m, path, undefined)) {
+      const spec = MATCH_SPECS.get(e.key);
+      if (e.key === "family") continue;
+      if (e.key === "comment") {
+        rule.comment = this.comment(e.value, e.path, e.keyNode);
+      } else if (e.key === "match") {
+        const list = this.seq(
+          e.value,
+          e.path,
+          "a list of single-key mappings, e.g. [{protocol: tcp}, {destPorts: [80]}]",
+          e.keyNode,
+        );
+        for (const [i, item] of (list?.items ?? []).entries()) {
+          const ipath = `${e.path}[${i}]`;
+          const im = this.map(item as Node, ipath, "a mapping with one match key");
+          if (im === undefined || im.items.length !== 1) {
+            this.fail(
+              (item as Node) ?? e.keyNode,
+              ipath,
+              `Invalid ${ipath}: expected a mapping with exactly one match key, e.g. {protocol: tcp}`,
+            );
+          }
+          for (const c of this.entries(im, ipath)) {
+            const cspec = MATCH_SPECS.get(c.key);
+            if (cspec === undefined) this.unknownMatch(c.key, c.keyNode, c.path);
+            match = this.clause(match, cspec, c.value, c.path, families, c.keyNode);
+            clauses++;
+          }
+        }
+      } else if (e.key === "action") {
+        const s = this.string(
+          e.value,
+          e.path,
+          "the name of an action without arguments",
+          e.keyNode,
+        );
+        const candidates = [...ACTION_SPECS.values()].filter(takesNoArgs);
+        const aspec = candidates.find((c) => c.key.toLowerCase() === s.toLowerCase());
+        if (aspec === undefined) {
+          const names = candidates.map((c) => c.key);
+          const withArgs = ACTION_SPECS.get(s) ??
+            [...ACTION_SPECS.values()].find((c) => c.key.toLowerCase() === s.toLowerCase());
+          const hint = closest(s, names);
+          this.fail(
+            e.value,
+            e.path,
+            withArgs !== undefined
+              ? `Invalid action "${s}": ${withArgs.key} takes arguments, write it as its own key: ${withArgs.key}: ${
+                withArgs.params.map((q) => q.name).join(", ")
+              }`
+              : `Invalid action ${JSON.stringify(s)}: expected one of ${names.join(", ")}${
+                hint === undefined ? "" : ` (did you mean "${hint}"?)`
+              }`,
+            { allowed: names },
+          );
+        }
+        setAction(this.action(aspec, [], e.value, e.path, e.keyNode), e.keyNode, e.path);
+      } else if (spec !== undefined) {
+        match = this.clause(match, spec, e.value, e.path, families, e.keyNode);
+        clauses++;
+      } else {
+        const aspec = ACTION_SPECS.get(e.key);
+        if (aspec === undefined) {
+          const hint = closest(e.key, allowed);
+          this.fail(
+            e.keyNode,
+            e.path,
+            `Unknown rule key "${e.key}": expected a match method (protocol, destPorts, …), ` +
+              `an action (action, jump, dnat, …), comment, family or match${
+                hint === undefined ? "" : ` (did you mean "${hint}"?)`
+              }`,
+            { allowed },
+          );
+        }
+        const args = this.args(aspec, e.value, e.path, families, e.keyNode);
+        setAction(this.action(aspec, args, e.value, e.path, e.keyNode), e.keyNode, e.path);
+      }
+    }
+    if (clauses > 0) rule.match = match;
+    return rule;
+  }
+
+  unknownMatch(key: string, keyNode: Node, path: string): never {
+    const allowed = [...MATCH_SPECS.keys()];
+    const hint = closest(key, allowed);
+    this.fail(
+      keyNode,
+      path,
+      `Unknown match method "${key}": expected one of the Match() methods (protocol, sourceNet, destPorts, …)${
+        hint === undefined ? "" : ` (did you mean "${hint}"?)`
+      }`,
+      { allowed },
+    );
+  }
+
+  comment(node: Node, path: string, keyNode: Node): string | string[] {
+    const n = this.resolve(node, path);
+    if (isSeq(n)) {
+      return n.items.map((item, i) =>
+        this.string(item as Node, `${path}[${i}]`, "a string", keyNode)
+      );
+    }
+    if (isScalar(n) && (typeof n.value === "number" || typeof n.value === "boolean")) {
+      return String(n.source ?? n.value);
+    }
+    return this.string(n, path, "a string or a list of strings", keyNode);
+  }
+
+  // ---- calls ---------------------------------------------------------------------
+
+  /** Converts a YAML value into the argument list of a match method or action. */
+  args(
+    spec: CallSpec,
+    node: Node,
+    path: string,
+    families: readonly IpFamily[],
+    keyNode: Node,
+  ): DslArg[] {
+    const n = this.resolve(node, path);
+    if (this.isNull(n)) {
+      this.fail(n, path, `Missing value for ${spec.key}: expected ${this.describe(spec)}`, {
+        fallback: keyNode,
+      });
+    }
+    if (isScalar(n) && n.value === true && takesNoArgs(spec)) return [];
+    if (spec.params.length === 0) {
+      this.fail(n, path, `Invalid ${spec.key} ${this.show(n)}: expected true`, {
+        allowed: ["true"],
+      });
+    }
+    const first = spec.params[0]!;
+    if (spec.variadic) {
+      const items = isSeq(n) ? n.items as Node[] : [n];
+      return items.map((item, i) =>
+        this.value(first, item, isSeq(n) ? `${path}[${i}]` : path, families, keyNode)
+      );
+    }
+    if (isMap(n) && first.type !== "ranges") {
+      const names = spec.params.map((q) => q.name);
+      const given = new Map<string, { value: Node; path: string; keyNode: Node }>();
+      for (const e of this.entries(n, path, names)) {
+        given.set(e.key, { value: e.value, path: e.path, keyNode: e.keyNode });
+      }
+      const args: DslArg[] = [];
+      for (const q of spec.params) {
+        const g = given.get(q.name);
+        if (g === undefined) {
+          if (q.optional !== true) {
+            this.fail(n, path, `Missing ${q.name} in ${spec.key}: expected ${this.describe(spec)}`);
+          }
+          args.push(undefined);
+        } else {
+          args.push(this.value(q, g.value, g.path, families, g.keyNode));
+        }
+      }
+      while (args.length > 0 && args[args.length - 1] === undefined) args.pop();
+      return args;
+    }
+    if (spec.params.slice(1).some((q) => q.optional !== true)) {
+      this.fail(n, path, `Invalid ${spec.key} ${this.show(n)}: expected ${this.describe(spec)}`);
+    }
+    return [this.value(first, n, path, families, keyNode)];
+  }
+
+  describe(spec: CallSpec): string {
+    if (spec.params.length === 0) return "true";
+    if (spec.variadic) return `a list of ports, e.g. [80, 443]`;
+    const first = spec.params[0]!;
+    if (spec.params.length === 1) {
+      return `${TYPE_EXPECTED[first.type]}${
+        first.optional === true ? " (or true for no argument)" : ""
+      }`;
+    }
+    const keys = spec.params.map((q) => q.optional === true ? `${q.name} (optional)` : q.name);
+    const rest = spec.params.slice(1).every((q) => q.optional === true)
+      ? ` or just the ${first.name} (${TYPE_EXPECTED[first.type]})`
+      : "";
+    return `a mapping with the keys ${keys.join(", ")}${rest}`;
+  }
+
+  /** Checks one parameter's YAML value against its type. */
+  value(
+    q: ParamSpec,
+    node: Node,
+    path: string,
+    families: readonly IpFamily[],
+    keyNode: Node,
+  ): DslArg {
+    const n = this.resolve(node, path);
+    const bad = (): never =>
+      this.fail(
+        n,
+        path,
+        `Invalid ${leaf(path)} ${this.show(n)}: expected ${TYPE_EXPECTED[q.type]}`,
+        { fallback: keyNode },
+      );
+    const v = isScalar(n) ? n.value : undefined;
+    switch (q.type) {
+      case "string":
+        if (typeof v !== "string") bad();
+        return v as string;
+      case "address": {
+        if (typeof v !== "string") bad();
+        const s = v as string;
+        const family: IpFamily = s.includes(":") ? 6 : 4;
+        if (!families.includes(family)) {
+          this.fail(
+            n,
+            path,
+            `Invalid ${leaf(path)} ${JSON.stringify(s)}: an IPv${family} address in a rule for ${
+              families.map((f) => `ipv${f}`).join(" and ")
+            }: set "family: ipv${family}" on the rule, its chain or its table`,
+          );
+        }
+        if (families.length > 1) {
+          this.fail(
+            n,
+            path,
+            `Invalid ${leaf(path)} ${
+              JSON.stringify(s)
+            }: an IPv${family} address in a rule for both families: ` +
+              `set "family: ipv${family}" on the rule, its chain or its table`,
+            { allowed: [`family: ipv${family}`] },
+          );
+        }
+        return s;
+      }
+      case "integer":
+      case "ports":
+        if (typeof v !== "number" || !Number.isInteger(v)) bad();
+        return v as number;
+      case "mark":
+        if (typeof v !== "number" || !Number.isInteger(v) || v < 0) bad();
+        return v as number;
+      case "boolean":
+        if (typeof v !== "boolean") bad();
+        return v as boolean;
+      case "portSpec":
+        if (typeof v === "number" && Number.isInteger(v)) return String(v);
+        if (typeof v !== "string") bad();
+        return v as string;
+      case "strings":
+        if (isSeq(n)) {
+          return n.items.map((item, i) =>
+            this.value(
+              { name: q.name, type: "string" },
+              item as Node,
+              `${path}[${i}]`,
+              families,
+              keyNode,
+            )
+          );
+        }
+        if (typeof v !== "string") bad();
+        return v as string;
+      case "ranges": {
+        const items = isSeq(n) ? n.items as Node[] : [n];
+        return items.map((item, i) => this.range(item, isSeq(n) ? `${path}[${i}]` : path, keyNode));
+      }
+    }
+  }
+
+  range(node: Node, path: string, keyNode: Node): { first: number; last: number } {
+    const n = this.resolve(node, path);
+    const bad = (): never =>
+      this.fail(n, path, `Invalid port range ${this.show(n)}: expected ${TYPE_EXPECTED.ranges}`, {
+        fallback: keyNode,
+      });
+    if (isMap(n)) {
+      const out: Record<string, number> = {};
+      for (const e of this.entries(n, path, ["first", "last"])) {
+        const v = this.resolve(e.value, e.path);
+        if (!isScalar(v) || typeof v.value !== "number" || !Number.isInteger(v.value)) {
+          this.fail(v, e.path, `Invalid ${e.key} ${this.show(v)}: expected a port number`, {
+            fallback: e.keyNode,
+          });
+        }
+        out[e.key] = v.value;
+      }
+      if (out.first === undefined || out.last === undefined) bad();
+      return { first: out.first!, last: out.last! };
+    }
+    const v = isScalar(n) ? n.value : undefined;
+    if (typeof v === "number" && Number.isInteger(v)) return { first: v, last: v };
+    if (typeof v === "string") {
+      const m = /^(\d{1,6})(?:[:-](\d{1,6}))?$/.exec(v);
+      if (m !== null) return { first: Number(m[1]), last: Number(m[2] ?? m[1]) };
+    }
+    return bad();
+  }
+
+  clause(
+    match: MatchCriteria,
+    spec: CallSpec | undefined,
+    node: Node,
+    path: string,
+    families: readonly IpFamily[],
+    keyNode: Node,
+  ): MatchCriteria {
+    if (spec === undefined) return this.unknownMatch(path.replace(/^.*\./, ""), keyNode, path);
+    if (spec.family !== undefined && !families.includes(spec.family)) {
+      this.fail(
+        keyNode,
+        path,
+        `Invalid ${spec.key}: an IPv${spec.family}-only match in a rule for ipv${families[0]}: ` +
+          `move it to a rule, chain or table with "family: ipv${spec.family}"`,
+      );
+    }
+    if (spec.family !== undefined && families.length > 1) {
+      this.fail(
+        keyNode,
+        path,
+        `Invalid ${spec.key}: an IPv${spec.family}-only match in a rule for both families: ` +
+          `set "family: ipv${spec.family}" on the rule, its chain or its table`,
+        { allowed: [`family: ipv${spec.family}`] },
+      );
+    }
+    const args = this.args(spec, node, path, families, keyNode);
+    const method = (match as unknown as Record<string, unknown>)[spec.name];
+    if (typeof method !== "function") {
+      this.fail(
+        keyNode,
+        path,
+        `Unknown match method "${spec.key}": this version of the DSL lacks it`,
+      );
+    }
+    try {
+      return (method as (...a: DslArg[]) => MatchCriteria).apply(match, args);
+    } catch (e) {
+      return this.dslError(e, spec, args, node, path, keyNode);
+    }
+  }
+
+  action(spec: CallSpec, args: DslArg[], node: Node, path: string, keyNode: Node): Action {
+    const ctor = (DslActions as unknown as Record<string, unknown>)[spec.name];
+    if (typeof ctor !== "function") {
+      this.fail(keyNode, path, `Unknown action "${spec.key}": this version of the DSL lacks it`);
+    }
+    try {
+      return (ctor as (...a: DslArg[]) => Action)(...args);
+    } catch (e) {
+      return this.dslError(e, spec, args, node, path, keyNode);
+    }
+  }
+
+  /** Re-throws a DSL error located at the YAML node that caused it. */
+  dslError(
+    e: unknown,
+    spec: CallSpec,
+    args: readonly DslArg[],
+    node: Node,
+    path: string,
+    keyNode: Node,
+  ): never {
+    if (!(e instanceof Error)) throw e;
+    const n = this.resolve(node, path);
+    let target: Node = n;
+    let field = path;
+    const ruleField = (e as { field?: unknown }).field;
+    const ruleValue = (e as { value?: unknown }).value;
+    const last = typeof ruleField === "string" ? ruleField.replace(/^.*\./, "") : "";
+    if (isMap(n)) {
+      for (const pair of n.items) {
+        const k = this.resolve(pair.key as Node, path);
+        if (isScalar(k) && k.value === last) {
+          target = pair.value as Node;
+          field = `${path}.${last}`;
+        }
+      }
+    } else if (isSeq(n) && ruleValue !== undefined) {
+      const flat = spec.variadic ? args : args[0];
+      if (Array.isArray(flat)) {
+        const i = flat.findIndex((a) =>
+          a === ruleValue || JSON.stringify(a) === JSON.stringify(ruleValue)
+        );
+        if (i >= 0 && n.items[i] !== undefined) {
+          target = n.items[i] as Node;
+          field = `${path}[${i}]`;
+        }
+      }
+    }
+    const message = e.message.includes(spec.key) ? e.message : `${e.message} (in ${spec.key})`;
+    return this.fail(target, field, message, { cause: e, fallback: keyNode });
+  }
+}
+
+/**
+ * Parses a YAML rule file's text into a {@linkcode Policy}.
+ *
+ * @param text The YAML text.
+ * @param options The file name for messages, and chain prefixes to enforce.
+ * @returns The policy.
+ * @throws {PolicyFileError} with `file:line:column`, the field and what is
+ * allowed, for YAML syntax errors, unknown keys, wrong types and every DSL
+ * `RuleError`.
+ *
+ * @example
+ * ```ts
+ * import { parsePolicy } from "@rampart/iptables";
+ * const policy = parsePolicy(`
+ * tables:
+ *   filter:
+ *     kernelChains:
+ *       INPUT:
+ *         insert:
+ *           - jump: rp-input
+ *     chains:
+ *       rp-input:
+ *         - protocol: tcp
+ *           destPorts: [22, 443]
+ *           action: accept
+ * `);
+ * console.log(policy.tables[0]!.chains[0]!.rules[0]!.match!.render());
+ * // -p tcp -m multiport --destination-ports 22,443
+ * ```
+ */
+export function parsePolicy(text: string, options: ParsePolicyOptions = {}): Policy {
+  const file = options.file ?? "<string>";
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const first = doc.errors[0];
+  if (first !== undefined) {
+    const { line, col } = lines.linePos(first.pos[0]);
+    const reason = first.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+    throw new PolicyFileError(`Invalid YAML: ${reason}`, {
+      file,
+      line,
+      column: col,
+      field: "",
+      cause: first,
+    });
+  }
+  return new Loader(file, lines, doc, options.chainPrefixes).policy();
+}
+
+/**
+ * Reads and parses a YAML rule file (needs `--allow-read` for it).
+ *
+ * @param path The file.
+ * @param options Chain prefixes to enforce (the file name is `path`).
+ * @returns The policy.
+ * @throws {PolicyFileError} when the file is malformed (see {@linkcode parsePolicy}).
+ *
+ * @example
+ * ```ts ignore
+ * import { loadPolicyFile } from "@rampart/iptables";
+ * const policy = await loadPolicyFile("examples/rules.yaml");
+ * console.log(policy.tables.map((t) => t.table));
+ * ```
+ */
+export async function loadPolicyFile(
+  path: string,
+  options: Omit<ParsePolicyOptions, "file"> = {},
+): Promise<Policy> {
+  const text = await Deno.readTextFile(path);
+  return parsePolicy(text, { ...options, file: path });
+}

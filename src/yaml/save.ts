@@ -1,0 +1,245 @@
+/**
+ * Writing a {@linkcode Policy} as a YAML rule file (format:
+ * `docs/yaml_format.md`). `parsePolicy(stringifyPolicy(p))` equals `p`.
+ *
+ * @module
+ */
+import { Document, Scalar, type YAMLMap } from "yaml";
+import type { Action, DslArg } from "../../dsl/action.ts";
+import type { MatchClause } from "../../dsl/match.ts";
+import { KERNEL_CHAINS } from "../kernel_chains.ts";
+import type { IpFamily, Policy, PolicyRule, TablePolicy } from "../policy.ts";
+import {
+  ACTION_SPECS_BY_KIND,
+  type CallSpec,
+  MATCH_SPECS,
+  type ParamSpec,
+  takesNoArgs,
+} from "./schema.ts";
+
+/** Options of {@linkcode stringifyPolicy}. */
+export interface StringifyPolicyOptions {
+  /** A comment written at the top of the file. @default {"Rampart policy (format: docs/yaml_format.md)"} */
+  header?: string;
+}
+
+const DEFAULT_HEADER = " Rampart policy (format: docs/yaml_format.md)";
+
+function familyName(v: IpFamily): string {
+  return v === 4 ? "ipv4" : "ipv6";
+}
+
+class Writer {
+  readonly doc: Document;
+
+  constructor() {
+    this.doc = new Document({});
+  }
+
+  flow(values: unknown[]): unknown {
+    return this.doc.createNode(values, { flow: true });
+  }
+
+  /** One parameter's value. */
+  param(q: ParamSpec | undefined, arg: DslArg): unknown {
+    if (q === undefined) return plain(arg);
+    if (q.type === "mark" && typeof arg === "number") {
+      const s = new Scalar(arg);
+      s.format = "HEX";
+      return s;
+    }
+    if (q.type === "ranges" && Array.isArray(arg)) {
+      return this.flow(arg.map((r) => {
+        if (r !== null && typeof r === "object" && !Array.isArray(r)) {
+          const { first, last } = r as { first?: DslArg; last?: DslArg };
+          if (typeof first === "number" && typeof last === "number") {
+            return first === last ? first : `${first}:${last}`;
+          }
+        }
+        return plain(r);
+      }));
+    }
+    if (Array.isArray(arg)) return this.flow(arg.map(plain));
+    return plain(arg);
+  }
+
+  /** A call's value: `true`, a scalar, a list or a mapping of named parameters. */
+  call(spec: CallSpec | undefined, args: readonly DslArg[]): unknown {
+    if (spec === undefined) {
+      if (args.length === 0) return true;
+      if (args.length === 1 && !Array.isArray(args[0])) return plain(args[0]);
+      return this.flow(args.map(plain));
+    }
+    if (args.length === 0 && takesNoArgs(spec)) return true;
+    if (spec.variadic) return this.flow(args.map(plain));
+    const restOptional = spec.params.slice(1).every((q) => q.optional === true);
+    if (args.length === 1 && restOptional) return this.param(spec.params[0], args[0]);
+    const m = this.doc.createNode({}, { flow: true }) as YAMLMap;
+    args.forEach((a, i) => {
+      if (a === undefined) return;
+      const q = spec.params[i];
+      m.set(q?.name ?? `arg${i}`, this.param(q, a));
+    });
+    return m;
+  }
+
+  rule(rule: PolicyRule): unknown {
+    const m = this.doc.createNode({}) as YAMLMap;
+    if (rule.comment !== undefined) {
+      m.set("comment", typeof rule.comment === "string" ? rule.comment : [...rule.comment]);
+    }
+    if (rule.ipVersion !== undefined) m.set("family", familyName(rule.ipVersion));
+    const clauses: readonly MatchClause[] = rule.match?.clauses ?? [];
+    const methods = clauses.map((c) => c.method);
+    const repeated = methods.some((name, i) => methods.indexOf(name) !== i) ||
+      methods.some((name) => RESERVED.has(name));
+    if (repeated) {
+      m.set(
+        "match",
+        clauses.map((c) => {
+          const item = this.doc.createNode({}, { flow: true }) as YAMLMap;
+          item.set(c.method, this.call(MATCH_SPECS.get(c.method), c.args));
+          return item;
+        }),
+      );
+    } else {
+      for (const c of clauses) m.set(c.method, this.call(MATCH_SPECS.get(c.method), c.args));
+    }
+    if (rule.action !== undefined) this.action(m, rule.action);
+    return m;
+  }
+
+  action(m: YAMLMap, action: Action): void {
+    const spec = ACTION_SPECS_BY_KIND.get(action.kind);
+    const key = spec?.key ?? action.kind[0]!.toLowerCase() + action.kind.slice(1);
+    if (action.args.length === 0) m.set("action", key);
+    else m.set(key, this.call(spec, action.args));
+  }
+
+  rules(rules: readonly PolicyRule[]): unknown[] {
+    return rules.map((r) => this.rule(r));
+  }
+
+  table(t: TablePolicy): unknown {
+    const m = this.doc.createNode({}) as YAMLMap;
+    if (t.ipVersion !== undefined) m.set("family", familyName(t.ipVersion));
+    const names = new Set([
+      ...Object.keys(t.policies),
+      ...Object.keys(t.insertions),
+      ...Object.keys(t.appends),
+    ]);
+    const order: readonly string[] = KERNEL_CHAINS[t.table] ?? [];
+    const sorted = [...names].sort((a, b) => rank(order, a) - rank(order, b));
+    if (sorted.length > 0) {
+      const kc = this.doc.createNode({}) as YAMLMap;
+      for (const name of sorted) {
+        const c = this.doc.createNode({}) as YAMLMap;
+        const policy = t.policies[name];
+        if (policy !== undefined) c.set("policy", policy);
+        const ins = t.insertions[name];
+        if (ins !== undefined) c.set("insert", this.rules(ins));
+        const app = t.appends[name];
+        if (app !== undefined) c.set("append", this.rules(app));
+        kc.set(name, c);
+      }
+      m.set("kernelChains", kc);
+    }
+    if (t.chains.length > 0) {
+      const cs = this.doc.createNode({}) as YAMLMap;
+      for (const chain of t.chains) {
+        if (chain.ipVersion === undefined) cs.set(chain.name, this.rules(chain.rules));
+        else {
+          const c = this.doc.createNode({}) as YAMLMap;
+          c.set("family", familyName(chain.ipVersion));
+          c.set("rules", this.rules(chain.rules));
+          cs.set(chain.name, c);
+        }
+      }
+      m.set("chains", cs);
+    }
+    return m;
+  }
+}
+
+const RESERVED = new Set(["comment", "family", "match", "action"]);
+
+function rank(order: readonly string[], name: string): number {
+  const i = order.indexOf(name);
+  return i < 0 ? order.length : i;
+}
+
+function plain(arg: DslArg): unknown {
+  if (Array.isArray(arg)) return arg.map(plain);
+  if (arg !== null && typeof arg === "object") {
+    return Object.fromEntries(Object.entries(arg).map(([k, v]) => [k, plain(v as DslArg)]));
+  }
+  return arg;
+}
+
+/**
+ * Writes a policy as YAML rule-file text. Loading the text gives an equal
+ * policy, and saving a loaded file again gives the same text.
+ *
+ * @param policy The policy.
+ * @param options The header comment.
+ * @returns The YAML text.
+ *
+ * @example
+ * ```ts
+ * import { Accept, Match, stringifyPolicy, tablePolicy } from "@rampart/iptables";
+ * const text = stringifyPolicy({
+ *   ipVersions: [4, 6],
+ *   tables: [tablePolicy("filter", {
+ *     chains: [{ name: "rp-web", rules: [{ match: Match().protocol("tcp").destPorts(80, 443), action: Accept() }] }],
+ *   })],
+ * });
+ * console.log(text);
+ * // # Rampart policy (format: docs/yaml_format.md)
+ * //
+ * // tables:
+ * //   filter:
+ * //     chains:
+ * //       rp-web:
+ * //         - protocol: tcp
+ * //           destPorts: [80, 443]
+ * //           action: accept
+ * ```
+ */
+export function stringifyPolicy(policy: Policy, options: StringifyPolicyOptions = {}): string {
+  const w = new Writer();
+  const root = w.doc.contents as YAMLMap;
+  const versions = [...new Set(policy.ipVersions)].sort();
+  if (versions.length === 0) {
+    throw new TypeError(
+      "Invalid ipVersions []: expected at least one IP family to write a policy file",
+    );
+  }
+  if (versions.length === 1) root.set("family", familyName(versions[0]!));
+  const tables = w.doc.createNode({}) as YAMLMap;
+  for (const t of policy.tables) tables.set(t.table, w.table(t));
+  root.set("tables", tables);
+  const header = options.header === undefined ? DEFAULT_HEADER : ` ${options.header}`;
+  if (header.trim() !== "") w.doc.commentBefore = header;
+  return w.doc.toString({ lineWidth: 0, indentSeq: true, flowCollectionPadding: false });
+}
+
+/**
+ * Writes a policy to a YAML rule file (needs `--allow-write` for it).
+ *
+ * @param path The file.
+ * @param policy The policy.
+ * @param options The header comment.
+ *
+ * @example
+ * ```ts ignore
+ * import { emptyPolicy, savePolicyFile } from "@rampart/iptables";
+ * await savePolicyFile("/tmp/rules.yaml", emptyPolicy());
+ * ```
+ */
+export async function savePolicyFile(
+  path: string,
+  policy: Policy,
+  options: StringifyPolicyOptions = {},
+): Promise<void> {
+  await Deno.writeTextFile(path, stringifyPolicy(policy, options));
+}
