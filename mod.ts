@@ -48,3 +48,4 @@ export * from "./src/ts_export.ts";
 export * from "./src/yaml/errors.ts";
 export * from "./src/yaml/load.ts";
 export * from "./src/yaml/save.ts";
+export * from "./src/plan_diff.ts";

@@ -1,0 +1,91 @@
+/**
+ * The Rampart REPL: build rules interactively with the whole DSL in scope,
+ * see exactly what would change, and apply it with explicit permission.
+ *
+ * Run it with `deno task repl` (or `deno run --allow-read --allow-write
+ * --allow-env jsr:@rampart/iptables/repl`): without `--allow-run`, Deno asks
+ * before Rampart runs each iptables binary. Flags: `--netns <name>`,
+ * `--backend nft|legacy|auto`, `--history <file>`, `--no-history`, `--fake`
+ * (an in-memory dataplane instead of the kernel).
+ *
+ * @example Embedding a session
+ * ```ts
+ * import { FakeDataplane } from "@rampart/iptables/testing";
+ * import { ReplSession } from "@rampart/iptables/repl";
+ * const session = new ReplSession({
+ *   io: { write: (text) => console.log(text.trimEnd()), ask: () => Promise.resolve("no") },
+ *   runner: new FakeDataplane().runner,
+ *   backend: "nft",
+ * });
+ * await session.run('chain("rp-in", Drop())'); // prints the chain with its rule IDs
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "parse-args";
+import { runRepl } from "./src/repl/run.ts";
+
+export * from "./src/repl/completion.ts";
+export * from "./src/repl/desired_state.ts";
+export * from "./src/repl/evaluator.ts";
+export * from "./src/repl/history.ts";
+export * from "./src/repl/inspect.ts";
+export * from "./src/repl/keys.ts";
+export * from "./src/repl/line_buffer.ts";
+export * from "./src/repl/line_editor.ts";
+export * from "./src/repl/permissions.ts";
+export * from "./src/repl/run.ts";
+export * from "./src/repl/session.ts";
+
+const USAGE =
+  `Usage: deno task repl [--netns NAME] [--backend nft|legacy|auto] [--history FILE | --no-history] [--fake]
+
+  --netns NAME     work in network namespace NAME (netns("other") switches later)
+  --backend B      iptables backend (default auto)
+  --history FILE   history file (default $XDG_STATE_HOME/rampart/repl_history or
+                   ~/.local/state/rampart/repl_history; $RAMPART_REPL_HISTORY overrides)
+  --no-history     keep no history
+  --fake           use an in-memory FakeDataplane instead of the kernel
+`;
+
+if (import.meta.main) {
+  let values;
+  try {
+    values = parseArgs({
+      args: Deno.args,
+      strict: true,
+      options: {
+        netns: { type: "string" },
+        backend: { type: "string", default: "auto" },
+        history: { type: "string" },
+        "no-history": { type: "boolean", default: false },
+        fake: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (e) {
+    console.error(`${e instanceof Error ? e.message : e}\n\n${USAGE}`);
+    Deno.exit(2);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
+  const backend = values.backend;
+  if (backend !== "nft" && backend !== "legacy" && backend !== "auto") {
+    console.error(`Invalid --backend ${JSON.stringify(backend)}: expected nft, legacy or auto`);
+    Deno.exit(2);
+  }
+  let runner;
+  if (values.fake) {
+    const { FakeDataplane } = await import("./testing.ts");
+    runner = new FakeDataplane().runner;
+  }
+  await runRepl({
+    ...(values.netns === undefined ? {} : { netns: values.netns }),
+    backend,
+    ...(runner === undefined ? {} : { runner }),
+    historyFile: values["no-history"] ? false : values.history ?? undefined,
+  });
+  Deno.exit(0);
+}

@@ -1,0 +1,318 @@
+/**
+ * Command-line parsing for `rampart` (with `node:util` `parseArgs`).
+ *
+ * @module
+ */
+import { parseArgs } from "parse-args";
+import { isTableName, type TableName } from "../kernel_chains.ts";
+
+/** The CLI's commands. */
+export type CommandName =
+  | "plan"
+  | "apply"
+  | "show"
+  | "diff"
+  | "export"
+  | "watch"
+  | "remove"
+  | "confirm"
+  | "help";
+
+/** Every command name, in the order `rampart --help` lists them. */
+export const COMMAND_NAMES: readonly CommandName[] = Object.freeze([
+  "plan",
+  "apply",
+  "show",
+  "diff",
+  "export",
+  "watch",
+  "remove",
+  "confirm",
+  "help",
+]);
+
+/** Exit codes of the CLI. */
+export const EXIT_CODES: Readonly<{
+  OK: 0;
+  FAILURE: 1;
+  USAGE: 2;
+  NOT_CONFIRMED: 3;
+  INVALID_POLICY: 4;
+  INTERRUPTED: 130;
+}> = Object.freeze(
+  {
+    /** Success (for `apply`: applied and, with a confirm timeout, confirmed). */
+    OK: 0,
+    /** Failure: iptables failed, a file could not be read, the kernel refused the rules. */
+    FAILURE: 1,
+    /** Usage error: unknown command or flag, bad value, or a question with no terminal to ask on. */
+    USAGE: 2,
+    /** Not confirmed: the operator declined, or the confirm timeout passed and the rules were rolled back. */
+    NOT_CONFIRMED: 3,
+    /** The policy files are invalid (`file:line:col` errors). */
+    INVALID_POLICY: 4,
+    /** Interrupted by SIGINT/SIGTERM before finishing (`watch` exits 0 on a signal instead). */
+    INTERRUPTED: 130,
+  } as const,
+);
+
+/** The parsed command line. */
+export interface CliArgs {
+  /** The command. */
+  command: CommandName;
+  /** Policy files (YAML). */
+  files: string[];
+  /** `--help` was given. */
+  help: boolean;
+  /** `--netns`: the network namespace to work in. */
+  netns?: string;
+  /** Families from `--ipv4`/`--ipv6`; empty means the policy's (or both). */
+  ipVersions: (4 | 6)[];
+  /** Tables from `--table` (repeatable); empty means all. */
+  tables: TableName[];
+  /** `--backend`. */
+  backend: "nft" | "legacy" | "auto";
+  /** `--yes`: do not ask. */
+  yes: boolean;
+  /** `--confirm-timeout` in milliseconds. */
+  confirmTimeoutMs?: number;
+  /** `--json`: machine-readable output on stdout. */
+  json: boolean;
+  /** `--color`. */
+  color: "auto" | "always" | "never";
+  /** `--hash-prefix`. */
+  hashPrefix: string;
+  /** `--chain-prefix` (repeatable). */
+  chainPrefixes: string[];
+  /** `--state-dir`: where pending confirmations live. */
+  stateDir?: string;
+  /** `--insert-mode`. */
+  insertMode: "insert" | "append";
+}
+
+/**
+ * A command line that cannot be run: exit code 2 with the message and a
+ * pointer to `--help`.
+ *
+ * @example
+ * ```ts
+ * import { parseCliArgs, UsageError } from "@rampart/iptables/cli";
+ * try {
+ *   parseCliArgs(["plan", "--backend", "iptables"]);
+ * } catch (e) {
+ *   if (e instanceof UsageError) console.log(e.message);
+ *   // Invalid --backend "iptables": expected nft, legacy or auto
+ * }
+ * ```
+ */
+export class UsageError extends TypeError {
+  /** The command the error is about, if known. */
+  readonly command: CommandName | undefined;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What is wrong and what is expected.
+   * @param options The command.
+   */
+  constructor(message: string, options: { command?: CommandName | undefined } = {}) {
+    super(message);
+    this.name = "UsageError";
+    this.command = options.command;
+  }
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * Parses a duration such as `30s`, `2m`, `1m30s`, `500ms` or a bare number of
+ * seconds.
+ *
+ * @param text The duration.
+ * @returns Milliseconds.
+ * @throws {UsageError} When the text is not a positive duration of at most 24 hours.
+ *
+ * @example
+ * ```ts
+ * import { parseDuration } from "@rampart/iptables/cli";
+ * console.log(parseDuration("30s"), parseDuration("1m30s"), parseDuration("45")); // 30000 90000 45000
+ * ```
+ */
+export function parseDuration(text: string): number {
+  const bad = () =>
+    new UsageError(
+      `Invalid duration ${JSON.stringify(text)}: expected a positive duration such as 30s, 2m, ` +
+        "1m30s or 500ms (at most 24h)",
+    );
+  let ms: number;
+  if (/^\d+(?:\.\d+)?$/.test(text)) ms = Number(text) * 1000;
+  else {
+    if (!/^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/.test(text)) throw bad();
+    ms = 0;
+    for (const [, n, unit] of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+      ms += Number(n) * UNITS[unit!]!;
+    }
+  }
+  ms = Math.round(ms);
+  if (!(ms > 0) || ms > 86_400_000) throw bad();
+  return ms;
+}
+
+const NETNS_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/**
+ * Parses `rampart <command> [files…] [flags]`.
+ *
+ * @param argv The arguments after the program name.
+ * @returns The parsed command line.
+ * @throws {UsageError} On an unknown command or flag, or a bad value.
+ *
+ * @example
+ * ```ts
+ * import { parseCliArgs } from "@rampart/iptables/cli";
+ * const args = parseCliArgs(["apply", "rules.yaml", "--netns", "lab", "--confirm-timeout", "30s"]);
+ * console.log(args.command, args.files, args.netns, args.confirmTimeoutMs); // apply [ "rules.yaml" ] lab 30000
+ * ```
+ */
+export function parseCliArgs(argv: readonly string[]): CliArgs {
+  const first = argv[0];
+  if (first === undefined || first === "--help" || first === "-h") {
+    return defaults("help", [], true);
+  }
+  if (!(COMMAND_NAMES as readonly string[]).includes(first)) {
+    throw new UsageError(
+      `Unknown command ${JSON.stringify(first)}: expected one of ${COMMAND_NAMES.join(", ")}`,
+    );
+  }
+  const command = first as CommandName;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv.slice(1) as string[],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        help: { type: "boolean", short: "h", default: false },
+        netns: { type: "string", short: "n" },
+        ipv4: { type: "boolean", short: "4", default: false },
+        ipv6: { type: "boolean", short: "6", default: false },
+        table: { type: "string", short: "t", multiple: true },
+        backend: { type: "string", default: "auto" },
+        yes: { type: "boolean", short: "y", default: false },
+        "confirm-timeout": { type: "string" },
+        json: { type: "boolean", default: false },
+        color: { type: "string", default: "auto" },
+        "hash-prefix": { type: "string", default: "rampart:" },
+        "chain-prefix": { type: "string", multiple: true },
+        "state-dir": { type: "string" },
+        "insert-mode": { type: "string", default: "insert" },
+      },
+    });
+  } catch (e) {
+    const message = e instanceof Error ? e.message.split("\n")[0]! : String(e);
+    throw new UsageError(message.replace(/\.$/, ""), { command });
+  }
+  const v = parsed.values;
+  const args = defaults(command, parsed.positionals, v.help === true);
+  if (command === "help") {
+    const topic = parsed.positionals[0];
+    if (topic !== undefined && !(COMMAND_NAMES as readonly string[]).includes(topic)) {
+      throw new UsageError(
+        `Unknown command ${JSON.stringify(topic)}: expected one of ${COMMAND_NAMES.join(", ")}`,
+        { command },
+      );
+    }
+    return args;
+  }
+  if (v.netns !== undefined) {
+    if (!NETNS_NAME.test(v.netns)) {
+      throw new UsageError(
+        `Invalid --netns ${JSON.stringify(v.netns)}: expected a namespace name of 1 to 64 ` +
+          "letters, digits, '_', '.' or '-'",
+        { command },
+      );
+    }
+    args.netns = v.netns;
+  }
+  if (v.ipv4) args.ipVersions.push(4);
+  if (v.ipv6) args.ipVersions.push(6);
+  for (const t of v.table ?? []) {
+    if (!isTableName(t)) {
+      throw new UsageError(
+        `Invalid --table ${JSON.stringify(t)}: expected filter, nat, mangle or raw`,
+        { command },
+      );
+    }
+    if (!args.tables.includes(t)) args.tables.push(t);
+  }
+  const backend = v.backend ?? "auto";
+  if (backend !== "nft" && backend !== "legacy" && backend !== "auto") {
+    throw new UsageError(
+      `Invalid --backend ${JSON.stringify(backend)}: expected nft, legacy or auto`,
+      { command },
+    );
+  }
+  args.backend = backend;
+  const color = v.color ?? "auto";
+  if (color !== "auto" && color !== "always" && color !== "never") {
+    throw new UsageError(
+      `Invalid --color ${JSON.stringify(color)}: expected auto, always or never`,
+      { command },
+    );
+  }
+  args.color = color;
+  const insertMode = v["insert-mode"] ?? "insert";
+  if (insertMode !== "insert" && insertMode !== "append") {
+    throw new UsageError(
+      `Invalid --insert-mode ${JSON.stringify(insertMode)}: expected insert or append`,
+      { command },
+    );
+  }
+  args.insertMode = insertMode;
+  args.yes = v.yes === true;
+  args.json = v.json === true;
+  args.hashPrefix = v["hash-prefix"] ?? "rampart:";
+  if (v["chain-prefix"] !== undefined) args.chainPrefixes = [...v["chain-prefix"]];
+  if (v["state-dir"] !== undefined) args.stateDir = v["state-dir"];
+  if (v["confirm-timeout"] !== undefined) {
+    if (command !== "apply") {
+      throw new UsageError(`--confirm-timeout is only valid for apply`, { command });
+    }
+    try {
+      args.confirmTimeoutMs = parseDuration(v["confirm-timeout"]);
+    } catch (e) {
+      throw new UsageError(`Invalid --confirm-timeout: ${(e as Error).message}`, { command });
+    }
+  }
+  const takesFiles = ["plan", "apply", "show", "diff", "export", "watch"];
+  if (!args.help) {
+    if (!takesFiles.includes(command) && args.files.length > 0) {
+      throw new UsageError(
+        `Unexpected argument ${JSON.stringify(args.files[0])}: ${command} takes no files`,
+        { command },
+      );
+    }
+    const needsFiles = ["plan", "apply", "diff", "export", "watch"];
+    if (needsFiles.includes(command) && args.files.length === 0) {
+      throw new UsageError(`Missing policy file: rampart ${command} <rules.yaml>…`, { command });
+    }
+  }
+  return args;
+}
+
+function defaults(command: CommandName, files: string[], help: boolean): CliArgs {
+  return {
+    command,
+    files: [...files],
+    help,
+    ipVersions: [],
+    tables: [],
+    backend: "auto",
+    yes: false,
+    json: false,
+    color: "auto",
+    hashPrefix: "rampart:",
+    chainPrefixes: ["rp-"],
+    insertMode: "insert",
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * `rampart --help` and `rampart <command> --help` texts.
+ *
+ * @module
+ */
+import type { CommandName } from "./args.ts";
+
+const COMMON = `Target and scope:
+  -n, --netns NAME          work inside network namespace NAME (default: this host)
+  -4, --ipv4 / -6, --ipv6   only this family (default: the families of the policy)
+  -t, --table T             only table T (filter, nat, mangle, raw; repeatable; default all)
+      --backend B           nft, legacy or auto (default auto)
+      --hash-prefix P       rule-ID comment prefix (default "rampart:")
+      --chain-prefix P      prefix of chains Rampart owns (repeatable; default "rp-")
+      --insert-mode M       insert (above other programs' rules, default) or append
+Output:
+      --json                machine-readable output on stdout (progress stays on stderr)
+      --color WHEN          auto, always or never (NO_COLOR is honoured)
+  -h, --help                this help`;
+
+const EXIT = `Exit codes: 0 ok, 1 failure, 2 usage error (or a question with no terminal),
+3 not confirmed (declined, or rolled back after --confirm-timeout), 4 invalid policy file.`;
+
+const TEXTS: Record<CommandName, string> = {
+  help: `Usage: rampart <command> [files…] [flags]
+
+Keeps the iptables rules of YAML policy files in the kernel, touching only
+Rampart's own rules and chains.
+
+Commands:
+  plan FILES     print the exact iptables-restore scripts apply would write
+  diff FILES     coloured diff of the policy against the kernel, by rule ID
+  apply FILES    show the plan, ask, apply (--yes skips the question;
+                 --confirm-timeout 30s reverts unless confirmed in time)
+  confirm        keep the rules of an apply waiting for confirmation
+  show [FILES]   the desired state with rule IDs (no files: our rules in the kernel)
+  export FILES   the policy as TypeScript using the DSL
+  watch FILES    keep the policy enforced (re-applies on refresh and after writes;
+                 SIGHUP reloads the files; SIGINT/SIGTERM stop)
+  remove         remove all of Rampart's rules and chains (nothing else)
+
+Run 'rampart <command> --help' for a command's flags.
+
+${EXIT}`,
+  plan: `Usage: rampart plan FILES… [flags]
+
+Prints, per table and family, the exact script 'apply' would write now
+(nothing when in sync). Reads the kernel; writes nothing.
+
+${COMMON}
+
+${EXIT}`,
+  diff: `Usage: rampart diff FILES… [flags]
+
+Shows what 'apply' would change, matched by rule ID (the kernel prints rules in
+its own normalised form): + added, - removed, = kept, · other programs' rules.
+
+${COMMON}
+
+${EXIT}`,
+  apply: `Usage: rampart apply FILES… [--yes] [--confirm-timeout 30s] [flags]
+
+Shows the plan and asks before applying (no terminal and no --yes: refused with
+exit code 2). Progress goes to stderr. If a table fails, the tables already
+written are put back.
+
+  -y, --yes                 apply without asking
+      --confirm-timeout D   after applying, wait up to D (30s, 2m, 1m30s) for
+                            confirmation: on the terminal, or 'rampart confirm'
+                            from another session. Without it, a detached
+                            watchdog restores the previous rules (ours only),
+                            even if this process, the terminal or SSH dies.
+      --state-dir DIR       where pending confirmations live
+                            (default $RAMPART_STATE_DIR, /run/rampart for root)
+
+${COMMON}
+
+${EXIT}`,
+  confirm: `Usage: rampart confirm [--netns NAME] [--state-dir DIR] [--json]
+
+Confirms the apply waiting for confirmation on this host (or namespace), so
+its watchdog keeps the new rules. Exit 0 when confirmed, 3 when the watchdog
+had already reverted, 1 when nothing was pending.
+
+${EXIT}`,
+  show: `Usage: rampart show [FILES…] [flags]
+
+With files: the desired state, every rule with its ID. Without: Rampart's
+rules and chains as the kernel holds them now.
+
+${COMMON}
+
+${EXIT}`,
+  export: `Usage: rampart export FILES… [flags]
+
+Prints the policy as a TypeScript module that rebuilds it with the DSL.
+
+${COMMON}
+
+${EXIT}`,
+  watch: `Usage: rampart watch FILES… [flags]
+
+Applies the policy, then keeps it enforced: re-applies when the engine asks
+(periodic refresh, checks after each write), so rules another program removes
+come back. SIGHUP reloads the files; SIGINT or SIGTERM stop cleanly (exit 0),
+leaving the rules in place. See examples/rampart.service.
+
+${COMMON}
+
+${EXIT}`,
+  remove: `Usage: rampart remove [--yes] [flags]
+
+Removes every rule and chain Rampart owns (by rule ID and chain prefix) from the
+selected tables and families; other programs' rules are not touched. Asks first
+unless --yes.
+
+${COMMON}
+
+${EXIT}`,
+};
+
+/**
+ * The help text of a command (or the overview for `help`).
+ *
+ * @param command The command.
+ * @returns The text.
+ *
+ * @example
+ * ```ts
+ * import { helpText } from "@rampart/iptables/cli";
+ * console.log(helpText("plan").split("\n")[0]); // Usage: rampart plan FILES… [flags]
+ * ```
+ */
+export function helpText(command: CommandName): string {
+  return TEXTS[command];
+}

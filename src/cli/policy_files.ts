@@ -1,0 +1,133 @@
+/**
+ * Loading the CLI's policy files and merging them into one policy.
+ *
+ * @module
+ */
+import type { TableName } from "../kernel_chains.ts";
+import { type IpFamily, type Policy, PolicyError, type TablePolicy } from "../policy.ts";
+import { loadPolicyFile } from "../yaml/load.ts";
+
+function mergeTable(into: TablePolicy, from: TablePolicy, file: string): void {
+  if (into.ipVersion !== from.ipVersion) {
+    throw new PolicyError(
+      `Table ${from.table} in ${file} is for ${
+        from.ipVersion === undefined ? "both families" : `IPv${from.ipVersion}`
+      } but an earlier file has it for ${
+        into.ipVersion === undefined ? "both families" : `IPv${into.ipVersion}`
+      }: expected the same family in every file`,
+      { path: `tables.${from.table}.family`, value: from.ipVersion },
+    );
+  }
+  const names = new Set(into.chains.map((c) => c.name));
+  for (const c of from.chains) {
+    if (names.has(c.name)) {
+      throw new PolicyError(
+        `Chain "${c.name}" of table ${from.table} is defined in ${file} and in an earlier file: ` +
+          "expected each chain in one file",
+        { path: `tables.${from.table}.chains.${c.name}`, value: c.name },
+      );
+    }
+    into.chains.push(c);
+  }
+  for (const list of ["insertions", "appends"] as const) {
+    for (const [k, rules] of Object.entries(from[list])) {
+      into[list][k] = [...(into[list][k] ?? []), ...rules];
+    }
+  }
+  for (const [k, p] of Object.entries(from.policies)) {
+    const old = into.policies[k];
+    if (old !== undefined && old !== p) {
+      throw new PolicyError(
+        `Chain ${k} of table ${from.table} has policy ${p} in ${file} but ${old} in an earlier ` +
+          "file: expected one policy",
+        { path: `tables.${from.table}.kernelChains.${k}.policy`, value: p },
+      );
+    }
+    into.policies[k] = p;
+  }
+}
+
+/**
+ * Merges policies (in order): the union of their families; tables with the
+ * same name are combined (chains must not repeat; kernel-chain rules are
+ * concatenated in file order; chain policies must agree).
+ *
+ * @param policies The policies with their file names.
+ * @returns The merged policy.
+ * @throws {PolicyError} On a conflict.
+ *
+ * @example
+ * ```ts
+ * import { emptyPolicy } from "@rampart/iptables";
+ * import { mergePolicies } from "@rampart/iptables/cli";
+ * const merged = mergePolicies([
+ *   { file: "a.yaml", policy: emptyPolicy([4]) },
+ *   { file: "b.yaml", policy: emptyPolicy([6]) },
+ * ]);
+ * console.log(merged.ipVersions); // [ 4, 6 ]
+ * ```
+ */
+export function mergePolicies(policies: readonly { file: string; policy: Policy }[]): Policy {
+  if (policies.length === 1) return policies[0]!.policy;
+  const versions = new Set<IpFamily>();
+  const tables = new Map<TableName, TablePolicy>();
+  for (const { file, policy } of policies) {
+    for (const v of policy.ipVersions) versions.add(v);
+    for (const t of policy.tables) {
+      const existing = tables.get(t.table);
+      if (existing === undefined) {
+        tables.set(t.table, {
+          ...t,
+          chains: [...t.chains],
+          insertions: { ...t.insertions },
+          appends: { ...t.appends },
+          policies: { ...t.policies },
+        });
+      } else mergeTable(existing, t, file);
+    }
+  }
+  return { ipVersions: [...versions].sort(), tables: [...tables.values()] };
+}
+
+/**
+ * Loads and merges policy files.
+ *
+ * @param files The files.
+ * @param options Chain prefixes to enforce.
+ * @returns The merged policy.
+ */
+export async function loadPolicyFiles(
+  files: readonly string[],
+  options: { chainPrefixes?: readonly string[] } = {},
+): Promise<Policy> {
+  const loaded: { file: string; policy: Policy }[] = [];
+  for (const file of files) {
+    const policy = await loadPolicyFile(
+      file,
+      options.chainPrefixes === undefined ? {} : { chainPrefixes: [...options.chainPrefixes] },
+    );
+    loaded.push({ file, policy });
+  }
+  return mergePolicies(loaded);
+}
+
+/**
+ * Restricts a policy to some tables and families (`--table`, `--ipv4`/`--ipv6`).
+ *
+ * @param policy The policy.
+ * @param options Tables and families to keep (empty: all).
+ * @returns The restricted policy.
+ */
+export function selectPolicy(
+  policy: Policy,
+  options: { tables: readonly TableName[]; ipVersions: readonly IpFamily[] },
+): Policy {
+  return {
+    ipVersions: options.ipVersions.length === 0
+      ? [...policy.ipVersions]
+      : policy.ipVersions.filter((v) => options.ipVersions.includes(v)),
+    tables: options.tables.length === 0
+      ? [...policy.tables]
+      : policy.tables.filter((t) => options.tables.includes(t.table)),
+  };
+}

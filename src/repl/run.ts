@@ -1,0 +1,120 @@
+/**
+ * The REPL's read-eval-print loop on a terminal.
+ *
+ * @module
+ */
+import { completeInput } from "./completion.ts";
+import { historyEntry, HistoryFile, historyPath } from "./history.ts";
+import { denoTerminal, LineEditor, type TerminalIo } from "./line_editor.ts";
+import { DOT_COMMANDS, ReplSession, type ReplSessionOptions } from "./session.ts";
+
+/** Options of {@linkcode runRepl}. */
+export interface RunReplOptions extends Omit<ReplSessionOptions, "io"> {
+  /** The terminal. @default {this process's stdin/stdout} */
+  terminal?: TerminalIo;
+  /**
+   * The history file; `false` for none. @default {$RAMPART_REPL_HISTORY,
+   * else $XDG_STATE_HOME/rampart/repl_history, else ~/.local/state/rampart/repl_history}
+   */
+  historyFile?: string | false;
+}
+
+function env(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs the REPL until `.exit` or end of input (Ctrl-D). On a terminal it
+ * edits lines in raw mode with history and Tab completion; otherwise it reads
+ * lines from standard input without prompts (for scripts and pipes).
+ *
+ * @param options Session and terminal options.
+ * @returns Resolves when the session ends.
+ *
+ * @example
+ * ```ts ignore
+ * import { runRepl } from "@rampart/iptables/repl";
+ * await runRepl({ netns: "lab", backend: "nft" });
+ * ```
+ */
+export async function runRepl(options: RunReplOptions = {}): Promise<void> {
+  const terminal = options.terminal ?? denoTerminal();
+  const interactive = terminal.isTerminal;
+  const path = options.historyFile === false ? undefined : options.historyFile ?? historyPath(env);
+  const file = path === undefined ? undefined : new HistoryFile(path, {
+    onError: (e) =>
+      terminal.write(
+        `(history not saved: ${e instanceof Error ? e.message : String(e)})\n`,
+      ),
+  });
+  const history = interactive && file !== undefined ? await file.load() : [];
+  const holder: { session?: ReplSession } = {};
+  const editor = new LineEditor(terminal, {
+    history,
+    complete: (line, cursor) =>
+      completeInput(line, cursor, { scope: holder.session?.scope ?? {}, commands: DOT_COMMANDS }),
+  });
+  const session = new ReplSession({
+    ...options,
+    color: options.color ?? (interactive && env("NO_COLOR") === undefined),
+    io: {
+      write: (text) => terminal.write(interactive ? text.replaceAll(/\r?\n/g, "\r\n") : text),
+      async ask(question) {
+        if (!interactive) terminal.write(question);
+        const r = await editor.readLine(question);
+        if (!interactive) terminal.write("\n");
+        return r.kind === "line" ? r.text : undefined;
+      },
+    },
+  });
+  holder.session = session;
+  session.setHistory(history);
+  // Ctrl-C while a command runs must not end the session.
+  const onInterrupt = () => terminal.write("\n(interrupted: the command keeps running)\n");
+  try {
+    Deno.addSignalListener("SIGINT", onInterrupt);
+  } catch { /* signals not available */ }
+  try {
+    if (interactive) {
+      terminal.write(
+        `Rampart REPL: .help for help, Tab completes, Ctrl-D exits. Target: ${
+          session.currentNetns === undefined
+            ? 'the HOST (netns("name") switches)'
+            : `network namespace "${session.currentNetns}"`
+        }\n`,
+      );
+    }
+    let buffer = "";
+    while (true) {
+      const prompt = buffer === "" ? "rampart> " : "... ";
+      const r = await editor.readLine(prompt);
+      if (r.kind === "eof") {
+        if (buffer !== "") await session.run(buffer);
+        break;
+      }
+      if (r.kind === "interrupt") {
+        if (buffer === "") terminal.write("(To exit, press Ctrl-D or type .exit)\r\n");
+        buffer = "";
+        continue;
+      }
+      buffer = buffer === "" ? r.text : `${buffer}\n${r.text}`;
+      if (session.isIncomplete(buffer)) continue;
+      const input = buffer;
+      buffer = "";
+      const entry = historyEntry(input);
+      if (entry !== "" && history.at(-1) !== entry) {
+        history.push(entry);
+        if (interactive) await file?.add(entry);
+      }
+      if (await session.run(input) === "exit") break;
+    }
+  } finally {
+    try {
+      Deno.removeSignalListener("SIGINT", onInterrupt);
+    } catch { /* signals not available */ }
+  }
+}

@@ -1,0 +1,677 @@
+/**
+ * A REPL session: the DSL in scope, a firewall per target, and the commands
+ * (`show()`, `plan()`, `apply()`, `undo()`, `load()`, `save()`,
+ * `exportTs()`, `netns()`, `help()` and their `.dot` forms).
+ *
+ * @module
+ */
+import * as rampart from "../../mod.ts";
+import type { Action } from "../../dsl/action.ts";
+import { MatchCriteria } from "../../dsl/match.ts";
+import type { Chain, Rule } from "../../dsl/rule.ts";
+import { Firewall } from "../firewall.ts";
+import { isTableName, TABLE_NAMES, type TableName } from "../kernel_chains.ts";
+import type { IpFamily } from "../policy.ts";
+import { diffTable, readKernelTable, renderDiff, type TableDiff } from "../plan_diff.ts";
+import { emptyPolicy, type FamilyTablePolicy, type Policy, policyForFamily } from "../policy.ts";
+import { type CommandRunner, DenoCommandRunner } from "../runner.ts";
+import type { Snapshot } from "../snapshot.ts";
+import type { Table } from "../table.ts";
+import { policyToTypeScript } from "../ts_export.ts";
+import { loadPolicyFile } from "../yaml/load.ts";
+import { savePolicyFile } from "../yaml/save.ts";
+import { Evaluator, isIncomplete } from "./evaluator.ts";
+import { describePolicy, describeValue, isAction, isRule } from "./inspect.ts";
+import { PermissionRunner, requiredBinaries } from "./permissions.ts";
+import { desiredPolicy } from "./desired_state.ts";
+import { progressLine } from "../cli/progress.ts";
+
+/** How a session talks to the operator. */
+export interface ReplIo {
+  /** Prints text (results, plans, errors). */
+  write(text: string): void;
+  /** Asks a question and reads one line (`undefined` on end of input or Ctrl-C). */
+  ask(question: string): Promise<string | undefined>;
+}
+
+/** Options of {@linkcode ReplSession}. */
+export interface ReplSessionOptions {
+  /** How to talk to the operator. */
+  io: ReplIo;
+  /** Start in this network namespace (`undefined`: the host). */
+  netns?: string | undefined;
+  /** The iptables backend. @default {"auto"} */
+  backend?: "nft" | "legacy" | "auto";
+  /** Prefix of rule-ID comments. @default {"rampart:"} */
+  hashPrefix?: string;
+  /** Prefixes of owned chains. @default {["rp-"]} */
+  chainPrefixes?: string[];
+  /**
+   * Runs the iptables binaries (e.g. `new FakeDataplane().runner` to try the
+   * REPL without a kernel). When absent, real binaries run and Deno's `run`
+   * permission is requested for each binary that is not already allowed.
+   */
+  runner?: CommandRunner;
+  /** Makes the runner for a namespace (used by `netns()`); defaults as above. */
+  runnerFor?: (netns: string | undefined) => CommandRunner;
+  /** ANSI colours. @default {false} */
+  color?: boolean;
+}
+
+/** The `.dot` commands. */
+export const DOT_COMMANDS: readonly string[] = Object.freeze([
+  ".apply",
+  ".clear",
+  ".exit",
+  ".export",
+  ".help",
+  ".history",
+  ".load",
+  ".netns",
+  ".plan",
+  ".reset",
+  ".save",
+  ".show",
+  ".undo",
+]);
+
+const HELP = `Rampart REPL: type JavaScript using the DSL; values print as iptables text.
+
+  Match().protocol("tcp").destPorts(22)     a match prints its fragment
+  Accept(), Jump("rp-in"), Log("x: ")       an action prints its --jump fragment
+  rule(Match().protocol("icmp"), Accept())  a rule prints its rule line
+  const c = chain("rp-in", rule(…), Drop()) a chain prints its rules with their IDs
+  filter.updateChain(c)                     add or replace a chain (filter6 for IPv6)
+  filter.setRuleInsertions("INPUT", [rule(undefined, Jump("rp-in"))])
+  filter.setChainPolicy("INPUT", "DROP")    tables: filter nat mangle raw (+6 for IPv6)
+  table("nat", 6)                           any table of any family; firewall = all of them
+
+Commands (functions, or the same name with a dot and no parentheses):
+  show()          the desired state, every rule with its ID
+  plan()          the exact iptables-restore scripts, and a diff against the kernel
+                  matched by rule ID (+ added, - removed, = kept, · other programs')
+  apply()         show the plan, ask, then apply (asks Deno for run permission for
+                  exactly the iptables binaries needed); remembers the rules before
+  undo()          put back the rules from before the last apply (ours only)
+  load("f.yaml")  replace the desired state with a YAML rule file
+  save("f.yaml")  write the desired state as a YAML rule file
+  exportTs()      print the desired state as TypeScript (exportTs("f.ts") writes it)
+  netns("name")   work in a network namespace (netns(null): the host); netns() shows it
+  reset()         clear the desired state (the kernel is untouched until apply)
+  help()          this text        .history  recent inputs     .exit (or Ctrl-D)  leave
+
+Input is JavaScript, not TypeScript (no type annotations); top-level await works;
+const/let/var at the start of an input keep the name for later inputs. Unclosed
+brackets continue on the next line. Tab completes names and methods.`;
+
+function formatError(e: unknown): string {
+  if (e instanceof Error) {
+    const name = e.name === "Error" ? "Error" : e.name;
+    return `${name}: ${e.message}`;
+  }
+  return `Error: ${String(e)}`;
+}
+
+function toRule(item: unknown, where: string): Rule {
+  if (isRule(item)) return item;
+  if (isAction(item)) return { action: item };
+  if (item instanceof MatchCriteria) return { match: item };
+  throw new TypeError(
+    `Invalid ${where} ${Deno.inspect(item)}: expected a rule ({ match, action, comment }), ` +
+      "an action or a match",
+  );
+}
+
+/**
+ * Builds a chain: `chain(name, ...rules)`, where each rule is a rule object,
+ * an action (a rule that only acts) or a match, and arrays are flattened.
+ *
+ * @param name The chain's name.
+ * @param rules The rules.
+ * @returns The chain.
+ *
+ * @example
+ * ```ts
+ * import { Accept, Drop, Match } from "@rampart/iptables";
+ * import { chain } from "@rampart/iptables/repl";
+ * const c = chain("rp-in", { match: Match().protocol("tcp").destPorts(22), action: Accept() }, Drop());
+ * console.log(c.rules.length); // 2
+ * ```
+ */
+export function chain(name: string, ...rules: unknown[]): Chain {
+  if (typeof name !== "string") {
+    throw new TypeError(`Invalid chain name ${Deno.inspect(name)}: expected a string`);
+  }
+  return { name, rules: rules.flat().map((r, i) => toRule(r, `rule ${i} of chain "${name}"`)) };
+}
+
+/**
+ * Builds a rule: `rule(match?, action?, comment?)`.
+ *
+ * @param match What to match (`undefined` for every packet).
+ * @param action What to do.
+ * @param comment A comment.
+ * @returns The rule.
+ *
+ * @example
+ * ```ts
+ * import { Accept, Match } from "@rampart/iptables";
+ * import { rule } from "@rampart/iptables/repl";
+ * console.log(rule(Match().protocol("tcp"), Accept(), "web").comment); // web
+ * ```
+ */
+export function rule(
+  match?: MatchCriteria | Action,
+  action?: Action,
+  comment?: string | string[],
+): Rule {
+  const r: Rule = {};
+  if (isAction(match) && action === undefined) r.action = match;
+  else {
+    if (match !== undefined) {
+      if (!(match instanceof MatchCriteria)) {
+        throw new TypeError(
+          `Invalid match ${Deno.inspect(match)}: expected Match()… or undefined`,
+        );
+      }
+      r.match = match;
+    }
+    if (action !== undefined) {
+      if (!isAction(action)) {
+        throw new TypeError(
+          `Invalid action ${Deno.inspect(action)}: expected an action such as Accept()`,
+        );
+      }
+      r.action = action;
+    }
+  }
+  if (comment !== undefined) r.comment = comment;
+  return r;
+}
+
+/**
+ * One interactive session. Feed it inputs with {@linkcode ReplSession.run};
+ * it prints results and errors through its {@linkcode ReplIo} and never
+ * throws, so a mistake never ends the session.
+ *
+ * @example A session on the fake dataplane
+ * ```ts
+ * import { FakeDataplane } from "@rampart/iptables/testing";
+ * import { ReplSession } from "@rampart/iptables/repl";
+ * let out = "";
+ * const session = new ReplSession({
+ *   io: { write: (t) => void (out += t), ask: () => Promise.resolve("yes") },
+ *   runner: new FakeDataplane().runner,
+ *   backend: "nft",
+ * });
+ * await session.run('Match().protocol("tcp").destPorts(22)');
+ * console.log(out); // -p tcp -m multiport --destination-ports 22
+ * ```
+ */
+export class ReplSession {
+  readonly #io: ReplIo;
+  readonly #options: ReplSessionOptions;
+  readonly #evaluator: Evaluator;
+  #netns: string | undefined;
+  #runner!: CommandRunner;
+  #firewall!: Firewall;
+  readonly #undo: { snapshot: Snapshot; takenAt: Date; netns: string | undefined }[] = [];
+  #history: readonly string[] = [];
+  readonly #used = new Map<string, { table: TableName; ipVersion: IpFamily }>();
+
+  /**
+   * Creates a session (nothing touches the kernel until a command does).
+   *
+   * @param options IO, target and firewall options.
+   */
+  constructor(options: ReplSessionOptions) {
+    this.#io = options.io;
+    this.#options = options;
+    this.#netns = options.netns;
+    this.#setTarget(options.netns, emptyPolicy());
+    const scope: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(rampart)) scope[name] = value;
+    scope.chain = chain;
+    scope.rule = rule;
+    scope.table = (name: string, ipVersion: 4 | 6 = 4) => this.#table(name, ipVersion);
+    for (const name of TABLE_NAMES) {
+      Object.defineProperty(scope, name, { get: () => this.#table(name, 4), enumerable: true });
+      Object.defineProperty(scope, `${name}6`, {
+        get: () => this.#table(name, 6),
+        enumerable: true,
+      });
+    }
+    Object.defineProperty(scope, "firewall", { get: () => this.#firewall, enumerable: true });
+    // Commands print their result and return nothing (so nothing more is echoed).
+    const commands: Record<string, (...args: never[]) => void | Promise<void>> = {
+      help: () => this.help(),
+      show: () => this.show(),
+      plan: async () => void await this.plan(),
+      apply: async () => void await this.apply(),
+      undo: async () => void await this.undo(),
+      load: (path: string) => this.load(path),
+      save: (path: string) => this.save(path),
+      exportTs: (path?: string) => this.exportTs(path),
+      netns: (...args: (string | null)[]) => this.netns(...args),
+      reset: () => this.reset(),
+    };
+    Object.assign(scope, commands);
+    this.#evaluator = new Evaluator(scope);
+  }
+
+  /** The names in scope (for completion). */
+  get scope(): Record<string, unknown> {
+    return this.#evaluator.scope;
+  }
+
+  /** The firewall of the current target. */
+  get firewall(): Firewall {
+    return this.#firewall;
+  }
+
+  /** The current namespace (`undefined`: the host). */
+  get currentNetns(): string | undefined {
+    return this.#netns;
+  }
+
+  /**
+   * Gives the session the history (for `.history`).
+   *
+   * @param history Entries, oldest first.
+   */
+  setHistory(history: readonly string[]): void {
+    this.#history = history;
+  }
+
+  /**
+   * Tells whether the input needs more lines (open brackets, strings, comments).
+   *
+   * @param input The input so far.
+   * @returns True when more lines are needed.
+   */
+  isIncomplete(input: string): boolean {
+    return !input.trimStart().startsWith(".") && isIncomplete(input);
+  }
+
+  /**
+   * Runs one input: a `.command` or JavaScript. Prints the result or the
+   * error; never throws.
+   *
+   * @param input The input.
+   * @returns `"exit"` after `.exit`, else `"ok"` or `"error"`.
+   */
+  async run(input: string): Promise<"ok" | "error" | "exit"> {
+    const text = input.trim();
+    if (text === "") return "ok";
+    try {
+      if (text.startsWith(".") && /^\.[a-z]/.test(text)) return await this.#dot(text);
+      const value = await this.#evaluator.evaluate(input);
+      const shown = describeValue(value, {
+        hashPrefix: this.#options.hashPrefix ?? "rampart:",
+        color: this.#options.color === true,
+      });
+      if (shown !== "") this.#io.write(shown + "\n");
+      return "ok";
+    } catch (e) {
+      this.#io.write(this.#paint("31", formatError(e)) + "\n");
+      return "error";
+    }
+  }
+
+  async #dot(text: string): Promise<"ok" | "exit"> {
+    const [command = "", ...rest] = text.split(/\s+/);
+    const arg = rest.join(" ").trim().replace(/^(["'])(.*)\1$/, "$2");
+    const need = (what: string) => {
+      if (arg === "") throw new TypeError(`Missing argument: ${command} <${what}>`);
+      return arg;
+    };
+    switch (command) {
+      case ".exit":
+        return "exit";
+      case ".help":
+        this.help();
+        break;
+      case ".show":
+        this.show();
+        break;
+      case ".plan":
+        await this.plan();
+        break;
+      case ".apply":
+        await this.apply();
+        break;
+      case ".undo":
+        await this.undo();
+        break;
+      case ".load":
+        await this.load(need("file.yaml"));
+        break;
+      case ".save":
+        await this.save(need("file.yaml"));
+        break;
+      case ".export":
+        await this.exportTs(arg === "" ? undefined : arg);
+        break;
+      case ".netns":
+        this.netns(...(arg === "" ? [] : [arg === "host" || arg === "-" ? null : arg]));
+        break;
+      case ".reset":
+        this.reset();
+        break;
+      case ".clear":
+        this.#io.write("\x1b[H\x1b[2J");
+        break;
+      case ".history":
+        this.#io.write(this.#history.slice(-20).map((h) => `  ${h}`).join("\n") + "\n");
+        break;
+      default:
+        throw new TypeError(
+          `Unknown command ${JSON.stringify(command)}: expected one of ${DOT_COMMANDS.join(", ")}`,
+        );
+    }
+    return "ok";
+  }
+
+  #paint(code: string, text: string): string {
+    return this.#options.color === true ? `\x1b[${code}m${text}\x1b[0m` : text;
+  }
+
+  #runnerFor(netns: string | undefined): CommandRunner {
+    if (this.#options.runnerFor !== undefined) return this.#options.runnerFor(netns);
+    if (this.#options.runner !== undefined) return this.#options.runner;
+    return new PermissionRunner(new DenoCommandRunner(netns === undefined ? {} : { netns }), {
+      netns,
+      onRequest: (commands) =>
+        this.#io.write(`Rampart needs permission to run: ${commands.join(", ")}\n`),
+    });
+  }
+
+  #setTarget(netns: string | undefined, policy: Policy): void {
+    this.#netns = netns;
+    this.#runner = this.#runnerFor(netns);
+    const o = this.#options;
+    this.#firewall = new Firewall({
+      ...(netns === undefined ? {} : { netns }),
+      backend: o.backend ?? "auto",
+      hashPrefix: o.hashPrefix ?? "rampart:",
+      chainPrefixes: o.chainPrefixes ?? ["rp-"],
+      runner: this.#runner,
+      ipVersions: [4, 6],
+    });
+    this.#firewall.setPolicy(policy);
+  }
+
+  #table(name: string, ipVersion: number): Table {
+    if (!isTableName(name)) {
+      throw new TypeError(
+        `Invalid table ${JSON.stringify(name)}: expected filter, nat, mangle or raw`,
+      );
+    }
+    if (ipVersion !== 4 && ipVersion !== 6) {
+      throw new TypeError(`Invalid IP version ${JSON.stringify(ipVersion)}: expected 4 or 6`);
+    }
+    this.#used.set(`${name}/${ipVersion}`, { table: name, ipVersion });
+    return this.#firewall.table(name, ipVersion);
+  }
+
+  #usePolicyTables(policy: Policy): void {
+    for (const t of policy.tables) {
+      for (const v of policy.ipVersions) {
+        if (t.ipVersion === undefined || t.ipVersion === v) {
+          this.#used.set(`${t.table}/${v}`, { table: t.table, ipVersion: v });
+        }
+      }
+    }
+  }
+
+  /**
+   * The desired state: the tables as edited in this session, as one policy.
+   *
+   * @returns The policy.
+   */
+  desiredPolicy(): Policy {
+    const { policy, warnings } = desiredPolicy(this.#firewall, [...this.#used.values()]);
+    for (const w of warnings) this.#io.write(this.#paint("33", `Warning: ${w}`) + "\n");
+    return policy;
+  }
+
+  #target(): string {
+    return this.#netns === undefined ? "the HOST" : `network namespace "${this.#netns}"`;
+  }
+
+  /** Prints the help text. */
+  help(): void {
+    this.#io.write(HELP + "\n");
+  }
+
+  /** Prints the desired state, every rule with its ID. */
+  show(): void {
+    this.#io.write(
+      describePolicy(this.desiredPolicy(), {
+        hashPrefix: this.#options.hashPrefix ?? "rampart:",
+        color: this.#options.color === true,
+      }) + "\n",
+    );
+  }
+
+  /** Clears the desired state (the kernel is untouched until `apply()`). */
+  reset(): void {
+    this.#firewall.setPolicy(emptyPolicy());
+    this.#io.write("Desired state cleared (apply() would remove our rules)\n");
+  }
+
+  /**
+   * Prints the scripts `apply()` would write and the diff against the kernel.
+   *
+   * @returns Whether anything would change.
+   */
+  async plan(): Promise<boolean> {
+    const { tables } = await this.#firewall.plan();
+    let out = "";
+    for (const t of tables) {
+      if (t.script === "") continue;
+      out += this.#paint("1", `# ${t.table} (IPv${t.ipVersion})`) + "\n" + t.script;
+      if (!t.script.endsWith("\n")) out += "\n";
+    }
+    const changed = out !== "";
+    if (!changed) {
+      this.#io.write(`Nothing to do: ${this.#target()} already matches the desired state\n`);
+      return false;
+    }
+    const diffs = await this.#diff(tables.map((t) => ({ table: t.table, ipVersion: t.ipVersion })));
+    this.#io.write(
+      out + "\n" + renderDiff(diffs.filter((d) => d.changed), {
+        color: this.#options.color === true,
+      }),
+    );
+    return true;
+  }
+
+  async #diff(pairs: { table: TableName; ipVersion: 4 | 6 }[]): Promise<TableDiff[]> {
+    const policy = this.desiredPolicy();
+    const desired = new Map<string, FamilyTablePolicy>();
+    for (const v of [4, 6] as const) {
+      for (const t of policyForFamily(policy, v)) desired.set(`${t.table}/${v}`, t);
+    }
+    const seen = new Set<string>();
+    const out: TableDiff[] = [];
+    const all = [
+      ...pairs,
+      ...[...desired.values()].map((t) => ({ table: t.table, ipVersion: t.ipVersion })),
+    ];
+    for (const { table, ipVersion } of all) {
+      const key = `${table}/${ipVersion}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const backend = this.#firewall.table(table, ipVersion).backend ??
+        (this.#options.backend === "legacy" ? "legacy" : "nft");
+      const save = await readKernelTable(this.#runner, { table, ipVersion, backend });
+      out.push(diffTable(
+        desired.get(key) ??
+          { table, ipVersion, chains: [], insertions: {}, appends: {}, policies: {} },
+        save,
+        {
+          hashPrefix: this.#options.hashPrefix ?? "rampart:",
+          chainPrefixes: this.#options.chainPrefixes ?? ["rp-"],
+        },
+      ));
+    }
+    return out;
+  }
+
+  async #confirm(question: string): Promise<boolean> {
+    const answer = (await this.#io.ask(question))?.trim().toLowerCase();
+    return answer === "y" || answer === "yes";
+  }
+
+  /**
+   * Shows the plan, asks for confirmation, requests run permission for the
+   * binaries that write, snapshots our rules and applies.
+   *
+   * @returns Whether it applied.
+   */
+  async apply(): Promise<boolean> {
+    if (!await this.plan()) return false;
+    if (this.#netns === undefined) {
+      this.#io.write(this.#paint("33", "Warning: this changes the firewall of THIS HOST") + "\n");
+    }
+    if (!await this.#confirm(`Apply these changes to ${this.#target()}? [y/N] `)) {
+      this.#io.write("Not applied\n");
+      return false;
+    }
+    if (this.#runner instanceof PermissionRunner) {
+      const policy = this.desiredPolicy();
+      const backend = this.#firewall.table("filter", policy.ipVersions[0] ?? 4).backend ??
+        (this.#options.backend === "legacy" ? "legacy" : "nft");
+      await this.#runner.ensure(
+        requiredBinaries({
+          ipVersions: policy.ipVersions,
+          backend,
+          ops: ["save", "restore"],
+          netns: this.#netns,
+        }),
+      );
+    }
+    const started = Date.now();
+    const result = await this.#firewall.apply({
+      onProgress: (event) => this.#io.write(this.#paint("2", `  ${progressLine(event)}`) + "\n"),
+    });
+    if (result.previous !== undefined) {
+      this.#undo.push({
+        snapshot: result.previous,
+        takenAt: new Date(started),
+        netns: this.#netns,
+      });
+    }
+    this.#io.write(
+      `Applied to ${this.#target()} in ${
+        Date.now() - started
+      } ms; undo() puts the previous rules back\n`,
+    );
+    return true;
+  }
+
+  /**
+   * Puts back our rules as they were before the last `apply()` (other
+   * programs' rules are not touched). The desired state is kept.
+   *
+   * @returns Whether it restored.
+   */
+  async undo(): Promise<boolean> {
+    const last = this.#undo.at(-1);
+    if (last === undefined) {
+      this.#io.write("Nothing to undo: no apply() in this session\n");
+      return false;
+    }
+    if (last.netns !== this.#netns) {
+      throw new Error(
+        `The last apply was in ${
+          last.netns === undefined ? "the host" : `namespace "${last.netns}"`
+        }: ` +
+          `switch back with netns(${
+            last.netns === undefined ? "null" : JSON.stringify(last.netns)
+          }) first`,
+      );
+    }
+    if (
+      !await this.#confirm(
+        `Restore the rules of ${this.#target()} from before the apply at ${last.takenAt.toLocaleTimeString()}? [y/N] `,
+      )
+    ) {
+      this.#io.write("Not restored\n");
+      return false;
+    }
+    await this.#firewall.restoreSnapshot(last.snapshot);
+    this.#undo.pop();
+    this.#io.write(
+      "Restored; the desired state is unchanged (plan() shows what apply() would write)\n",
+    );
+    return true;
+  }
+
+  /**
+   * Replaces the desired state with a YAML rule file.
+   *
+   * @param path The file.
+   */
+  async load(path: string): Promise<void> {
+    const policy = await loadPolicyFile(path, {
+      chainPrefixes: this.#options.chainPrefixes ?? ["rp-"],
+    });
+    this.#firewall.setPolicy(policy);
+    this.#usePolicyTables(policy);
+    const chains = policy.tables.reduce((n, t) => n + t.chains.length, 0);
+    this.#io.write(`Loaded ${path}: ${policy.tables.length} table(s), ${chains} chain(s)\n`);
+  }
+
+  /**
+   * Writes the desired state as a YAML rule file.
+   *
+   * @param path The file.
+   */
+  async save(path: string): Promise<void> {
+    if (typeof path !== "string" || path === "") {
+      throw new TypeError(`Invalid path ${Deno.inspect(path)}: expected a file name`);
+    }
+    await savePolicyFile(path, this.desiredPolicy());
+    this.#io.write(`Saved ${path}\n`);
+  }
+
+  /**
+   * Prints the desired state as TypeScript, or writes it to a file.
+   *
+   * @param path The file (absent: print).
+   */
+  async exportTs(path?: string): Promise<void> {
+    const source = policyToTypeScript(this.desiredPolicy());
+    if (path === undefined) this.#io.write(source);
+    else {
+      await Deno.writeTextFile(path, source);
+      this.#io.write(`Wrote ${path}\n`);
+    }
+  }
+
+  /**
+   * Shows or changes the target: `netns()` shows it, `netns("name")` works
+   * in that namespace, `netns(null)` on the host. The desired state moves along.
+   *
+   * @param args Nothing, a name, or `null`.
+   */
+  netns(...args: (string | null)[]): void {
+    if (args.length === 0) {
+      this.#io.write(`Target: ${this.#target()}\n`);
+      return;
+    }
+    const name = args[0];
+    if (name !== null && (typeof name !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(name))) {
+      throw new TypeError(
+        `Invalid namespace ${Deno.inspect(name)}: expected a name of 1 to 64 letters, digits, ` +
+          "'_', '.' or '-', or null for the host",
+      );
+    }
+    const policy = this.desiredPolicy();
+    this.#setTarget(name ?? undefined, policy);
+    this.#usePolicyTables(policy);
+    this.#io.write(`Target: ${this.#target()}\n`);
+  }
+}
