@@ -49,3 +49,4 @@ export * from "./src/yaml/errors.ts";
 export * from "./src/yaml/load.ts";
 export * from "./src/yaml/save.ts";
 export * from "./src/plan_diff.ts";
+export * from "./src/iptables_commands.ts";

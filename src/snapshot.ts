@@ -15,6 +15,7 @@ import type { ChainPolicy, IpFamily } from "./policy.ts";
 import { extractRuleId } from "./save_parser.ts";
 import { isKernelChain, isTableName, type TableName } from "./kernel_chains.ts";
 import type { CommandRunner } from "./runner.ts";
+import { IptablesCommands, type IptablesResult } from "./iptables_commands.ts";
 
 /** The format version of {@linkcode Snapshot}. */
 export const SNAPSHOT_VERSION = 1;
@@ -340,25 +341,22 @@ export interface SnapshotIoOptions extends OwnershipOptions {
   timeoutMs?: number;
 }
 
-async function runBinary(
+function runBinary(
   runner: CommandRunner,
   op: "save" | "restore",
   where: { ipVersion: IpFamily; backend: "nft" | "legacy" },
   args: string[],
   options: { stdin?: string; timeoutMs?: number },
-): Promise<{ cmd: string; code: number; stdout: string; stderr: string }> {
-  const family = where.ipVersion === 6 ? "ip6tables" : "iptables";
-  const candidates = [`${family}-${where.backend}-${op}`, `${family}-${op}`];
-  let last = { cmd: candidates[0]!, code: 127, stdout: "", stderr: "" };
-  for (const cmd of candidates) {
-    const r = await runner.run(cmd, args, {
-      timeoutMs: options.timeoutMs ?? 60_000,
-      ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
-    });
-    last = { cmd, code: r.code, stdout: r.stdout, stderr: r.stderr };
-    if (r.code !== 127) break;
-  }
-  return last;
+): Promise<IptablesResult> {
+  const commands = new IptablesCommands(runner, {
+    ipVersion: where.ipVersion,
+    backend: where.backend,
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+  });
+  // Legacy restore takes the xtables lock: wait for it like the engine does
+  // (iptables-nft ignores the lock).
+  const lockArgs = op === "restore" && where.backend === "legacy" ? ["--wait", "10"] : [];
+  return commands.run(op, [...args, ...lockArgs], options.stdin);
 }
 
 /**

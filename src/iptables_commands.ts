@@ -1,0 +1,98 @@
+/**
+ * Running the save and restore binaries of one backend and IP family.
+ *
+ * @module
+ */
+import type { CommandRunner } from "./runner.ts";
+
+/** What one save or restore run produced. */
+export interface IptablesResult {
+  /** The binary that ran (after the fallback). */
+  cmd: string;
+  /** Exit code (127: no binary of that name). */
+  code: number;
+  /** Standard output. */
+  stdout: string;
+  /** Standard error. */
+  stderr: string;
+  /** True when the run was killed for outliving its timeout. */
+  timedOut: boolean;
+}
+
+/** Options of {@linkcode IptablesCommands}. */
+export interface IptablesCommandsOptions {
+  /** The IP family (`ip6tables-…` for 6). */
+  ipVersion: 4 | 6;
+  /** The backend (`…-nft-…` or `…-legacy-…`). */
+  backend: "nft" | "legacy";
+  /** Kill a binary that runs longer than this. @default {60000} */
+  timeoutMs?: number;
+}
+
+/**
+ * Runs `ip[6]tables-<backend>-save|restore`, falling back to the plain
+ * `ip[6]tables-save|restore` when the variant is not installed (the reference's
+ * FindBestBinary), and remembers which name worked.
+ *
+ * @example
+ * ```ts
+ * import { IptablesCommands } from "@rampart/iptables";
+ * import { FakeDataplane } from "@rampart/iptables/testing";
+ * const commands = new IptablesCommands(new FakeDataplane().runner, { ipVersion: 6, backend: "nft" });
+ * const r = await commands.run("save", ["-t", "raw"]);
+ * console.log(r.cmd, r.code); // ip6tables-nft-save 0
+ * ```
+ */
+export class IptablesCommands {
+  readonly #runner: CommandRunner;
+  readonly #family: string;
+  readonly #backend: "nft" | "legacy";
+  readonly #timeoutMs: number;
+  readonly #resolved = new Map<"save" | "restore", string>();
+
+  /**
+   * Creates the commands of one backend and family.
+   *
+   * @param runner Runs the binaries (in the right namespace).
+   * @param options Family, backend and timeout.
+   */
+  constructor(runner: CommandRunner, options: IptablesCommandsOptions) {
+    this.#runner = runner;
+    this.#family = options.ipVersion === 6 ? "ip6tables" : "iptables";
+    this.#backend = options.backend;
+    this.#timeoutMs = options.timeoutMs ?? 60_000;
+  }
+
+  /**
+   * Runs the save or restore binary.
+   *
+   * @param op Which binary.
+   * @param args Its arguments.
+   * @param stdin The script for restore.
+   */
+  async run(op: "save" | "restore", args: string[], stdin?: string): Promise<IptablesResult> {
+    const known = this.#resolved.get(op);
+    const candidates = known !== undefined
+      ? [known]
+      : [`${this.#family}-${this.#backend}-${op}`, `${this.#family}-${op}`];
+    const opts = stdin === undefined
+      ? { timeoutMs: this.#timeoutMs }
+      : { stdin, timeoutMs: this.#timeoutMs };
+    let last: IptablesResult | undefined;
+    for (const cmd of candidates) {
+      const r = await this.#runner.run(cmd, args, opts);
+      last = {
+        cmd,
+        code: r.code,
+        stdout: r.stdout,
+        stderr: r.stderr,
+        timedOut: r.timedOut ?? false,
+      };
+      if (r.code !== 127) {
+        this.#resolved.set(op, cmd);
+        break;
+      }
+    }
+    return last!;
+  }
+}
