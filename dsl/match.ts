@@ -81,6 +81,9 @@ export interface MatchClause {
   readonly fragment: string;
 }
 
+/** The frozen clause list `with()` is passing to the constructor (see there). */
+let trusted: readonly MatchClause[] | undefined;
+
 /** A frozen copy of a clause (clauses already frozen are shared). */
 function frozenClause(c: MatchClause): MatchClause {
   if (Object.isFrozen(c) && Object.isFrozen(c.args)) return c;
@@ -117,12 +120,18 @@ export class MatchCriteria {
    * @param clauses The clauses, in order.
    */
   constructor(clauses: readonly MatchClause[] = []) {
-    this.clauses = Object.freeze(clauses.map(frozenClause));
+    // A list `with()` just built from frozen clauses is taken as is: copying
+    // and re-freezing every clause at each builder step made building a rule
+    // quadratic in its clauses (and was most of the DSL's build time).
+    this.clauses = clauses === trusted ? clauses : Object.freeze(clauses.map(frozenClause));
+    trusted = undefined;
   }
 
   /** Returns new criteria with one more clause. */
   protected with(method: string, args: readonly DslArg[], fragment: string): MatchCriteria {
-    return new MatchCriteria([...this.clauses, { method, args, fragment }]);
+    const list = [...this.clauses, frozenClause({ method, args, fragment })];
+    trusted = Object.freeze(list);
+    return new MatchCriteria(list);
   }
 
   /** The fragments joined by single spaces (`""` when empty). */

@@ -97,16 +97,27 @@ export function ruleComments(rule: Rule): readonly string[] {
 }
 
 function inner(rule: Rule, options: RenderOptions): string {
-  const parts: string[] = [];
+  // String concatenation rather than an array join: this runs twice per rule
+  // per full apply (once for the ID, once for the script line).
+  let s = "";
   const hash = options.hash ?? "";
-  if (hash === "HASH") parts.push("HASH");
-  else if (hash !== "") parts.push(`-m comment --comment "${options.hashPrefix ?? ""}${hash}"`);
-  for (const c of ruleComments(rule)) parts.push(`-m comment --comment "${escapeComment(c)}"`);
+  if (hash === "HASH") s = "HASH";
+  else if (hash !== "") s = `-m comment --comment "${options.hashPrefix ?? ""}${hash}"`;
+  const comment = rule.comment;
+  if (comment !== undefined) {
+    if (typeof comment === "string") {
+      s = join(s, `-m comment --comment "${escapeComment(comment)}"`);
+    } else for (const c of comment) s = join(s, `-m comment --comment "${escapeComment(c)}"`);
+  }
   const m = rule.match?.render() ?? "";
-  if (m !== "") parts.push(m);
+  if (m !== "") s = join(s, m);
   const a = rule.action?.toFragment(options.features ?? {}) ?? "";
-  if (a !== "") parts.push(a);
-  return parts.join(" ");
+  if (a !== "") s = join(s, a);
+  return s;
+}
+
+function join(a: string, b: string): string {
+  return a === "" ? b : a + " " + b;
 }
 
 function line(prefix: string, rule: Rule, options: RenderOptions): string {

@@ -116,6 +116,8 @@ export function readFileWithRunner(runner: CommandRunner): ReadFile {
  * Decides which iptables backend to program (the reference's [head]
  * algorithm):
  *
+ * 0. with `hashPrefix`: when rules carrying it (of `ipVersion`, or both
+ *    families) are in exactly one backend, that backend (where we ran last);
  * 1. `ip6tables-nft-save -t mangle` or `iptables-nft-save -t mangle` shows
  *    kube-proxy's `KUBE-IPTABLES-HINT` or `KUBE-KUBELET-CANARY` → nft;
  * 2. the same on legacy → legacy;
@@ -219,11 +221,45 @@ export async function detectBackend(
     legacyNames(v).size > 0 ? save(legacyBin(v), []) : Promise.resolve("");
   const nftFull = (v: 4 | 6) => save(nftBin(v), []);
 
+  // Our own rules decide first: where they are is where we were running.
+  let nftRules = 0;
+  let legacyRules = 0;
+  if (options.hashPrefix !== undefined && options.hashPrefix !== "") {
+    // Only comparable when both variant-specific binaries exist; the
+    // unsuffixed fallback may be either variant and would count twice.
+    const families: (4 | 6)[] = options.ipVersion === undefined ? [4, 6] : [options.ipVersion];
+    const comparable = families.filter((v) =>
+      nftBin(v)?.includes("-nft-") && legacyBin(v)?.includes("-legacy-")
+    );
+    const ours = hashRegExp(options.hashPrefix);
+    for (const v of comparable) {
+      nftRules += countOurRules(await nftFull(v), ours);
+      legacyRules += countOurRules(await legacyFull(v), ours);
+    }
+    if (nftRules > 0 && legacyRules > 0) {
+      const error = new BackendConflictError({
+        hashPrefix: options.hashPrefix,
+        nftRules,
+        legacyRules,
+      });
+      if (requested === "auto") throw error;
+      logger.log("warn", error.message, { requested, nftRules, legacyRules });
+    }
+  }
+
   let detected: Backend;
   let reason: string;
   const fields: Record<string, unknown> = {};
   const nftMangle = await Promise.all([save(nft6, ["-t", "mangle"]), save(nft4, ["-t", "mangle"])]);
-  if (nftMangle.some(hasKubeHint)) {
+  if (nftRules > 0 && legacyRules === 0) {
+    detected = "nft";
+    reason = "our rules are in iptables-nft";
+    Object.assign(fields, { ourRules: nftRules });
+  } else if (legacyRules > 0 && nftRules === 0) {
+    detected = "legacy";
+    reason = "our rules are in iptables-legacy";
+    Object.assign(fields, { ourRules: legacyRules });
+  } else if (nftMangle.some(hasKubeHint)) {
     detected = "nft";
     reason = "kube-proxy hint chain in iptables-nft";
   } else if ((await Promise.all([legacyMangle(6), legacyMangle(4)])).some(hasKubeHint)) {
@@ -250,31 +286,6 @@ export async function detectBackend(
       reason = options.reportedBackend === undefined
         ? "rule counts tie; defaulting to legacy"
         : "rule counts tie; using the variant `iptables --version` reports";
-    }
-  }
-
-  if (options.hashPrefix !== undefined && options.hashPrefix !== "") {
-    // Only comparable when both variant-specific binaries exist; the
-    // unsuffixed fallback may be either variant and would count twice.
-    const families: (4 | 6)[] = options.ipVersion === undefined ? [4, 6] : [options.ipVersion];
-    const comparable = families.filter((v) =>
-      nftBin(v)?.includes("-nft-") && legacyBin(v)?.includes("-legacy-")
-    );
-    const ours = hashRegExp(options.hashPrefix);
-    let nftRules = 0;
-    let legacyRules = 0;
-    for (const v of comparable) {
-      nftRules += countOurRules(await nftFull(v), ours);
-      legacyRules += countOurRules(await legacyFull(v), ours);
-    }
-    if (nftRules > 0 && legacyRules > 0) {
-      const error = new BackendConflictError({
-        hashPrefix: options.hashPrefix,
-        nftRules,
-        legacyRules,
-      });
-      if (requested === "auto") throw error;
-      logger.log("warn", error.message, { requested, nftRules, legacyRules });
     }
   }
 

@@ -816,7 +816,7 @@ export class FakeDataplane {
         if (parsed.target !== undefined && !parsed.targetIsExtension && !work.has(parsed.target)) {
           this.#checkTarget(inv, work, parsed, n, ctx.commitLine);
         }
-        const i = c.rules.findIndex((r) => r.spec === parsed.spec);
+        const i = c.rules.findIndex((r) => r.parsed.identity === parsed.identity);
         if (i === -1) throw failed("Bad rule (does a matching rule exist in that chain?).");
         c.rules.splice(i, 1);
         return "";
@@ -1045,11 +1045,13 @@ export class FakeDataplane {
       }
       try {
         const parsed = this.#parse(inv, rest.slice(2), 1);
-        return c.rules.some((r) => r.spec === parsed.spec) ? { code: 0, stdout: "", stderr: "" } : {
-          code: 1,
-          stdout: "",
-          stderr: `${name}: Bad rule (does a matching rule exist in that chain?).\n`,
-        };
+        return c.rules.some((r) => r.parsed.identity === parsed.identity)
+          ? { code: 0, stdout: "", stderr: "" }
+          : {
+            code: 1,
+            stdout: "",
+            stderr: `${name}: Bad rule (does a matching rule exist in that chain?).\n`,
+          };
       } catch (e) {
         if (e instanceof Failure) return { code: 2, stdout: "", stderr: e.stderr };
         throw e;

@@ -116,6 +116,7 @@ export function ipSetNames(rule: Rule): string[] {
       names.add(clause.args[0]);
       continue;
     }
+    if (!clause.fragment.includes("--match-set")) continue;
     const words = clause.fragment.split(" ");
     for (let i = 0; i + 1 < words.length; i++) {
       if (words[i] === "--match-set") names.add(words[i + 1] as string);

@@ -16,8 +16,10 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
  * @example A logger that collects records
  * ```ts
  * import type { Logger, LogFields, LogLevel } from "@rampart/iptables";
- * const records: [LogLevel, string, LogFields?][] = [];
- * const logger: Logger = { log: (level, msg, fields) => void records.push([level, msg, fields]) };
+ * const records: { level: LogLevel; message: string; fields: LogFields | undefined }[] = [];
+ * const logger: Logger = {
+ *   log: (level, message, fields) => void records.push({ level, message, fields }),
+ * };
  * logger.log("info", "resync", { reason: "refresh timer" });
  * ```
  */

@@ -29,6 +29,8 @@ export interface Placement {
 }
 
 const PORT_PROTOCOLS = new Set(["tcp", "udp", "udplite", "sctp", "dccp"]);
+/** NAT targets take ports only with these ("Need TCP, UDP, SCTP or DCCP with port specification"). */
+const NAT_PORT_PROTOCOLS = new Set(["tcp", "udp", "sctp", "dccp"]);
 const PROTOCOL_NUMBERS: Record<number, string> = {
   1: "icmp",
   6: "tcp",
@@ -57,6 +59,12 @@ const ICMP6_METHODS = new Set([
   "notIcmpV6TypeAndCode",
 ]);
 const PROTOCOL_METHODS = new Set(["protocol", "notProtocol", "protocolNum", "notProtocolNum"]);
+const SINGLE_FLAGS: readonly (readonly [string, readonly string[]])[] = [
+  ["-s", ["sourceNet", "notSourceNet"]],
+  ["-d", ["destNet", "notDestNet"]],
+  ["-i", ["inInterface"]],
+  ["-o", ["outInterface"]],
+];
 const ADDR_TYPE_METHODS = new Set([
   "srcAddrType",
   "notSrcAddrType",
@@ -122,10 +130,11 @@ function hookList(hooks: Iterable<Hook>): string {
  * ```
  */
 export function checkPlacement(rule: Rule, where: Placement): void {
-  const place = `rule ${where.ruleIndex} of ${
-    where.list === "chain" ? "chain" : `the ${where.list} list of chain`
-  } "${where.chain}" (${where.table}, IPv${where.ipVersion})`;
   function fail(problem: string): never {
+    // Built only on failure: this runs for every rule of every plan.
+    const place = `rule ${where.ruleIndex} of ${
+      where.list === "chain" ? "chain" : `the ${where.list} list of chain`
+    } "${where.chain}" (${where.table}, IPv${where.ipVersion})`;
     throw new PlacementError(`Cannot place ${place}: ${problem}`, {
       chain: where.chain,
       ruleIndex: where.ruleIndex,
@@ -142,11 +151,27 @@ export function checkPlacement(rule: Rule, where: Placement): void {
     if (!c.method.startsWith("not")) protocol = protocolName(c.args[0]);
   }
   if (action?.kind === "LimitNumConnections") {
+    // It renders its own `-p tcp`, but after the match: port and ICMP matches
+    // before it would have no protocol ("multiport needs `-p tcp'…").
     protocolCount++;
-    protocol = "tcp";
   }
   if (protocolCount > 1) {
     fail("a rule can match only one protocol (-p); split it into several rules");
+  }
+  // iptables allows each of -s, -d, -i and -o once per rule ("multiple -d flags not allowed").
+  for (const [flag, methods] of SINGLE_FLAGS) {
+    // Counted first without allocating: this runs for every rule placed.
+    let count = 0;
+    for (const c of clauses) if (methods.includes(c.method)) count++;
+    if (count < 2) continue;
+    const used = clauses.filter((c) => methods.includes(c.method)).map((c) => `${c.method}()`);
+    if (used.length > 1) {
+      fail(
+        `${
+          used.join(" and ")
+        } both use ${flag}, which iptables allows once per rule; split it into several rules`,
+      );
+    }
   }
   if (protocol === "icmp" && where.ipVersion === 6) {
     fail('protocol "icmp" is IPv4 only; use "icmpv6" in an IPv6 table');
@@ -224,6 +249,10 @@ export function checkPlacement(rule: Rule, where: Placement): void {
     }
   }
   if (action === undefined) return;
+  if (action.kind === "Drop" && where.table === "nat") {
+    // iptables 1.8 (both backends): 'The "nat" table is not intended for filtering'.
+    fail("Drop() is refused in the nat table by iptables; drop in the filter table instead");
+  }
   const target = TARGET_PLACES[action.kind];
   if (target !== undefined) {
     if (target.table !== where.table) {
@@ -247,14 +276,14 @@ export function checkPlacement(rule: Rule, where: Placement): void {
     }
     if (
       hasPort(action.args[0], action.args[1]) &&
-      (protocol === undefined || !PORT_PROTOCOLS.has(protocol))
+      (protocol === undefined || !NAT_PORT_PROTOCOLS.has(protocol))
     ) {
-      fail(`${action.kind}() with a port needs protocol tcp, udp, udplite, sctp or dccp`);
+      fail(`${action.kind}() with a port needs protocol tcp, udp, sctp or dccp`);
     }
   }
   if (action.kind === "Masq" && action.args[0] !== undefined && action.args[0] !== "") {
-    if (protocol === undefined || !PORT_PROTOCOLS.has(protocol)) {
-      fail("Masq() with to-ports needs protocol tcp, udp, udplite, sctp or dccp");
+    if (protocol === undefined || !NAT_PORT_PROTOCOLS.has(protocol)) {
+      fail("Masq() with to-ports needs protocol tcp, udp, sctp or dccp");
     }
   }
   if (action.kind === "Reject" || action.kind === "LimitNumConnections") {
@@ -264,7 +293,7 @@ export function checkPlacement(rule: Rule, where: Placement): void {
       if (!allowed.has(type)) {
         fail(`reject type "${type}" is not valid for IPv${where.ipVersion}`);
       }
-      if (type === "tcp-reset" && protocol !== "tcp") {
+      if (type === "tcp-reset" && protocol !== "tcp" && action.kind === "Reject") {
         fail('reject type "tcp-reset" needs protocol("tcp")');
       }
     }

@@ -51,6 +51,20 @@ export interface PlanInput {
   dataplane: DataplaneState;
   /** Tells whether a chain is ours. */
   isOwnedChain(name: string): boolean;
+  /**
+   * The text of rules we wrote to chains we do not own, by `"<chain> <id>"`.
+   * Our rules are deleted by value with this text when known: iptables-save's
+   * normalised text does not always parse back to the same rule (1.8.9-nft
+   * prints `! --icmp-type 255` as `! --icmp-type any`, whose `-D` fails).
+   */
+  writtenLines?: ReadonlyMap<string, string> | undefined;
+  /**
+   * Chains we do not own whose rules of ours are deleted by number (bottom
+   * up) instead of by value: the fallback when a delete by value failed.
+   * Numbers race with other writers, so this is used only after a failure
+   * and right after a fresh read.
+   */
+  deleteByPosition?: ReadonlySet<string> | undefined;
 }
 
 /** The planner's result. */
@@ -167,7 +181,10 @@ export function planTable(input: PlanInput): TablePlan {
     const prev = input.dataplane.get(name) ?? { policy: "-", hashes: [], lines: [] };
     const lists = input.foreign.get(name) ?? EMPTY_LISTS;
     const updated = writeForeignChain(out, name, prev, lists, input);
-    if (updated !== undefined) next.set(name, updated);
+    // Keep a policy step 1 just wrote (`prev` is the state before this script).
+    if (updated !== undefined) {
+      next.set(name, { ...updated, policy: next.get(name)?.policy ?? updated.policy });
+    }
   }
 
   // 4. Deletions (flushed in step 1).
@@ -252,20 +269,31 @@ function writeForeignChain(
     : [...foreignBlock, ...ins, ...app];
   if (equalLists(prev.hashes, expected)) return undefined;
   const { hashPrefix, features } = input;
-  for (let i = 0; i < prev.hashes.length; i++) {
-    if (prev.hashes[i] === "") continue;
-    const line = prev.lines[i];
-    if (line === undefined || !line.startsWith("-A ")) {
-      throw new Error(`Cannot delete rule ${i} of chain "${name}": its saved text is unknown`);
-    }
-    out.write("-D " + line.slice(3));
-  }
   const insLines = lists.inserts.rules.map((rule, i) =>
     renderAppend(rule, name, { hash: ins[i]!, hashPrefix, features })
   );
   const appLines = lists.appends.rules.map((rule, i) =>
     renderAppend(rule, name, { hash: app[i]!, hashPrefix, features })
   );
+  // Delete by the text we write (same ID, same text), else by what we wrote
+  // before, else by the saved text.
+  const rendered = new Map<string, string>();
+  ins.forEach((id, i) => rendered.set(id, insLines[i]!));
+  app.forEach((id, i) => rendered.set(id, appLines[i]!));
+  if (input.deleteByPosition?.has(name)) {
+    for (let i = prev.hashes.length - 1; i >= 0; i--) {
+      if (prev.hashes[i] !== "") out.write(`-D ${name} ${i + 1}`);
+    }
+  }
+  for (let i = 0; i < prev.hashes.length; i++) {
+    const id = prev.hashes[i]!;
+    if (id === "" || input.deleteByPosition?.has(name)) continue;
+    const line = rendered.get(id) ?? input.writtenLines?.get(`${name} ${id}`) ?? prev.lines[i];
+    if (line === undefined || !line.startsWith("-A ")) {
+      throw new Error(`Cannot delete rule ${i} of chain "${name}": its saved text is unknown`);
+    }
+    out.write("-D " + line.slice(3));
+  }
   if (input.insertMode === "insert") {
     for (let i = insLines.length - 1; i >= 0; i--) {
       out.write("-I " + name + insLines[i]!.slice(3 + name.length), {

@@ -130,6 +130,14 @@ export class DenoCommandRunner implements CommandRunner {
         stderr: dec.decode(out.stderr),
       };
       if (timedOut) result.timedOut = true;
+      // `ip netns exec` exits 1 when it cannot exec the command: report it as
+      // "not found" (127) like a direct spawn does.
+      if (
+        this.#netns !== undefined && result.code === 1 &&
+        result.stderr.startsWith(`exec of "${cmd}" failed: No such file or directory`)
+      ) {
+        result.code = 127;
+      }
       return result;
     } finally {
       if (timer !== undefined) clearTimeout(timer);

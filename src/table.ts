@@ -43,7 +43,7 @@
  */
 import type { Features } from "../dsl/features.ts";
 import { calculateRuleHashes } from "../dsl/hash.ts";
-import type { Chain, Rule } from "../dsl/rule.ts";
+import { type Chain, renderAppend, type Rule } from "../dsl/rule.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { RestoreError, SaveError, TableConfigError } from "./errors.ts";
 import { autoDetectBackend } from "./backend_detector.ts";
@@ -146,6 +146,30 @@ const CHAIN_PREFIX = /^[A-Za-z0-9_.:@%+=-]{1,27}$/;
 interface RuleList {
   rules: readonly Rule[];
   hashes?: readonly string[];
+  /** The hooks these rules last passed the placement checks for (see `#computePlan`). */
+  placedFor?: string;
+  /** The rules and IDs this list replaced: the IDs are reused if the rules render the same. */
+  previous?: { rules: readonly Rule[]; hashes: readonly string[] };
+}
+
+/**
+ * Whether two rule lists render identically (so have the same IDs). Rebuilding
+ * a whole policy (a reload) replaces every rule object: comparing rendered
+ * text is several times cheaper than hashing the rules again.
+ */
+function sameRendering(
+  chain: string,
+  a: readonly Rule[],
+  b: readonly Rule[],
+  features: Features,
+): boolean {
+  if (a.length !== b.length) return false;
+  const options = { hash: "HASH", features };
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === b[i]) continue;
+    if (renderAppend(a[i]!, chain, options) !== renderAppend(b[i]!, chain, options)) return false;
+  }
+  return true;
 }
 
 function escapeRegExp(s: string): string {
@@ -214,6 +238,10 @@ export class Table {
   #postWriteIntervalMs: number;
   #peakSaveMs = 0;
   #peakRestoreMs = 0;
+  /** Text of our rules in chains we do not own, by "<chain> <id>" (for deleting by value). */
+  readonly #writtenLines = new Map<string, string>();
+  /** Chains whose rules of ours are deleted by number on the next write (see `apply`). */
+  readonly #deleteByPosition = new Set<string>();
   readonly #metrics: TableMetrics;
 
   /**
@@ -343,8 +371,15 @@ export class Table {
         { field: "chain.name", value: chain.name },
       );
     }
-    this.#chains.set(chain.name, { name: chain.name, rules: [...chain.rules] });
-    this.#chainHashes.delete(chain.name);
+    const rules = [...chain.rules];
+    this.#chains.set(chain.name, { name: chain.name, rules });
+    const old = this.#chainHashes.get(chain.name);
+    if (old?.hashes !== undefined) {
+      this.#chainHashes.set(chain.name, {
+        rules,
+        previous: { rules: old.rules, hashes: old.hashes },
+      });
+    } else this.#chainHashes.delete(chain.name);
     this.#changed();
   }
 
@@ -389,9 +424,9 @@ export class Table {
    */
   setRuleInsertions(kernelChain: string, rules: readonly Rule[]): void {
     this.#checkForeignChain(kernelChain);
-    this.#inserts.set(kernelChain, { rules: [...rules] });
-    this.#changed();
-    this.invalidateDataplaneCache(`insertions into ${kernelChain} changed`);
+    if (this.#replaceForeign(this.#inserts, kernelChain, rules)) {
+      this.invalidateDataplaneCache(`insertions into ${kernelChain} changed`);
+    }
   }
 
   /**
@@ -402,9 +437,9 @@ export class Table {
    */
   setRuleAppends(kernelChain: string, rules: readonly Rule[]): void {
     this.#checkForeignChain(kernelChain);
-    this.#appends.set(kernelChain, { rules: [...rules] });
-    this.#changed();
-    this.invalidateDataplaneCache(`appends to ${kernelChain} changed`);
+    if (this.#replaceForeign(this.#appends, kernelChain, rules)) {
+      this.invalidateDataplaneCache(`appends to ${kernelChain} changed`);
+    }
   }
 
   /**
@@ -525,8 +560,15 @@ export class Table {
         this.#appliedVersion = this.#desiredVersion;
         break;
       }
+      // Only chains this script writes rules to: a set named by a rule that
+      // is already in the kernel cannot have been destroyed (the kernel
+      // refuses while it is in use), and scanning every rule of a large table
+      // on each small write was a measurable part of the write.
+      const written = new Set<string>();
+      for (const origin of plan.origins) if (origin !== undefined) written.add(origin.chain);
       await assertIpSetsExist(
-        [...write.chains, ...[...write.foreign].map(([name, rules]) => ({ name, rules }))],
+        [...write.chains, ...[...write.foreign].map(([name, rules]) => ({ name, rules }))]
+          .filter((chain) => written.has(chain.name)),
         { runner: this.#runner },
       );
       if (this.#beforeWrite !== undefined) await this.#beforeWrite(write);
@@ -535,6 +577,14 @@ export class Table {
       } catch (e) {
         if (!(e instanceof RestoreError)) throw e;
         this.#inSync = false;
+        // A delete by value failed: iptables-save printed the rule in a form
+        // that does not parse back to it (e.g. `--icmp-type 255/3` is saved as
+        // `--icmp-type any`). Retry that chain with positional deletes (after
+        // the fresh read every retry makes).
+        const failed = /^-D (\S+) (?!\d+$)/.exec(e.failedLineText ?? "")?.[1];
+        if (failed !== undefined && !this.isOwnedChain(failed)) {
+          this.#deleteByPosition.add(failed);
+        }
         if (retries <= 0) throw e;
         this.#logger.log("warn", "iptables-restore failed; retrying", {
           table: this.name,
@@ -548,6 +598,8 @@ export class Table {
         backoff *= 2;
         continue;
       }
+      this.#rememberWrittenLines(plan.next);
+      this.#deleteByPosition.clear();
       this.#dataplane = plan.next;
       this.#appliedVersion = this.#desiredVersion;
       this.#lastWriteTime = this.#clock.now();
@@ -614,8 +666,34 @@ export class Table {
     }
   }
 
+  /**
+   * Sets an insert or append list; tells whether it really changed. Setting
+   * the same rules again (as rebuilding a whole policy does) keeps their IDs
+   * and does not force a re-read of the kernel.
+   */
+  #replaceForeign(lists: Map<string, RuleList>, chain: string, rules: readonly Rule[]): boolean {
+    const old = lists.get(chain);
+    const list: RuleList = { rules: [...rules] };
+    lists.set(chain, list);
+    this.#changed();
+    if (
+      old === undefined || !sameRendering(chain, old.rules, list.rules, this.#currentFeatures ?? {})
+    ) {
+      return true;
+    }
+    if (old.hashes !== undefined) list.hashes = old.hashes;
+    return false;
+  }
+
   #hashed(key: string, list: RuleList, features: Features): HashedRules {
-    if (list.hashes === undefined) list.hashes = calculateRuleHashes(key, list.rules, features);
+    if (list.hashes === undefined) {
+      const previous = list.previous;
+      list.hashes =
+        previous !== undefined && sameRendering(key, previous.rules, list.rules, features)
+          ? previous.hashes
+          : calculateRuleHashes(key, list.rules, features);
+      delete list.previous;
+    }
     return { rules: list.rules, hashes: list.hashes };
   }
 
@@ -653,19 +731,23 @@ export class Table {
     const ownedChains: Chain[] = [];
     for (const name of [...reach.keys()].sort()) {
       const chain = this.#chains.get(name)!;
-      chain.rules.forEach((rule, i) =>
-        checkPlacement(rule, {
-          ...place,
-          chain: name,
-          list: "chain",
-          ruleIndex: i,
-          hooks: reach.get(name)!,
-        })
-      );
       let list = this.#chainHashes.get(name);
       if (list === undefined) {
         list = { rules: chain.rules };
         this.#chainHashes.set(name, list);
+      }
+      // Checked again only when the chain's rules or the hooks reaching it
+      // changed: re-checking every rule of a large table on each plan cost
+      // more than the plan itself.
+      const hooks = reach.get(name)!;
+      const placedFor = hooks === null ? "*" : [...hooks].sort().join(",");
+      if (list.placedFor !== placedFor) {
+        const where = { ...place, chain: name, list: "chain" as const, ruleIndex: 0, hooks };
+        for (let i = 0; i < chain.rules.length; i++) {
+          where.ruleIndex = i;
+          checkPlacement(chain.rules[i]!, where);
+        }
+        list.placedFor = placedFor;
       }
       owned.set(name, this.#hashed(name, list, features));
       ownedChains.push(chain);
@@ -693,6 +775,8 @@ export class Table {
       policies: this.#policies,
       dataplane: this.#dataplane,
       isOwnedChain: (c) => this.isOwnedChain(c),
+      writtenLines: this.#writtenLines,
+      deleteByPosition: this.#deleteByPosition,
     });
     return { plan, write: { script: plan.script, chains: ownedChains, foreign: foreignRules } };
   }
@@ -768,7 +852,10 @@ export class Table {
       }
       this.#featuresKey = key;
       this.#currentFeatures = features;
-      for (const list of this.#chainHashes.values()) delete list.hashes;
+      for (const list of this.#chainHashes.values()) {
+        delete list.hashes;
+        delete list.previous;
+      }
       for (const list of this.#inserts.values()) delete list.hashes;
       for (const list of this.#appends.values()) delete list.hashes;
       this.#appliedVersion = 0;
@@ -813,8 +900,31 @@ export class Table {
     }
     this.#lastReadTime = this.#clock.now();
     this.#inSync = true;
+    // Forget the text of our rules that are gone.
+    if (this.#writtenLines.size > 0) {
+      const present = new Set<string>();
+      for (const [chain, state] of this.#dataplane) {
+        if (!this.isOwnedChain(chain)) {
+          for (const id of state.hashes) present.add(`${chain} ${id}`);
+        }
+      }
+      for (const key of this.#writtenLines.keys()) {
+        if (!present.has(key)) this.#writtenLines.delete(key);
+      }
+    }
     // The cache now reflects the kernel: a plan must be computed again.
     this.#appliedVersion = 0;
+  }
+
+  /** Records the text we wrote for our rules in chains we do not own. */
+  #rememberWrittenLines(next: DataplaneState): void {
+    for (const [chain, state] of next) {
+      if (this.isOwnedChain(chain) || state === this.#dataplane.get(chain)) continue;
+      state.hashes.forEach((id, i) => {
+        const line = state.lines[i];
+        if (id !== "" && line) this.#writtenLines.set(`${chain} ${id}`, line);
+      });
+    }
   }
 
   async #restore(plan: TablePlan): Promise<void> {

@@ -50,6 +50,13 @@ export interface ParsedMatch {
 export interface ParsedRule {
   /** The rule as iptables-save prints it after `-A <chain> ` ("" when empty). */
   spec: string;
+  /**
+   * What `-D`/`-C` by value compare: `spec`, plus what the kernel keeps but
+   * iptables-save does not print, so deleting by a lossy saved text fails as
+   * it does for real (1.8.9: `--icmp-type 255/3` is saved as `--icmp-type
+   * any`; a connlimit without `--connlimit-mask`; legacy ip6tables `-p 0`).
+   */
+  identity: string;
   /** The target (`-j`/`-g`) name, if any. */
   target: string | undefined;
   /** True for `-g`. */
@@ -104,6 +111,8 @@ interface RuleUnderConstruction {
   protocol: number | undefined;
   protocolInverted: boolean;
   matches: ParsedMatch[];
+  /** What the kernel keeps but iptables-save does not print (see `ParsedRule.identity`). */
+  lossy?: string[];
 }
 
 function o(
@@ -468,11 +477,14 @@ const MATCHES: Record<string, ExtSpec> = {
   },
   icmp: {
     opts: o("--icmp-type", 1),
-    save(opts) {
+    save(opts, _rule) {
       const opt = last(opts, "--icmp-type");
       if (!opt) return [];
       const [type, lo, hi] = parseIcmpType(opt.args[0]!, ICMP_TYPES, "ICMP type");
-      if (type === 0xff) return [...inv(opt), "--icmp-type", "any"];
+      if (type === 0xff) {
+        if (lo !== 0 || hi !== 0xff) (_rule.lossy ??= []).push(`icmp-code ${lo}-${hi}`);
+        return [...inv(opt), "--icmp-type", "any"];
+      }
       return [...inv(opt), "--icmp-type", lo !== 0 || hi !== 0xff ? `${type}/${lo}` : `${type}`];
     },
   },
@@ -514,7 +526,8 @@ const MATCHES: Record<string, ExtSpec> = {
       ...o("--connlimit-saddr", 0),
       ...o("--connlimit-daddr", 0),
     },
-    save(opts, _rule, ctx) {
+    save(opts, rule, ctx) {
+      if (!last(opts, "--connlimit-mask")) (rule.lossy ??= []).push("connlimit without mask");
       const lim = opts.filter((x) =>
         x.name === "--connlimit-above" || x.name === "--connlimit-upto"
       )
@@ -962,6 +975,9 @@ export function parseRule(args: readonly string[], ctx: NormaliseContext): Parse
     const h = header[flag];
     if (h) out.push(...(h.inverted ? ["!"] : []), flag, h.value);
   }
+  if (rule.protocol === 0 && ctx.backend === "legacy" && ctx.ipVersion === 6) {
+    (rule.lossy ??= []).push("protocol 0");
+  }
   if (rule.protocol !== undefined && rule.protocol !== 0) {
     const name = PROTOCOL_NAMES.get(rule.protocol) ?? `${rule.protocol}`;
     out.push(...(rule.protocolInverted ? ["!"] : []), "-p", name);
@@ -980,8 +996,10 @@ export function parseRule(args: readonly string[], ctx: NormaliseContext): Parse
       out.push(...(spec.save ? spec.save(targetOptions, rule, ctx) : asGiven(targetOptions)));
     }
   }
+  const spec = out.join(" ");
   return {
-    spec: out.join(" "),
+    spec,
+    identity: rule.lossy === undefined ? spec : `${spec}\0${rule.lossy.join("\0")}`,
     target,
     goto,
     targetIsExtension,

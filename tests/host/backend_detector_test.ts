@@ -225,7 +225,7 @@ Deno.test("detectBackend with an explicit backend only warns about our rules in 
 
 Deno.test("detectBackend conflict check: foreign rules, one backend, other family", async () => {
   const cases: [ScriptedRunner, 4 | 6 | undefined, "nft" | "legacy"][] = [
-    [saves([OURS], [FOREIGN, FOREIGN]), undefined, "legacy"],
+    [saves([OURS], [FOREIGN, FOREIGN]), undefined, "nft"], // our rules decide (issue 5)
     [saves([OURS, OURS], []), undefined, "nft"],
     [saves([OURS, OURS], [], [], [OURS]), 4, "nft"],
     [saves([OURS, OURS], [], [OURS], [OURS]), 4, "nft"],
@@ -264,5 +264,5 @@ Deno.test("detectBackend does not mistake a prefix with regex characters", async
     requested: "auto",
     hashPrefix: "rp.",
   });
-  assert.equal(got, "nft"); // the "." is literal, so no conflict
+  assert.equal(got, "legacy"); // the "." is literal: no conflict; our rule is in legacy only
 });

@@ -7,6 +7,8 @@
  * reported loudly; with `CI=true` they fail instead of being skipped.
  */
 import { DenoCommandRunner } from "../../src/runner.ts";
+import { Table, type TableOptions } from "../../src/table.ts";
+import type { TableName } from "../../src/kernel_chains.ts";
 
 let counter = 0;
 let availability: { ok: boolean; reason: string } | undefined;
@@ -116,4 +118,116 @@ export function kernelTest(name: string, fn: (netns: string) => Promise<void>): 
       await withNetns(fn);
     },
   });
+}
+
+// ---- Helpers shared by the kernel scenarios --------------------------------
+
+/** The two iptables backends. */
+export const BACKENDS: readonly ("nft" | "legacy")[] = ["nft", "legacy"];
+/** The two IP families. */
+export const FAMILIES: readonly (4 | 6)[] = [4, 6];
+
+/** One backend and IP family. */
+export interface Variant {
+  /** The backend. */
+  backend: "nft" | "legacy";
+  /** The IP family. */
+  ipVersion: 4 | 6;
+}
+
+/** Every backend × family combination. */
+export const VARIANTS: readonly Variant[] = BACKENDS.flatMap((backend) =>
+  FAMILIES.map((ipVersion) => ({ backend, ipVersion }))
+);
+
+/** `iptables-nft-save`, `ip6tables-legacy-restore`, … */
+export function binary(v: Variant, op: "save" | "restore" | ""): string {
+  const family = v.ipVersion === 6 ? "ip6tables" : "iptables";
+  return op === "" ? `${family}-${v.backend}` : `${family}-${v.backend}-${op}`;
+}
+
+/**
+ * Runs `iptables-save -t <table>` of a variant in the namespace and drops its
+ * timestamped `#` comment lines (the "incompatible" warnings are kept).
+ */
+export async function saveTable(
+  netns: string,
+  v: Variant,
+  table: string,
+  options: { counters?: boolean } = {},
+): Promise<string> {
+  const args = options.counters ? ["-c", "-t", table] : ["-t", table];
+  const out = await nsExec(netns, binary(v, "save"), args);
+  return out.split("\n").filter((l) => !/^# (Generated|Completed) /.test(l)).join("\n");
+}
+
+/** The `-A` lines of one chain in iptables-save text. */
+export function chainLines(save: string, chain: string): string[] {
+  const prefix = `-A ${chain} `;
+  return save.split("\n").filter((l) => l.startsWith(prefix) || l === `-A ${chain}`);
+}
+
+/** The `-A` lines of one chain in `iptables-save -c` text, counters separated. */
+export function chainLinesWithCounters(
+  save: string,
+  chain: string,
+): { counters: string; line: string }[] {
+  const out: { counters: string; line: string }[] = [];
+  for (const l of save.split("\n")) {
+    const m = /^(\[\d+:\d+\]) (-A (\S+).*)$/.exec(l);
+    if (m !== null && m[3] === chain) out.push({ counters: m[1]!, line: m[2]! });
+  }
+  return out;
+}
+
+/** The rule IDs (first comment with the prefix) of one chain, `""` for rules without one. */
+export function chainIds(save: string, chain: string, hashPrefix = "rampart:"): string[] {
+  const re = new RegExp(
+    `--comment "?${hashPrefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}([A-Za-z0-9_-]{16})`,
+  );
+  return chainLines(save, chain).map((l) => {
+    const at = l.indexOf(" --comment ");
+    if (at < 0) return "";
+    return re.exec(l.slice(at))?.[1] ?? "";
+  });
+}
+
+/** Restores a script in the namespace with the variant's restore binary (`--noflush` by default). */
+export async function restoreScript(
+  netns: string,
+  v: Variant,
+  script: string,
+  options: { flush?: boolean; counters?: boolean } = {},
+): Promise<void> {
+  const args: string[] = [];
+  if (!options.flush) args.push("--noflush");
+  if (options.counters) args.push("--counters");
+  await nsExec(netns, binary(v, "restore"), args, script);
+}
+
+/** Options shared by every kernel scenario's tables. */
+export const TABLE_DEFAULTS: TableOptions = {
+  chainPrefixes: ["rp-"],
+  hashPrefix: "rampart:",
+};
+
+/** A Table running in the namespace with the given backend and family. */
+export function kernelTable(
+  netns: string,
+  name: TableName,
+  v: Variant,
+  options: TableOptions = {},
+): Table {
+  return new Table(name, {
+    ...TABLE_DEFAULTS,
+    netns,
+    backend: v.backend,
+    ipVersion: v.ipVersion,
+    ...options,
+  });
+}
+
+/** `nft-ipv4`, `legacy-ipv6`, … */
+export function variantName(v: Variant): string {
+  return `${v.backend}-ipv${v.ipVersion}`;
 }
