@@ -17,10 +17,13 @@
  * @module
  */
 export * from "./dsl/action.ts";
+export * from "./dsl/actions.ts";
+export * from "./dsl/addr_type.ts";
 export * from "./dsl/errors.ts";
 export * from "./dsl/features.ts";
 export * from "./dsl/hash.ts";
 export * from "./dsl/match.ts";
+export * from "./dsl/ports.ts";
 export * from "./dsl/rule.ts";
 export * from "./src/runner.ts";
 export * from "./src/clock.ts";
@@ -38,9 +41,6 @@ export * from "./src/feature_detector.ts";
 export * from "./src/ipset_check.ts";
 export * from "./src/lock.ts";
 export * from "./src/metrics_text.ts";
-export * from "./dsl/actions.ts";
-export * from "./dsl/addr_type.ts";
-export * from "./dsl/ports.ts";
 export * from "./src/policy.ts";
 export * from "./src/firewall.ts";
 export * from "./src/snapshot.ts";
