@@ -160,6 +160,8 @@ export class RestoreError extends Error {
   readonly atCommit: boolean;
   /** The rules this transaction added (listed when the kernel rejected at COMMIT). */
   readonly addedRules: readonly string[];
+  /** True when the binary was killed for outliving its timeout (not retried). */
+  readonly timedOut: boolean;
 
   /**
    * Creates the error.
@@ -177,6 +179,7 @@ export class RestoreError extends Error {
     location?: RuleLocation;
     atCommit?: boolean;
     addedRules?: readonly string[];
+    timedOut?: boolean;
   }) {
     super(message);
     this.name = "RestoreError";
@@ -189,6 +192,7 @@ export class RestoreError extends Error {
     this.location = options.location;
     this.atCommit = options.atCommit ?? false;
     this.addedRules = options.addedRules ?? [];
+    this.timedOut = options.timedOut ?? false;
   }
 }
 

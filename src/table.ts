@@ -577,6 +577,7 @@ export class Table {
       } catch (e) {
         if (!(e instanceof RestoreError)) throw e;
         this.#inSync = false;
+        if (e.timedOut) throw e;
         // A delete by value failed: iptables-save printed the rule in a form
         // that does not parse back to it (e.g. `--icmp-type 255/3` is saved as
         // `--icmp-type any`). Retry that chain with positional deletes (after
@@ -975,7 +976,11 @@ function restoreError(
   };
   const firstLine = r.stderr.split("\n").find((l) => l.trim() !== "")?.trim() ?? "";
   if (r.timedOut) {
-    return new RestoreError(`${r.cmd} was killed after its timeout; nothing was committed`, base);
+    return new RestoreError(
+      `${r.cmd} was killed after its timeout; nothing was committed (not retried: a hung ` +
+        "binary would block every retry as long)",
+      { ...base, timedOut: true },
+    );
   }
   if (m === null) {
     return new RestoreError(`${r.cmd} failed with exit code ${r.code}: ${firstLine}`, base);

@@ -440,3 +440,15 @@ Deno.test("table: an IPv6 table runs ip6tables and rejects IPv4 addresses before
     (e) => e instanceof PlacementError && /IPv4 address in an IPv6 table/.test(e.message),
   );
 });
+
+Deno.test("table: a restore killed at its timeout is not retried", async () => {
+  const { fake, table, clock } = setup({ commandTimeoutMs: 5 });
+  table.setRuleInsertions("INPUT", [{ action: Drop() }]);
+  fake.hangNextRestore();
+  const err = await table.apply().then(() => undefined, (e) => e);
+  assert.ok(err instanceof RestoreError && err.timedOut, String(err));
+  assert.deepEqual(clock.sleeps, []);
+  assert.equal(restores(fake).length, 1);
+  await table.apply();
+  assert.equal(await table.plan(), "");
+});
