@@ -22,6 +22,7 @@ import {
   checkInterface,
   checkIpSetName,
   checkLimitBurst,
+  checkLimitCredits,
   checkLimitRate,
   checkMarkWithMask,
   checkNet,
@@ -1135,6 +1136,8 @@ export class MatchCriteria {
    *
    * @param rate `N/second`, `N/minute`, `N/hour` or `N/day` (N ≥ 1, at most 10000 per second).
    * @param burst The burst (1–10000); absent or 0 (the reference's "none") leaves iptables' default of 5.
+   *   `10000 × seconds per unit / N × burst` must stay at most 1.1e9 (e.g. `1/day` needs burst 1),
+   *   or the kernel's limit arithmetic overflows.
    * @returns New criteria with this clause added.
    * @throws {RuleError} when an argument is invalid (`field` is `"limit"`).
    *
@@ -1148,9 +1151,11 @@ export class MatchCriteria {
     const F = "limit";
     checkLimitRate(F, rate);
     if (burst === undefined || burst === 0) {
+      checkLimitCredits(F, rate, burst);
       return this.with(F, burst === undefined ? [rate] : [rate, burst], `-m limit --limit ${rate}`);
     }
     checkLimitBurst(F, burst);
+    checkLimitCredits(F, rate, burst);
     return this.with(F, [rate, burst], `-m limit --limit ${rate} --limit-burst ${burst}`);
   }
 }

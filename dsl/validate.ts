@@ -720,6 +720,33 @@ export function checkLimitRate(field: string, value: unknown): string {
   return s;
 }
 
+/**
+ * The largest `avg × burst` the limit match's kernel arithmetic handles for
+ * every HZ (100, 250, 300, 1000), where `avg = 10000 × seconds per unit / N`.
+ * Beyond it the legacy kernel's u32 credit computation overflows: it refuses
+ * some such rules at COMMIT (seen on 1.8.9: `1/day` with the default burst of
+ * 5, `3/hour` with burst 10000) and silently gets others wrong.
+ */
+export const MAX_LIMIT_CREDITS = 1_100_000_000;
+
+/**
+ * Checks that a rate and burst (iptables' default 5 when absent) stay within
+ * the kernel's limit arithmetic ({@linkcode MAX_LIMIT_CREDITS}).
+ */
+export function checkLimitCredits(field: string, rate: string, burst: number | undefined): void {
+  const m = /^(\d+)\/(second|minute|hour|day)$/.exec(rate)!;
+  const avg = Math.floor((LIMIT_SCALE * RATE_UNITS[m[2]!]!) / Number(m[1]));
+  const b = burst === undefined || burst === 0 ? 5 : burst;
+  if (avg * b > MAX_LIMIT_CREDITS) {
+    fail(
+      field,
+      burst === undefined ? rate : [rate, burst],
+      `a rate and burst whose 10000 × seconds per unit / N × burst (${avg} × ${b}) is at most ` +
+        `${MAX_LIMIT_CREDITS}, or the kernel's limit arithmetic overflows: raise the rate or lower the burst`,
+    );
+  }
+}
+
 /** Checks a limit burst: 1–10000 (iptables' range for `--limit-burst`; 0 is refused by the legacy kernel). */
 export function checkLimitBurst(field: string, value: unknown): number {
   return checkInt(field, value, 1, 10000);

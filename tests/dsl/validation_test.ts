@@ -313,3 +313,15 @@ Deno.test("validation: good edge values are accepted", () => {
   assert.equal(Jump("rp-a.b_c:d").target, "rp-a.b_c:d");
   assert.equal(Jump("accept").target, "accept");
 });
+
+Deno.test("limit(): rates and bursts that overflow the kernel's limit arithmetic are refused", () => {
+  // Refused by iptables-legacy 1.8.9 at COMMIT: 1/day (default burst 5), 3/hour with burst 10000.
+  for (const [rate, burst] of [["1/day", undefined], ["1/day", 4], ["3/hour", 10000]] as const) {
+    assert.throws(
+      () => Match().limit(rate, burst),
+      (e: unknown) => e instanceof RuleError && e.field === "limit" && /overflows/.test(e.message),
+    );
+  }
+  assert.equal(Match().limit("1/day", 1).render(), "-m limit --limit 1/day --limit-burst 1");
+  assert.equal(Match().limit("5/minute", 10).render(), "-m limit --limit 5/minute --limit-burst 10");
+});

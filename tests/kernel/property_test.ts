@@ -10,6 +10,7 @@
  * (the seed is printed); `RP_ROUNDS` changes the total number of rounds
  * (default 500, split over the four backend × family variants).
  */
+import { MAX_LIMIT_CREDITS } from "../../dsl/validate.ts";
 import assert from "assert";
 import * as actions from "../../dsl/actions.ts";
 import {
@@ -208,16 +209,15 @@ function portRanges(r: Rand): { first: number; last: number }[] {
   });
 }
 
-function limitRate(r: Rand, backend: "nft" | "legacy"): [string, number | undefined] {
-  // The legacy kernel refuses rates whose credit counter (10000 × period / N ×
-  // burst) overflows 32 bits (e.g. 1/day); keep to what both backends accept.
+function limitRate(r: Rand): [string, number | undefined] {
+  // The DSL refuses rates whose credit counter (10000 × period / N × burst)
+  // would overflow the kernel's limit arithmetic (e.g. 1/day with burst 5).
   for (;;) {
     const unit = r.pick(Object.keys(SECONDS) as (keyof typeof SECONDS)[]);
     const n = unit === "second" ? r.int(1, 10000) : r.int(1, unit === "day" ? 2000 : 600);
     const burst = r.chance(0.4) ? undefined : r.int(1, 10000);
-    const avg = (10000 * SECONDS[unit]) / n;
-    if (avg * (burst ?? 5) >= 2 ** 32 && backend === "legacy") continue;
-    if (avg * (burst ?? 5) >= 2 ** 32) continue; // same states on both backends
+    const avg = Math.floor((10000 * SECONDS[unit]) / n);
+    if (avg * (burst ?? 5) > MAX_LIMIT_CREDITS) continue;
     return [`${n}/${unit}`, burst];
   }
 }
@@ -225,7 +225,7 @@ function limitRate(r: Rand, backend: "nft" | "legacy"): [string, number | undefi
 type ClauseGen = (m: MatchCriteria) => MatchCriteria;
 
 /** Generates a rule valid at `place`. */
-function genRule(r: Rand, place: Place, backend: "nft" | "legacy"): Rule {
+function genRule(r: Rand, place: Place): Rule {
   const { table, hook, ipVersion: v } = place;
   // Action first: some actions constrain the protocol.
   type Gen = { kind: string; weight: number; make: (proto: string | undefined) => Action };
@@ -404,7 +404,7 @@ function genRule(r: Rand, place: Place, backend: "nft" | "legacy"): Rule {
     (c) => c.markMatchesWithMask(...maskAndMark(r)),
     (c) => c.notMarkMatchesWithMask(...maskAndMark(r)),
     (c) => {
-      const [rate, burst] = limitRate(r, backend);
+      const [rate, burst] = limitRate(r);
       return c.limit(rate as `${number}/second`, burst);
     },
   ];
@@ -574,7 +574,7 @@ function mutate(r: Rand, model: TableModel, v: Variant): void {
     const name = `rp-${SHORT[model.name]}${home.slice(0, 3).toLowerCase()}-${index}`;
     const rules = Array.from(
       { length: r.int(0, 6) },
-      () => genRule(r, place(home, index), v.backend),
+      () => genRule(r, place(home, index)),
     );
     model.chains.set(name, { home, index, rules });
     const parents = [...model.chains].filter(([n, c]) =>
@@ -612,10 +612,10 @@ function mutate(r: Rand, model: TableModel, v: Variant): void {
       const what = r.int(0, 2);
       const at = r.int(0, chain.rules.length);
       if (what === 0 || chain.rules.length === 0) {
-        chain.rules.splice(at, 0, genRule(r, place(chain.home, chain.index), v.backend));
+        chain.rules.splice(at, 0, genRule(r, place(chain.home, chain.index)));
       } else if (what === 1 && at < chain.rules.length) {
         if (!isReferrer(chain.rules[at]!)) {
-          chain.rules[at] = genRule(r, place(chain.home, chain.index), v.backend);
+          chain.rules[at] = genRule(r, place(chain.home, chain.index));
         }
       } else if (at < chain.rules.length && !isReferrer(chain.rules[at]!)) {
         chain.rules.splice(at, 1);
@@ -631,7 +631,7 @@ function mutate(r: Rand, model: TableModel, v: Variant): void {
     else {rules.splice(
         r.int(0, rules.length),
         0,
-        genRule(r, { ...place(hook, 0), targets: [] }, v.backend),
+        genRule(r, { ...place(hook, 0), targets: [] }),
       );}
     list.set(hook, rules);
   }
