@@ -323,5 +323,8 @@ Deno.test("limit(): rates and bursts that overflow the kernel's limit arithmetic
     );
   }
   assert.equal(Match().limit("1/day", 1).render(), "-m limit --limit 1/day --limit-burst 1");
-  assert.equal(Match().limit("5/minute", 10).render(), "-m limit --limit 5/minute --limit-burst 10");
+  assert.equal(
+    Match().limit("5/minute", 10).render(),
+    "-m limit --limit 5/minute --limit-burst 10",
+  );
 });
