@@ -94,6 +94,43 @@ export class DanglingReferenceError extends Error {
 }
 
 /**
+ * Owned chains jump to each other in a loop, which the kernel refuses (legacy
+ * at COMMIT, nft at the rule: "Too many links"). Thrown before anything is
+ * written.
+ *
+ * @example
+ * ```ts
+ * import { ChainLoopError, Jump, Table } from "@rampart/iptables";
+ * import { FakeDataplane } from "@rampart/iptables/testing";
+ * const table = new Table("filter", { runner: new FakeDataplane().runner, backend: "nft" });
+ * table.setRuleInsertions("INPUT", [{ action: Jump("rp-a") }]);
+ * table.updateChain({ name: "rp-a", rules: [{ action: Jump("rp-b") }] });
+ * table.updateChain({ name: "rp-b", rules: [{ action: Jump("rp-a") }] });
+ * await table.apply().catch((e) => {
+ *   if (e instanceof ChainLoopError) console.log(e.chains); // [ "rp-a", "rp-b", "rp-a" ]
+ * });
+ * ```
+ */
+export class ChainLoopError extends Error {
+  /** The chains of the loop, the first repeated at the end. */
+  readonly chains: readonly string[];
+
+  /**
+   * Creates the error.
+   *
+   * @param chains The loop, the first chain repeated at the end.
+   */
+  constructor(chains: readonly string[]) {
+    super(
+      `Chains jump to each other in a loop (${chains.join(" -> ")}), which the kernel refuses: ` +
+        "break the loop with Return() or by removing one of the jumps",
+    );
+    this.name = "ChainLoopError";
+    this.chains = [...chains];
+  }
+}
+
+/**
  * `iptables-save` failed (after its retries) or printed output the engine must
  * not act on, such as a table that native nft rules made incompatible.
  *

@@ -10,7 +10,7 @@
  */
 import { isReferrer } from "../dsl/action.ts";
 import type { Chain, Rule } from "../dsl/rule.ts";
-import { DanglingReferenceError } from "./errors.ts";
+import { ChainLoopError, DanglingReferenceError } from "./errors.ts";
 import { type HookSet, isKernelChain, type TableName } from "./kernel_chains.ts";
 
 export type { HookSet };
@@ -31,6 +31,7 @@ export interface ReachabilityInput {
  * Finds the reachable owned chains and the hooks each is reached from.
  *
  * @throws {DanglingReferenceError} when a reachable rule jumps to an owned chain that is not defined.
+ * @throws {ChainLoopError} when reachable owned chains jump to each other in a loop.
  */
 export function computeReachability(input: ReachabilityInput): Map<string, HookSet> {
   const reached = new Map<string, HookSet>();
@@ -70,5 +71,43 @@ export function computeReachability(input: ReachabilityInput): Map<string, HookS
     const name = queue[q]!;
     visit(name, input.chains.get(name)!.rules, reached.get(name)!);
   }
+  checkLoops(input, reached);
   return reached;
+}
+
+/** Depth-first search for a cycle among the reachable owned chains. */
+function checkLoops(input: ReachabilityInput, reached: ReadonlyMap<string, HookSet>): void {
+  const DONE = 2, ACTIVE = 1;
+  const state = new Map<string, number>();
+  const path: string[] = [];
+  function targets(name: string): string[] {
+    const out: string[] = [];
+    for (const rule of input.chains.get(name)!.rules) {
+      if (isReferrer(rule.action) && reached.has(rule.action.target)) out.push(rule.action.target);
+    }
+    return out;
+  }
+  for (const root of [...reached.keys()].sort()) {
+    if (state.has(root)) continue;
+    // Iterative DFS: a stack of [chain, its targets, next index].
+    const stack: [string, string[], number][] = [[root, targets(root), 0]];
+    state.set(root, ACTIVE);
+    path.push(root);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      if (top[2] >= top[1].length) {
+        state.set(top[0], DONE);
+        path.pop();
+        stack.pop();
+        continue;
+      }
+      const next = top[1][top[2]++]!;
+      const st = state.get(next);
+      if (st === ACTIVE) throw new ChainLoopError([...path.slice(path.indexOf(next)), next]);
+      if (st === DONE) continue;
+      state.set(next, ACTIVE);
+      path.push(next);
+      stack.push([next, targets(next), 0]);
+    }
+  }
 }

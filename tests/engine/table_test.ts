@@ -5,6 +5,7 @@
 import assert from "assert";
 import {
   Accept,
+  ChainLoopError,
   type Clock,
   DanglingReferenceError,
   Drop,
@@ -451,4 +452,19 @@ Deno.test("table: a restore killed at its timeout is not retried", async () => {
   assert.equal(restores(fake).length, 1);
   await table.apply();
   assert.equal(await table.plan(), "");
+});
+
+Deno.test("table: a loop of jumps among owned chains fails before writing", async () => {
+  const { fake, table } = setup();
+  table.setRuleInsertions("INPUT", [{ action: Jump("rp-a") }]);
+  table.updateChain({ name: "rp-a", rules: [tcp(1), { action: Jump("rp-b") }] });
+  table.updateChain({ name: "rp-b", rules: [{ action: Jump("rp-c") }] });
+  table.updateChain({ name: "rp-c", rules: [{ action: Jump("rp-a") }] });
+  await assert.rejects(
+    table.apply(),
+    (e) => e instanceof ChainLoopError && e.chains.join(" ") === "rp-a rp-b rp-c rp-a",
+  );
+  assert.equal(restores(fake).length, 0);
+  table.updateChain({ name: "rp-c", rules: [{ action: Drop() }] });
+  await table.apply();
 });

@@ -8,6 +8,7 @@
 import assert from "assert";
 import {
   Accept,
+  ChainLoopError,
   DanglingReferenceError,
   Drop,
   Jump,
@@ -16,6 +17,7 @@ import {
   PlacementError,
   RestoreError,
   type Rule,
+  RuleError,
   type Table,
 } from "../../mod.ts";
 import { MissingIpSetError } from "../../src/ipset_check.ts";
@@ -167,20 +169,24 @@ async function atomic(netns: string, v: Variant): Promise<void> {
       }
     },
   );
-  if (v.backend === "legacy") {
-    // The legacy kernel refuses `--limit 1/day` (its credit counter overflows)
-    // when the table is committed; iptables-nft accepts it.
-    await expectFailure(
-      "limit the legacy kernel refuses",
-      { match: Match().limit("1/day"), action: Accept() },
-      RestoreError,
-      (e) => {
-        assert.equal(e.atCommit, true, e.message);
-        assert.ok(e.addedRules.some((l) => l.includes("--limit 1/day")), e.message);
-        assert.match(e.message, /COMMIT/);
-      },
-    );
-  }
+  // A loop of jumps: the legacy kernel refuses it at COMMIT, nft at the rule
+  // ("Too many links"); the engine refuses it before writing.
+  await expectFailure(
+    "jump loop",
+    { action: Jump("rp-loop") },
+    ChainLoopError,
+    (e) => assert.deepEqual(e.chains, ["rp-input", "rp-loop", "rp-input"]),
+    (t, bad) => {
+      t.updateChain({ name: "rp-loop", rules: [{ action: Jump("rp-input") }] });
+      t.updateChain({
+        name: "rp-input",
+        rules: bad === undefined ? GOOD : [...GOOD.slice(0, 2), bad, GOOD[2]!],
+      });
+    },
+  );
+  // The legacy kernel refuses `--limit 1/day` (its credit counter overflows) at
+  // COMMIT; the DSL refuses it at the call, so it never reaches a table.
+  assert.throws(() => Match().limit("1/day"), RuleError);
   assert.equal(table.backend, v.backend);
 }
 
