@@ -1,0 +1,676 @@
+/**
+ * Issue 7's benchmarks: the engine against the raw iptables binaries (and
+ * ferm), side by side in one run, on the real kernel in private network
+ * namespaces, for both backends. Prints a markdown table (medians of several
+ * runs, ratios against the raw binaries measured in the same run).
+ *
+ * ```sh
+ * deno task bench                       # deno bench files, then this script
+ * deno run -A tests/bench/run.ts        # this script only
+ * deno run -A tests/bench/run.ts --backend legacy --only m1,m7 --out /tmp/b.md
+ * ```
+ *
+ * Flags: `--backend nft|legacy|both`, `--only m1,…,m7`, `--quick` (fewer runs,
+ * for smoke-testing the harness; the numbers are not meaningful), `--out FILE`
+ * (also write the markdown there).
+ *
+ * Needs root, `ip`, `ipset`, both iptables backends and `ferm`. Nothing runs
+ * in the host's own namespace.
+ *
+ * @module
+ */
+import { parseArgs } from "parse-args";
+import {
+  calculateRuleHashes,
+  type Chain,
+  Jump,
+  parseSave,
+  renderAppend,
+  renderReplace,
+  Table,
+  type TableOptions,
+} from "../../mod.ts";
+import { kernelAvailability } from "../kernel/netns.ts";
+import { CountingRunner, exec, median, ms, ratio, time, withBenchNetns } from "./harness.ts";
+import {
+  BIG_CHAIN,
+  bigChain,
+  buildChains,
+  chainName,
+  dslRule,
+  fermConfig,
+  rootJump,
+  ruleSpec,
+} from "./workload.ts";
+
+type Backend = "nft" | "legacy";
+
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    backend: { type: "string", default: "both" },
+    only: { type: "string", default: "m1,m2,m3,m4,m5,m6,m7" },
+    quick: { type: "boolean", default: false },
+    out: { type: "string" },
+  },
+});
+const ONLY = new Set(flags.only.split(","));
+const BACKENDS: Backend[] = flags.backend === "both"
+  ? ["nft", "legacy"]
+  : [flags.backend as Backend];
+const QUICK = flags.quick;
+/** Runs per measurement: small, large (100k) and many (cheap, in-process). */
+const RUNS = { small: QUICK ? 1 : 7, large: QUICK ? 1 : 5, many: QUICK ? 3 : 50 };
+const RULES_PER_CHAIN = 100;
+const HASH_PREFIX = "rampart:";
+
+/** One row of the results table. */
+interface Row {
+  measure: string;
+  backend: string;
+  rules: string;
+  ours: string;
+  raw: string;
+  ratio: string;
+  target: string;
+  met: boolean | undefined;
+}
+const rows: Row[] = [];
+const notes: string[] = [];
+
+function row(r: Row): void {
+  rows.push(r);
+  const met = r.met === undefined ? "" : r.met ? " ok" : " MISSED";
+  console.error(
+    `  ${r.measure} [${r.backend}, ${r.rules}]: ${r.ours} vs ${r.raw} = ${r.ratio} (${r.target})${met}`,
+  );
+}
+
+function k(rules: number): string {
+  return rules >= 1000 ? `${Math.round(rules / 1000)}k` : `${rules}`;
+}
+
+/** A table in the namespace; the cache is trusted (no timers) so in-sync applies stay in sync. */
+function benchTable(runner: CountingRunner, backend: Backend, extra: TableOptions = {}): Table {
+  return new Table("filter", {
+    runner,
+    backend,
+    hashPrefix: HASH_PREFIX,
+    chainPrefixes: ["rp-"],
+    refreshIntervalMs: 0,
+    postWriteIntervalMs: 3_600_000,
+    ...extra,
+  });
+}
+
+function load(table: Table, chains: readonly Chain[], extraRoots: Chain["rules"] = []): void {
+  table.updateChains(chains);
+  table.setRuleInsertions("INPUT", [rootJump(), ...extraRoots]);
+}
+
+function bin(backend: Backend, op: "save" | "restore" | ""): string {
+  return op === "" ? `iptables-${backend}` : `iptables-${backend}-${op}`;
+}
+
+/**
+ * The restore arguments the engine uses (on legacy it waits for the xtables
+ * lock, shared by every namespace), so the raw runs do the same work.
+ */
+function restoreArgs(backend: Backend): string[] {
+  return backend === "legacy" ? ["--noflush", "--wait", "10"] : ["--noflush"];
+}
+
+/** The exact script a first apply of `chains` writes (from `table.plan()` on an empty kernel). */
+async function firstScript(backend: Backend, chains: readonly Chain[]): Promise<string> {
+  return await withBenchNetns(async (_ns, inner) => {
+    const table = benchTable(new CountingRunner(inner), backend);
+    load(table, chains);
+    return await table.plan();
+  });
+}
+
+// ---- 1. First full apply vs save + restore ---------------------------------
+
+async function firstApply(
+  backend: Backend,
+  numChains: number,
+  runs: number,
+  after?: (table: Table, runner: CountingRunner, chains: Chain[]) => Promise<void>,
+): Promise<void> {
+  const rules = numChains * RULES_PER_CHAIN + 1;
+  const chains = buildChains(numChains, RULES_PER_CHAIN);
+  const script = await firstScript(backend, chains);
+  const ours: number[] = [];
+  const raw: number[] = [];
+  let processes = 0;
+  for (let r = 0; r < runs; r++) {
+    raw.push(
+      await withBenchNetns(async (_ns, runner) =>
+        await time(async () => {
+          await exec(runner, bin(backend, "save"), ["-t", "filter"]);
+          await exec(runner, bin(backend, "restore"), restoreArgs(backend), script);
+        })
+      ),
+    );
+    await withBenchNetns(async (_ns, inner) => {
+      const runner = new CountingRunner(inner);
+      const table = benchTable(runner, backend);
+      load(table, chains);
+      ours.push(await time(() => table.apply()));
+      processes = runner.count;
+      if (runner.lastRestoreInput !== script) {
+        throw new Error("The first apply did not write the script plan() returned");
+      }
+      if (r === runs - 1 && after !== undefined) await after(table, runner, chains);
+    });
+  }
+  const x = median(ours) / median(raw);
+  const target = backend === "nft" ? 1.1 : 1.15;
+  row({
+    measure: "1. First full apply vs save + restore of the same script",
+    backend,
+    rules: k(rules),
+    ours: `${ms(median(ours))} (${processes} processes)`,
+    raw: ms(median(raw)),
+    ratio: ratio(x),
+    target: `≤ ${target.toFixed(2)}×`,
+    met: x <= target,
+  });
+}
+
+// ---- 2–4. Incremental changes, no-op apply and resync on the 100k table ----
+
+async function onLargeTable(
+  backend: Backend,
+  table: Table,
+  runner: CountingRunner,
+  chains: Chain[],
+): Promise<void> {
+  const rules = table.metrics().rules;
+  const inner = { run: runner.run.bind(runner) };
+  if (ONLY.has("m2")) {
+    // Last rule of one chain changed vs a raw one-line --noflush restore.
+    const ours: number[] = [];
+    const raw: number[] = [];
+    let lines = 0;
+    for (let r = 0; r < RUNS.small; r++) {
+      const c = 500 + r;
+      const last = chains[c]!.rules.length - 1;
+      const changed = rebuildChain(chains, c, last, r + 1);
+      table.updateChain(changed);
+      const before = table.metrics().linesExecuted;
+      ours.push(await time(() => table.apply()));
+      lines = table.metrics().linesExecuted - before;
+      // Raw: rewrite the last rule of another chain with itself (the kernel stays in sync).
+      const other = chains[700 + r]!;
+      const ids = calculateRuleHashes(other.name, other.rules);
+      const line = renderReplace(other.rules[last]!, other.name, {
+        position: last + 1,
+        hash: ids[last]!,
+        hashPrefix: HASH_PREFIX,
+      });
+      const script = `*filter\n${line}\nCOMMIT\n`;
+      raw.push(
+        await time(() => exec(inner, bin(backend, "restore"), restoreArgs(backend), script)),
+      );
+    }
+    const x = median(ours) / median(raw);
+    const limit = backend === "nft" ? 2 : 1.2;
+    row({
+      measure: "2. Last rule of one chain changed vs raw one-line `--noflush` restore",
+      backend,
+      rules: k(rules),
+      ours: `${ms(median(ours))}, ${lines} lines`,
+      raw: `${ms(median(raw))}, 3 lines`,
+      ratio: ratio(x),
+      target: `≤ 3 lines, ≤ ${limit}×`,
+      met: lines <= 3 && x <= limit,
+    });
+
+    // First rule of a 1000-rule chain changed: every later ID changes too.
+    table.updateChain(bigChain(1000));
+    table.setRuleInsertions("INPUT", [rootJump(), { action: Jump(BIG_CHAIN) }]);
+    await table.apply();
+    const firstOurs: number[] = [];
+    const sameScript: number[] = [];
+    let firstLines = 0;
+    for (let r = 0; r < RUNS.small; r++) {
+      table.updateChain(bigChain(1000, r + 1));
+      const before = table.metrics().linesExecuted;
+      firstOurs.push(await time(() => table.apply()));
+      firstLines = table.metrics().linesExecuted - before;
+      const script = runner.lastRestoreInput;
+      // The identical script again (idempotent: every -R writes what is there).
+      sameScript.push(
+        await time(() => exec(inner, bin(backend, "restore"), restoreArgs(backend), script)),
+      );
+    }
+    const y = median(firstOurs) / median(raw);
+    row({
+      measure: "2b. First rule of a 1000-rule chain changed vs raw one-line restore",
+      backend,
+      rules: k(table.metrics().rules),
+      ours: `${ms(median(firstOurs))}, ${firstLines} lines`,
+      raw: `${ms(median(raw))} (same script raw: ${ms(median(sameScript))})`,
+      ratio: ratio(y),
+      target: "report",
+      met: undefined,
+    });
+  }
+
+  if (ONLY.has("m3")) {
+    const count0 = runner.count;
+    const times: number[] = [];
+    for (let r = 0; r < RUNS.many; r++) times.push(await time(() => table.apply()));
+    const spawned = runner.count - count0;
+    const t = median(times);
+    row({
+      measure: "3. No-op apply (nothing changed, cache in sync)",
+      backend,
+      rules: k(table.metrics().rules),
+      ours: `${ms(t)}, ${spawned} processes in ${RUNS.many} applies`,
+      raw: "–",
+      ratio: "–",
+      target: "0 processes, ≤ 5 ms",
+      met: spawned === 0 && t <= 5,
+    });
+  }
+
+  if (ONLY.has("m4")) {
+    const ours: number[] = [];
+    const raw: number[] = [];
+    let saved = "";
+    let spawned = 0;
+    let wrote = 0;
+    for (let r = 0; r < RUNS.small; r++) {
+      raw.push(
+        await time(async () => {
+          saved = await exec(inner, bin(backend, "save"), ["-t", "filter"]);
+        }),
+      );
+      table.invalidateDataplaneCache("benchmark");
+      const count0 = runner.count;
+      const restores0 = table.metrics().restoreCalls;
+      ours.push(await time(() => table.apply()));
+      spawned = runner.count - count0;
+      wrote += table.metrics().restoreCalls - restores0;
+    }
+    const parse: number[] = [];
+    for (let r = 0; r < RUNS.small; r++) {
+      parse.push(
+        await time(() =>
+          parseSave(saved, { hashPrefix: HASH_PREFIX, isOwnedChain: (c) => c.startsWith("rp-") })
+        ),
+      );
+    }
+    if (wrote !== 0) notes.push(`Resync on ${backend} unexpectedly wrote ${wrote} times.`);
+    const x = median(ours) / median(raw);
+    row({
+      measure: "4. Resync (re-read and compare) vs raw `iptables-save`",
+      backend,
+      rules: k(table.metrics().rules),
+      ours: `${ms(median(ours))} (${spawned} processes; parse alone ${ms(median(parse))})`,
+      raw: ms(median(raw)),
+      ratio: ratio(x),
+      target: "≤ 1.15×",
+      met: x <= 1.15,
+    });
+  }
+}
+
+/** Chain `c` with rule `rule` in variant `variant` (the other rule objects are reused). */
+function rebuildChain(chains: Chain[], c: number, rule: number, variant: number): Chain {
+  const edited = dslRule(ruleSpec(c, rule, chains.length, variant));
+  return { name: chainName(c), rules: chains[c]!.rules.map((r, i) => i === rule ? edited : r) };
+}
+
+// ---- 5. Per-rule processes at 5k rules --------------------------------------
+
+async function perRule(backend: Backend): Promise<void> {
+  const numChains = 50;
+  const chains = buildChains(numChains, RULES_PER_CHAIN);
+  const rules = numChains * RULES_PER_CHAIN + 1;
+  const ours: number[] = [];
+  for (let r = 0; r < RUNS.small; r++) {
+    await withBenchNetns(async (_ns, inner) => {
+      const table = benchTable(new CountingRunner(inner), backend);
+      load(table, chains);
+      ours.push(await time(() => table.apply()));
+    });
+  }
+  const script = await firstScript(backend, chains);
+  const raw: number[] = [];
+  for (let r = 0; r < RUNS.small; r++) {
+    raw.push(
+      await withBenchNetns(async (_ns, runner) =>
+        await time(async () => {
+          await exec(runner, bin(backend, "save"), ["-t", "filter"]);
+          await exec(runner, bin(backend, "restore"), restoreArgs(backend), script);
+        })
+      ),
+    );
+  }
+  const file = await Deno.makeTempFile({ prefix: "rp-bench-", suffix: ".txt" });
+  let result: { ms: number; processes: number };
+  try {
+    await Deno.writeTextFile(file, script);
+    result = await withBenchNetns(async (ns) => {
+      const out = await new Deno.Command("ip", {
+        args: [
+          "netns",
+          "exec",
+          ns,
+          Deno.execPath(),
+          "run",
+          "-A",
+          new URL("./per_rule.ts", import.meta.url).pathname,
+          bin(backend, ""),
+          file,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      if (out.code !== 0) throw new Error(new TextDecoder().decode(out.stderr));
+      return JSON.parse(new TextDecoder().decode(out.stdout));
+    });
+  } finally {
+    await Deno.remove(file);
+  }
+  const x = result.ms / median(ours);
+  row({
+    measure: "5. First apply vs one `iptables -A` process per rule",
+    backend,
+    rules: k(rules),
+    ours: ms(median(ours)),
+    raw: `${ms(result.ms)} (${result.processes} processes; raw save + restore ${ms(median(raw))}, ${
+      ratio(result.ms / median(raw))
+    } faster)`,
+    ratio: `${ratio(x)} faster`,
+    target: "≥ 50× faster",
+    met: x >= 50,
+  });
+}
+
+// ---- 6. Pure JS: render + hash throughput, peak memory ----------------------
+
+async function pureJs(): Promise<void> {
+  const numChains = 1000;
+  const rules = numChains * RULES_PER_CHAIN;
+  const build: number[] = [];
+  let chains: Chain[] = [];
+  for (let r = 0; r < RUNS.small; r++) {
+    build.push(await time(() => (chains = buildChains(numChains, RULES_PER_CHAIN))));
+  }
+  const renderHash: number[] = [];
+  for (let r = 0; r < RUNS.small + 2; r++) {
+    renderHash.push(
+      await time(() => {
+        for (const chain of chains) {
+          const ids = calculateRuleHashes(chain.name, chain.rules);
+          for (let i = 0; i < chain.rules.length; i++) {
+            renderAppend(chain.rules[i]!, chain.name, { hash: ids[i]!, hashPrefix: HASH_PREFIX });
+          }
+        }
+      }),
+    );
+  }
+  const perSec = rules / (median(renderHash) / 1000);
+  row({
+    measure: "6. Render + hash throughput (pure JS)",
+    backend: "–",
+    rules: k(rules),
+    ours: `${Math.round(perSec / 1000)}k rules/s (${ms(median(renderHash))})`,
+    raw: "–",
+    ratio: "–",
+    target: "≥ 500k rules/s",
+    met: perSec >= 500_000,
+  });
+  row({
+    measure: "6b. Building the rules with the DSL (validation included)",
+    backend: "–",
+    rules: k(rules),
+    ours: `${Math.round(rules / (median(build) / 1000) / 1000)}k rules/s (${ms(median(build))})`,
+    raw: "–",
+    ratio: "–",
+    target: "report",
+    met: undefined,
+  });
+  const child = async (args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("./memory.ts", import.meta.url).pathname, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (out.code !== 0) throw new Error(new TextDecoder().decode(out.stderr));
+    return JSON.parse(new TextDecoder().decode(out.stdout)) as {
+      rules: number;
+      peakRssMb: number;
+      heapUsedMb: number;
+    };
+  };
+  const base = await child(["--baseline"]);
+  const full = await child([String(numChains)]);
+  row({
+    measure: "6c. Peak memory of a 100k-rule table (built, planned, applied)",
+    backend: "–",
+    rules: k(full.rules),
+    ours: `${Math.round(full.peakRssMb)} MB peak RSS, ${Math.round(full.heapUsedMb)} MB heap after`,
+    raw: `${Math.round(base.peakRssMb)} MB (empty Deno process)`,
+    ratio: "–",
+    target: "report",
+    met: undefined,
+  });
+}
+
+// ---- 7. Operator reload vs ferm (legacy) ------------------------------------
+
+async function operatorReload(): Promise<void> {
+  const backend: Backend = "legacy";
+  const numChains = 200;
+  const rules = numChains * RULES_PER_CHAIN + 1;
+  const dir = await Deno.makeTempDir({ prefix: "rp-bench-ferm-" });
+  const edit = (r: number) => ({ chain: 100, rule: 50, variant: r + 1 });
+  try {
+    const conf = `${dir}/ferm.conf`;
+    await Deno.writeTextFile(conf, fermConfig(numChains, RULES_PER_CHAIN));
+    const fermFirst: number[] = [];
+    const fermReload: number[] = [];
+    const rawRestore: number[] = [];
+    const ourFirst: number[] = [];
+    const ourReload: number[] = [];
+    const ourReloadFresh: number[] = [];
+    const oneLine: number[] = [];
+    let reloadLines = 0;
+    const script = await firstScript(backend, buildChains(numChains, RULES_PER_CHAIN));
+    for (let r = 0; r < RUNS.large; r++) {
+      rawRestore.push(
+        await withBenchNetns(async (_ns, runner) =>
+          await time(() => exec(runner, bin(backend, "restore"), restoreArgs(backend), script))
+        ),
+      );
+    }
+    // ferm: first load in a fresh namespace, then reloads with one rule changed.
+    for (let r = 0; r < RUNS.large; r++) {
+      await withBenchNetns(async (_ns, runner) => {
+        await Deno.writeTextFile(conf, fermConfig(numChains, RULES_PER_CHAIN));
+        fermFirst.push(await time(() => exec(runner, "ferm", [conf])));
+        if (r === RUNS.large - 1) {
+          for (let q = 0; q < RUNS.large; q++) {
+            await Deno.writeTextFile(conf, fermConfig(numChains, RULES_PER_CHAIN, edit(q)));
+            fermReload.push(await time(() => exec(runner, "ferm", [conf])));
+          }
+          // The floor of any reload on legacy: one rule replaced rewrites the whole table.
+          const line =
+            "*filter\n-R rp-c199 100 -i eth1 -m conntrack --ctstate NEW -j RETURN\nCOMMIT\n";
+          for (let q = 0; q < RUNS.large; q++) {
+            oneLine.push(
+              await time(() => exec(runner, bin(backend, "restore"), restoreArgs(backend), line)),
+            );
+          }
+        }
+      });
+    }
+    // Ours: from building the rules to the end of apply().
+    for (let r = 0; r < RUNS.large; r++) {
+      await withBenchNetns(async (_ns, inner) => {
+        const runner = new CountingRunner(inner);
+        let table: Table | undefined;
+        ourFirst.push(
+          await time(async () => {
+            const chains = buildChains(numChains, RULES_PER_CHAIN);
+            table = benchTable(runner, backend);
+            load(table, chains);
+            await table.apply();
+          }),
+        );
+        if (r !== RUNS.large - 1) return;
+        for (let q = 0; q < RUNS.large; q++) {
+          ourReload.push(
+            await time(async () => {
+              const chains = buildChains(numChains, RULES_PER_CHAIN, edit(q));
+              load(table!, chains);
+              const before = table!.metrics().linesExecuted;
+              await table!.apply();
+              reloadLines = table!.metrics().linesExecuted - before;
+            }),
+          );
+        }
+        // A one-shot reload: a new Table (as a new process would) reads the kernel first.
+        for (let q = 0; q < RUNS.large; q++) {
+          ourReloadFresh.push(
+            await time(async () => {
+              const chains = buildChains(numChains, RULES_PER_CHAIN, edit(q + 10));
+              const fresh = benchTable(runner, backend);
+              load(fresh, chains);
+              await fresh.apply();
+            }),
+          );
+        }
+      });
+    }
+    const first = median(fermFirst) / median(ourFirst);
+    row({
+      measure: "7. Operator first load from the DSL vs ferm",
+      backend,
+      rules: k(rules),
+      ours: ms(median(ourFirst)),
+      raw: `ferm ${ms(median(fermFirst))} (raw restore ${ms(median(rawRestore))})`,
+      ratio: `${ratio(first)} faster`,
+      target: "≥ 5× faster",
+      met: first >= 5,
+    });
+    const reload = median(fermReload) / median(ourReload);
+    row({
+      measure: "7b. Operator reload, one rule changed, vs ferm reload",
+      backend,
+      rules: k(rules),
+      ours: `${ms(median(ourReload))}, ${reloadLines} lines`,
+      raw: `ferm ${ms(median(fermReload))} (raw one-line restore ${ms(median(oneLine))})`,
+      ratio: `${ratio(reload)} faster`,
+      target: "≥ 10× faster",
+      met: reload >= 10,
+    });
+    const fresh = median(fermReload) / median(ourReloadFresh);
+    row({
+      measure: "7c. Same reload by a new Table (reads the kernel first, as a one-shot run)",
+      backend,
+      rules: k(rules),
+      ours: ms(median(ourReloadFresh)),
+      raw: `ferm ${ms(median(fermReload))}`,
+      ratio: `${ratio(fresh)} faster`,
+      target: "report",
+      met: undefined,
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+// ---- Machine and report -----------------------------------------------------
+
+async function output(cmd: string, args: string[]): Promise<string> {
+  try {
+    const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+    return new TextDecoder().decode(out.stdout).trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+async function machine(): Promise<string[]> {
+  const cpu = /model name\s*:\s*(.*)/.exec(await Deno.readTextFile("/proc/cpuinfo"))?.[1];
+  const mem = (await output("free", ["-h"])).split("\n")[1]?.split(/\s+/)[1] ?? "unknown";
+  return [
+    `- CPU: ${cpu ?? "unknown"}, \`nproc\` = ${await output("nproc", [])}`,
+    `- Memory (\`free -h\` total): ${mem}`,
+    `- Kernel: ${await output("uname", ["-r"])}`,
+    `- iptables: ${await output("iptables-nft", ["--version"])}, ${await output(
+      "iptables-legacy",
+      ["--version"],
+    )}`,
+    `- ferm: ${(await output("ferm", ["--version"])).split("\n")[0]}`,
+    `- Deno: ${Deno.version.deno} (V8 ${Deno.version.v8})`,
+    `- Date: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`,
+  ];
+}
+
+function markdown(machineLines: string[], seconds: number): string {
+  const out = [
+    "| Measurement | Backend | Rules | Rampart | Raw binary / peer | Ratio | Target | Met |",
+    "| --- | --- | ---: | ---: | ---: | ---: | --- | :---: |",
+  ];
+  for (const r of rows) {
+    const met = r.met === undefined ? "–" : r.met ? "yes" : "**no**";
+    out.push(
+      `| ${r.measure} | ${r.backend} | ${r.rules} | ${r.ours} | ${r.raw} | ${r.ratio} | ${r.target} | ${met} |`,
+    );
+  }
+  out.push("");
+  out.push(...machineLines);
+  out.push(`- Total benchmark time: ${Math.round(seconds)} s${QUICK ? " (--quick)" : ""}`);
+  for (const n of notes) out.push(`- Note: ${n}`);
+  return out.join("\n") + "\n";
+}
+
+async function main(): Promise<void> {
+  const available = await kernelAvailability();
+  if (!available.ok) {
+    console.error(`Benchmarks need the kernel: ${available.reason}`);
+    Deno.exit(1);
+  }
+  const t0 = performance.now();
+  for (const backend of BACKENDS) {
+    console.error(`# ${backend}`);
+    if (ONLY.has("m1")) {
+      await firstApply(backend, 100, RUNS.small);
+    }
+    if (["m1", "m2", "m3", "m4"].some((m) => ONLY.has(m))) {
+      if (ONLY.has("m1")) {
+        await firstApply(
+          backend,
+          1000,
+          RUNS.large,
+          (table, runner, chains) => onLargeTable(backend, table, runner, chains),
+        );
+      } else {
+        // Only the incremental measurements: load the 100k table once.
+        await withBenchNetns(async (_ns, inner) => {
+          const runner = new CountingRunner(inner);
+          const table = benchTable(runner, backend);
+          const chains = buildChains(1000, RULES_PER_CHAIN);
+          load(table, chains);
+          await table.apply();
+          await onLargeTable(backend, table, runner, chains);
+        });
+      }
+    }
+    if (ONLY.has("m5")) await perRule(backend);
+  }
+  if (ONLY.has("m6")) await pureJs();
+  if (ONLY.has("m7") && BACKENDS.includes("legacy")) await operatorReload();
+  const md = markdown(await machine(), (performance.now() - t0) / 1000);
+  console.log(md);
+  if (flags.out !== undefined) await Deno.writeTextFile(flags.out, md);
+}
+
+await main();
