@@ -152,7 +152,10 @@ async function grabFileLock(
   const file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
   const start = clock.now();
   try {
-    while (!(await file.tryLock(true))) {
+    // tryLockSync, not tryLock: the async variant keeps a reference to the
+    // descriptor on a worker thread, so close() could release the flock a
+    // moment late. A non-blocking probe costs nothing synchronously.
+    while (!file.tryLockSync(true)) {
       if (clock.now() - start > options.timeoutMs) {
         throw new LockTimeoutError({ version: "1.6", target: path, timeoutMs: options.timeoutMs });
       }
