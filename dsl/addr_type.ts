@@ -28,3 +28,50 @@ export type AddrType =
   | "THROW"
   | "NAT"
   | "XRESOLVE";
+
+/**
+ * Every address type, in the kernel's bit order (the order iptables-save
+ * prints a list in).
+ *
+ * @example
+ * ```ts
+ * import { ADDR_TYPES } from "@rampart/iptables";
+ * console.log(ADDR_TYPES.includes("LOCAL")); // true
+ * ```
+ */
+export const ADDR_TYPES: readonly AddrType[] = Object.freeze(
+  [
+    "UNSPEC",
+    "UNICAST",
+    "LOCAL",
+    "BROADCAST",
+    "ANYCAST",
+    "MULTICAST",
+    "BLACKHOLE",
+    "UNREACHABLE",
+    "PROHIBIT",
+    "THROW",
+    "NAT",
+    "XRESOLVE",
+  ] as const,
+);
+
+/**
+ * The address types the kernel's addrtype match accepts for IPv6
+ * (xt_addrtype refuses BROADCAST, BLACKHOLE, PROHIBIT, THROW, NAT and
+ * XRESOLVE there; verified with iptables 1.8.9 on both backends).
+ *
+ * @example
+ * ```ts
+ * import { ADDR_TYPES_V6 } from "@rampart/iptables";
+ * console.log(ADDR_TYPES_V6.has("BROADCAST")); // false
+ * ```
+ */
+export const ADDR_TYPES_V6: ReadonlySet<AddrType> = new Set<AddrType>([
+  "UNSPEC",
+  "UNICAST",
+  "LOCAL",
+  "ANYCAST",
+  "MULTICAST",
+  "UNREACHABLE",
+]);

@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { ADDR_TYPES } from "./addr_type.ts";
 import { invalid } from "./errors.ts";
 
 /** Throws a {@linkcode RuleError} for `field`. */
@@ -617,25 +618,12 @@ export function checkConntrackStates(field: string, value: unknown): string {
 }
 
 /** The kernel's address types (`ip route` types), as the addrtype match names them. */
-export const ADDR_TYPES: ReadonlySet<string> = new Set([
-  "UNSPEC",
-  "UNICAST",
-  "LOCAL",
-  "BROADCAST",
-  "ANYCAST",
-  "MULTICAST",
-  "BLACKHOLE",
-  "UNREACHABLE",
-  "PROHIBIT",
-  "THROW",
-  "NAT",
-  "XRESOLVE",
-]);
+const ADDR_TYPE_SET: ReadonlySet<string> = new Set(ADDR_TYPES);
 
 /** Checks one address type. */
 export function checkAddrType(field: string, value: unknown): string {
-  if (typeof value !== "string" || !ADDR_TYPES.has(value)) {
-    fail(field, value, `an address type (${[...ADDR_TYPES].join(", ")})`);
+  if (typeof value !== "string" || !ADDR_TYPE_SET.has(value)) {
+    fail(field, value, `an address type (${ADDR_TYPES.join(", ")})`);
   }
   return value;
 }

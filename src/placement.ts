@@ -7,6 +7,7 @@
  * @module
  */
 import type { DslArg } from "../dsl/action.ts";
+import { ADDR_TYPES_V6, type AddrType } from "../dsl/addr_type.ts";
 import { REJECT_TYPES_V4, REJECT_TYPES_V6 } from "../dsl/validate.ts";
 import type { Rule } from "../dsl/rule.ts";
 import { PlacementError } from "./errors.ts";
@@ -70,15 +71,6 @@ const ADDR_TYPE_METHODS = new Set([
   "notSrcAddrType",
   "destAddrType",
   "notDestAddrType",
-]);
-/** Address types the kernel's addrtype match refuses for IPv6 (xt_addrtype.c, verified on 6.x). */
-const ADDR_TYPES_NOT_V6 = new Set([
-  "BROADCAST",
-  "BLACKHOLE",
-  "PROHIBIT",
-  "THROW",
-  "NAT",
-  "XRESOLVE",
 ]);
 /** The table and hooks each restricted target is valid in (the kernel's xt_target rules). */
 const TARGET_PLACES: Record<string, { table: TableName; hooks?: readonly Hook[] }> = {
@@ -205,7 +197,7 @@ export function checkPlacement(rule: Rule, where: Placement): void {
     }
     if (ADDR_TYPE_METHODS.has(m) && where.ipVersion === 6) {
       const type = String(c.args[0]);
-      if (ADDR_TYPES_NOT_V6.has(type)) {
+      if (!ADDR_TYPES_V6.has(type as AddrType)) {
         fail(
           `${m}(${JSON.stringify(type)}) is not supported for IPv6 by the kernel's addrtype match`,
         );

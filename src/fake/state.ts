@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { ADDR_TYPES_V6, type AddrType } from "../../dsl/addr_type.ts";
 import { limitParams, type ParsedRule } from "./normalise.ts";
 
 /** The four iptables tables. */
@@ -118,14 +119,6 @@ const PROTO_MATCHES: Record<string, number> = {
   icmp: 1,
   icmp6: 58,
 };
-const IPV6_ADDR_TYPES = new Set([
-  "UNSPEC",
-  "UNICAST",
-  "LOCAL",
-  "ANYCAST",
-  "MULTICAST",
-  "UNREACHABLE",
-]);
 const TARGET_HOOKS: Record<string, readonly string[]> = {
   DNAT: ["PREROUTING", "OUTPUT"],
   REDIRECT: ["PREROUTING", "OUTPUT"],
@@ -171,7 +164,7 @@ export function kernelRuleCheck(
       for (const o of m.options) {
         if (o.name !== "--src-type" && o.name !== "--dst-type") continue;
         for (const type of o.args[0]!.toUpperCase().split(",")) {
-          if (!IPV6_ADDR_TYPES.has(type)) return `addrtype ${type} not in IPv6`;
+          if (!ADDR_TYPES_V6.has(type as AddrType)) return `addrtype ${type} not in IPv6`;
         }
       }
     }

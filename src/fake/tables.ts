@@ -1,3 +1,4 @@
+import { ADDR_TYPES as DSL_ADDR_TYPES } from "../../dsl/addr_type.ts";
 /**
  * Lookup tables the fake dataplane's normaliser shares with iptables 1.8.9:
  * protocol names, ICMP type names, DSCP classes, REJECT types, log levels.
@@ -248,20 +249,7 @@ export const LOG_LEVELS: ReadonlyMap<string, number> = new Map([
 ]);
 
 /** addrtype names in kernel bit order. */
-export const ADDR_TYPES: readonly string[] = [
-  "UNSPEC",
-  "UNICAST",
-  "LOCAL",
-  "BROADCAST",
-  "ANYCAST",
-  "MULTICAST",
-  "BLACKHOLE",
-  "UNREACHABLE",
-  "PROHIBIT",
-  "THROW",
-  "NAT",
-  "XRESOLVE",
-];
+export const ADDR_TYPES: readonly string[] = DSL_ADDR_TYPES;
 
 /** conntrack states in the order iptables-save prints them. */
 export const CT_STATES: readonly string[] = [

@@ -10,6 +10,7 @@
  * (the seed is printed); `RP_ROUNDS` changes the total number of rounds
  * (default 500, split over the four backend × family variants).
  */
+import { ADDR_TYPES, ADDR_TYPES_V6 as DSL_ADDR_TYPES_V6 } from "../../dsl/addr_type.ts";
 import { MAX_LIMIT_CREDITS } from "../../dsl/validate.ts";
 import assert from "assert";
 import * as actions from "../../dsl/actions.ts";
@@ -121,28 +122,8 @@ const PORT_PROTOCOLS = ["tcp", "udp", "sctp", "udplite", "dccp"] as const;
 /** NAT targets take ports only with these. */
 const NAT_PORT_PROTOCOLS = ["tcp", "udp", "sctp", "dccp"] as const;
 const STATES = ["INVALID", "NEW", "ESTABLISHED", "RELATED", "UNTRACKED", "SNAT", "DNAT"] as const;
-const ADDR_TYPES_V4 = [
-  "UNSPEC",
-  "UNICAST",
-  "LOCAL",
-  "BROADCAST",
-  "ANYCAST",
-  "MULTICAST",
-  "BLACKHOLE",
-  "UNREACHABLE",
-  "PROHIBIT",
-  "THROW",
-  "NAT",
-  "XRESOLVE",
-] as const;
-const ADDR_TYPES_V6 = [
-  "UNSPEC",
-  "UNICAST",
-  "LOCAL",
-  "ANYCAST",
-  "MULTICAST",
-  "UNREACHABLE",
-] as const;
+const ADDR_TYPES_V4 = ADDR_TYPES;
+const ADDR_TYPES_V6 = [...DSL_ADDR_TYPES_V6];
 const REJECT_V4 = [
   "icmp-net-unreachable",
   "icmp-host-unreachable",
