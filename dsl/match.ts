@@ -82,8 +82,7 @@ export interface MatchClause {
   readonly fragment: string;
 }
 
-/** The frozen clause list `with()` is passing to the constructor (see there). */
-let trusted: readonly MatchClause[] | undefined;
+const NO_CLAUSES: readonly MatchClause[] = Object.freeze([]);
 
 /** A frozen copy of a clause (clauses already frozen are shared). */
 function frozenClause(c: MatchClause): MatchClause {
@@ -111,8 +110,14 @@ function frozenClause(c: MatchClause): MatchClause {
  * ```
  */
 export class MatchCriteria {
-  /** The clauses in the order they were added. */
-  readonly clauses: readonly MatchClause[];
+  // A builder step links to its parent and holds only its own clause; the
+  // frozen list is built once, when `clauses` is first read. Copying and
+  // re-freezing the whole list at every step made building a rule quadratic
+  // in its clauses and was most of the DSL's build time (mostly GC).
+  #parent: MatchCriteria | undefined;
+  #last: MatchClause | undefined;
+  #list: readonly MatchClause[] | undefined;
+  #length: number;
   #rendered: string | undefined;
 
   /**
@@ -120,19 +125,38 @@ export class MatchCriteria {
    *
    * @param clauses The clauses, in order.
    */
-  constructor(clauses: readonly MatchClause[] = []) {
-    // A list `with()` just built from frozen clauses is taken as is: copying
-    // and re-freezing every clause at each builder step made building a rule
-    // quadratic in its clauses (and was most of the DSL's build time).
-    this.clauses = clauses === trusted ? clauses : Object.freeze(clauses.map(frozenClause));
-    trusted = undefined;
+  constructor(clauses: readonly MatchClause[] = NO_CLAUSES) {
+    this.#list = clauses.length === 0 ? NO_CLAUSES : Object.freeze(clauses.map(frozenClause));
+    this.#length = this.#list.length;
+  }
+
+  /** The clauses in the order they were added (frozen). */
+  get clauses(): readonly MatchClause[] {
+    if (this.#list === undefined) {
+      const list = new Array<MatchClause>(this.#length);
+      let i = this.#length - 1;
+      list[i--] = this.#last!;
+      let node = this.#parent;
+      while (node !== undefined && node.#list === undefined) {
+        list[i--] = node.#last!;
+        node = node.#parent;
+      }
+      if (node !== undefined) { for (; i >= 0; i--) list[i] = node.#list![i]!; }
+      this.#list = Object.freeze(list);
+      this.#parent = undefined; // let the intermediate steps go
+      this.#last = undefined;
+    }
+    return this.#list;
   }
 
   /** Returns new criteria with one more clause. */
   protected with(method: string, args: readonly DslArg[], fragment: string): MatchCriteria {
-    const list = [...this.clauses, frozenClause({ method, args, fragment })];
-    trusted = Object.freeze(list);
-    return new MatchCriteria(list);
+    const next = new MatchCriteria();
+    next.#parent = this;
+    next.#last = frozenClause({ method, args, fragment });
+    next.#list = undefined;
+    next.#length = this.#length + 1;
+    return next;
   }
 
   /** The fragments joined by single spaces (`""` when empty). */
@@ -140,9 +164,10 @@ export class MatchCriteria {
     // Computed once: criteria are immutable and rendering is on the hot path
     // (every rule is rendered once for its ID and once for the script).
     if (this.#rendered === undefined) {
+      const clauses = this.clauses;
       let s = "";
-      for (let i = 0; i < this.clauses.length; i++) {
-        s += i === 0 ? this.clauses[i]!.fragment : " " + this.clauses[i]!.fragment;
+      for (let i = 0; i < clauses.length; i++) {
+        s += i === 0 ? clauses[i]!.fragment : " " + clauses[i]!.fragment;
       }
       this.#rendered = s;
     }

@@ -263,7 +263,7 @@ function everyCallPolicy(): Policy {
 Deno.test("yaml: the vocabulary covers every Match method and action constructor", () => {
   const methods = Object.getOwnPropertyNames(MatchCriteria.prototype).filter((n) =>
     n !== "constructor" && n !== "render" && n !== "toString" && n !== "with" &&
-    typeof (MatchCriteria.prototype as unknown as Record<string, unknown>)[n] === "function"
+    typeof Object.getOwnPropertyDescriptor(MatchCriteria.prototype, n)?.value === "function"
   );
   for (const name of methods) assert.ok(MATCH_SPECS.has(name), `no YAML key for Match().${name}`);
   for (const name of MATCH_SPECS.keys()) {
