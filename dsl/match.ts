@@ -1211,3 +1211,20 @@ export function Match(): MatchCriteria {
 export function combine(a: MatchCriteria, b: MatchCriteria): MatchCriteria {
   return new MatchCriteria([...a.clauses, ...b.clauses]);
 }
+
+/**
+ * The names of every builder method of {@linkcode MatchCriteria} (e.g.
+ * `"protocol"`, `"notDestPorts"`), in declaration order.
+ *
+ * @example
+ * ```ts
+ * import { MATCH_METHODS } from "@rampart/iptables";
+ * console.log(MATCH_METHODS.includes("destIpSet")); // true
+ * ```
+ */
+export const MATCH_METHODS: readonly string[] = Object.freeze(
+  Object.getOwnPropertyNames(MatchCriteria.prototype).filter((name) =>
+    !["constructor", "with", "render", "toString"].includes(name) &&
+    typeof Object.getOwnPropertyDescriptor(MatchCriteria.prototype, name)?.value === "function"
+  ),
+);
