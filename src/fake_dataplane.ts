@@ -5,7 +5,12 @@
  *
  * @module
  */
-import type { CommandResult, CommandRunner, RunOptions } from "./runner.ts";
+import {
+  type CommandResult,
+  type CommandRunner,
+  readStdinSource,
+  type RunOptions,
+} from "./runner.ts";
 import { KNOWN_TARGETS, type ParsedRule, parseRule, RuleParseError } from "./fake/normalise.ts";
 import {
   type ChainState,
@@ -150,7 +155,10 @@ export class FakeDataplane {
       >,
     });
     this.#state = { nft: fresh(), legacy: fresh() };
-    this.runner = { run: (cmd, args, opts) => this.#run(cmd, args, opts ?? {}) };
+    this.runner = {
+      streamsStdin: true,
+      run: (cmd, args, opts) => this.#run(cmd, args, opts ?? {}),
+    };
   }
 
   /**
@@ -446,7 +454,8 @@ export class FakeDataplane {
   }
 
   async #run(cmd: string, args: string[], opts: RunOptions): Promise<CommandResult> {
-    const call: FakeCall = { cmd, args: [...args], stdin: opts.stdin };
+    const stdin = opts.stdin === undefined ? undefined : await readStdinSource(opts.stdin);
+    const call: FakeCall = { cmd, args: [...args], stdin };
     this.calls.push(call);
     const base = cmd.slice(cmd.lastIndexOf("/") + 1);
     if (base === "ipset") return this.#ipset(args);
@@ -468,7 +477,7 @@ export class FakeDataplane {
       }
       const f = takeFault(this.#restoreFaults);
       if (f) return f;
-      return this.#restore(inv, args, opts.stdin ?? "");
+      return this.#restore(inv, args, stdin ?? "");
     }
     return this.#command(inv, args);
   }

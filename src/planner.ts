@@ -19,6 +19,18 @@ export interface HashedRules {
   hashes: readonly string[];
 }
 
+/**
+ * Rules whose IDs are computed on demand: the planner asks for them only when
+ * it needs them, so for a chain the kernel does not have yet (everything in it
+ * is new) hashing is deferred to when the chain's lines are produced.
+ */
+export interface LazyHashedRules {
+  /** The rules, in order. */
+  rules: readonly Rule[];
+  /** Computes (or returns the cached) one ID per rule. */
+  hash(): readonly string[];
+}
+
 /** Desired rules of a chain we do not own (a kernel chain, or another program's). */
 export interface InsertAppendLists {
   /** Rules kept at the top (insert mode) or after the foreign rules (append mode). */
@@ -42,7 +54,7 @@ export interface PlanInput {
   /** Host features (they change rendered fragments). */
   features: Features;
   /** Owned chains to program (reachable and defined). */
-  owned: ReadonlyMap<string, HashedRules>;
+  owned: ReadonlyMap<string, HashedRules | LazyHashedRules>;
   /** Chains we do not own that should carry our rules. */
   foreign: ReadonlyMap<string, InsertAppendLists>;
   /** Built-in chain policies to enforce. */
@@ -79,6 +91,31 @@ export interface TablePlan {
   lineCount: number;
 }
 
+/**
+ * A plan whose script is produced in chunks: everything that decides what is
+ * written (and may throw) runs when it is created; rendering the rules of
+ * owned chains, hashing the chains the kernel does not have yet and joining
+ * the text happen while {@linkcode TablePlanStream.chunks} is iterated, so a
+ * caller can feed iptables-restore while the rest is produced.
+ */
+export interface TablePlanStream {
+  /** True when the script is empty (the table is in sync). */
+  readonly empty: boolean;
+  /** The chains the script writes rules to. */
+  readonly writtenChains: ReadonlySet<string>;
+  /**
+   * The script in chunks of whole lines, in order (iterable once). Leaving
+   * the iteration early does not end it: {@linkcode TablePlanStream.finish}
+   * produces the rest.
+   */
+  readonly chunks: Iterable<string>;
+  /** Produces whatever `chunks` has not yet, and returns the whole plan. */
+  finish(): TablePlan;
+}
+
+/** Lines per chunk of a {@linkcode TablePlanStream} (a chain's lines are never split below this). */
+const CHUNK_LINES = 256;
+
 function equalLists(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -86,8 +123,9 @@ function equalLists(a: readonly string[], b: readonly string[]): boolean {
 }
 
 class ScriptWriter {
-  readonly lines: string[] = [];
   readonly origins: (RuleLocation | undefined)[] = [];
+  readonly chunks: string[] = [];
+  #pending: string[] = [];
   readonly #table: string;
   #open = false;
 
@@ -95,22 +133,57 @@ class ScriptWriter {
     this.#table = table;
   }
 
+  /** Lines written and not yet taken. */
+  get pending(): number {
+    return this.#pending.length;
+  }
+
   write(line: string, origin?: RuleLocation): void {
     if (!this.#open) {
-      this.lines.push(`*${this.#table}`);
+      this.#pending.push(`*${this.#table}`);
       this.origins.push(undefined);
       this.#open = true;
     }
-    this.lines.push(line);
+    this.#pending.push(line);
     this.origins.push(origin);
   }
 
   commit(): void {
     if (!this.#open) return;
-    this.lines.push("COMMIT");
+    this.#pending.push("COMMIT");
     this.origins.push(undefined);
     this.#open = false;
   }
+
+  /** The lines written since the last call, as one chunk ("" when none). */
+  take(): string {
+    if (this.#pending.length === 0) return "";
+    const chunk = this.#pending.join("\n") + "\n";
+    this.#pending = [];
+    this.chunks.push(chunk);
+    return chunk;
+  }
+}
+
+/** Where an owned chain's old and new ID lists differ (see `writeOwnedChain`). */
+interface OwnedDiff {
+  /** Common prefix length. */
+  p: number;
+  /** Common suffix length (after the prefix). */
+  s: number;
+  /** Old rules between them. */
+  a: number;
+  /** New rules between them. */
+  b: number;
+}
+
+function diffIds(prev: readonly string[], cur: readonly string[]): OwnedDiff {
+  const n = prev.length, m = cur.length;
+  let p = 0;
+  while (p < n && p < m && prev[p] === cur[p]) p++;
+  let s = 0;
+  while (s < n - p && s < m - p && prev[n - 1 - s] === cur[m - 1 - s]) s++;
+  return { p, s, a: n - p - s, b: m - p - s };
 }
 
 /**
@@ -127,10 +200,21 @@ class ScriptWriter {
  * - Stale owned chains are flushed, then deleted.
  */
 export function planTable(input: PlanInput): TablePlan {
+  return streamTablePlan(input).finish();
+}
+
+/**
+ * {@linkcode planTable} as a stream: the same script, produced in chunks (see
+ * {@linkcode TablePlanStream}). Throws, before any chunk, whatever
+ * `planTable` throws.
+ */
+export function streamTablePlan(input: PlanInput): TablePlanStream {
   const out = new ScriptWriter(input.table);
   const next: DataplaneState = new Map(input.dataplane);
   const { hashPrefix, features } = input;
   const rewriteAll = input.backend === "nft" && !input.positionalEdits;
+  const writtenChains = new Set<string>();
+  let hasEdits = false;
 
   // 1. Forward references: create new owned chains, flush stale ones; policies.
   const stale: string[] = [];
@@ -140,12 +224,32 @@ export function planTable(input: PlanInput): TablePlan {
   stale.sort();
   const ownedNames = [...input.owned.keys()].sort();
   const rewrite = new Set<string>();
+  // Per owned chain: its rules, its IDs when already known, and the edit.
+  const ownedPlans: {
+    name: string;
+    rules: readonly Rule[];
+    hashes: readonly string[] | (() => readonly string[]);
+    diff: OwnedDiff;
+  }[] = [];
   for (const name of ownedNames) {
     const prev = input.dataplane.get(name);
     const cur = input.owned.get(name)!;
-    if (prev === undefined) rewrite.add(name);
-    else if (rewriteAll && !equalLists(prev.hashes, cur.hashes)) rewrite.add(name);
+    if (prev === undefined) {
+      // New chain: everything is written, so its IDs can wait.
+      rewrite.add(name);
+      const hashes = "hash" in cur ? () => cur.hash() : cur.hashes;
+      const m = cur.rules.length;
+      ownedPlans.push({ name, rules: cur.rules, hashes, diff: { p: 0, s: 0, a: 0, b: m } });
+      continue;
+    }
+    const hashes = "hash" in cur ? cur.hash() : cur.hashes;
+    const rewritten = rewriteAll && !equalLists(prev.hashes, hashes);
+    if (rewritten) rewrite.add(name);
+    const diff = diffIds(rewritten ? [] : prev.hashes, hashes);
+    if (diff.a > 0 || diff.b > 0) hasEdits = true;
+    ownedPlans.push({ name, rules: cur.rules, hashes, diff });
   }
+  for (const { name, diff } of ownedPlans) if (diff.b > 0) writtenChains.add(name);
   const declare = [...rewrite, ...stale].sort();
   for (const name of declare) out.write(`:${name} - [0:0]`);
   for (const [chain, policy] of [...input.policies].sort(([a], [b]) => a < b ? -1 : 1)) {
@@ -156,15 +260,8 @@ export function planTable(input: PlanInput): TablePlan {
     }
   }
 
-  // 2. Owned chain contents.
-  for (const name of ownedNames) {
-    const cur = input.owned.get(name)!;
-    const prevHashes = rewrite.has(name) ? [] : input.dataplane.get(name)!.hashes;
-    writeOwnedChain(out, name, prevHashes, cur, hashPrefix, features);
-    next.set(name, { policy: "-", hashes: [...cur.hashes], lines: [] });
-  }
-
-  // 3. Chains we do not own: kernel chains first (save order), then others by name.
+  // 3 (decided now, written after step 2). Chains we do not own: kernel
+  // chains first (save order), then others by name.
   const foreignNames = new Set<string>(input.foreign.keys());
   for (const [name, chain] of input.dataplane) {
     if (!input.isOwnedChain(name) && chain.hashes.some((h) => h !== "")) foreignNames.add(name);
@@ -177,32 +274,80 @@ export function planTable(input: PlanInput): TablePlan {
     if (ib >= 0) return 1;
     return a < b ? -1 : a > b ? 1 : 0;
   });
+  const foreignLines: { line: string; origin: RuleLocation | undefined }[] = [];
+  const foreignNext: [string, DataplaneChain][] = [];
   for (const name of sortedForeign) {
     const prev = input.dataplane.get(name) ?? { policy: "-", hashes: [], lines: [] };
     const lists = input.foreign.get(name) ?? EMPTY_LISTS;
-    const updated = writeForeignChain(out, name, prev, lists, input);
-    // Keep a policy step 1 just wrote (`prev` is the state before this script).
-    if (updated !== undefined) {
-      next.set(name, { ...updated, policy: next.get(name)?.policy ?? updated.policy });
-    }
+    const write = (line: string, origin?: RuleLocation) => {
+      foreignLines.push({ line, origin });
+      if (origin !== undefined) writtenChains.add(origin.chain);
+    };
+    const updated = writeForeignChain(write, name, prev, lists, input);
+    if (updated !== undefined) foreignNext.push([name, updated]);
   }
 
-  // 4. Deletions (flushed in step 1).
-  if (stale.length > 0 && rewriteAll) {
+  const empty = declare.length === 0 && out.pending === 0 && !hasEdits &&
+    foreignLines.length === 0;
+
+  function* produce(): Generator<string, void, undefined> {
+    // 2. Owned chain contents.
+    for (const { name, rules, hashes, diff } of ownedPlans) {
+      const ids = typeof hashes === "function" ? hashes() : hashes;
+      yield* writeOwnedChain(out, name, diff, { rules, hashes: ids }, hashPrefix, features);
+      next.set(name, { policy: "-", hashes: [...ids], lines: [] });
+      if (out.pending >= CHUNK_LINES) yield out.take();
+    }
+    // 3. Chains we do not own.
+    for (const { line, origin } of foreignLines) out.write(line, origin);
+    for (const [name, updated] of foreignNext) {
+      // Keep a policy step 1 just wrote (`prev` is the state before this script).
+      next.set(name, { ...updated, policy: next.get(name)?.policy ?? updated.policy });
+    }
+    // 4. Deletions (flushed in step 1).
+    if (stale.length > 0 && rewriteAll) {
+      out.commit();
+      for (const name of stale) out.write(`:${name} - [0:0]`);
+    }
+    for (const name of stale) {
+      out.write(`-X ${name}`);
+      next.delete(name);
+    }
     out.commit();
-    for (const name of stale) out.write(`:${name} - [0:0]`);
+    const last = out.take();
+    if (last !== "") yield last;
   }
-  for (const name of stale) {
-    out.write(`-X ${name}`);
-    next.delete(name);
+
+  const generator = produce();
+  let done = false;
+  function step(): IteratorResult<string, void> {
+    if (done) return { done: true, value: undefined };
+    try {
+      const r = generator.next();
+      if (r.done) done = true;
+      return r;
+    } catch (e) {
+      done = true;
+      throw e;
+    }
   }
-  out.commit();
-  const lineCount = out.lines.length;
+  let plan: TablePlan | undefined;
   return {
-    script: lineCount === 0 ? "" : out.lines.join("\n") + "\n",
-    origins: out.origins,
-    next,
-    lineCount,
+    empty,
+    writtenChains,
+    chunks: { [Symbol.iterator]: () => ({ next: step }) },
+    finish(): TablePlan {
+      if (plan !== undefined) return plan;
+      while (!step().done) { /* produce the rest */ }
+      const lineCount = out.origins.length;
+      plan = {
+        script: lineCount === 0 ? "" : out.chunks.join(""),
+        origins: out.origins,
+        next,
+        lineCount,
+      };
+      return plan;
+    },
   };
 }
 
@@ -211,22 +356,16 @@ const EMPTY_LISTS: InsertAppendLists = {
   appends: { rules: [], hashes: [] },
 };
 
-function writeOwnedChain(
+function* writeOwnedChain(
   out: ScriptWriter,
   name: string,
-  prev: readonly string[],
+  diff: OwnedDiff,
   cur: HashedRules,
   hashPrefix: string,
   features: Features,
-): void {
+): Generator<string, void, undefined> {
   const curHashes = cur.hashes;
-  const n = prev.length, m = curHashes.length;
-  let p = 0;
-  while (p < n && p < m && prev[p] === curHashes[p]) p++;
-  if (p === n && p === m) return;
-  let s = 0;
-  while (s < n - p && s < m - p && prev[n - 1 - s] === curHashes[m - 1 - s]) s++;
-  const a = n - p - s, b = m - p - s;
+  const { p, s, a, b } = diff;
   const common = Math.min(a, b);
   const at = (i: number): RuleLocation => ({ chain: name, ruleIndex: i, list: "chain" });
   for (let i = 0; i < common; i++) {
@@ -240,6 +379,7 @@ function writeOwnedChain(
       }),
       at(idx),
     );
+    if (out.pending >= CHUNK_LINES) yield out.take();
   }
   for (let i = b; i < a; i++) out.write(`-D ${name} ${p + b + 1}`);
   for (let j = a; j < b; j++) {
@@ -251,11 +391,12 @@ function writeOwnedChain(
         : renderInsertAt(cur.rules[idx]!, name, { ...opts, position: idx + 1 }),
       at(idx),
     );
+    if (out.pending >= CHUNK_LINES) yield out.take();
   }
 }
 
 function writeForeignChain(
-  out: ScriptWriter,
+  write: (line: string, origin?: RuleLocation) => void,
   name: string,
   prev: DataplaneChain,
   lists: InsertAppendLists,
@@ -282,7 +423,7 @@ function writeForeignChain(
   app.forEach((id, i) => rendered.set(id, appLines[i]!));
   if (input.deleteByPosition?.has(name)) {
     for (let i = prev.hashes.length - 1; i >= 0; i--) {
-      if (prev.hashes[i] !== "") out.write(`-D ${name} ${i + 1}`);
+      if (prev.hashes[i] !== "") write(`-D ${name} ${i + 1}`);
     }
   }
   for (let i = 0; i < prev.hashes.length; i++) {
@@ -292,20 +433,20 @@ function writeForeignChain(
     if (line === undefined || !line.startsWith("-A ")) {
       throw new Error(`Cannot delete rule ${i} of chain "${name}": its saved text is unknown`);
     }
-    out.write("-D " + line.slice(3));
+    write("-D " + line.slice(3));
   }
   if (input.insertMode === "insert") {
     for (let i = insLines.length - 1; i >= 0; i--) {
-      out.write("-I " + name + insLines[i]!.slice(3 + name.length), {
+      write("-I " + name + insLines[i]!.slice(3 + name.length), {
         chain: name,
         ruleIndex: i,
         list: "insert",
       });
     }
   } else {
-    insLines.forEach((l, i) => out.write(l, { chain: name, ruleIndex: i, list: "insert" }));
+    insLines.forEach((l, i) => write(l, { chain: name, ruleIndex: i, list: "insert" }));
   }
-  appLines.forEach((l, i) => out.write(l, { chain: name, ruleIndex: i, list: "append" }));
+  appLines.forEach((l, i) => write(l, { chain: name, ruleIndex: i, list: "append" }));
   const foreignLines = new Array<string>(numForeign).fill("");
   return {
     policy: prev.policy,

@@ -6,10 +6,43 @@
 
 /** Options of {@linkcode CommandRunner.run}. */
 export interface RunOptions {
-  /** Text written to the command's standard input (closed afterwards). */
-  stdin?: string;
+  /**
+   * Text written to the command's standard input (closed afterwards): one
+   * string, or chunks written in order as they are produced (so the command
+   * starts reading before the caller has produced everything). The engine
+   * passes chunks only to runners whose {@linkcode CommandRunner.streamsStdin}
+   * is true.
+   */
+  stdin?: StdinSource;
   /** Kill the command (SIGKILL) when it runs longer than this. */
   timeoutMs?: number;
+}
+
+/** What {@linkcode RunOptions.stdin} accepts: a string, or chunks of it in order. */
+export type StdinSource = string | Iterable<string> | AsyncIterable<string>;
+
+/**
+ * Joins a {@linkcode StdinSource} into one string (for runners that need the
+ * whole input at once).
+ *
+ * @param stdin The input, as a string or chunks.
+ * @returns The whole input.
+ *
+ * @example
+ * ```ts
+ * import { readStdinSource } from "@rampart/iptables";
+ * console.log(await readStdinSource(["*filter\n", "COMMIT\n"])); // "*filter\nCOMMIT\n"
+ * ```
+ */
+export async function readStdinSource(stdin: StdinSource): Promise<string> {
+  if (typeof stdin === "string") return stdin;
+  let text = "";
+  if (Symbol.asyncIterator in stdin) {
+    for await (const chunk of stdin) text += chunk;
+  } else {
+    for (const chunk of stdin) text += chunk;
+  }
+  return text;
 }
 
 /** What a finished command produced. */
@@ -44,6 +77,12 @@ export interface CommandResult {
  * ```
  */
 export interface CommandRunner {
+  /**
+   * True when `run` accepts `stdin` as chunks (an iterable or async iterable
+   * of strings) as well as a string. Callers pass chunks only to such runners,
+   * so runners written for string input keep working.
+   */
+  readonly streamsStdin?: boolean;
   /** Runs `cmd` with `args` and resolves once it has exited. */
   run(cmd: string, args: string[], opts?: RunOptions): Promise<CommandResult>;
 }
@@ -70,6 +109,8 @@ export interface DenoCommandRunnerOptions {
  * ```
  */
 export class DenoCommandRunner implements CommandRunner {
+  /** Writes chunked `stdin` as it is produced (with the pipe's backpressure). */
+  readonly streamsStdin = true;
   readonly #netns: string | undefined;
   readonly #env: Record<string, string> | undefined;
 
@@ -116,11 +157,16 @@ export class DenoCommandRunner implements CommandRunner {
     }, opts.timeoutMs);
     try {
       if (opts.stdin !== undefined) {
-        const writer = child.stdin.getWriter();
-        try {
-          await writer.write(new TextEncoder().encode(opts.stdin));
-          await writer.close();
-        } catch { /* the process exited early; its exit code tells why */ }
+        const failed = await writeStdin(child.stdin, opts.stdin);
+        if (failed !== undefined) {
+          // The input could not be produced: kill the command before it sees
+          // the end of a partial input, then report the producer's error.
+          try {
+            child.kill("SIGKILL");
+          } catch { /* already exited */ }
+          await child.output().catch(() => {});
+          throw failed.error;
+        }
       }
       const out = await child.output();
       const dec = new TextDecoder();
@@ -143,4 +189,50 @@ export class DenoCommandRunner implements CommandRunner {
       if (timer !== undefined) clearTimeout(timer);
     }
   }
+}
+
+/**
+ * Writes `stdin` to a child's standard input and closes it. Chunks are
+ * encoded and written as they come, waiting while the pipe is full; a write
+ * error (the process exited early; its exit code tells why) stops writing
+ * without consuming the rest of the source. An error of the source itself is
+ * returned (stdin is then left open, so nothing partial is ever closed).
+ */
+async function writeStdin(
+  stream: WritableStream<Uint8Array>,
+  stdin: StdinSource,
+): Promise<{ error: unknown } | undefined> {
+  const writer = stream.getWriter();
+  const encoder = new TextEncoder();
+  try {
+    if (typeof stdin === "string") {
+      await writer.write(encoder.encode(stdin));
+    } else {
+      // Manual iteration: leaving early must not close the source (its
+      // producer may still want to finish it, e.g. for error reporting).
+      const iterator = Symbol.asyncIterator in stdin
+        ? stdin[Symbol.asyncIterator]()
+        : stdin[Symbol.iterator]();
+      let pending: Promise<void> | undefined;
+      for (;;) {
+        let next: IteratorResult<string>;
+        try {
+          next = await iterator.next();
+        } catch (error) {
+          return { error };
+        }
+        if (next.done) break;
+        if (next.value === "") continue;
+        await writer.ready;
+        // Not awaited: the next chunk is produced while this one is written.
+        pending = writer.write(encoder.encode(next.value));
+        pending.catch(() => {});
+      }
+      if (pending !== undefined) await pending;
+    }
+    await writer.close();
+  } catch {
+    /* the process exited early; its exit code tells why */
+  }
+  return undefined;
 }

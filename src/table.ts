@@ -55,9 +55,16 @@ import { isKernelChain, KERNEL_CHAINS, type TableName } from "./kernel_chains.ts
 import { type Logger, silentLogger } from "./logger.ts";
 import type { TableMetrics } from "./metrics.ts";
 import { checkPlacement } from "./placement.ts";
-import { type HashedRules, type InsertAppendLists, planTable, type TablePlan } from "./planner.ts";
+import {
+  type HashedRules,
+  type InsertAppendLists,
+  type LazyHashedRules,
+  streamTablePlan,
+  type TablePlan,
+  type TablePlanStream,
+} from "./planner.ts";
 import { computeReachability } from "./reachability.ts";
-import { type CommandRunner, DenoCommandRunner } from "./runner.ts";
+import { type CommandRunner, DenoCommandRunner, type StdinSource } from "./runner.ts";
 import { type DataplaneState, parseSave } from "./save_parser.ts";
 
 /** A concrete backend. */
@@ -519,7 +526,7 @@ export class Table {
     this.invalidateDataplaneCache("plan");
     await this.#ensureBackend();
     await this.#loadDataplane();
-    return this.#computePlan().plan.script;
+    return this.#computePlan().plan.finish().script;
   }
 
   /**
@@ -554,9 +561,9 @@ export class Table {
     for (;;) {
       if (!this.#inSync) await this.#loadDataplane();
       if (this.#inSync && this.#appliedVersion === this.#desiredVersion) break;
-      const { plan, write } = this.#computePlan();
-      if (plan.script === "") {
-        this.#dataplane = plan.next;
+      const { plan: stream, write } = this.#computePlan();
+      if (stream.empty) {
+        this.#dataplane = stream.finish().next;
         this.#appliedVersion = this.#desiredVersion;
         break;
       }
@@ -564,16 +571,18 @@ export class Table {
       // is already in the kernel cannot have been destroyed (the kernel
       // refuses while it is in use), and scanning every rule of a large table
       // on each small write was a measurable part of the write.
-      const written = new Set<string>();
-      for (const origin of plan.origins) if (origin !== undefined) written.add(origin.chain);
+      const written = stream.writtenChains;
       await assertIpSetsExist(
         [...write.chains, ...[...write.foreign].map(([name, rules]) => ({ name, rules }))]
           .filter((chain) => written.has(chain.name)),
         { runner: this.#runner },
       );
-      if (this.#beforeWrite !== undefined) await this.#beforeWrite(write);
+      if (this.#beforeWrite !== undefined) {
+        await this.#beforeWrite({ ...write, script: stream.finish().script });
+      }
+      let plan: TablePlan;
       try {
-        await this.#restore(plan);
+        plan = await this.#restore(stream);
       } catch (e) {
         if (!(e instanceof RestoreError)) throw e;
         this.#inSync = false;
@@ -698,7 +707,7 @@ export class Table {
     return { rules: list.rules, hashes: list.hashes };
   }
 
-  #computePlan(): { plan: TablePlan; write: PlannedWrite } {
+  #computePlan(): { plan: TablePlanStream; write: Omit<PlannedWrite, "script"> } {
     const features = this.#currentFeatures ?? {};
     const roots = new Map<string, (readonly Rule[])[]>();
     for (const [name, list] of this.#inserts) roots.set(name, [list.rules]);
@@ -728,7 +737,7 @@ export class Table {
       );
       void lists;
     }
-    const owned = new Map<string, HashedRules>();
+    const owned = new Map<string, LazyHashedRules>();
     const ownedChains: Chain[] = [];
     for (const name of [...reach.keys()].sort()) {
       const chain = this.#chains.get(name)!;
@@ -750,7 +759,13 @@ export class Table {
         }
         list.placedFor = placedFor;
       }
-      owned.set(name, this.#hashed(name, list, features));
+      // Hashed when the planner needs the IDs: for a chain the kernel does not
+      // have yet, while the script is streamed to iptables-restore.
+      const hashedList = list;
+      owned.set(name, {
+        rules: hashedList.rules,
+        hash: () => this.#hashed(name, hashedList, features).hashes,
+      });
       ownedChains.push(chain);
     }
     const foreign = new Map<string, InsertAppendLists>();
@@ -764,7 +779,7 @@ export class Table {
       });
       foreignRules.set(name, [...ins.rules, ...app.rules]);
     }
-    const plan = planTable({
+    const plan = streamTablePlan({
       table: this.name,
       backend: this.#backend!,
       positionalEdits: this.#backend === "legacy" || features.nftPositionalEdits === true,
@@ -779,7 +794,7 @@ export class Table {
       writtenLines: this.#writtenLines,
       deleteByPosition: this.#deleteByPosition,
     });
-    return { plan, write: { script: plan.script, chains: ownedChains, foreign: foreignRules } };
+    return { plan, write: { chains: ownedChains, foreign: foreignRules } };
   }
 
   #updateGauges(): void {
@@ -812,7 +827,7 @@ export class Table {
   async #runBinary(
     op: "save" | "restore",
     args: string[],
-    stdin?: string,
+    stdin?: string | TablePlanStream,
   ): Promise<{ cmd: string; code: number; stdout: string; stderr: string; timedOut: boolean }> {
     const family = this.ipVersion === 6 ? "ip6tables" : "iptables";
     const known = this.#binaries?.[op] || undefined;
@@ -820,10 +835,20 @@ export class Table {
       ? [known]
       : [`${family}-${this.#backend}-${op}`, `${family}-${op}`];
     let last = { cmd: candidates[0]!, code: 127, stdout: "", stderr: "", timedOut: false };
+    // A plan is streamed (when the runner takes chunks) only to the first
+    // candidate: a later one, tried after "not found", gets the whole script.
+    let streamed = false;
     for (const cmd of candidates) {
-      const opts = stdin === undefined
+      let input: StdinSource | undefined;
+      if (typeof stdin === "object") {
+        input = this.#runner.streamsStdin === true && !streamed
+          ? stdin.chunks
+          : stdin.finish().script;
+        streamed = true;
+      } else input = stdin;
+      const opts = input === undefined
         ? { timeoutMs: this.#commandTimeoutMs }
-        : { stdin, timeoutMs: this.#commandTimeoutMs };
+        : { stdin: input, timeoutMs: this.#commandTimeoutMs };
       const r = await this.#runner.run(cmd, args, opts);
       last = {
         cmd,
@@ -928,13 +953,18 @@ export class Table {
     }
   }
 
-  async #restore(plan: TablePlan): Promise<void> {
+  /**
+   * Runs iptables-restore with the plan's script, streamed to its standard
+   * input as it is produced when the runner takes chunks; returns the whole
+   * plan (or throws the mapped {@linkcode RestoreError}).
+   */
+  async #restore(stream: TablePlanStream): Promise<TablePlan> {
     const lockPlan = restoreLockArgs(this.#currentFeatures ?? {}, {
       backend: this.#backend!,
       lockTimeoutMs: this.#lockTimeoutMs,
       lockProbeIntervalMs: this.#lockProbeIntervalMs,
     });
-    const run = () => this.#runBinary("restore", ["--noflush", ...lockPlan.args], plan.script);
+    const run = () => this.#runBinary("restore", ["--noflush", ...lockPlan.args], stream);
     let lock = this.#lock;
     if (lockPlan.tableTakesLock && lock === undefined) {
       const shared = new SharedLock({
@@ -947,6 +977,7 @@ export class Table {
     this.#metrics.restoreCalls++;
     const r = lockPlan.tableTakesLock ? await lock!(run) : await run();
     this.#peakRestoreMs = Math.max(this.#peakRestoreMs * 0.99, this.#clock.now() - t0);
+    const plan = stream.finish();
     if (r.code === 0) {
       this.#metrics.linesExecuted += plan.lineCount;
       this.#logger.log("debug", "iptables-restore succeeded", {
@@ -954,7 +985,7 @@ export class Table {
         ipVersion: this.ipVersion,
         lines: plan.lineCount,
       });
-      return;
+      return plan;
     }
     this.#metrics.restoreErrors++;
     throw restoreError(r, plan);

@@ -9,6 +9,7 @@ import {
   type CommandRunner,
   DenoCommandRunner,
   type RunOptions,
+  type StdinSource,
 } from "../../mod.ts";
 import { withNetns } from "../kernel/netns.ts";
 import { ipSetScript } from "./workload.ts";
@@ -23,6 +24,11 @@ export class CountingRunner implements CommandRunner {
   lastRestoreInput = "";
   readonly #inner: CommandRunner;
 
+  /** Streams like the wrapped runner (chunks are recorded as they pass). */
+  get streamsStdin(): boolean {
+    return this.#inner.streamsStdin === true;
+  }
+
   /**
    * Wraps a runner.
    *
@@ -36,8 +42,37 @@ export class CountingRunner implements CommandRunner {
   run(cmd: string, args: string[], opts?: RunOptions): Promise<CommandResult> {
     this.count++;
     this.commands.push(cmd);
-    if (cmd.endsWith("-restore") && opts?.stdin !== undefined) this.lastRestoreInput = opts.stdin;
+    if (cmd.endsWith("-restore") && opts?.stdin !== undefined) {
+      this.lastRestoreInput = "";
+      return this.#inner.run(cmd, args, { ...opts, stdin: this.#record(opts.stdin) });
+    }
     return this.#inner.run(cmd, args, opts);
+  }
+
+  /** Passes `stdin` on, appending what passes to `lastRestoreInput`. */
+  #record(stdin: StdinSource): StdinSource {
+    if (typeof stdin === "string") {
+      this.lastRestoreInput = stdin;
+      return stdin;
+    }
+    if (Symbol.asyncIterator in stdin) {
+      return (async function* (self: CountingRunner) {
+        for await (const chunk of stdin) {
+          self.lastRestoreInput += chunk;
+          yield chunk;
+        }
+      })(this);
+    }
+    const iterator = stdin[Symbol.iterator]();
+    return {
+      [Symbol.iterator]: () => ({
+        next: () => {
+          const r = iterator.next();
+          if (!r.done) this.lastRestoreInput += r.value;
+          return r;
+        },
+      }),
+    };
   }
 }
 

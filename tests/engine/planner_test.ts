@@ -1,6 +1,6 @@
 import assert from "assert";
 import { Accept, calculateRuleHashes, Drop, Jump, Match, type Rule } from "../../mod.ts";
-import { type HashedRules, type PlanInput, planTable } from "../../src/planner.ts";
+import { type HashedRules, type PlanInput, planTable, streamTablePlan } from "../../src/planner.ts";
 import { type DataplaneState, OLD_INSERT_RULE } from "../../src/save_parser.ts";
 
 function hashed(chain: string, rules: Rule[]): HashedRules {
@@ -222,4 +222,64 @@ Deno.test("planner: output is deterministic whatever the insertion order", () =>
   const p1 = planTable(input({ owned: new Map([["rp-a", a], ["rp-b", b]]) }));
   const p2 = planTable(input({ owned: new Map([["rp-b", b], ["rp-a", a]]) }));
   assert.equal(p1.script, p2.script);
+});
+
+Deno.test("planner: the streamed plan is the same script, hashing new chains only as they are written", () => {
+  const rulesOf = (n: number) => Array.from({ length: n }, (_, i) => r(1000 + i));
+  const kept = hashed("rp-kept", rulesOf(3));
+  const calls: string[] = [];
+  const lazy = (name: string, rules: Rule[]) => ({
+    rules,
+    hash: () => {
+      calls.push(name);
+      return calculateRuleHashes(name, rules);
+    },
+  });
+  const owned = new Map([
+    ["rp-a", lazy("rp-a", rulesOf(300))],
+    ["rp-b", lazy("rp-b", rulesOf(2))],
+    ["rp-kept", { rules: kept.rules, hash: () => (calls.push("rp-kept"), kept.hashes) }],
+  ]);
+  const plan = planTable(input({
+    owned: new Map([
+      ["rp-a", hashed("rp-a", rulesOf(300))],
+      ["rp-b", hashed("rp-b", rulesOf(2))],
+      ["rp-kept", kept],
+    ]),
+    dataplane: kernel([["rp-kept", { hashes: [...kept.hashes] }]]),
+  }));
+  const stream = streamTablePlan(input({
+    owned,
+    dataplane: kernel([["rp-kept", { hashes: [...kept.hashes] }]]),
+  }));
+  // The chain the kernel has is compared now; new chains are hashed later.
+  assert.deepEqual(calls, ["rp-kept"]);
+  assert.equal(stream.empty, false);
+  assert.deepEqual([...stream.writtenChains].sort(), ["rp-a", "rp-b"]);
+  const chunks: string[] = [];
+  for (const chunk of stream.chunks) {
+    chunks.push(chunk);
+    if (chunks.length === 1) break; // leaving early does not end the stream
+  }
+  assert.deepEqual(calls, ["rp-kept", "rp-a"]);
+  assert.ok(chunks[0]!.endsWith("\n"));
+  const whole = stream.finish();
+  assert.deepEqual(calls, ["rp-kept", "rp-a", "rp-b"]);
+  assert.equal(whole.script, plan.script);
+  assert.deepEqual(whole.origins, plan.origins);
+  assert.equal(whole.lineCount, plan.lineCount);
+  assert.deepEqual([...whole.next], [...plan.next]);
+  assert.ok(whole.script.startsWith(chunks[0]!));
+  assert.equal(stream.finish(), whole);
+});
+
+Deno.test("planner: an in-sync stream is empty and writes no chunk", () => {
+  const kept = hashed("rp-kept", [r(1)]);
+  const stream = streamTablePlan(input({
+    owned: new Map([["rp-kept", kept]]),
+    dataplane: kernel([["rp-kept", { hashes: [...kept.hashes] }]]),
+  }));
+  assert.equal(stream.empty, true);
+  assert.deepEqual([...stream.chunks], []);
+  assert.equal(stream.finish().script, "");
 });
