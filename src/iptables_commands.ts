@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { CommandRunner } from "./runner.ts";
+import type { CommandRunner, StdinSource } from "./runner.ts";
 
 /** What one save or restore run produced. */
 export interface IptablesResult {
@@ -18,6 +18,13 @@ export interface IptablesResult {
   /** True when the run was killed for outliving its timeout. */
   timedOut: boolean;
 }
+
+/**
+ * The standard input of one attempt (0 for the first binary name tried, 1 for
+ * the fallback): lets a caller stream to the first attempt and give a retry
+ * the whole text.
+ */
+export type StdinForAttempt = (attempt: number) => StdinSource;
 
 /** Options of {@linkcode IptablesCommands}. */
 export interface IptablesCommandsOptions {
@@ -68,18 +75,23 @@ export class IptablesCommands {
    *
    * @param op Which binary.
    * @param args Its arguments.
-   * @param stdin The script for restore.
+   * @param stdin The script for restore, or a function giving it per attempt.
    */
-  async run(op: "save" | "restore", args: string[], stdin?: string): Promise<IptablesResult> {
+  async run(
+    op: "save" | "restore",
+    args: string[],
+    stdin?: StdinSource | StdinForAttempt,
+  ): Promise<IptablesResult> {
     const known = this.#resolved.get(op);
     const candidates = known !== undefined
       ? [known]
       : [`${this.#family}-${this.#backend}-${op}`, `${this.#family}-${op}`];
-    const opts = stdin === undefined
-      ? { timeoutMs: this.#timeoutMs }
-      : { stdin, timeoutMs: this.#timeoutMs };
     let last: IptablesResult | undefined;
-    for (const cmd of candidates) {
+    for (const [attempt, cmd] of candidates.entries()) {
+      const input = typeof stdin === "function" ? stdin(attempt) : stdin;
+      const opts = input === undefined
+        ? { timeoutMs: this.#timeoutMs }
+        : { stdin: input, timeoutMs: this.#timeoutMs };
       const r = await this.#runner.run(cmd, args, opts);
       last = {
         cmd,

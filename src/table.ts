@@ -64,7 +64,8 @@ import {
   type TablePlanStream,
 } from "./planner.ts";
 import { computeReachability } from "./reachability.ts";
-import { type CommandRunner, DenoCommandRunner, type StdinSource } from "./runner.ts";
+import { type CommandRunner, DenoCommandRunner } from "./runner.ts";
+import { IptablesCommands, type IptablesResult } from "./iptables_commands.ts";
 import { type DataplaneState, parseSave } from "./save_parser.ts";
 
 /** A concrete backend. */
@@ -235,7 +236,7 @@ export class Table {
 
   // Dataplane cache and schedule.
   #backend: Backend | undefined;
-  #binaries: { save: string; restore: string } | undefined;
+  #commands: IptablesCommands | undefined;
   #dataplane: DataplaneState = new Map();
   #inSync = false;
   #currentFeatures: Features | undefined;
@@ -824,45 +825,26 @@ export class Table {
   }
 
   /** Runs `<family>-<backend>-<op>`, falling back to `<family>-<op>` when the variant is missing. */
-  async #runBinary(
+  /** Runs the save or restore binary of this table's backend and family. */
+  #runBinary(
     op: "save" | "restore",
     args: string[],
-    stdin?: string | TablePlanStream,
-  ): Promise<{ cmd: string; code: number; stdout: string; stderr: string; timedOut: boolean }> {
-    const family = this.ipVersion === 6 ? "ip6tables" : "iptables";
-    const known = this.#binaries?.[op] || undefined;
-    const candidates = known !== undefined
-      ? [known]
-      : [`${family}-${this.#backend}-${op}`, `${family}-${op}`];
-    let last = { cmd: candidates[0]!, code: 127, stdout: "", stderr: "", timedOut: false };
+    stdin?: TablePlanStream,
+  ): Promise<IptablesResult> {
+    this.#commands ??= new IptablesCommands(this.#runner, {
+      ipVersion: this.ipVersion,
+      backend: this.#backend!,
+      timeoutMs: this.#commandTimeoutMs,
+    });
+    if (stdin === undefined) return this.#commands.run(op, args);
     // A plan is streamed (when the runner takes chunks) only to the first
-    // candidate: a later one, tried after "not found", gets the whole script.
-    let streamed = false;
-    for (const cmd of candidates) {
-      let input: StdinSource | undefined;
-      if (typeof stdin === "object") {
-        input = this.#runner.streamsStdin === true && !streamed
-          ? stdin.chunks
-          : stdin.finish().script;
-        streamed = true;
-      } else input = stdin;
-      const opts = input === undefined
-        ? { timeoutMs: this.#commandTimeoutMs }
-        : { stdin: input, timeoutMs: this.#commandTimeoutMs };
-      const r = await this.#runner.run(cmd, args, opts);
-      last = {
-        cmd,
-        code: r.code,
-        stdout: r.stdout,
-        stderr: r.stderr,
-        timedOut: r.timedOut ?? false,
-      };
-      if (r.code !== 127) {
-        this.#binaries = { ...(this.#binaries ?? { save: "", restore: "" }), [op]: cmd };
-        break;
-      }
-    }
-    return last;
+    // binary tried: the fallback, tried after "not found", gets the whole script.
+    const streams = this.#runner.streamsStdin === true;
+    return this.#commands.run(
+      op,
+      args,
+      (attempt) => attempt === 0 && streams ? stdin.chunks : stdin.finish().script,
+    );
   }
 
   async #loadDataplane(): Promise<void> {
