@@ -1,5 +1,5 @@
 /**
- * Loading YAML rule files (format: `docs/yaml_format.md`) into a
+ * Loading YAML rule files (format: `README.md#yaml-rule-files`) into a
  * {@linkcode Policy}, with every error located at `file:line:column`.
  *
  * @module

@@ -1,6 +1,6 @@
 /**
  * Writing a {@linkcode Policy} as a YAML rule file (format:
- * `docs/yaml_format.md`). `parsePolicy(stringifyPolicy(p))` equals `p`.
+ * `README.md#yaml-rule-files`). `parsePolicy(stringifyPolicy(p))` equals `p`.
  *
  * @module
  */
@@ -19,11 +19,11 @@ import {
 
 /** Options of {@linkcode stringifyPolicy}. */
 export interface StringifyPolicyOptions {
-  /** A comment written at the top of the file. @default {"Rampart policy (format: docs/yaml_format.md)"} */
+  /** A comment written at the top of the file. @default {"Rampart policy (format: README.md#yaml-rule-files)"} */
   header?: string;
 }
 
-const DEFAULT_HEADER = " Rampart policy (format: docs/yaml_format.md)";
+const DEFAULT_HEADER = " Rampart policy (format: README.md#yaml-rule-files)";
 
 function familyName(v: IpFamily): string {
   return v === 4 ? "ipv4" : "ipv6";
@@ -194,7 +194,7 @@ function plain(arg: DslArg): unknown {
  *   })],
  * });
  * console.log(text);
- * // # Rampart policy (format: docs/yaml_format.md)
+ * // # Rampart policy (format: README.md#yaml-rule-files)
  * //
  * // tables:
  * //   filter:
