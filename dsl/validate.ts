@@ -15,6 +15,7 @@
  *
  * @module
  */
+import type { RejectType } from "./actions.ts";
 import { ADDR_TYPES } from "./addr_type.ts";
 import { invalid } from "./errors.ts";
 
@@ -635,7 +636,7 @@ export function checkAddrType(field: string, value: unknown): string {
  * `tcp-rst`, which ip6tables refuses; the family is checked at placement).
  */
 /** The reject types ip(6)tables accepts for IPv4. */
-export const REJECT_TYPES_V4: ReadonlySet<string> = new Set([
+export const REJECT_TYPES_V4: ReadonlySet<RejectType> = new Set<RejectType>([
   "icmp-net-unreachable",
   "icmp-host-unreachable",
   "icmp-port-unreachable",
@@ -647,7 +648,7 @@ export const REJECT_TYPES_V4: ReadonlySet<string> = new Set([
 ]);
 
 /** The reject types ip6tables accepts. */
-export const REJECT_TYPES_V6: ReadonlySet<string> = new Set([
+export const REJECT_TYPES_V6: ReadonlySet<RejectType> = new Set<RejectType>([
   "icmp6-no-route",
   "no-route",
   "icmp6-adm-prohibited",
@@ -664,7 +665,10 @@ export const REJECT_TYPES_V6: ReadonlySet<string> = new Set([
 ]);
 
 /** Every reject type of either family. */
-export const REJECT_TYPES: ReadonlySet<string> = new Set([...REJECT_TYPES_V4, ...REJECT_TYPES_V6]);
+export const REJECT_TYPES: ReadonlySet<string> = new Set<string>([
+  ...REJECT_TYPES_V4,
+  ...REJECT_TYPES_V6,
+]);
 
 /** Checks a reject type. */
 export function checkRejectType(field: string, value: unknown): string {

@@ -281,7 +281,9 @@ export function checkPlacement(rule: Rule, where: Placement): void {
   if (action.kind === "Reject" || action.kind === "LimitNumConnections") {
     const type = action.kind === "Reject" ? action.args[0] : action.args[1];
     if (typeof type === "string" && type !== "") {
-      const allowed = where.ipVersion === 4 ? REJECT_TYPES_V4 : REJECT_TYPES_V6;
+      const allowed: ReadonlySet<string> = where.ipVersion === 4
+        ? REJECT_TYPES_V4
+        : REJECT_TYPES_V6;
       if (!allowed.has(type)) {
         fail(`reject type "${type}" is not valid for IPv${where.ipVersion}`);
       }

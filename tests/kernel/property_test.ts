@@ -10,8 +10,9 @@
  * (the seed is printed); `RP_ROUNDS` changes the total number of rounds
  * (default 500, split over the four backend × family variants).
  */
+
 import { ADDR_TYPES, ADDR_TYPES_V6 as DSL_ADDR_TYPES_V6 } from "../../dsl/addr_type.ts";
-import { MAX_LIMIT_CREDITS } from "../../dsl/validate.ts";
+import { MAX_LIMIT_CREDITS, REJECT_TYPES_V4, REJECT_TYPES_V6 } from "../../dsl/validate.ts";
 import assert from "assert";
 import * as actions from "../../dsl/actions.ts";
 import {
@@ -125,29 +126,9 @@ const NAT_PORT_PROTOCOLS = ["tcp", "udp", "sctp", "dccp"] as const;
 const STATES = ["INVALID", "NEW", "ESTABLISHED", "RELATED", "UNTRACKED", "SNAT", "DNAT"] as const;
 const ADDR_TYPES_V4 = ADDR_TYPES;
 const ADDR_TYPES_V6 = [...DSL_ADDR_TYPES_V6];
-const REJECT_V4 = [
-  "icmp-net-unreachable",
-  "icmp-host-unreachable",
-  "icmp-port-unreachable",
-  "icmp-proto-unreachable",
-  "icmp-net-prohibited",
-  "icmp-host-prohibited",
-  "icmp-admin-prohibited",
-] as const;
-const REJECT_V6 = [
-  "icmp6-no-route",
-  "no-route",
-  "icmp6-adm-prohibited",
-  "adm-prohibited",
-  "icmp6-addr-unreachable",
-  "addr-unreach",
-  "icmp6-port-unreachable",
-  "port-unreach",
-  "icmp6-policy-fail",
-  "policy-fail",
-  "icmp6-reject-route",
-  "reject-route",
-] as const;
+/** The ICMP reject types of each family (`tcp-reset` is picked separately: it needs tcp). */
+const REJECT_V4 = [...REJECT_TYPES_V4].filter((t) => t !== "tcp-reset");
+const REJECT_V6 = [...REJECT_TYPES_V6].filter((t) => t !== "tcp-reset");
 const SECONDS = { second: 1, minute: 60, hour: 3600, day: 86400 } as const;
 
 function mark(r: Rand): number {
