@@ -143,28 +143,45 @@ export function describePolicy(policy: Policy, options: DescribeOptions = {}): s
       const parts: string[] = [];
       for (const [chain, p] of Object.entries(t.policies)) parts.push(`  policy ${chain} ${p}`);
       for (const chain of KERNEL_CHAINS[t.table]) {
-        const ins = t.insertions[chain] ?? [];
-        const app = t.appends[chain] ?? [];
-        if (ins.length > 0) {
-          parts.push(indent(describeRules(chain, ins, {
-            ...options,
-            title: `${chain} insertions`,
-            insert: true,
-          })));
-        }
-        if (app.length > 0) {
-          parts.push(indent(describeRules(chain, app, {
-            ...options,
-            title: `${chain} appends`,
-            hashChain: `${chain}*appends*`,
-          })));
-        }
+        parts.push(
+          ...describeKernelChainRules(
+            chain,
+            t.insertions[chain] ?? [],
+            t.appends[chain] ?? [],
+            options,
+          ),
+        );
       }
       for (const c of t.chains) parts.push(indent(describeChain(c, options)));
       if (parts.length > 0) out.push(bold(`${t.table} (IPv${ipVersion})`, color), ...parts);
     }
   }
   return out.length === 0 ? "(no rules)" : out.join("\n");
+}
+
+/** Our insertions and appends of one kernel chain, indented (nothing when both are empty). */
+function describeKernelChainRules(
+  chain: string,
+  insertions: readonly Rule[],
+  appends: readonly Rule[],
+  options: DescribeOptions,
+): string[] {
+  const parts: string[] = [];
+  if (insertions.length > 0) {
+    parts.push(indent(describeRules(chain, insertions, {
+      ...options,
+      title: `${chain} insertions`,
+      insert: true,
+    })));
+  }
+  if (appends.length > 0) {
+    parts.push(indent(describeRules(chain, appends, {
+      ...options,
+      title: `${chain} appends`,
+      hashChain: `${chain}*appends*`,
+    })));
+  }
+  return parts;
 }
 
 /**
@@ -179,22 +196,9 @@ export function describeTable(table: Table, options: DescribeOptions = {}): stri
   const parts: string[] = [bold(`table ${table.name} (IPv${table.ipVersion})`, color)];
   for (const [chain, p] of table.policies()) parts.push(`  policy ${chain} ${p}`);
   for (const chain of KERNEL_CHAINS[table.name]) {
-    const ins = table.insertions(chain);
-    const app = table.appends(chain);
-    if (ins.length > 0) {
-      parts.push(indent(describeRules(chain, ins, {
-        ...options,
-        title: `${chain} insertions`,
-        insert: true,
-      })));
-    }
-    if (app.length > 0) {
-      parts.push(indent(describeRules(chain, app, {
-        ...options,
-        title: `${chain} appends`,
-        hashChain: `${chain}*appends*`,
-      })));
-    }
+    parts.push(
+      ...describeKernelChainRules(chain, table.insertions(chain), table.appends(chain), options),
+    );
   }
   for (const c of table.chains()) parts.push(indent(describeChain(c, options)));
   if (parts.length === 1) parts.push("  (no rules)");
