@@ -724,19 +724,14 @@ export class Table {
       isOwnedChain: (c) => this.isOwnedChain(c),
     });
     const place = { table: this.name, ipVersion: this.ipVersion };
-    for (const [chain, lists] of roots) {
+    for (const chain of roots.keys()) {
       const hooks = isKernelChain(this.name, chain) ? new Set([chain]) : null;
-      const [ins, app] = [
-        this.#inserts.get(chain)?.rules ?? [],
-        this.#appends.get(chain)?.rules ?? [],
-      ];
-      ins.forEach((rule, i) =>
+      this.#inserts.get(chain)?.rules.forEach((rule, i) =>
         checkPlacement(rule, { ...place, chain, list: "insert", ruleIndex: i, hooks })
       );
-      app.forEach((rule, i) =>
+      this.#appends.get(chain)?.rules.forEach((rule, i) =>
         checkPlacement(rule, { ...place, chain, list: "append", ruleIndex: i, hooks })
       );
-      void lists;
     }
     const owned = new Map<string, LazyHashedRules>();
     const ownedChains: Chain[] = [];
