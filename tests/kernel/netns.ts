@@ -61,8 +61,7 @@ export async function withNetns<T>(fn: (netns: string) => Promise<T>): Promise<T
     await run("ip", ["-n", name, "link", "set", "lo", "up"]);
     return await fn(name);
   } finally {
-    // Destroy ipsets first: a set referenced by rules cannot go before the rules do,
-    // and the namespace's rules go with it.
+    // Deleting the namespace takes its rules and ipsets with it.
     await run("ip", ["netns", "del", name]);
   }
 }
@@ -82,12 +81,6 @@ export async function nsExec(
   const r = await nsRunner(netns).run(cmd, args, stdin === undefined ? {} : { stdin });
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.code}): ${r.stderr}`);
   return r.stdout;
-}
-
-/** Options of {@linkcode kernelTest}. */
-export interface KernelTestOptions {
-  /** Also run the test under `deno test --filter` groups. */
-  sanitizeOps?: boolean;
 }
 
 /**
