@@ -98,6 +98,12 @@ function frozenClause(c: MatchClause): MatchClause {
   });
 }
 
+/** Freezes a builder step's clause in place (the builder created it and its args). */
+function freezeStep(clause: MatchClause): MatchClause {
+  Object.freeze(clause.args);
+  return Object.freeze(clause);
+}
+
 /**
  * An immutable list of match clauses. Every builder method returns a new
  * criteria with one more clause; the receiver never changes.
@@ -113,7 +119,10 @@ export class MatchCriteria {
   // A builder step links to its parent and holds only its own clause; the
   // frozen list is built once, when `clauses` is first read. Copying and
   // re-freezing the whole list at every step made building a rule quadratic
-  // in its clauses and was most of the DSL's build time (mostly GC).
+  // in its clauses and was most of the DSL's build time (mostly GC). A step's
+  // clause (with the arguments array its builder method created) is frozen
+  // only then too: `render()` reads the fragments straight from the steps, so
+  // rules that are only rendered and hashed never pay for freezing.
   #parent: MatchCriteria | undefined;
   #last: MatchClause | undefined;
   #list: readonly MatchClause[] | undefined;
@@ -135,10 +144,10 @@ export class MatchCriteria {
     if (this.#list === undefined) {
       const list = new Array<MatchClause>(this.#length);
       let i = this.#length - 1;
-      list[i--] = this.#last!;
+      list[i--] = freezeStep(this.#last!);
       let node = this.#parent;
       while (node !== undefined && node.#list === undefined) {
-        list[i--] = node.#last!;
+        list[i--] = freezeStep(node.#last!);
         node = node.#parent;
       }
       if (node !== undefined) { for (; i >= 0; i--) list[i] = node.#list![i]!; }
@@ -149,11 +158,14 @@ export class MatchCriteria {
     return this.#list;
   }
 
-  /** Returns new criteria with one more clause. */
-  protected with(method: string, args: readonly DslArg[], fragment: string): MatchCriteria {
+  /**
+   * Returns new criteria with one more clause. `args` must be an array the
+   * builder method created (it is frozen, not copied, when `clauses` is read).
+   */
+  protected with(method: string, args: DslArg[], fragment: string): MatchCriteria {
     const next = new MatchCriteria();
     next.#parent = this;
-    next.#last = frozenClause({ method, args, fragment });
+    next.#last = { method, args, fragment };
     next.#list = undefined;
     next.#length = this.#length + 1;
     return next;
@@ -164,12 +176,20 @@ export class MatchCriteria {
     // Computed once: criteria are immutable and rendering is on the hot path
     // (every rule is rendered once for its ID and once for the script).
     if (this.#rendered === undefined) {
-      const clauses = this.clauses;
-      let s = "";
-      for (let i = 0; i < clauses.length; i++) {
-        s += i === 0 ? clauses[i]!.fragment : " " + clauses[i]!.fragment;
+      const fragments = new Array<string>(this.#length);
+      let i = this.#length - 1;
+      let node: MatchCriteria | undefined = undefined;
+      if (this.#list === undefined) {
+        fragments[i--] = this.#last!.fragment;
+        node = this.#parent;
+        while (node !== undefined && node.#list === undefined) {
+          fragments[i--] = node.#last!.fragment;
+          node = node.#parent;
+        }
       }
-      this.#rendered = s;
+      const list = node === undefined ? this.#list : node.#list;
+      if (list !== undefined) { for (; i >= 0; i--) fragments[i] = list[i]!.fragment; }
+      this.#rendered = fragments.join(" ");
     }
     return this.#rendered;
   }

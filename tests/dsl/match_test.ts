@@ -253,6 +253,23 @@ Deno.test("match: builders never mutate the receiver", () => {
   assert.throws(() => (base.clauses as unknown as unknown[]).push({}), TypeError);
 });
 
+Deno.test("match: builder clauses are frozen when read, on every branch of a shared step", () => {
+  const base = Match().protocol("tcp").destPorts(80);
+  const a = base.inInterface("eth0");
+  const b = base.outInterface("eth1");
+  // Rendering reads the steps without materialising the clauses.
+  assert.equal(a.render(), "-p tcp -m multiport --destination-ports 80 --in-interface eth0");
+  for (const m of [a, b, base]) {
+    for (const c of m.clauses) assert.ok(Object.isFrozen(c) && Object.isFrozen(c.args), c.method);
+  }
+  assert.deepEqual(a.clauses.map((c) => c.method), ["protocol", "destPorts", "inInterface"]);
+  assert.deepEqual(b.clauses.map((c) => c.method), ["protocol", "destPorts", "outInterface"]);
+  assert.equal(b.render(), "-p tcp -m multiport --destination-ports 80 --out-interface eth1");
+  assert.throws(() => {
+    (a.clauses[1]!.args as unknown[]).push(443);
+  }, TypeError);
+});
+
 Deno.test("match: args are copied so later mutation of the input has no effect", () => {
   const ranges: PortRange[] = [{ first: 1, last: 2 }];
   const states: ("NEW" | "ESTABLISHED")[] = ["NEW"];
