@@ -152,10 +152,34 @@ export interface CheckIpSetsOptions {
 export async function checkIpSets(options: CheckIpSetsOptions): Promise<string[]> {
   const wanted = [...new Set(options.names)];
   if (wanted.length === 0) return [];
-  const result = await options.runner.run("ipset", ["list", "-n"]);
-  if (result.code !== 0) throw new IpSetListError({ code: result.code, stderr: result.stderr });
-  const existing = new Set(result.stdout.split("\n").map((l) => l.trim()).filter((l) => l !== ""));
+  const existing = await listIpSets(options.runner);
   return wanted.filter((name) => !existing.has(name));
+}
+
+/**
+ * The names of the IP sets that exist: runs `ipset list -n` through the
+ * runner (so in the runner's network namespace; sets are per namespace).
+ *
+ * @param runner Runs `ipset`.
+ * @returns The set names.
+ * @throws {IpSetListError} When `ipset list -n` fails.
+ *
+ * @example
+ * ```ts
+ * import { type CommandRunner, listIpSets } from "@rampart/iptables";
+ * const runner: CommandRunner = { run: () => Promise.resolve({ code: 0, stdout: "rp-a\nrp-b\n", stderr: "" }) };
+ * console.log(await listIpSets(runner)); // Set(2) { "rp-a", "rp-b" }
+ * ```
+ */
+export async function listIpSets(runner: CommandRunner): Promise<Set<string>> {
+  const result = await runner.run("ipset", ["list", "-n"]);
+  if (result.code !== 0) throw new IpSetListError({ code: result.code, stderr: result.stderr });
+  const existing = new Set<string>();
+  for (const line of result.stdout.split("\n")) {
+    const name = line.trim();
+    if (name !== "") existing.add(name);
+  }
+  return existing;
 }
 
 /**

@@ -27,10 +27,13 @@
  *    clobber tables with save/modify/restore cycles), after a failure, or
  *    when asked (`invalidateDataplaneCache`). An apply with nothing to do runs
  *    no process at all.
- * 5. **Fail before writing.** Rules are checked against where they are placed
- *    (table, IP family, protocol dependencies, hooks) and jumps to undefined
- *    owned chains are caught before anything runs, with errors naming chain
- *    and rule, instead of the reference's ten retries and a panic.
+ * 5. **Fail before committing.** Rules are checked against where they are
+ *    placed (table, IP family, protocol dependencies, hooks) and their IP sets
+ *    must exist; jumps to undefined owned chains and loops are caught before
+ *    anything runs. Errors name chain and rule, instead of the reference's ten
+ *    retries and a panic. The checks of chains the kernel does not have yet
+ *    (a first apply) run while the script streams into iptables-restore, and
+ *    a failed check kills it before its COMMIT, so nothing is written.
  * 6. **Graceful restart.** Nothing touches the kernel before the first
  *    `apply()`, so a restarted program keeps enforcing the old rules until it
  *    has loaded its whole desired state.
@@ -43,13 +46,13 @@
  */
 import type { Features } from "../dsl/features.ts";
 import { calculateRuleHashes } from "../dsl/hash.ts";
-import { type Chain, renderAppend, type Rule } from "../dsl/rule.ts";
+import { type Chain, type Rule, ruleComments } from "../dsl/rule.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { RestoreError, SaveError, TableConfigError } from "./errors.ts";
 import { autoDetectBackend } from "./backend_detector.ts";
 import { FeatureDetector } from "./feature_detector.ts";
 import type { FeatureSource } from "./feature_source.ts";
-import { assertIpSetsExist } from "./ipset_check.ts";
+import { IpSetGuard, ipSetNamesOf } from "./ipset_guard.ts";
 import { restoreLockArgs, SharedLock } from "./lock.ts";
 import { isKernelChain, KERNEL_CHAINS, type TableName } from "./kernel_chains.ts";
 import { type Logger, silentLogger } from "./logger.ts";
@@ -156,27 +159,58 @@ interface RuleList {
   hashes?: readonly string[];
   /** The hooks these rules last passed the placement checks for (see `#computePlan`). */
   placedFor?: string;
-  /** The rules and IDs this list replaced: the IDs are reused if the rules render the same. */
-  previous?: { rules: readonly Rule[]; hashes: readonly string[] };
+  /** The IP set names these rules use (computed when they are first written). */
+  ipSets?: readonly string[];
+  /**
+   * The list this one replaced: its IDs, placement and IP sets are reused if
+   * the rules render the same.
+   */
+  previous?: {
+    rules: readonly Rule[];
+    hashes: readonly string[];
+    placedFor?: string | undefined;
+    ipSets?: readonly string[] | undefined;
+  };
+  /**
+   * The IDs and IP sets of the list this one replaced: while the kernel holds
+   * exactly those IDs, those sets are in use, so they exist (the kernel
+   * refuses to destroy a set in use) and need no `ipset list`.
+   */
+  setsInUse?: { hashes: readonly string[]; ipSets: readonly string[] };
 }
 
 /**
  * Whether two rule lists render identically (so have the same IDs). Rebuilding
- * a whole policy (a reload) replaces every rule object: comparing rendered
- * text is several times cheaper than hashing the rules again.
+ * a whole policy (a reload) replaces every rule object: comparing the parts a
+ * line is made of (the match's cached rendering, the action's fragment, the
+ * comments) is several times cheaper than hashing the rules again, and
+ * cheaper than rendering both lines. Rules found different may still render
+ * the same (an escaped comment): they are then hashed, to the same IDs.
  */
-function sameRendering(
-  chain: string,
-  a: readonly Rule[],
-  b: readonly Rule[],
-  features: Features,
-): boolean {
+function sameRendering(a: readonly Rule[], b: readonly Rule[], features: Features): boolean {
   if (a.length !== b.length) return false;
-  const options = { hash: "HASH", features };
   for (let i = 0; i < a.length; i++) {
-    if (a[i] === b[i]) continue;
-    if (renderAppend(a[i]!, chain, options) !== renderAppend(b[i]!, chain, options)) return false;
+    const x = a[i]!, y = b[i]!;
+    if (x === y) continue;
+    if (x.match !== y.match && (x.match?.render() ?? "") !== (y.match?.render() ?? "")) {
+      return false;
+    }
+    if (
+      x.action !== y.action &&
+      (x.action?.toFragment(features) ?? "") !== (y.action?.toFragment(features) ?? "")
+    ) return false;
+    if (x.comment !== y.comment) {
+      const cx = ruleComments(x), cy = ruleComments(y);
+      if (cx.length !== cy.length) return false;
+      for (let j = 0; j < cx.length; j++) if (cx[j] !== cy[j]) return false;
+    }
   }
+  return true;
+}
+
+function equalIds(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
@@ -385,7 +419,15 @@ export class Table {
     if (old?.hashes !== undefined) {
       this.#chainHashes.set(chain.name, {
         rules,
-        previous: { rules: old.rules, hashes: old.hashes },
+        previous: {
+          rules: old.rules,
+          hashes: old.hashes,
+          placedFor: old.placedFor,
+          ipSets: old.ipSets,
+        },
+        ...(old.ipSets === undefined ? {} : {
+          setsInUse: { hashes: old.hashes, ipSets: old.ipSets },
+        }),
       });
     } else this.#chainHashes.delete(chain.name);
     this.#changed();
@@ -562,28 +604,43 @@ export class Table {
     for (;;) {
       if (!this.#inSync) await this.#loadDataplane();
       if (this.#inSync && this.#appliedVersion === this.#desiredVersion) break;
-      const { plan: stream, write } = this.#computePlan();
+      // The IP sets named by the rules this script writes must exist. Only
+      // those: a set named by a rule already in the kernel cannot have been
+      // destroyed (the kernel refuses while it is in use), and scanning every
+      // rule of a large table on each small write cost more than the write.
+      // Chains the kernel does not have yet are noted as they are produced.
+      const guard = new IpSetGuard(this.#runner);
+      const { plan: stream, write } = this.#computePlan(guard);
       if (stream.empty) {
         this.#dataplane = stream.finish().next;
         this.#appliedVersion = this.#desiredVersion;
         break;
       }
-      // Only chains this script writes rules to: a set named by a rule that
-      // is already in the kernel cannot have been destroyed (the kernel
-      // refuses while it is in use), and scanning every rule of a large table
-      // on each small write was a measurable part of the write.
-      const written = stream.writtenChains;
-      await assertIpSetsExist(
-        [...write.chains, ...[...write.foreign].map(([name, rules]) => ({ name, rules }))]
-          .filter((chain) => written.has(chain.name)),
-        { runner: this.#runner },
-      );
+      for (const name of stream.writtenChains) {
+        if (this.isOwnedChain(name)) {
+          const list = this.#chainHashes.get(name);
+          const kernel = this.#dataplane.get(name);
+          if (list === undefined || kernel === undefined) continue;
+          const names = this.#ipSetsOf(list);
+          const inUse = list.setsInUse;
+          if (
+            inUse !== undefined && equalIds(kernel.hashes, inUse.hashes) &&
+            names.every((n) => inUse.ipSets.includes(n))
+          ) continue;
+          guard.add({ name, rules: list.rules }, names);
+        } else {
+          const rules = write.foreign.get(name) ?? [];
+          guard.add({ name, rules }, ipSetNamesOf(rules));
+        }
+      }
       if (this.#beforeWrite !== undefined) {
-        await this.#beforeWrite({ ...write, script: stream.finish().script });
+        const script = stream.finish().script;
+        await guard.verify();
+        await this.#beforeWrite({ ...write, script });
       }
       let plan: TablePlan;
       try {
-        plan = await this.#restore(stream);
+        plan = await this.#restore(stream, guard);
       } catch (e) {
         if (!(e instanceof RestoreError)) throw e;
         this.#inSync = false;
@@ -688,7 +745,7 @@ export class Table {
     lists.set(chain, list);
     this.#changed();
     if (
-      old === undefined || !sameRendering(chain, old.rules, list.rules, this.#currentFeatures ?? {})
+      old === undefined || !sameRendering(old.rules, list.rules, this.#currentFeatures ?? {})
     ) {
       return true;
     }
@@ -696,19 +753,34 @@ export class Table {
     return false;
   }
 
+  #ipSetsOf(list: RuleList): readonly string[] {
+    return list.ipSets ??= ipSetNamesOf(list.rules);
+  }
+
   #hashed(key: string, list: RuleList, features: Features): HashedRules {
     if (list.hashes === undefined) {
       const previous = list.previous;
-      list.hashes =
-        previous !== undefined && sameRendering(key, previous.rules, list.rules, features)
-          ? previous.hashes
-          : calculateRuleHashes(key, list.rules, features);
+      if (previous !== undefined && sameRendering(previous.rules, list.rules, features)) {
+        list.hashes = previous.hashes;
+        if (previous.placedFor !== undefined) list.placedFor ??= previous.placedFor;
+        if (previous.ipSets !== undefined) list.ipSets ??= previous.ipSets;
+      } else list.hashes = calculateRuleHashes(key, list.rules, features);
       delete list.previous;
     }
     return { rules: list.rules, hashes: list.hashes };
   }
 
-  #computePlan(): { plan: TablePlanStream; write: Omit<PlannedWrite, "script"> } {
+  /**
+   * The plan of the next write. Rules of owned chains are checked against
+   * their placement (and, given a guard, their IP sets noted) when the
+   * planner needs their IDs: at once for chains the kernel has, and while the
+   * script is produced for chains it does not have yet (a first apply), so
+   * the checks overlap iptables-restore. A failing check stops the script
+   * before its COMMIT.
+   */
+  #computePlan(
+    guard?: IpSetGuard,
+  ): { plan: TablePlanStream; write: Omit<PlannedWrite, "script"> } {
     const features = this.#currentFeatures ?? {};
     const roots = new Map<string, (readonly Rule[])[]>();
     for (const [name, list] of this.#inserts) roots.set(name, [list.rules]);
@@ -747,20 +819,25 @@ export class Table {
       // more than the plan itself.
       const hooks = reach.get(name)!;
       const placedFor = hooks === null ? "*" : [...hooks].sort().join(",");
-      if (list.placedFor !== placedFor) {
-        const where = { ...place, chain: name, list: "chain" as const, ruleIndex: 0, hooks };
-        for (let i = 0; i < chain.rules.length; i++) {
-          where.ruleIndex = i;
-          checkPlacement(chain.rules[i]!, where);
-        }
-        list.placedFor = placedFor;
-      }
-      // Hashed when the planner needs the IDs: for a chain the kernel does not
-      // have yet, while the script is streamed to iptables-restore.
       const hashedList = list;
+      const isNew = !this.#dataplane.has(name);
       owned.set(name, {
         rules: hashedList.rules,
-        hash: () => this.#hashed(name, hashedList, features).hashes,
+        hash: () => {
+          // Hashing first: a list that renders like the one it replaced takes
+          // over its IDs, placement and IP sets.
+          const hashes = this.#hashed(name, hashedList, features).hashes;
+          if (hashedList.placedFor !== placedFor) {
+            const where = { ...place, chain: name, list: "chain" as const, ruleIndex: 0, hooks };
+            for (let i = 0; i < chain.rules.length; i++) {
+              where.ruleIndex = i;
+              checkPlacement(chain.rules[i]!, where);
+            }
+            hashedList.placedFor = placedFor;
+          }
+          if (isNew) guard?.add(chain, this.#ipSetsOf(hashedList));
+          return hashes;
+        },
       });
       ownedChains.push(chain);
     }
@@ -819,31 +896,46 @@ export class Table {
     }
   }
 
-  /** Runs `<family>-<backend>-<op>`, falling back to `<family>-<op>` when the variant is missing. */
-  /** Runs the save or restore binary of this table's backend and family. */
-  #runBinary(
+  /**
+   * Runs the save or restore binary of this table's backend and family
+   * (`<family>-<backend>-<op>`, falling back to `<family>-<op>` when the
+   * variant is missing). A restore's script is streamed when the runner takes
+   * chunks, and the IP-set check completes before its last chunk (the one
+   * with COMMIT): a failed check kills the restore before it commits.
+   */
+  async #runBinary(
     op: "save" | "restore",
     args: string[],
-    stdin?: TablePlanStream,
+    input?: { stream: TablePlanStream; guard: IpSetGuard },
   ): Promise<IptablesResult> {
     this.#commands ??= new IptablesCommands(this.#runner, {
       ipVersion: this.ipVersion,
       backend: this.#backend!,
       timeoutMs: this.#commandTimeoutMs,
     });
-    if (stdin === undefined) return this.#commands.run(op, args);
-    // A plan is streamed (when the runner takes chunks) only to the first
-    // binary tried: the fallback, tried after "not found", gets the whole script.
-    const streams = this.#runner.streamsStdin === true;
-    return this.#commands.run(
+    if (input === undefined) return await this.#commands.run(op, args);
+    const { stream, guard } = input;
+    if (this.#runner.streamsStdin !== true) {
+      const script = stream.finish().script;
+      await guard.verify();
+      return await this.#commands.run(op, args, script);
+    }
+    // Only the first binary tried gets the live stream: the fallback, tried
+    // after "not found", gets the whole script.
+    return await this.#commands.run(
       op,
       args,
-      (attempt) => attempt === 0 && streams ? stdin.chunks : stdin.finish().script,
+      (attempt) => attempt === 0 ? guardedChunks(stream, guard) : guardedScript(stream, guard),
     );
   }
 
   async #loadDataplane(): Promise<void> {
-    const features = await this.#features.refreshFeatures();
+    // Detected while iptables-save runs: neither needs the other.
+    const detecting = this.#features.refreshFeatures();
+    detecting.catch(() => {});
+    const read = this.#readDataplane();
+    read.catch(() => {});
+    const features = await detecting;
     const key = JSON.stringify(features, Object.keys(features).sort());
     if (key !== this.#featuresKey) {
       if (this.#currentFeatures !== undefined) {
@@ -863,44 +955,7 @@ export class Table {
       for (const list of this.#appends.values()) delete list.hashes;
       this.#appliedVersion = 0;
     }
-    let backoff = 100;
-    for (let attempt = 0;; attempt++) {
-      const t0 = this.#clock.now();
-      this.#metrics.saveCalls++;
-      const r = await this.#runBinary("save", ["-t", this.name]);
-      const duration = this.#clock.now() - t0;
-      this.#peakSaveMs = Math.max(this.#peakSaveMs * 0.99, duration);
-      let error: Error | undefined;
-      if (r.code !== 0) {
-        error = new SaveError(
-          `${r.cmd} -t ${this.name} failed with exit code ${r.code}${
-            r.timedOut ? " (killed after the timeout)" : ""
-          }: ${r.stderr.trim()}`,
-          { command: r.cmd, stderr: r.stderr, code: r.code },
-        );
-      } else {
-        try {
-          this.#dataplane = parseSave(r.stdout, {
-            hashPrefix: this.#hashPrefix,
-            isOwnedChain: (c) => this.isOwnedChain(c),
-            oldInsertPattern: this.#oldInsertPattern,
-          });
-        } catch (e) {
-          error = e as Error;
-        }
-      }
-      if (error === undefined) break;
-      this.#metrics.saveErrors++;
-      if (attempt >= SAVE_RETRIES) throw error;
-      this.#logger.log("warn", "iptables-save failed; retrying", {
-        table: this.name,
-        ipVersion: this.ipVersion,
-        error: error.message,
-        backoffMs: backoff,
-      });
-      await this.#clock.sleep(backoff);
-      backoff *= 2;
-    }
+    this.#dataplane = await read;
     this.#lastReadTime = this.#clock.now();
     this.#inSync = true;
     // Forget the text of our rules that are gone.
@@ -919,6 +974,49 @@ export class Table {
     this.#appliedVersion = 0;
   }
 
+  /** Reads the table with iptables-save (retrying failures with a backoff). */
+  async #readDataplane(): Promise<DataplaneState> {
+    let backoff = 100;
+    for (let attempt = 0;; attempt++) {
+      let state: DataplaneState | undefined;
+      const t0 = this.#clock.now();
+      this.#metrics.saveCalls++;
+      const r = await this.#runBinary("save", ["-t", this.name]);
+      const duration = this.#clock.now() - t0;
+      this.#peakSaveMs = Math.max(this.#peakSaveMs * 0.99, duration);
+      let error: Error | undefined;
+      if (r.code !== 0) {
+        error = new SaveError(
+          `${r.cmd} -t ${this.name} failed with exit code ${r.code}${
+            r.timedOut ? " (killed after the timeout)" : ""
+          }: ${r.stderr.trim()}`,
+          { command: r.cmd, stderr: r.stderr, code: r.code },
+        );
+      } else {
+        try {
+          state = parseSave(r.stdout, {
+            hashPrefix: this.#hashPrefix,
+            isOwnedChain: (c) => this.isOwnedChain(c),
+            oldInsertPattern: this.#oldInsertPattern,
+          });
+        } catch (e) {
+          error = e as Error;
+        }
+      }
+      if (error === undefined) return state!;
+      this.#metrics.saveErrors++;
+      if (attempt >= SAVE_RETRIES) throw error;
+      this.#logger.log("warn", "iptables-save failed; retrying", {
+        table: this.name,
+        ipVersion: this.ipVersion,
+        error: error.message,
+        backoffMs: backoff,
+      });
+      await this.#clock.sleep(backoff);
+      backoff *= 2;
+    }
+  }
+
   /** Records the text we wrote for our rules in chains we do not own. */
   #rememberWrittenLines(next: DataplaneState): void {
     for (const [chain, state] of next) {
@@ -935,13 +1033,14 @@ export class Table {
    * input as it is produced when the runner takes chunks; returns the whole
    * plan (or throws the mapped {@linkcode RestoreError}).
    */
-  async #restore(stream: TablePlanStream): Promise<TablePlan> {
+  async #restore(stream: TablePlanStream, guard: IpSetGuard): Promise<TablePlan> {
     const lockPlan = restoreLockArgs(this.#currentFeatures ?? {}, {
       backend: this.#backend!,
       lockTimeoutMs: this.#lockTimeoutMs,
       lockProbeIntervalMs: this.#lockProbeIntervalMs,
     });
-    const run = () => this.#runBinary("restore", ["--noflush", ...lockPlan.args], stream);
+    const run = () =>
+      this.#runBinary("restore", ["--noflush", ...lockPlan.args], { stream, guard });
     let lock = this.#lock;
     if (lockPlan.tableTakesLock && lock === undefined) {
       const shared = new SharedLock({
@@ -967,6 +1066,24 @@ export class Table {
     this.#metrics.restoreErrors++;
     throw restoreError(r, plan);
   }
+}
+
+/** The plan's chunks as they are produced, the last one (with COMMIT) held until `guard` passes. */
+async function* guardedChunks(stream: TablePlanStream, guard: IpSetGuard): AsyncGenerator<string> {
+  let held: string | undefined;
+  for (const chunk of stream.chunks) {
+    if (held !== undefined) yield held;
+    held = chunk;
+  }
+  await guard.verify();
+  if (held !== undefined) yield held;
+}
+
+/** The whole script in one chunk, once `guard` passes. */
+async function* guardedScript(stream: TablePlanStream, guard: IpSetGuard): AsyncGenerator<string> {
+  const script = stream.finish().script;
+  await guard.verify();
+  yield script;
 }
 
 /** Maps an iptables-restore failure back to the script line, chain and rule. */

@@ -12,6 +12,7 @@ import {
   Jump,
   Masq,
   Match,
+  MissingIpSetError,
   PlacementError,
   RestoreError,
   type Rule,
@@ -467,4 +468,77 @@ Deno.test("table: a loop of jumps among owned chains fails before writing", asyn
   assert.equal(restores(fake).length, 0);
   table.updateChain({ name: "rp-c", rules: [{ action: Drop() }] });
   await table.apply();
+});
+
+Deno.test("table: IP sets are listed once per write, only when written rules name one", async () => {
+  const { fake, table } = setup();
+  fake.addIpSet("rp-ok");
+  const setRule: Rule = { match: Match().sourceIpSet("rp-ok"), action: Accept() };
+  table.updateChain({ name: "rp-sets", rules: [setRule, tcp(1)] });
+  table.updateChain({ name: "rp-plain", rules: [tcp(2)] });
+  table.setRuleInsertions("INPUT", [{ action: Jump("rp-sets") }, { action: Jump("rp-plain") }]);
+  await table.apply();
+  const ipsetCalls = () => fake.calls.filter((c) => c.cmd === "ipset").length;
+  assert.equal(ipsetCalls(), 1, "one listing for the first write");
+  // A write to a chain without sets lists nothing.
+  table.updateChain({ name: "rp-plain", rules: [tcp(3)] });
+  await table.apply();
+  assert.equal(ipsetCalls(), 1);
+  // A write to the chain with the set lists nothing either: the rules it
+  // replaces (still in the kernel) use that set, so it exists.
+  table.updateChain({ name: "rp-sets", rules: [setRule, tcp(4)] });
+  await table.apply();
+  assert.equal(ipsetCalls(), 1);
+  // A set the kernel's rules do not use yet is listed.
+  fake.addIpSet("rp-new");
+  const newSet: Rule = { match: Match().destIpSet("rp-new"), action: Drop() };
+  table.updateChain({ name: "rp-sets", rules: [setRule, newSet] });
+  await table.apply();
+  assert.equal(ipsetCalls(), 2);
+  // Once the cache is re-read, the chain's rules are in the kernel: no listing.
+  table.invalidateDataplaneCache("test");
+  table.updateChain({ name: "rp-sets", rules: [newSet, setRule] });
+  await table.apply();
+  assert.equal(ipsetCalls(), 2);
+  // A missing set is still caught on a later write.
+  table.updateChain({
+    name: "rp-sets",
+    rules: [newSet, { match: Match().destIpSet("rp-nope"), action: Drop() }],
+  });
+  await assert.rejects(table.apply(), MissingIpSetError);
+});
+
+Deno.test("table: a missing IP set in a new chain fails the first apply; nothing is written", async () => {
+  const { fake, table } = setup();
+  const good = Array.from({ length: 600 }, (_, i) => tcp(1000 + i));
+  table.updateChain({ name: "rp-a", rules: good });
+  table.updateChain({
+    name: "rp-b",
+    rules: [...good, { match: Match().destIpSet("rp-gone"), action: Drop() }],
+  });
+  table.setRuleInsertions("INPUT", [{ action: Jump("rp-a") }, { action: Jump("rp-b") }]);
+  await assert.rejects(
+    table.apply(),
+    (e) => e instanceof MissingIpSetError && e.chain === "rp-b" && e.ruleIndex === 600,
+  );
+  assert.deepEqual(restores(fake), [], "no restore completed");
+  assert.ok(!(await rulesOf(fake)).some((l) => l.includes("rp-a")), "nothing was written");
+  fake.addIpSet("rp-gone");
+  await table.apply();
+  assert.equal((await rulesOf(fake)).filter((l) => l.startsWith("-A rp-b ")).length, 601);
+});
+
+Deno.test("table: a misplaced rule in a new chain fails the first apply; nothing is written", async () => {
+  const { fake, table } = setup();
+  table.updateChain({
+    name: "rp-a",
+    rules: [...Array.from({ length: 600 }, (_, i) => tcp(1000 + i)), { action: Masq() }],
+  });
+  table.setRuleInsertions("INPUT", [{ action: Jump("rp-a") }]);
+  await assert.rejects(
+    table.apply(),
+    (e) => e instanceof PlacementError && e.chain === "rp-a" && e.ruleIndex === 600,
+  );
+  assert.deepEqual(restores(fake), []);
+  assert.deepEqual(await rulesOf(fake), []);
 });

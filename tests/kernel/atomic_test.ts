@@ -9,6 +9,7 @@ import assert from "assert";
 import {
   Accept,
   ChainLoopError,
+  type CommandRunner,
   DanglingReferenceError,
   Drop,
   Jump,
@@ -22,9 +23,11 @@ import {
 } from "../../mod.ts";
 import { MissingIpSetError } from "../../src/ipset_check.ts";
 import {
+  chainIds,
   kernelTable,
   kernelTest,
   nsExec,
+  nsRunner,
   saveTable,
   type Variant,
   variantName,
@@ -190,6 +193,77 @@ async function atomic(netns: string, v: Variant): Promise<void> {
   assert.equal(table.backend, v.backend);
 }
 
+/**
+ * A first apply streams new chains into iptables-restore while their rules are
+ * checked: a bad rule far into the script (after thousands of lines already
+ * sent) must still stop the restore before its COMMIT.
+ */
+async function streamedFailure(netns: string, v: Variant): Promise<void> {
+  const filler: Rule[] = Array.from({ length: 2000 }, (_, i) => ({
+    match: Match().protocol("tcp").destPorts(1000 + i),
+    action: Accept(),
+  }));
+  const wrongFamily = v.ipVersion === 6 ? "10.0.0.1/32" : "2001:db8::1/128";
+  const cases: [string, Rule, (e: unknown) => boolean][] = [
+    [
+      "missing ipset",
+      { match: Match().sourceIpSet("rp-missing"), action: Accept() },
+      (e) => e instanceof MissingIpSetError && e.chain === "rp-z" && e.ruleIndex === 2000,
+    ],
+    [
+      "address of the other family",
+      { match: Match().sourceNet(wrongFamily), action: Accept() },
+      (e) => e instanceof PlacementError && e.chain === "rp-z" && e.ruleIndex === 2000,
+    ],
+  ];
+  const before = await snapshot(netns, v);
+  for (const [label, bad, expected] of cases) {
+    // Records how much of the script reached iptables-restore.
+    const inner = nsRunner(netns);
+    let sent = "";
+    const runner: CommandRunner = {
+      streamsStdin: true,
+      run(cmd, args, opts) {
+        const stdin = opts?.stdin;
+        if (!cmd.endsWith("-restore") || stdin === undefined || typeof stdin === "string") {
+          return inner.run(cmd, args, opts);
+        }
+        return inner.run(cmd, args, {
+          ...opts,
+          stdin: (async function* () {
+            for await (const chunk of stdin) {
+              sent += chunk;
+              yield chunk;
+            }
+          })(),
+        });
+      },
+    };
+    const table = kernelTable(netns, "filter", v, {
+      runner,
+      clock: { now: () => performance.now(), sleep: () => Promise.resolve() },
+    });
+    // Chains are written in name order: rp-a (good) streams before rp-z (bad).
+    table.updateChain({ name: "rp-a", rules: filler });
+    table.updateChain({ name: "rp-z", rules: [...filler, bad] });
+    table.setRuleInsertions("INPUT", [{ action: Jump("rp-a") }, { action: Jump("rp-z") }]);
+    await assert.rejects(table.apply(), expected, label);
+    assert.ok(sent.includes("-A rp-a "), `${label}: the restore had started`);
+    assert.ok(!sent.includes("COMMIT"), `${label}: it never saw a COMMIT`);
+    assert.equal(await snapshot(netns, v), before, `${label}: nothing was written`);
+    // Without the bad rule the same table applies.
+    table.updateChain({ name: "rp-z", rules: filler });
+    await table.apply();
+    assert.equal(chainIds(await saveTable(netns, v, "filter"), "rp-z").length, 2000, label);
+    await table.cleanUp();
+    assert.equal(await snapshot(netns, v), before, `${label}: cleaned up`);
+  }
+}
+
 for (const v of VARIANTS) {
   kernelTest(`failed applies write nothing (${variantName(v)})`, (netns) => atomic(netns, v));
+  kernelTest(
+    `a bad rule found while a first apply streams writes nothing (${variantName(v)})`,
+    (netns) => streamedFailure(netns, v),
+  );
 }
