@@ -64,11 +64,15 @@ export type RejectType =
   | "icmp6-reject-route"
   | "reject-route";
 
+const NO_ARGS: readonly DslArg[] = Object.freeze([]);
+
 /** The arguments as given, trailing `undefined`s dropped, frozen. */
 function argsOf(...args: DslArg[]): readonly DslArg[] {
   let n = args.length;
   while (n > 0 && args[n - 1] === undefined) n--;
-  return Object.freeze(args.slice(0, n));
+  if (n === 0) return NO_ARGS;
+  // The rest array is this call's own: frozen in place unless it must shrink.
+  return Object.freeze(n === args.length ? args : args.slice(0, n));
 }
 
 /**

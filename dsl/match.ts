@@ -98,12 +98,6 @@ function frozenClause(c: MatchClause): MatchClause {
   });
 }
 
-/** Freezes a builder step's clause in place (the builder created it and its args). */
-function freezeStep(clause: MatchClause): MatchClause {
-  Object.freeze(clause.args);
-  return Object.freeze(clause);
-}
-
 /**
  * An immutable list of match clauses. Every builder method returns a new
  * criteria with one more clause; the receiver never changes.
@@ -120,11 +114,14 @@ export class MatchCriteria {
   // frozen list is built once, when `clauses` is first read. Copying and
   // re-freezing the whole list at every step made building a rule quadratic
   // in its clauses and was most of the DSL's build time (mostly GC). A step's
-  // clause (with the arguments array its builder method created) is frozen
-  // only then too: `render()` reads the fragments straight from the steps, so
-  // rules that are only rendered and hashed never pay for freezing.
+  // clause object (with the arguments array its builder method created,
+  // frozen in place) is made only then too: `render()` reads the fragments
+  // straight from the steps, so rules that are only rendered and hashed never
+  // pay for clause objects.
   #parent: MatchCriteria | undefined;
-  #last: MatchClause | undefined;
+  #method = "";
+  #args: DslArg[] | undefined;
+  #fragment = "";
   #list: readonly MatchClause[] | undefined;
   #length: number;
   #rendered: string | undefined;
@@ -144,18 +141,27 @@ export class MatchCriteria {
     if (this.#list === undefined) {
       const list = new Array<MatchClause>(this.#length);
       let i = this.#length - 1;
-      list[i--] = freezeStep(this.#last!);
+      list[i--] = this.#clause();
       let node = this.#parent;
       while (node !== undefined && node.#list === undefined) {
-        list[i--] = freezeStep(node.#last!);
+        list[i--] = node.#clause();
         node = node.#parent;
       }
       if (node !== undefined) { for (; i >= 0; i--) list[i] = node.#list![i]!; }
       this.#list = Object.freeze(list);
       this.#parent = undefined; // let the intermediate steps go
-      this.#last = undefined;
+      this.#args = undefined;
     }
     return this.#list;
+  }
+
+  /** This step's clause, frozen (the builder method created its args array). */
+  #clause(): MatchClause {
+    return Object.freeze({
+      method: this.#method,
+      args: Object.freeze(this.#args!),
+      fragment: this.#fragment,
+    });
   }
 
   /**
@@ -165,7 +171,9 @@ export class MatchCriteria {
   protected with(method: string, args: DslArg[], fragment: string): MatchCriteria {
     const next = new MatchCriteria();
     next.#parent = this;
-    next.#last = { method, args, fragment };
+    next.#method = method;
+    next.#args = args;
+    next.#fragment = fragment;
     next.#list = undefined;
     next.#length = this.#length + 1;
     return next;
@@ -180,10 +188,10 @@ export class MatchCriteria {
       let i = this.#length - 1;
       let node: MatchCriteria | undefined = undefined;
       if (this.#list === undefined) {
-        fragments[i--] = this.#last!.fragment;
+        fragments[i--] = this.#fragment;
         node = this.#parent;
         while (node !== undefined && node.#list === undefined) {
-          fragments[i--] = node.#last!.fragment;
+          fragments[i--] = node.#fragment;
           node = node.#parent;
         }
       }
@@ -1205,6 +1213,8 @@ export class MatchCriteria {
   }
 }
 
+const EMPTY_MATCH: MatchCriteria = new MatchCriteria();
+
 /**
  * Starts an empty match.
  *
@@ -1215,7 +1225,8 @@ export class MatchCriteria {
  * ```
  */
 export function Match(): MatchCriteria {
-  return new MatchCriteria();
+  // Criteria are immutable: every rule can start from the same empty one.
+  return EMPTY_MATCH;
 }
 
 /**
