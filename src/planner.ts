@@ -109,11 +109,36 @@ export interface TablePlanStream {
    * produces the rest.
    */
   readonly chunks: Iterable<string>;
-  /** Produces whatever `chunks` has not yet, and returns the whole plan. */
+  /**
+   * Produces whatever `chunks` has not yet, and returns the whole plan. A
+   * stream created without `keepScript` plans again (same inputs, same
+   * script) to give the script and origins: meant for error reports.
+   */
   finish(): TablePlan;
+  /**
+   * Produces whatever `chunks` has not yet, and returns the state the kernel
+   * has once the script succeeded and the number of lines; cheap in every
+   * mode (the success path of a streamed write).
+   */
+  drain(): Pick<TablePlan, "next" | "lineCount">;
 }
 
-/** Lines per chunk of a {@linkcode TablePlanStream} (a chain's lines are never split below this). */
+/** Options of {@linkcode streamTablePlan}. */
+export interface StreamTablePlanOptions {
+  /**
+   * Keep the script's text and line origins while it is produced (default
+   * true). A streamed write that succeeds never reads them: not keeping them
+   * spares the garbage collector a copy of the whole script (at 20k rules
+   * its pauses, which stall the stream, cost more than the copy).
+   */
+  keepScript?: boolean;
+}
+
+/**
+ * Lines per chunk of a {@linkcode TablePlanStream} (a chain's lines are never
+ * split below this). Measured: growing chunks (up to 4096 lines) made a
+ * streamed first load slower; 64 to 256 lines are alike.
+ */
 const CHUNK_LINES = 256;
 
 function equalLists(a: readonly string[], b: readonly string[]): boolean {
@@ -125,12 +150,16 @@ function equalLists(a: readonly string[], b: readonly string[]): boolean {
 class ScriptWriter {
   readonly origins: (RuleLocation | undefined)[] = [];
   readonly chunks: string[] = [];
+  /** Lines written so far. */
+  lines = 0;
   #pending: string[] = [];
   readonly #table: string;
+  readonly #keep: boolean;
   #open = false;
 
-  constructor(table: string) {
+  constructor(table: string, keep: boolean) {
     this.#table = table;
+    this.#keep = keep;
   }
 
   /** Lines written and not yet taken. */
@@ -141,17 +170,20 @@ class ScriptWriter {
   write(line: string, origin?: RuleLocation): void {
     if (!this.#open) {
       this.#pending.push(`*${this.#table}`);
-      this.origins.push(undefined);
+      if (this.#keep) this.origins.push(undefined);
+      this.lines++;
       this.#open = true;
     }
     this.#pending.push(line);
-    this.origins.push(origin);
+    if (this.#keep) this.origins.push(origin);
+    this.lines++;
   }
 
   commit(): void {
     if (!this.#open) return;
     this.#pending.push("COMMIT");
-    this.origins.push(undefined);
+    if (this.#keep) this.origins.push(undefined);
+    this.lines++;
     this.#open = false;
   }
 
@@ -160,7 +192,7 @@ class ScriptWriter {
     if (this.#pending.length === 0) return "";
     const chunk = this.#pending.join("\n") + "\n";
     this.#pending = [];
-    this.chunks.push(chunk);
+    if (this.#keep) this.chunks.push(chunk);
     return chunk;
   }
 }
@@ -208,8 +240,12 @@ export function planTable(input: PlanInput): TablePlan {
  * {@linkcode TablePlanStream}). Throws, before any chunk, whatever
  * `planTable` throws.
  */
-export function streamTablePlan(input: PlanInput): TablePlanStream {
-  const out = new ScriptWriter(input.table);
+export function streamTablePlan(
+  input: PlanInput,
+  options: StreamTablePlanOptions = {},
+): TablePlanStream {
+  const keepScript = options.keepScript ?? true;
+  const out = new ScriptWriter(input.table, keepScript);
   const next: DataplaneState = new Map(input.dataplane);
   const { hashPrefix, features } = input;
   const rewriteAll = input.backend === "nft" && !input.positionalEdits;
@@ -332,20 +368,30 @@ export function streamTablePlan(input: PlanInput): TablePlanStream {
     }
   }
   let plan: TablePlan | undefined;
+  function drain(): Pick<TablePlan, "next" | "lineCount"> {
+    while (!step().done) { /* produce the rest */ }
+    return { next, lineCount: out.lines };
+  }
   return {
     empty,
     writtenChains,
     chunks: { [Symbol.iterator]: () => ({ next: step }) },
+    drain,
     finish(): TablePlan {
       if (plan !== undefined) return plan;
-      while (!step().done) { /* produce the rest */ }
-      const lineCount = out.origins.length;
-      plan = {
-        script: lineCount === 0 ? "" : out.chunks.join(""),
-        origins: out.origins,
-        next,
-        lineCount,
-      };
+      const { lineCount } = drain();
+      if (keepScript) {
+        plan = {
+          script: lineCount === 0 ? "" : out.chunks.join(""),
+          origins: out.origins,
+          next,
+          lineCount,
+        };
+      } else {
+        // Planned again from the same inputs: the same script, kept this time.
+        const again = streamTablePlan(input).finish();
+        plan = { script: again.script, origins: again.origins, next, lineCount };
+      }
       return plan;
     },
   };

@@ -63,6 +63,7 @@ import {
   type InsertAppendLists,
   type LazyHashedRules,
   streamTablePlan,
+  type StreamTablePlanOptions,
   type TablePlan,
   type TablePlanStream,
 } from "./planner.ts";
@@ -610,9 +611,12 @@ export class Table {
       // rule of a large table on each small write cost more than the write.
       // Chains the kernel does not have yet are noted as they are produced.
       const guard = new IpSetGuard(this.#runner);
-      const { plan: stream, write } = this.#computePlan(guard);
+      // A streamed write keeps no copy of its script: on failure it is planned
+      // again from the same inputs for the error report.
+      const streamed = this.#runner.streamsStdin === true && this.#beforeWrite === undefined;
+      const { plan: stream, write } = this.#computePlan(guard, { keepScript: !streamed });
       if (stream.empty) {
-        this.#dataplane = stream.finish().next;
+        this.#dataplane = stream.drain().next;
         this.#appliedVersion = this.#desiredVersion;
         break;
       }
@@ -638,7 +642,7 @@ export class Table {
         await guard.verify();
         await this.#beforeWrite({ ...write, script });
       }
-      let plan: TablePlan;
+      let plan: Pick<TablePlan, "next" | "lineCount">;
       try {
         plan = await this.#restore(stream, guard);
       } catch (e) {
@@ -780,6 +784,7 @@ export class Table {
    */
   #computePlan(
     guard?: IpSetGuard,
+    options: StreamTablePlanOptions = {},
   ): { plan: TablePlanStream; write: Omit<PlannedWrite, "script"> } {
     const features = this.#currentFeatures ?? {};
     const roots = new Map<string, (readonly Rule[])[]>();
@@ -861,12 +866,12 @@ export class Table {
       features,
       owned,
       foreign,
-      policies: this.#policies,
+      policies: new Map(this.#policies),
       dataplane: this.#dataplane,
       isOwnedChain: (c) => this.isOwnedChain(c),
       writtenLines: this.#writtenLines,
       deleteByPosition: this.#deleteByPosition,
-    });
+    }, options);
     return { plan, write: { chains: ownedChains, foreign: foreignRules } };
   }
 
@@ -1033,7 +1038,10 @@ export class Table {
    * input as it is produced when the runner takes chunks; returns the whole
    * plan (or throws the mapped {@linkcode RestoreError}).
    */
-  async #restore(stream: TablePlanStream, guard: IpSetGuard): Promise<TablePlan> {
+  async #restore(
+    stream: TablePlanStream,
+    guard: IpSetGuard,
+  ): Promise<Pick<TablePlan, "next" | "lineCount">> {
     const lockPlan = restoreLockArgs(this.#currentFeatures ?? {}, {
       backend: this.#backend!,
       lockTimeoutMs: this.#lockTimeoutMs,
@@ -1053,18 +1061,18 @@ export class Table {
     this.#metrics.restoreCalls++;
     const r = lockPlan.tableTakesLock ? await lock!(run) : await run();
     this.#peakRestoreMs = Math.max(this.#peakRestoreMs * 0.99, this.#clock.now() - t0);
-    const plan = stream.finish();
     if (r.code === 0) {
-      this.#metrics.linesExecuted += plan.lineCount;
+      const done = stream.drain();
+      this.#metrics.linesExecuted += done.lineCount;
       this.#logger.log("debug", "iptables-restore succeeded", {
         table: this.name,
         ipVersion: this.ipVersion,
-        lines: plan.lineCount,
+        lines: done.lineCount,
       });
-      return plan;
+      return done;
     }
     this.#metrics.restoreErrors++;
-    throw restoreError(r, plan);
+    throw restoreError(r, stream.finish());
   }
 }
 

@@ -273,6 +273,24 @@ Deno.test("planner: the streamed plan is the same script, hashing new chains onl
   assert.equal(stream.finish(), whole);
 });
 
+Deno.test("planner: a stream that keeps no script drains cheaply and plans again for finish()", () => {
+  const rulesOf = (n: number) => Array.from({ length: n }, (_, i) => r(2000 + i));
+  const owned = () => new Map([["rp-a", hashed("rp-a", rulesOf(600))]]);
+  const plan = planTable(input({ owned: owned() }));
+  const stream = streamTablePlan(input({ owned: owned() }), { keepScript: false });
+  const streamed = [...stream.chunks].join("");
+  assert.equal(streamed, plan.script);
+  const drained = stream.drain();
+  assert.equal(drained.lineCount, plan.lineCount);
+  assert.deepEqual([...drained.next], [...plan.next]);
+  // For an error report: the same script and origins, planned again.
+  const whole = stream.finish();
+  assert.equal(whole.script, plan.script);
+  assert.deepEqual(whole.origins, plan.origins);
+  assert.equal(whole.lineCount, plan.lineCount);
+  assert.equal(stream.finish(), whole);
+});
+
 Deno.test("planner: an in-sync stream is empty and writes no chunk", () => {
   const kept = hashed("rp-kept", [r(1)]);
   const stream = streamTablePlan(input({
