@@ -107,6 +107,25 @@ export function withBenchNetns<T>(
   });
 }
 
+/**
+ * Runs the two halves of one round of a comparison, alternating which goes
+ * first from round to round, so that drift of a noisy machine and any effect
+ * of going first or second fall on both sides alike.
+ */
+export async function pair(
+  round: number,
+  a: () => Promise<unknown>,
+  b: () => Promise<unknown>,
+): Promise<void> {
+  if (round % 2 === 0) {
+    await a();
+    await b();
+  } else {
+    await b();
+    await a();
+  }
+}
+
 /** Milliseconds taken by `fn`. */
 export async function time(fn: () => Promise<unknown> | unknown): Promise<number> {
   const t0 = performance.now();

@@ -31,7 +31,7 @@ import {
   type TableOptions,
 } from "../../mod.ts";
 import { kernelAvailability } from "../kernel/netns.ts";
-import { CountingRunner, exec, median, ms, ratio, time, withBenchNetns } from "./harness.ts";
+import { CountingRunner, exec, median, ms, pair, ratio, time, withBenchNetns } from "./harness.ts";
 import {
   BIG_CHAIN,
   bigChain,
@@ -60,7 +60,13 @@ const BACKENDS: Backend[] = flags.backend === "both"
   : [flags.backend as Backend];
 const QUICK = flags.quick;
 /** Runs per measurement: small, large (100k) and many (cheap, in-process). */
-const RUNS = { small: QUICK ? 1 : 7, large: QUICK ? 1 : 5, many: QUICK ? 3 : 50 };
+const RUNS = {
+  small: QUICK ? 1 : 9,
+  large: QUICK ? 1 : 5,
+  ferm: QUICK ? 1 : 7,
+  many: QUICK ? 3 : 50,
+  perRule: { nft: QUICK ? 1 : 3, legacy: 1 },
+};
 const RULES_PER_CHAIN = 100;
 const HASH_PREFIX = "rampart:";
 
@@ -155,21 +161,35 @@ async function firstApply(
     }
   });
   for (let r = 0; r < runs; r++) {
-    raw.push(
-      await withBenchNetns(async (_ns, runner) =>
-        await time(async () => {
-          await exec(runner, bin(backend, "save"), ["-t", "filter"]);
-          await exec(runner, bin(backend, "restore"), restoreArgs(backend), script);
-        })
-      ),
+    await pair(
+      r,
+      async () =>
+        raw.push(
+          await withBenchNetns(async (_ns, runner) =>
+            await time(async () => {
+              await exec(runner, bin(backend, "save"), ["-t", "filter"]);
+              await exec(runner, bin(backend, "restore"), restoreArgs(backend), script);
+            })
+          ),
+        ),
+      () =>
+        withBenchNetns(async (_ns, inner) => {
+          const runner = new CountingRunner(inner);
+          const table = benchTable(runner, backend);
+          load(table, chains);
+          ours.push(await time(() => table.apply()));
+          processes = runner.count;
+        }),
     );
+  }
+  if (after !== undefined) {
+    // The incremental measurements start from a table this apply loaded.
     await withBenchNetns(async (_ns, inner) => {
       const runner = new CountingRunner(inner);
       const table = benchTable(runner, backend);
       load(table, chains);
-      ours.push(await time(() => table.apply()));
-      processes = runner.count;
-      if (r === runs - 1 && after !== undefined) await after(table, runner, chains);
+      await table.apply();
+      await after(table, runner, chains);
     });
   }
   const x = median(ours) / median(raw);
@@ -204,11 +224,6 @@ async function onLargeTable(
     for (let r = 0; r < RUNS.small; r++) {
       const c = 500 + r;
       const last = chains[c]!.rules.length - 1;
-      const changed = rebuildChain(chains, c, last, r + 1);
-      table.updateChain(changed);
-      const before = table.metrics().linesExecuted;
-      ours.push(await time(() => table.apply()));
-      lines = table.metrics().linesExecuted - before;
       // Raw: rewrite the last rule of another chain with itself (the kernel stays in sync).
       const other = chains[700 + r]!;
       const ids = calculateRuleHashes(other.name, other.rules);
@@ -218,8 +233,18 @@ async function onLargeTable(
         hashPrefix: HASH_PREFIX,
       });
       const script = `*filter\n${line}\nCOMMIT\n`;
-      raw.push(
-        await time(() => exec(inner, bin(backend, "restore"), restoreArgs(backend), script)),
+      await pair(
+        r,
+        async () => {
+          table.updateChain(rebuildChain(chains, c, last, r + 1));
+          const before = table.metrics().linesExecuted;
+          ours.push(await time(() => table.apply()));
+          lines = table.metrics().linesExecuted - before;
+        },
+        async () =>
+          raw.push(
+            await time(() => exec(inner, bin(backend, "restore"), restoreArgs(backend), script)),
+          ),
       );
     }
     const x = median(ours) / median(raw);
@@ -340,51 +365,60 @@ async function perRule(backend: Backend): Promise<void> {
   const chains = buildChains(numChains, RULES_PER_CHAIN);
   const rules = numChains * RULES_PER_CHAIN + 1;
   const ours: number[] = [];
-  for (let r = 0; r < RUNS.small; r++) {
-    await withBenchNetns(async (_ns, inner) => {
-      const table = benchTable(new CountingRunner(inner), backend);
-      load(table, chains);
-      ours.push(await time(() => table.apply()));
-    });
-  }
   const script = await firstScript(backend, chains);
   const raw: number[] = [];
   for (let r = 0; r < RUNS.small; r++) {
-    raw.push(
-      await withBenchNetns(async (_ns, runner) =>
-        await time(async () => {
-          await exec(runner, bin(backend, "save"), ["-t", "filter"]);
-          await exec(runner, bin(backend, "restore"), restoreArgs(backend), script);
-        })
-      ),
+    await pair(
+      r,
+      () =>
+        withBenchNetns(async (_ns, inner) => {
+          const table = benchTable(new CountingRunner(inner), backend);
+          load(table, chains);
+          ours.push(await time(() => table.apply()));
+        }),
+      async () =>
+        raw.push(
+          await withBenchNetns(async (_ns, runner) =>
+            await time(async () => {
+              await exec(runner, bin(backend, "save"), ["-t", "filter"]);
+              await exec(runner, bin(backend, "restore"), restoreArgs(backend), script);
+            })
+          ),
+        ),
     );
   }
   const file = await Deno.makeTempFile({ prefix: "rp-bench-", suffix: ".txt" });
-  let result: { ms: number; processes: number };
+  const perRuleMs: number[] = [];
+  let processes = 0;
   try {
     await Deno.writeTextFile(file, script);
-    result = await withBenchNetns(async (ns) => {
-      const out = await new Deno.Command("ip", {
-        args: [
-          "netns",
-          "exec",
-          ns,
-          Deno.execPath(),
-          "run",
-          "-A",
-          new URL("./per_rule.ts", import.meta.url).pathname,
-          bin(backend, ""),
-          file,
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      if (out.code !== 0) throw new Error(new TextDecoder().decode(out.stderr));
-      return JSON.parse(new TextDecoder().decode(out.stdout));
-    });
+    for (let r = 0; r < RUNS.perRule[backend]; r++) {
+      const result: { ms: number; processes: number } = await withBenchNetns(async (ns) => {
+        const out = await new Deno.Command("ip", {
+          args: [
+            "netns",
+            "exec",
+            ns,
+            Deno.execPath(),
+            "run",
+            "-A",
+            new URL("./per_rule.ts", import.meta.url).pathname,
+            bin(backend, ""),
+            file,
+          ],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        if (out.code !== 0) throw new Error(new TextDecoder().decode(out.stderr));
+        return JSON.parse(new TextDecoder().decode(out.stdout));
+      });
+      perRuleMs.push(result.ms);
+      processes = result.processes;
+    }
   } finally {
     await Deno.remove(file);
   }
+  const result = { ms: median(perRuleMs), processes };
   const x = result.ms / median(ours);
   row({
     measure: "5. First apply vs one `iptables -A` process per rule",
@@ -491,61 +525,66 @@ async function operatorReload(): Promise<void> {
     const oneLine: number[] = [];
     let reloadLines = 0;
     const script = await firstScript(backend, buildChains(numChains, RULES_PER_CHAIN));
-    for (let r = 0; r < RUNS.large; r++) {
+    // First loads, each in a fresh namespace: ferm and Rampart alternate.
+    for (let r = 0; r < RUNS.ferm; r++) {
+      await pair(
+        r,
+        () =>
+          withBenchNetns(async (_ns, runner) => {
+            await Deno.writeTextFile(conf, fermConfig(numChains, RULES_PER_CHAIN));
+            fermFirst.push(await time(() => exec(runner, "ferm", [conf])));
+          }),
+        () =>
+          withBenchNetns(async (_ns, inner) => {
+            // Ours: from building the rules to the end of apply().
+            const runner = new CountingRunner(inner);
+            ourFirst.push(
+              await time(async () => {
+                const chains = buildChains(numChains, RULES_PER_CHAIN);
+                const table = benchTable(runner, backend);
+                load(table, chains);
+                await table.apply();
+              }),
+            );
+          }),
+      );
       rawRestore.push(
         await withBenchNetns(async (_ns, runner) =>
           await time(() => exec(runner, bin(backend, "restore"), restoreArgs(backend), script))
         ),
       );
     }
-    // ferm: first load in a fresh namespace, then reloads with one rule changed.
-    for (let r = 0; r < RUNS.large; r++) {
-      await withBenchNetns(async (_ns, runner) => {
-        await Deno.writeTextFile(conf, fermConfig(numChains, RULES_PER_CHAIN));
-        fermFirst.push(await time(() => exec(runner, "ferm", [conf])));
-        if (r === RUNS.large - 1) {
-          for (let q = 0; q < RUNS.large; q++) {
-            await Deno.writeTextFile(conf, fermConfig(numChains, RULES_PER_CHAIN, edit(q)));
-            fermReload.push(await time(() => exec(runner, "ferm", [conf])));
-          }
-          // The floor of any reload on legacy: one rule replaced rewrites the whole table.
-          const line =
-            "*filter\n-R rp-c199 100 -i eth1 -m conntrack --ctstate NEW -j RETURN\nCOMMIT\n";
-          for (let q = 0; q < RUNS.large; q++) {
-            oneLine.push(
-              await time(() => exec(runner, bin(backend, "restore"), restoreArgs(backend), line)),
-            );
-          }
-        }
-      });
-    }
-    // Ours: from building the rules to the end of apply().
-    for (let r = 0; r < RUNS.large; r++) {
+    // Reloads with one rule changed: one namespace each, ferm and Rampart alternate.
+    await withBenchNetns(async (_fermNs, fermRunner) => {
+      await Deno.writeTextFile(conf, fermConfig(numChains, RULES_PER_CHAIN));
+      await exec(fermRunner, "ferm", [conf]);
       await withBenchNetns(async (_ns, inner) => {
         const runner = new CountingRunner(inner);
-        let table: Table | undefined;
-        ourFirst.push(
-          await time(async () => {
-            const chains = buildChains(numChains, RULES_PER_CHAIN);
-            table = benchTable(runner, backend);
-            load(table, chains);
-            await table.apply();
-          }),
-        );
-        if (r !== RUNS.large - 1) return;
-        for (let q = 0; q < RUNS.large; q++) {
-          ourReload.push(
-            await time(async () => {
-              const chains = buildChains(numChains, RULES_PER_CHAIN, edit(q));
-              load(table!, chains);
-              const before = table!.metrics().linesExecuted;
-              await table!.apply();
-              reloadLines = table!.metrics().linesExecuted - before;
-            }),
+        const table = benchTable(runner, backend);
+        load(table, buildChains(numChains, RULES_PER_CHAIN));
+        await table.apply();
+        for (let q = 0; q < RUNS.ferm; q++) {
+          await pair(
+            q,
+            async () => {
+              await Deno.writeTextFile(conf, fermConfig(numChains, RULES_PER_CHAIN, edit(q)));
+              fermReload.push(await time(() => exec(fermRunner, "ferm", [conf])));
+            },
+            async () => {
+              ourReload.push(
+                await time(async () => {
+                  const chains = buildChains(numChains, RULES_PER_CHAIN, edit(q));
+                  load(table, chains);
+                  const before = table.metrics().linesExecuted;
+                  await table.apply();
+                  reloadLines = table.metrics().linesExecuted - before;
+                }),
+              );
+            },
           );
         }
         // A one-shot reload: a new Table (as a new process would) reads the kernel first.
-        for (let q = 0; q < RUNS.large; q++) {
+        for (let q = 0; q < RUNS.ferm; q++) {
           ourReloadFresh.push(
             await time(async () => {
               const chains = buildChains(numChains, RULES_PER_CHAIN, edit(q + 10));
@@ -556,7 +595,14 @@ async function operatorReload(): Promise<void> {
           );
         }
       });
-    }
+      // The floor of any reload on legacy: one rule replaced rewrites the whole table.
+      const line = "*filter\n-R rp-c199 100 -i eth1 -m conntrack --ctstate NEW -j RETURN\nCOMMIT\n";
+      for (let q = 0; q < RUNS.ferm; q++) {
+        oneLine.push(
+          await time(() => exec(fermRunner, bin(backend, "restore"), restoreArgs(backend), line)),
+        );
+      }
+    });
     const first = median(fermFirst) / median(ourFirst);
     row({
       measure: "7. Operator first load from the DSL vs ferm",
