@@ -331,7 +331,12 @@ export function streamTablePlan(
     for (const { name, rules, hashes, diff } of ownedPlans) {
       const ids = typeof hashes === "function" ? hashes() : hashes;
       yield* writeOwnedChain(out, name, diff, { rules, hashes: ids }, hashPrefix, features);
-      next.set(name, { policy: "-", hashes: [...ids], lines: [] });
+      // A chain the script leaves as it is keeps its entry (copied from the
+      // dataplane state): copying the IDs of every chain of a large table on
+      // each small write was a measurable part of the write.
+      if (diff.a > 0 || diff.b > 0 || !next.has(name)) {
+        next.set(name, { policy: "-", hashes: [...ids], lines: [] });
+      }
       if (out.pending >= CHUNK_LINES) yield out.take();
     }
     // 3. Chains we do not own.

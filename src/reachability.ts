@@ -25,6 +25,35 @@ export interface ReachabilityInput {
   roots: ReadonlyMap<string, readonly (readonly Rule[])[]>;
   /** Tells whether a chain name is ours. */
   isOwnedChain(name: string): boolean;
+  /**
+   * The jumps to owned chains among an owned chain's rules (as
+   * {@linkcode ownedJumps} finds them), when the caller keeps them per rule
+   * list: a large table then costs a walk over its jumps, not its rules.
+   */
+  jumpsOf?: ((chain: string) => readonly OwnedJump[]) | undefined;
+}
+
+/** A rule that jumps (or goes) to an owned chain. */
+export interface OwnedJump {
+  /** The rule's index in its chain. */
+  ruleIndex: number;
+  /** The owned chain it jumps to. */
+  target: string;
+}
+
+/** The rules of `rules` that jump or go to an owned chain, in order. */
+export function ownedJumps(
+  rules: readonly Rule[],
+  isOwnedChain: (name: string) => boolean,
+): OwnedJump[] {
+  const out: OwnedJump[] = [];
+  for (let i = 0; i < rules.length; i++) {
+    const action = rules[i]!.action;
+    if (isReferrer(action) && isOwnedChain(action.target)) {
+      out.push({ ruleIndex: i, target: action.target });
+    }
+  }
+  return out;
 }
 
 /**
@@ -36,11 +65,10 @@ export interface ReachabilityInput {
 export function computeReachability(input: ReachabilityInput): Map<string, HookSet> {
   const reached = new Map<string, HookSet>();
   const queue: string[] = [];
-  function visit(from: string, rules: readonly Rule[], hooks: HookSet): void {
-    for (let i = 0; i < rules.length; i++) {
-      const action = rules[i]!.action;
-      if (!isReferrer(action) || !input.isOwnedChain(action.target)) continue;
-      const target = action.target;
+  const jumpsOf = input.jumpsOf ??
+    ((name: string) => ownedJumps(input.chains.get(name)!.rules, input.isOwnedChain));
+  function visit(from: string, jumps: readonly OwnedJump[], hooks: HookSet): void {
+    for (const { ruleIndex: i, target } of jumps) {
       if (!input.chains.has(target)) {
         throw new DanglingReferenceError(
           `Rule ${i} of chain "${from}" jumps to owned chain "${target}", which is not defined: ` +
@@ -65,26 +93,27 @@ export function computeReachability(input: ReachabilityInput): Map<string, HookS
   }
   for (const [name, lists] of input.roots) {
     const hooks: HookSet = isKernelChain(input.table, name) ? new Set([name]) : null;
-    for (const rules of lists) visit(name, rules, hooks);
+    for (const rules of lists) visit(name, ownedJumps(rules, input.isOwnedChain), hooks);
   }
   for (let q = 0; q < queue.length; q++) {
     const name = queue[q]!;
-    visit(name, input.chains.get(name)!.rules, reached.get(name)!);
+    visit(name, jumpsOf(name), reached.get(name)!);
   }
-  checkLoops(input, reached);
+  checkLoops(reached, jumpsOf);
   return reached;
 }
 
 /** Depth-first search for a cycle among the reachable owned chains. */
-function checkLoops(input: ReachabilityInput, reached: ReadonlyMap<string, HookSet>): void {
+function checkLoops(
+  reached: ReadonlyMap<string, HookSet>,
+  jumpsOf: (chain: string) => readonly OwnedJump[],
+): void {
   const DONE = 2, ACTIVE = 1;
   const state = new Map<string, number>();
   const path: string[] = [];
   function targets(name: string): string[] {
     const out: string[] = [];
-    for (const rule of input.chains.get(name)!.rules) {
-      if (isReferrer(rule.action) && reached.has(rule.action.target)) out.push(rule.action.target);
-    }
+    for (const { target } of jumpsOf(name)) if (reached.has(target)) out.push(target);
     return out;
   }
   for (const root of [...reached.keys()].sort()) {

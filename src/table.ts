@@ -67,7 +67,7 @@ import {
   type TablePlan,
   type TablePlanStream,
 } from "./planner.ts";
-import { computeReachability } from "./reachability.ts";
+import { computeReachability, type OwnedJump, ownedJumps } from "./reachability.ts";
 import { type CommandRunner, DenoCommandRunner } from "./runner.ts";
 import { IptablesCommands, type IptablesResult } from "./iptables_commands.ts";
 import { type DataplaneState, parseSave } from "./save_parser.ts";
@@ -162,6 +162,8 @@ interface RuleList {
   placedFor?: string;
   /** The IP set names these rules use (computed when they are first written). */
   ipSets?: readonly string[];
+  /** The rules that jump to owned chains (for reachability). */
+  jumps?: readonly OwnedJump[];
   /**
    * The list this one replaced: its IDs, placement and IP sets are reused if
    * the rules render the same.
@@ -757,6 +759,16 @@ export class Table {
     return false;
   }
 
+  /** The rule list of a defined owned chain (created on first use). */
+  #listOf(name: string): RuleList {
+    let list = this.#chainHashes.get(name);
+    if (list === undefined) {
+      list = { rules: this.#chains.get(name)!.rules };
+      this.#chainHashes.set(name, list);
+    }
+    return list;
+  }
+
   #ipSetsOf(list: RuleList): readonly string[] {
     return list.ipSets ??= ipSetNamesOf(list.rules);
   }
@@ -794,11 +806,18 @@ export class Table {
       lists.push(list.rules);
       roots.set(name, lists);
     }
+    const isOwned = (c: string) => this.isOwnedChain(c);
     const reach = computeReachability({
       table: this.name,
       chains: this.#chains,
       roots,
-      isOwnedChain: (c) => this.isOwnedChain(c),
+      isOwnedChain: isOwned,
+      // Kept per rule list: a plan after a one-chain change walks the jumps
+      // of the table, not all of its rules.
+      jumpsOf: (name) => {
+        const list = this.#listOf(name);
+        return list.jumps ??= ownedJumps(list.rules, isOwned);
+      },
     });
     const place = { table: this.name, ipVersion: this.ipVersion };
     for (const chain of roots.keys()) {
@@ -814,11 +833,7 @@ export class Table {
     const ownedChains: Chain[] = [];
     for (const name of [...reach.keys()].sort()) {
       const chain = this.#chains.get(name)!;
-      let list = this.#chainHashes.get(name);
-      if (list === undefined) {
-        list = { rules: chain.rules };
-        this.#chainHashes.set(name, list);
-      }
+      const list = this.#listOf(name);
       // Checked again only when the chain's rules or the hooks reaching it
       // changed: re-checking every rule of a large table on each plan cost
       // more than the plan itself.
