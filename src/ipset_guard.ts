@@ -45,7 +45,11 @@ export class IpSetGuard {
     this.#chains.push(chain);
     for (const name of names) this.#names.add(name);
     if (this.#existing === undefined) {
-      const listing = listIpSets(this.#runner);
+      // Started on the next turn of the event loop: names are noted while a
+      // script chunk is being produced, and spawning holds this thread, so
+      // the chunk (and iptables-restore) goes first.
+      const listing = new Promise<void>((resolve) => setTimeout(resolve, 0))
+        .then(() => listIpSets(this.#runner));
       // Awaited by verify(); marked handled so that a write that fails first
       // (and never verifies) leaves no unhandled rejection behind.
       listing.catch(() => {});

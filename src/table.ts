@@ -950,11 +950,12 @@ export class Table {
   }
 
   async #loadDataplane(): Promise<void> {
-    // Detected while iptables-save runs: neither needs the other.
-    const detecting = this.#features.refreshFeatures();
-    detecting.catch(() => {});
+    // Detected while iptables-save runs: neither needs the other. The save is
+    // started first: it takes longer, and each spawn holds this thread.
     const read = this.#readDataplane();
     read.catch(() => {});
+    const detecting = this.#features.refreshFeatures();
+    detecting.catch(() => {});
     const features = await detecting;
     const key = JSON.stringify(features, Object.keys(features).sort());
     if (key !== this.#featuresKey) {
