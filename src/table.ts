@@ -646,7 +646,7 @@ export class Table {
       }
       let plan: Pick<TablePlan, "next" | "lineCount">;
       try {
-        plan = await this.#restore(stream, guard);
+        plan = await this.#restore(stream, guard, streamed);
       } catch (e) {
         if (!(e instanceof RestoreError)) throw e;
         this.#inSync = false;
@@ -926,7 +926,7 @@ export class Table {
   async #runBinary(
     op: "save" | "restore",
     args: string[],
-    input?: { stream: TablePlanStream; guard: IpSetGuard },
+    input?: { stream: TablePlanStream; guard: IpSetGuard; streamed: boolean },
   ): Promise<IptablesResult> {
     this.#commands ??= new IptablesCommands(this.#runner, {
       ipVersion: this.ipVersion,
@@ -935,7 +935,9 @@ export class Table {
     });
     if (input === undefined) return await this.#commands.run(op, args);
     const { stream, guard } = input;
-    if (this.#runner.streamsStdin !== true) {
+    // Not streamed (a runner that takes strings only, or a `beforeWrite` hook
+    // that has read the whole script already): the script goes as one string.
+    if (!input.streamed || this.#runner.streamsStdin !== true) {
       const script = stream.finish().script;
       await guard.verify();
       return await this.#commands.run(op, args, script);
@@ -1057,6 +1059,7 @@ export class Table {
   async #restore(
     stream: TablePlanStream,
     guard: IpSetGuard,
+    streamed: boolean,
   ): Promise<Pick<TablePlan, "next" | "lineCount">> {
     const lockPlan = restoreLockArgs(this.#currentFeatures ?? {}, {
       backend: this.#backend!,
@@ -1064,7 +1067,7 @@ export class Table {
       lockProbeIntervalMs: this.#lockProbeIntervalMs,
     });
     const run = () =>
-      this.#runBinary("restore", ["--noflush", ...lockPlan.args], { stream, guard });
+      this.#runBinary("restore", ["--noflush", ...lockPlan.args], { stream, guard, streamed });
     let lock = this.#lock;
     if (lockPlan.tableTakesLock && lock === undefined) {
       const shared = new SharedLock({

@@ -542,3 +542,25 @@ Deno.test("table: a misplaced rule in a new chain fails the first apply; nothing
   assert.deepEqual(restores(fake), []);
   assert.deepEqual(await rulesOf(fake), []);
 });
+
+Deno.test("table: beforeWrite sees the exact script, which is then written; a throwing hook writes nothing", async () => {
+  const seen: string[] = [];
+  let refuse = false;
+  const { fake, table } = setup({
+    beforeWrite: (plan) => {
+      seen.push(plan.script);
+      return refuse ? Promise.reject(new Error("not now")) : Promise.resolve();
+    },
+  });
+  table.updateChain({ name: "rp-in", rules: [tcp(22), tcp(80)] });
+  table.setRuleInsertions("INPUT", [{ action: Jump("rp-in") }]);
+  await table.apply();
+  assert.equal(seen.length, 1);
+  assert.deepEqual(restores(fake), seen, "the streamed runner got the whole script");
+  assert.equal((await rulesOf(fake)).filter((l) => l.startsWith("-A rp-in ")).length, 2);
+  refuse = true;
+  table.updateChain({ name: "rp-in", rules: [tcp(22)] });
+  await assert.rejects(table.apply(), /not now/);
+  assert.equal(restores(fake).length, 1, "no restore after the hook refused");
+  assert.equal((await rulesOf(fake)).filter((l) => l.startsWith("-A rp-in ")).length, 2);
+});

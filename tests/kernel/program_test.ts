@@ -280,3 +280,37 @@ for (const v of VARIANTS) {
     (netns) => program(netns, v),
   );
 }
+
+/**
+ * A `beforeWrite` hook reads the whole script before the write: the restore
+ * then gets that script as one string (the stream is already consumed), and
+ * the kernel holds exactly what the hook saw.
+ */
+async function hookedWrite(netns: string, v: Variant): Promise<void> {
+  const seen: string[] = [];
+  const table = kernelTable(netns, "filter", v, {
+    beforeWrite: (plan) => {
+      seen.push(plan.script);
+      return Promise.resolve();
+    },
+  });
+  const rules: Rule[] = Array.from({ length: 600 }, (_, i) => ({
+    match: Match().protocol("tcp").destPorts(2000 + i),
+    action: Accept(),
+  }));
+  table.updateChain({ name: "rp-hooked", rules });
+  table.setRuleInsertions("INPUT", [{ action: Jump("rp-hooked") }]);
+  await table.apply();
+  assert.equal(seen.length, 1);
+  const save = await saveTable(netns, v, "filter");
+  assert.deepEqual(chainIds(save, "rp-hooked"), calculateRuleHashes("rp-hooked", rules));
+  assert.equal(await table.plan(), "");
+  await table.cleanUp();
+}
+
+for (const v of VARIANTS) {
+  kernelTest(
+    `a beforeWrite hook sees the script that is written (${variantName(v)})`,
+    (netns) => hookedWrite(netns, v),
+  );
+}
