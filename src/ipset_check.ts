@@ -161,6 +161,7 @@ export async function checkIpSets(options: CheckIpSetsOptions): Promise<string[]
  * runner (so in the runner's network namespace; sets are per namespace).
  *
  * @param runner Runs `ipset`.
+ * @param options `timeoutMs`: kill `ipset` after this long (it then fails with {@linkcode IpSetListError}).
  * @returns The set names.
  * @throws {IpSetListError} When `ipset list -n` fails.
  *
@@ -171,8 +172,15 @@ export async function checkIpSets(options: CheckIpSetsOptions): Promise<string[]
  * console.log(await listIpSets(runner)); // Set(2) { "rp-a", "rp-b" }
  * ```
  */
-export async function listIpSets(runner: CommandRunner): Promise<Set<string>> {
-  const result = await runner.run("ipset", ["list", "-n"]);
+export async function listIpSets(
+  runner: CommandRunner,
+  options: { timeoutMs?: number } = {},
+): Promise<Set<string>> {
+  const result = await runner.run(
+    "ipset",
+    ["list", "-n"],
+    options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs },
+  );
   if (result.code !== 0) throw new IpSetListError({ code: result.code, stderr: result.stderr });
   const existing = new Set<string>();
   for (const line of result.stdout.split("\n")) {

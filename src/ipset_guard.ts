@@ -27,13 +27,18 @@ export function ipSetNamesOf(rules: readonly Rule[]): string[] {
 /** Collects the IP sets one write needs and checks, once, that they exist. */
 export class IpSetGuard {
   readonly #runner: CommandRunner;
+  readonly #timeoutMs: number | undefined;
   readonly #names = new Set<string>();
   readonly #chains: Pick<Chain, "name" | "rules">[] = [];
   #existing: Promise<Set<string>> | undefined;
 
-  /** Creates the guard of one write; `runner` runs `ipset list -n` in the table's namespace. */
-  constructor(runner: CommandRunner) {
+  /**
+   * Creates the guard of one write; `runner` runs `ipset list -n` in the
+   * table's namespace, killed after `timeoutMs`.
+   */
+  constructor(runner: CommandRunner, options: { timeoutMs?: number } = {}) {
     this.#runner = runner;
+    this.#timeoutMs = options.timeoutMs;
   }
 
   /**
@@ -49,7 +54,12 @@ export class IpSetGuard {
       // script chunk is being produced, and spawning holds this thread, so
       // the chunk (and iptables-restore) goes first.
       const listing = new Promise<void>((resolve) => setTimeout(resolve, 0))
-        .then(() => listIpSets(this.#runner));
+        .then(() =>
+          listIpSets(
+            this.#runner,
+            this.#timeoutMs === undefined ? {} : { timeoutMs: this.#timeoutMs },
+          )
+        );
       // Awaited by verify(); marked handled so that a write that fails first
       // (and never verifies) leaves no unhandled rejection behind.
       listing.catch(() => {});

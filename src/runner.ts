@@ -149,15 +149,20 @@ export class DenoCommandRunner implements CommandRunner {
       throw e;
     }
     let timedOut = false;
+    let stop = () => {};
+    // Resolves when the timeout kills the command: writing stops even if the
+    // stdin producer is stuck (e.g. waiting on another command).
+    const stopped = new Promise<void>((resolve) => stop = resolve);
     const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
       timedOut = true;
+      stop();
       try {
         child.kill("SIGKILL");
       } catch { /* already exited */ }
     }, opts.timeoutMs);
     try {
       if (opts.stdin !== undefined) {
-        const failed = await writeStdin(child.stdin, opts.stdin);
+        const failed = await writeStdin(child.stdin, opts.stdin, stopped);
         if (failed !== undefined) {
           // The input could not be produced: kill the command before it sees
           // the end of a partial input, then report the producer's error.
@@ -201,6 +206,7 @@ export class DenoCommandRunner implements CommandRunner {
 async function writeStdin(
   stream: WritableStream<Uint8Array>,
   stdin: StdinSource,
+  stopped: Promise<void>,
 ): Promise<{ error: unknown } | undefined> {
   const writer = stream.getWriter();
   const encoder = new TextEncoder();
@@ -215,12 +221,15 @@ async function writeStdin(
         : stdin[Symbol.iterator]();
       let pending: Promise<void> | undefined;
       for (;;) {
-        let next: IteratorResult<string>;
+        let next: IteratorResult<string> | undefined;
         try {
-          next = await iterator.next();
+          next = await Promise.race([iterator.next(), stopped.then(() => undefined)]);
         } catch (error) {
           return { error };
         }
+        // Killed at its timeout: nothing more is written (and stdin stays
+        // open, so the command never sees the end of a partial script).
+        if (next === undefined) return undefined;
         if (next.done) break;
         if (next.value === "") continue;
         await writer.ready;

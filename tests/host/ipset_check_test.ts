@@ -7,6 +7,7 @@ import {
   findMissingIpSetRule,
   IpSetListError,
   ipSetNames,
+  listIpSets,
   MissingIpSetError,
 } from "../../src/ipset_check.ts";
 import { ok, ScriptedRunner } from "./scripted_runner.ts";
@@ -114,4 +115,18 @@ Deno.test("assertIpSetsExist checks in one call", async () => {
   const idle = new ScriptedRunner();
   await assertIpSetsExist([{ name: "rp-x", rules: [{}] }], { runner: idle });
   assert.deepEqual(idle.calls, []);
+});
+
+Deno.test("listIpSets passes its timeout to the runner and fails like checkIpSets", async () => {
+  const seen: (number | undefined)[] = [];
+  const runner = {
+    run(_cmd: string, _args: string[], opts?: { timeoutMs?: number }) {
+      seen.push(opts?.timeoutMs);
+      return Promise.resolve({ code: 137, stdout: "", stderr: "", timedOut: true });
+    },
+  };
+  await assert.rejects(listIpSets(runner, { timeoutMs: 1234 }), IpSetListError);
+  assert.deepEqual(seen, [1234]);
+  const listing = new ScriptedRunner({ "ipset list -n": ok("rp-a\n rp-b \n\n") });
+  assert.deepEqual([...await listIpSets(listing)], ["rp-a", "rp-b"]);
 });

@@ -42,6 +42,22 @@ Deno.test("runner: a command that exits early does not consume the rest of the s
   assert.ok(produced < 10_000);
 });
 
+Deno.test("runner: the timeout ends the run even when the stdin source is stuck", async () => {
+  const runner = new DenoCommandRunner();
+  let release = () => {};
+  const stuck = new Promise<void>((resolve) => release = resolve);
+  async function* chunks() {
+    yield "partial\n";
+    await stuck; // e.g. waiting on another command that hangs
+    yield "COMMIT\n";
+  }
+  const r = await runner.run("cat", [], { stdin: chunks(), timeoutMs: 200 });
+  assert.equal(r.timedOut, true);
+  assert.equal(r.code, 137);
+  assert.ok(!r.stdout.includes("COMMIT"), r.stdout);
+  release();
+});
+
 Deno.test("readStdinSource joins every form", async () => {
   assert.equal(await readStdinSource("abc"), "abc");
   assert.equal(await readStdinSource(["a", "b", "c"]), "abc");
