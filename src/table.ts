@@ -270,6 +270,8 @@ export class Table {
   readonly #chainHashes = new Map<string, RuleList>();
   #desiredVersion = 1;
   #appliedVersion = 0;
+  /** The last queued apply(), plan() or cleanUp() (see `#serialised`). */
+  #queue: Promise<unknown> = Promise.resolve();
 
   // Dataplane cache and schedule.
   #backend: Backend | undefined;
@@ -568,7 +570,11 @@ export class Table {
    * Returns exactly the script `apply()` would write now, reading the kernel
    * first; `""` when the kernel is in sync. Writes nothing.
    */
-  async plan(): Promise<string> {
+  plan(): Promise<string> {
+    return this.#serialised(() => this.#plan());
+  }
+
+  async #plan(): Promise<string> {
     this.invalidateDataplaneCache("plan");
     await this.#ensureBackend();
     await this.#loadDataplane();
@@ -582,7 +588,22 @@ export class Table {
    * @returns The delay in milliseconds until `apply()` should be called again
    * for drift checks (0: no need).
    */
-  async apply(): Promise<number> {
+  apply(): Promise<number> {
+    return this.#serialised(() => this.#apply());
+  }
+
+  /**
+   * Runs `fn` after every earlier `apply()`, `plan()` and `cleanUp()` of this
+   * table has finished: they read and replace the cached kernel state, so two
+   * at once would each write from a state the other is changing.
+   */
+  #serialised<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  async #apply(): Promise<number> {
     const start = this.#clock.now();
     const now = start;
     // ">=" (the reference has ">"): an apply called exactly when the refresh is
@@ -612,14 +633,17 @@ export class Table {
       // destroyed (the kernel refuses while it is in use), and scanning every
       // rule of a large table on each small write cost more than the write.
       // Chains the kernel does not have yet are noted as they are produced.
-      const guard = new IpSetGuard(this.#runner);
+      const guard = new IpSetGuard(this.#runner, { timeoutMs: this.#commandTimeoutMs });
       // A streamed write keeps no copy of its script: on failure it is planned
       // again from the same inputs for the error report.
       const streamed = this.#runner.streamsStdin === true && this.#beforeWrite === undefined;
+      // The version this plan is made of: a change made while the write runs
+      // (updateChain() during the await) is applied by the next apply().
+      const version = this.#desiredVersion;
       const { plan: stream, write } = this.#computePlan(guard, { keepScript: !streamed });
       if (stream.empty) {
         this.#dataplane = stream.drain().next;
-        this.#appliedVersion = this.#desiredVersion;
+        this.#appliedVersion = version;
         break;
       }
       for (const name of stream.writtenChains) {
@@ -675,7 +699,7 @@ export class Table {
       this.#rememberWrittenLines(plan.next);
       this.#deleteByPosition.clear();
       this.#dataplane = plan.next;
-      this.#appliedVersion = this.#desiredVersion;
+      this.#appliedVersion = version;
       this.#lastWriteTime = this.#clock.now();
       this.#postWriteIntervalMs = this.#initialPostWriteMs;
       break;
@@ -704,7 +728,11 @@ export class Table {
    * chain policies, setting the ones we managed back to ACCEPT). Foreign rules
    * are not touched. The desired state is empty afterwards.
    */
-  async cleanUp(): Promise<void> {
+  cleanUp(): Promise<void> {
+    return this.#serialised(() => this.#cleanUp());
+  }
+
+  async #cleanUp(): Promise<void> {
     this.#chains.clear();
     this.#chainHashes.clear();
     this.#inserts.clear();
@@ -713,7 +741,7 @@ export class Table {
     for (const chain of this.#policies.keys()) this.#policies.set(chain, "ACCEPT");
     this.#changed();
     this.invalidateDataplaneCache("clean up");
-    await this.apply();
+    await this.#apply();
     this.#policies.clear();
   }
 
@@ -884,8 +912,9 @@ export class Table {
       policies: new Map(this.#policies),
       dataplane: this.#dataplane,
       isOwnedChain: (c) => this.isOwnedChain(c),
-      writtenLines: this.#writtenLines,
-      deleteByPosition: this.#deleteByPosition,
+      // Copies: a streamed write that fails is planned again from its inputs.
+      writtenLines: new Map(this.#writtenLines),
+      deleteByPosition: new Set(this.#deleteByPosition),
     }, options);
     return { plan, write: { chains: ownedChains, foreign: foreignRules } };
   }
@@ -1091,7 +1120,13 @@ export class Table {
       return done;
     }
     this.#metrics.restoreErrors++;
-    throw restoreError(r, stream.finish());
+    // Restore may have stopped at a line of its own before the stream was
+    // done: the rest of the script is produced now, with its checks. A rule
+    // they refuse, or a missing IP set, is the error to report (nothing was
+    // written, and retrying cannot help).
+    const plan = stream.finish();
+    await guard.verify();
+    throw restoreError(r, plan);
   }
 }
 

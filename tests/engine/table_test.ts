@@ -7,6 +7,7 @@ import {
   Accept,
   ChainLoopError,
   type Clock,
+  type CommandRunner,
   DanglingReferenceError,
   Drop,
   Jump,
@@ -563,4 +564,75 @@ Deno.test("table: beforeWrite sees the exact script, which is then written; a th
   await assert.rejects(table.apply(), /not now/);
   assert.equal(restores(fake).length, 1, "no restore after the hook refused");
   assert.equal((await rulesOf(fake)).filter((l) => l.startsWith("-A rp-in ")).length, 2);
+});
+
+Deno.test("table: a change made while a write runs is written by the next apply()", async () => {
+  const { fake, table } = setup();
+  table.updateChain({ name: "rp-in", rules: [tcp(22), tcp(80)] });
+  table.setRuleInsertions("INPUT", [{ action: Jump("rp-in") }]);
+  const off = fake.onBeforeRestore(() => {
+    off();
+    table.updateChain({ name: "rp-in", rules: [tcp(22), tcp(80), tcp(443)] });
+  });
+  await table.apply();
+  assert.equal((await rulesOf(fake)).filter((l) => l.startsWith("-A rp-in ")).length, 2);
+  // The cache is in sync: only the desired version says the change is pending.
+  await table.apply();
+  assert.equal(restores(fake).length, 2, "the next apply() wrote the change");
+  assert.equal((await rulesOf(fake)).filter((l) => l.startsWith("-A rp-in ")).length, 3);
+  assert.equal(await table.plan(), "");
+});
+
+Deno.test("table: apply(), plan() and cleanUp() of one table run one at a time", async () => {
+  const { fake, table } = setup();
+  table.updateChain({ name: "rp-in", rules: [tcp(22)] });
+  table.setRuleInsertions("INPUT", [{ action: Jump("rp-in") }]);
+  await Promise.all([table.apply(), table.apply(), table.plan(), table.apply()]);
+  const input = (await rulesOf(fake)).filter((l) => l.startsWith("-A INPUT "));
+  assert.equal(input.length, 1, input.join("\n"));
+  assert.equal(await table.plan(), "");
+  await Promise.all([table.cleanUp(), table.plan()]);
+  assert.deepEqual(await rulesOf(fake), []);
+});
+
+Deno.test("table: when restore stops early, a check failing on the rest of the script is reported", async () => {
+  const fake = new FakeDataplane();
+  // A restore that fails at a line of its own after reading one chunk.
+  let restores = 0;
+  const runner: CommandRunner = {
+    streamsStdin: true,
+    async run(cmd, args, opts) {
+      const stdin = opts?.stdin;
+      if (!cmd.includes("restore") || stdin === undefined || typeof stdin === "string") {
+        return await fake.runner.run(cmd, args, opts);
+      }
+      restores++;
+      const chunks = Symbol.asyncIterator in stdin
+        ? stdin[Symbol.asyncIterator]()
+        : stdin[Symbol.iterator]();
+      await chunks.next();
+      return { code: 1, stdout: "", stderr: "iptables-restore: line 3 failed\n" };
+    },
+  };
+  const { table } = setup({ runner });
+  const good = Array.from({ length: 600 }, (_, i) => tcp(1000 + i));
+  table.updateChain({ name: "rp-a", rules: good });
+  table.updateChain({
+    name: "rp-b",
+    rules: [...good, { match: Match().destIpSet("rp-gone"), action: Drop() }],
+  });
+  table.setRuleInsertions("INPUT", [{ action: Jump("rp-a") }, { action: Jump("rp-b") }]);
+  await assert.rejects(
+    table.apply(),
+    (e) => e instanceof MissingIpSetError && e.setName === "rp-gone" && e.chain === "rp-b",
+  );
+  assert.equal(restores, 1, "not retried");
+  // A misplaced rule in the rest of the script is reported the same way.
+  table.updateChain({ name: "rp-b", rules: [...good, { action: Masq() }] });
+  await assert.rejects(
+    table.apply(),
+    (e) => e instanceof PlacementError && e.chain === "rp-b" && e.ruleIndex === 600,
+  );
+  assert.equal(restores, 2);
+  assert.deepEqual(await rulesOf(fake), []);
 });
