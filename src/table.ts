@@ -133,7 +133,9 @@ export interface TableOptions {
   lock?: LockRunner | undefined;
   /**
    * Called before each write, after the plan is known, in addition to the
-   * built-in check that every ipset the rules name exists.
+   * built-in check that every ipset the rules name exists; rejecting stops
+   * the write. It runs inside `apply()`, so it must not wait for this
+   * table's `apply()`, `plan()` or `cleanUp()` (they run one at a time).
    */
   beforeWrite?: ((plan: PlannedWrite) => Promise<void>) | undefined;
 }
