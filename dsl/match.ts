@@ -139,20 +139,33 @@ export class MatchCriteria {
   /** The clauses in the order they were added (frozen). */
   get clauses(): readonly MatchClause[] {
     if (this.#list === undefined) {
-      const list = new Array<MatchClause>(this.#length);
-      let i = this.#length - 1;
-      list[i--] = this.#clause();
-      let node = this.#parent;
-      while (node !== undefined && node.#list === undefined) {
-        list[i--] = node.#clause();
-        node = node.#parent;
-      }
-      if (node !== undefined) { for (; i >= 0; i--) list[i] = node.#list![i]!; }
-      this.#list = Object.freeze(list);
+      this.#list = Object.freeze(MatchCriteria.#collect(this, (s) => s.#clause(), (c) => c));
       this.#parent = undefined; // let the intermediate steps go
       this.#args = undefined;
     }
     return this.#list;
+  }
+
+  /**
+   * One value per clause of `from`, in order: `ofStep` for builder steps
+   * whose clauses are not listed yet, `ofClause` for the listed clauses of
+   * the nearest step that has them (or of `from` itself).
+   */
+  static #collect<T>(
+    from: MatchCriteria,
+    ofStep: (step: MatchCriteria) => T,
+    ofClause: (clause: MatchClause) => T,
+  ): T[] {
+    const out = new Array<T>(from.#length);
+    let i = from.#length - 1;
+    let node: MatchCriteria | undefined = from;
+    while (node !== undefined && node.#list === undefined) {
+      out[i--] = ofStep(node);
+      node = node.#parent;
+    }
+    const list = node === undefined ? undefined : node.#list;
+    if (list !== undefined) { for (; i >= 0; i--) out[i] = ofClause(list[i]!); }
+    return out;
   }
 
   /** This step's clause, frozen (the builder method created its args array). */
@@ -184,20 +197,8 @@ export class MatchCriteria {
     // Computed once: criteria are immutable and rendering is on the hot path
     // (every rule is rendered once for its ID and once for the script).
     if (this.#rendered === undefined) {
-      const fragments = new Array<string>(this.#length);
-      let i = this.#length - 1;
-      let node: MatchCriteria | undefined = undefined;
-      if (this.#list === undefined) {
-        fragments[i--] = this.#fragment;
-        node = this.#parent;
-        while (node !== undefined && node.#list === undefined) {
-          fragments[i--] = node.#fragment;
-          node = node.#parent;
-        }
-      }
-      const list = node === undefined ? this.#list : node.#list;
-      if (list !== undefined) { for (; i >= 0; i--) fragments[i] = list[i]!.fragment; }
-      this.#rendered = fragments.join(" ");
+      this.#rendered = MatchCriteria.#collect(this, (s) => s.#fragment, (c) => c.fragment)
+        .join(" ");
     }
     return this.#rendered;
   }

@@ -141,7 +141,8 @@ export interface StreamTablePlanOptions {
  */
 const CHUNK_LINES = 256;
 
-function equalLists(a: readonly string[], b: readonly string[]): boolean {
+/** Whether two ID lists are equal, element by element. */
+export function equalLists(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;

@@ -65,8 +65,17 @@ export function ownedJumps(
 export function computeReachability(input: ReachabilityInput): Map<string, HookSet> {
   const reached = new Map<string, HookSet>();
   const queue: string[] = [];
-  const jumpsOf = input.jumpsOf ??
-    ((name: string) => ownedJumps(input.chains.get(name)!.rules, input.isOwnedChain));
+  // Without the caller's jumps, each chain's are found once (the walk and
+  // the loop check both read them).
+  const found = new Map<string, readonly OwnedJump[]>();
+  const jumpsOf = input.jumpsOf ?? ((name: string) => {
+    let jumps = found.get(name);
+    if (jumps === undefined) {
+      jumps = ownedJumps(input.chains.get(name)!.rules, input.isOwnedChain);
+      found.set(name, jumps);
+    }
+    return jumps;
+  });
   function visit(from: string, jumps: readonly OwnedJump[], hooks: HookSet): void {
     for (const { ruleIndex: i, target } of jumps) {
       if (!input.chains.has(target)) {

@@ -59,6 +59,7 @@ import { type Logger, silentLogger } from "./logger.ts";
 import type { TableMetrics } from "./metrics.ts";
 import { checkPlacement } from "./placement.ts";
 import {
+  equalLists,
   type HashedRules,
   type InsertAppendLists,
   type LazyHashedRules,
@@ -210,12 +211,6 @@ function sameRendering(a: readonly Rule[], b: readonly Rule[], features: Feature
       for (let j = 0; j < cx.length; j++) if (cx[j] !== cy[j]) return false;
     }
   }
-  return true;
-}
-
-function equalIds(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
@@ -656,7 +651,7 @@ export class Table {
           const names = this.#ipSetsOf(list);
           const inUse = list.setsInUse;
           if (
-            inUse !== undefined && equalIds(kernel.hashes, inUse.hashes) &&
+            inUse !== undefined && equalLists(kernel.hashes, inUse.hashes) &&
             names.every((n) => inUse.ipSets.includes(n))
           ) continue;
           guard.add({ name, rules: list.rules }, names);
@@ -666,9 +661,7 @@ export class Table {
         }
       }
       if (this.#beforeWrite !== undefined) {
-        const script = stream.finish().script;
-        await guard.verify();
-        await this.#beforeWrite({ ...write, script });
+        await this.#beforeWrite({ ...write, script: await checkedScript(stream, guard) });
       }
       let plan: Pick<TablePlan, "next" | "lineCount">;
       try {
@@ -913,7 +906,7 @@ export class Table {
       foreign,
       policies: new Map(this.#policies),
       dataplane: this.#dataplane,
-      isOwnedChain: (c) => this.isOwnedChain(c),
+      isOwnedChain: isOwned,
       // Copies: a streamed write that fails is planned again from its inputs.
       writtenLines: new Map(this.#writtenLines),
       deleteByPosition: new Set(this.#deleteByPosition),
@@ -969,9 +962,7 @@ export class Table {
     // Not streamed (a runner that takes strings only, or a `beforeWrite` hook
     // that has read the whole script already): the script goes as one string.
     if (!input.streamed || this.#runner.streamsStdin !== true) {
-      const script = stream.finish().script;
-      await guard.verify();
-      return await this.#commands.run(op, args, script);
+      return await this.#commands.run(op, args, await checkedScript(stream, guard));
     }
     // Only the first binary tried gets the live stream: the fallback, tried
     // after "not found", gets the whole script.
@@ -1143,11 +1134,16 @@ async function* guardedChunks(stream: TablePlanStream, guard: IpSetGuard): Async
   if (held !== undefined) yield held;
 }
 
-/** The whole script in one chunk, once `guard` passes. */
-async function* guardedScript(stream: TablePlanStream, guard: IpSetGuard): AsyncGenerator<string> {
+/** The whole script, once `guard` passes. */
+async function checkedScript(stream: TablePlanStream, guard: IpSetGuard): Promise<string> {
   const script = stream.finish().script;
   await guard.verify();
-  yield script;
+  return script;
+}
+
+/** The whole script in one chunk, once `guard` passes. */
+async function* guardedScript(stream: TablePlanStream, guard: IpSetGuard): AsyncGenerator<string> {
+  yield await checkedScript(stream, guard);
 }
 
 /** Maps an iptables-restore failure back to the script line, chain and rule. */
