@@ -509,8 +509,11 @@ Deno.test("table: IP sets are listed once per write, only when written rules nam
   await assert.rejects(table.apply(), MissingIpSetError);
 });
 
-Deno.test("table: a missing IP set in a new chain fails the first apply; nothing is written", async () => {
-  const { fake, table } = setup();
+/**
+ * Two new chains of 600 rules each, the second ending with a rule that names
+ * the IP set "rp-gone" (rule 600 of "rp-b"); returns the 600 good rules.
+ */
+function loadMissingSetPolicy(table: Table): Rule[] {
   const good = Array.from({ length: 600 }, (_, i) => tcp(1000 + i));
   table.updateChain({ name: "rp-a", rules: good });
   table.updateChain({
@@ -518,6 +521,12 @@ Deno.test("table: a missing IP set in a new chain fails the first apply; nothing
     rules: [...good, { match: Match().destIpSet("rp-gone"), action: Drop() }],
   });
   table.setRuleInsertions("INPUT", [{ action: Jump("rp-a") }, { action: Jump("rp-b") }]);
+  return good;
+}
+
+Deno.test("table: a missing IP set in a new chain fails the first apply; nothing is written", async () => {
+  const { fake, table } = setup();
+  loadMissingSetPolicy(table);
   await assert.rejects(
     table.apply(),
     (e) => e instanceof MissingIpSetError && e.chain === "rp-b" && e.ruleIndex === 600,
@@ -615,13 +624,7 @@ Deno.test("table: when restore stops early, a check failing on the rest of the s
     },
   };
   const { table } = setup({ runner });
-  const good = Array.from({ length: 600 }, (_, i) => tcp(1000 + i));
-  table.updateChain({ name: "rp-a", rules: good });
-  table.updateChain({
-    name: "rp-b",
-    rules: [...good, { match: Match().destIpSet("rp-gone"), action: Drop() }],
-  });
-  table.setRuleInsertions("INPUT", [{ action: Jump("rp-a") }, { action: Jump("rp-b") }]);
+  const good = loadMissingSetPolicy(table);
   await assert.rejects(
     table.apply(),
     (e) => e instanceof MissingIpSetError && e.setName === "rp-gone" && e.chain === "rp-b",
