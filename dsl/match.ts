@@ -168,6 +168,43 @@ export class MatchCriteria {
     return out;
   }
 
+  /**
+   * Calls `fn` with each clause's method, arguments and fragment, in order.
+   * Unlike reading {@linkcode MatchCriteria.clauses}, it builds no clause
+   * objects: the engine's checks read every rule of a table this way. `args`
+   * must not be changed.
+   *
+   * @param fn Called once per clause.
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * Match().protocol("tcp").destPorts(22).forEachClause((method, args) => {
+   *   console.log(method, args); // protocol [ "tcp" ], then destPorts [ 22 ]
+   * });
+   * ```
+   */
+  forEachClause(fn: (method: string, args: readonly DslArg[], fragment: string) => void): void {
+    MatchCriteria.#visit(this, fn);
+  }
+
+  /** Visits the clauses up to `node`, oldest first (recursing over builder steps). */
+  static #visit(
+    node: MatchCriteria,
+    fn: (method: string, args: readonly DslArg[], fragment: string) => void,
+  ): void {
+    const list = node.#list;
+    if (list !== undefined) {
+      for (let i = 0; i < list.length; i++) {
+        const c = list[i]!;
+        fn(c.method, c.args, c.fragment);
+      }
+      return;
+    }
+    MatchCriteria.#visit(node.#parent!, fn);
+    fn(node.#method, node.#args!, node.#fragment);
+  }
+
   /** This step's clause, frozen (the builder method created its args array). */
   #clause(): MatchClause {
     return Object.freeze({
@@ -1256,7 +1293,7 @@ export function combine(a: MatchCriteria, b: MatchCriteria): MatchCriteria {
  */
 export const MATCH_METHODS: readonly string[] = Object.freeze(
   Object.getOwnPropertyNames(MatchCriteria.prototype).filter((name) =>
-    !["constructor", "with", "render", "toString"].includes(name) &&
+    !["constructor", "with", "render", "toString", "forEachClause"].includes(name) &&
     typeof Object.getOwnPropertyDescriptor(MatchCriteria.prototype, name)?.value === "function"
   ),
 );

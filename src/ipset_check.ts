@@ -4,19 +4,8 @@
  * @module
  */
 import type { Chain, Rule } from "../dsl/rule.ts";
+import { addIpSetNames } from "./ipset_names.ts";
 import type { CommandRunner } from "./runner.ts";
-
-/** Match methods whose first argument is an IP set name. */
-const SET_METHODS: ReadonlySet<string> = new Set([
-  "sourceIpSet",
-  "notSourceIpSet",
-  "destIpSet",
-  "notDestIpSet",
-  "sourceIpPortSet",
-  "notSourceIpPortSet",
-  "destIpPortSet",
-  "notDestIpPortSet",
-]);
 
 /**
  * A rule names an IP set that does not exist in the table's network
@@ -111,17 +100,7 @@ export class IpSetListError extends Error {
  */
 export function ipSetNames(rule: Rule): string[] {
   const names = new Set<string>();
-  for (const clause of rule.match?.clauses ?? []) {
-    if (SET_METHODS.has(clause.method) && typeof clause.args[0] === "string") {
-      names.add(clause.args[0]);
-      continue;
-    }
-    if (!clause.fragment.includes("--match-set")) continue;
-    const words = clause.fragment.split(" ");
-    for (let i = 0; i + 1 < words.length; i++) {
-      if (words[i] === "--match-set") names.add(words[i + 1] as string);
-    }
-  }
+  addIpSetNames(rule, names);
   return [...names];
 }
 

@@ -8,7 +8,8 @@
  * @module
  */
 import type { Chain, Rule } from "../dsl/rule.ts";
-import { findMissingIpSetRule, ipSetNames, listIpSets } from "./ipset_check.ts";
+import { findMissingIpSetRule, listIpSets } from "./ipset_check.ts";
+import { addIpSetNames } from "./ipset_names.ts";
 import type { CommandRunner } from "./runner.ts";
 
 /**
@@ -17,10 +18,7 @@ import type { CommandRunner } from "./runner.ts";
  */
 export function ipSetNamesOf(rules: readonly Rule[]): string[] {
   const names = new Set<string>();
-  for (const rule of rules) {
-    if (rule.match === undefined) continue;
-    for (const name of ipSetNames(rule)) names.add(name);
-  }
+  for (const rule of rules) addIpSetNames(rule, names);
   return [...names];
 }
 

@@ -41,36 +41,55 @@ const PROTOCOL_NUMBERS: Record<number, string> = {
   132: "sctp",
   136: "udplite",
 };
-const PORT_METHODS = new Set([
-  "sourcePorts",
-  "notSourcePorts",
-  "destPorts",
-  "notDestPorts",
-  "sourcePortRanges",
-  "notSourcePortRanges",
-  "destPortRanges",
-  "notDestPortRanges",
-]);
-const ADDRESS_METHODS = new Set(["sourceNet", "notSourceNet", "destNet", "notDestNet"]);
-const ICMP4_METHODS = new Set(["icmpType", "notIcmpType", "icmpTypeAndCode", "notIcmpTypeAndCode"]);
-const ICMP6_METHODS = new Set([
-  "icmpV6Type",
-  "notIcmpV6Type",
-  "icmpV6TypeAndCode",
-  "notIcmpV6TypeAndCode",
-]);
-const PROTOCOL_METHODS = new Set(["protocol", "notProtocol", "protocolNum", "notProtocolNum"]);
-const SINGLE_FLAGS: readonly (readonly [string, readonly string[]])[] = [
-  ["-s", ["sourceNet", "notSourceNet"]],
-  ["-d", ["destNet", "notDestNet"]],
-  ["-i", ["inInterface"]],
-  ["-o", ["outInterface"]],
-];
-const ADDR_TYPE_METHODS = new Set([
-  "srcAddrType",
-  "notSrcAddrType",
-  "destAddrType",
-  "notDestAddrType",
+// What each match method is, for the placement checks (bits of ROLES).
+const PROTOCOL = 1;
+const PORT = 2;
+const ICMP4 = 4;
+const ICMP6 = 8;
+const ADDRESS = 16;
+const ADDR_TYPE = 32;
+const SRC_ADDR_TYPE = 64;
+const RPF = 128;
+/** The flags iptables allows once per rule: -s, -d, -i, -o (inInterface/outInterface). */
+const FLAG_S = 256;
+const FLAG_D = 512;
+const FLAG_I = 1024;
+const FLAG_O = 2048;
+/** Roles with checks of their own clause (beyond counting). */
+const CHECKED = PORT | ICMP4 | ICMP6 | ADDRESS | ADDR_TYPE | RPF | FLAG_I | FLAG_O;
+const ROLES: ReadonlyMap<string, number> = new Map([
+  ["protocol", PROTOCOL],
+  ["notProtocol", PROTOCOL],
+  ["protocolNum", PROTOCOL],
+  ["notProtocolNum", PROTOCOL],
+  ...[
+    "sourcePorts",
+    "notSourcePorts",
+    "destPorts",
+    "notDestPorts",
+    "sourcePortRanges",
+    "notSourcePortRanges",
+    "destPortRanges",
+    "notDestPortRanges",
+  ].map((m) => [m, PORT] as const),
+  ...["icmpType", "notIcmpType", "icmpTypeAndCode", "notIcmpTypeAndCode"].map((m) =>
+    [m, ICMP4] as const
+  ),
+  ...["icmpV6Type", "notIcmpV6Type", "icmpV6TypeAndCode", "notIcmpV6TypeAndCode"].map((m) =>
+    [m, ICMP6] as const
+  ),
+  ["sourceNet", ADDRESS | FLAG_S],
+  ["notSourceNet", ADDRESS | FLAG_S],
+  ["destNet", ADDRESS | FLAG_D],
+  ["notDestNet", ADDRESS | FLAG_D],
+  ["inInterface", FLAG_I],
+  ["outInterface", FLAG_O],
+  ["srcAddrType", ADDR_TYPE | SRC_ADDR_TYPE],
+  ["notSrcAddrType", ADDR_TYPE | SRC_ADDR_TYPE],
+  ["destAddrType", ADDR_TYPE],
+  ["notDestAddrType", ADDR_TYPE],
+  ["rpfCheckFailed", RPF],
+  ["rpfCheckPassed", RPF],
 ]);
 /** The table and hooks each restricted target is valid in (the kernel's xt_target rules). */
 const TARGET_PLACES: Record<string, { table: TableName; hooks?: readonly Hook[] }> = {
@@ -133,15 +152,31 @@ export function checkPlacement(rule: Rule, where: Placement): void {
       list: where.list,
     });
   }
-  const clauses = rule.match?.clauses ?? [];
+  const match = rule.match;
   const action = rule.action;
+  // One pass reads what the checks need; a second pass, for the clauses that
+  // have per-clause checks, runs only when there are any. No clause objects
+  // are built: this runs for every rule placed.
   let protocolCount = 0;
   let protocol: string | undefined;
-  for (const c of clauses) {
-    if (!PROTOCOL_METHODS.has(c.method)) continue;
-    protocolCount++;
-    if (!c.method.startsWith("not")) protocol = protocolName(c.args[0]);
-  }
+  let roles = 0;
+  let flagS = 0;
+  let flagD = 0;
+  let flagI = 0;
+  let flagO = 0;
+  match?.forEachClause((method, args) => {
+    const role = ROLES.get(method);
+    if (role === undefined) return;
+    roles |= role;
+    if (role & PROTOCOL) {
+      protocolCount++;
+      if (!method.startsWith("not")) protocol = protocolName(args[0]);
+    }
+    if (role & FLAG_S) flagS++;
+    if (role & FLAG_D) flagD++;
+    if (role & FLAG_I) flagI++;
+    if (role & FLAG_O) flagO++;
+  });
   if (action?.kind === "LimitNumConnections") {
     // It renders its own `-p tcp`, but after the match: port and ICMP matches
     // before it would have no protocol ("multiport needs `-p tcp'…").
@@ -151,19 +186,23 @@ export function checkPlacement(rule: Rule, where: Placement): void {
     fail("a rule can match only one protocol (-p); split it into several rules");
   }
   // iptables allows each of -s, -d, -i and -o once per rule ("multiple -d flags not allowed").
-  for (const [flag, methods] of SINGLE_FLAGS) {
-    // Counted first without allocating: this runs for every rule placed.
-    let count = 0;
-    for (const c of clauses) if (methods.includes(c.method)) count++;
+  for (
+    const [flag, bit, count] of [["-s", FLAG_S, flagS], ["-d", FLAG_D, flagD], [
+      "-i",
+      FLAG_I,
+      flagI,
+    ], ["-o", FLAG_O, flagO]] as const
+  ) {
     if (count < 2) continue;
-    const used = clauses.filter((c) => methods.includes(c.method)).map((c) => `${c.method}()`);
-    if (used.length > 1) {
-      fail(
-        `${
-          used.join(" and ")
-        } both use ${flag}, which iptables allows once per rule; split it into several rules`,
-      );
-    }
+    const used: string[] = [];
+    match?.forEachClause((method) => {
+      if ((ROLES.get(method) ?? 0) & bit) used.push(`${method}()`);
+    });
+    fail(
+      `${
+        used.join(" and ")
+      } both use ${flag}, which iptables allows once per rule; split it into several rules`,
+    );
   }
   if (protocol === "icmp" && where.ipVersion === 6) {
     fail('protocol "icmp" is IPv4 only; use "icmpv6" in an IPv6 table');
@@ -172,73 +211,77 @@ export function checkPlacement(rule: Rule, where: Placement): void {
     fail('protocol "icmpv6" is IPv6 only; use "icmp" in an IPv4 table');
   }
   const hooks = where.hooks;
-  for (const c of clauses) {
-    const m = c.method;
-    if (PORT_METHODS.has(m) && (protocol === undefined || !PORT_PROTOCOLS.has(protocol))) {
-      fail(`${m}() needs a positive protocol match of tcp, udp, udplite, sctp or dccp first`);
-    }
-    if (ICMP4_METHODS.has(m)) {
-      if (where.ipVersion !== 4) fail(`${m}() is IPv4 only; use icmpV6Type() in an IPv6 table`);
-      if (protocol !== "icmp") fail(`${m}() needs protocol("icmp") first`);
-    }
-    if (ICMP6_METHODS.has(m)) {
-      if (where.ipVersion !== 6) fail(`${m}() is IPv6 only; use icmpType() in an IPv4 table`);
-      if (protocol !== "icmpv6") fail(`${m}() needs protocol("icmpv6") first`);
-    }
-    if (ADDRESS_METHODS.has(m)) {
-      const family = familyOf(c.args[0]);
-      if (family !== undefined && family !== where.ipVersion) {
-        fail(
-          `${m}(${
-            JSON.stringify(c.args[0])
-          }) is an IPv${family} address in an IPv${where.ipVersion} table`,
-        );
+  if ((roles & CHECKED) !== 0) {
+    match?.forEachClause((m, args) => {
+      const role = ROLES.get(m) ?? 0;
+      if (role & PORT && (protocol === undefined || !PORT_PROTOCOLS.has(protocol))) {
+        fail(`${m}() needs a positive protocol match of tcp, udp, udplite, sctp or dccp first`);
       }
-    }
-    if (ADDR_TYPE_METHODS.has(m) && where.ipVersion === 6) {
-      const type = String(c.args[0]);
-      if (!ADDR_TYPES_V6.has(type as AddrType)) {
-        fail(
-          `${m}(${JSON.stringify(type)}) is not supported for IPv6 by the kernel's addrtype match`,
-        );
+      if (role & ICMP4) {
+        if (where.ipVersion !== 4) fail(`${m}() is IPv4 only; use icmpV6Type() in an IPv6 table`);
+        if (protocol !== "icmp") fail(`${m}() needs protocol("icmp") first`);
       }
-    }
-    if ((m === "rpfCheckFailed" || m === "rpfCheckPassed")) {
-      if (where.table !== "raw" && where.table !== "mangle") {
-        fail(`${m}() (rpfilter) works only in the raw and mangle tables`);
+      if (role & ICMP6) {
+        if (where.ipVersion !== 6) fail(`${m}() is IPv6 only; use icmpType() in an IPv4 table`);
+        if (protocol !== "icmpv6") fail(`${m}() needs protocol("icmpv6") first`);
       }
-      if (hooks !== null && [...hooks].some((h) => h !== "PREROUTING")) {
-        fail(
-          `${m}() (rpfilter) works only in PREROUTING, but the chain is reached from ${
-            hookList(hooks)
-          }`,
-        );
+      if (role & ADDRESS) {
+        const family = familyOf(args[0]);
+        if (family !== undefined && family !== where.ipVersion) {
+          fail(
+            `${m}(${
+              JSON.stringify(args[0])
+            }) is an IPv${family} address in an IPv${where.ipVersion} table`,
+          );
+        }
       }
-    }
-    if (hooks === null) continue;
-    if (m === "inInterface" && (hooks.has("OUTPUT") || hooks.has("POSTROUTING"))) {
-      fail(
-        `inInterface() cannot match in OUTPUT or POSTROUTING (the chain is reached from ${
-          hookList(hooks)
-        })`,
-      );
-    }
-    if (m === "outInterface" && (hooks.has("INPUT") || hooks.has("PREROUTING"))) {
-      fail(
-        `outInterface() cannot match in INPUT or PREROUTING (the chain is reached from ${
-          hookList(hooks)
-        })`,
-      );
-    }
-    if ((m === "srcAddrType" || m === "notSrcAddrType") && c.args[1] === true) {
-      if (hooks.has("INPUT") || hooks.has("PREROUTING")) {
+      if (role & ADDR_TYPE && where.ipVersion === 6) {
+        const type = String(args[0]);
+        if (!ADDR_TYPES_V6.has(type as AddrType)) {
+          fail(
+            `${m}(${
+              JSON.stringify(type)
+            }) is not supported for IPv6 by the kernel's addrtype match`,
+          );
+        }
+      }
+      if (role & RPF) {
+        if (where.table !== "raw" && where.table !== "mangle") {
+          fail(`${m}() (rpfilter) works only in the raw and mangle tables`);
+        }
+        if (hooks !== null && [...hooks].some((h) => h !== "PREROUTING")) {
+          fail(
+            `${m}() (rpfilter) works only in PREROUTING, but the chain is reached from ${
+              hookList(hooks)
+            }`,
+          );
+        }
+      }
+      if (hooks === null) return;
+      if (role & FLAG_I && (hooks.has("OUTPUT") || hooks.has("POSTROUTING"))) {
         fail(
-          `${m}(…, limitIfaceOut) is valid only in OUTPUT, FORWARD and POSTROUTING (the chain is reached from ${
+          `inInterface() cannot match in OUTPUT or POSTROUTING (the chain is reached from ${
             hookList(hooks)
           })`,
         );
       }
-    }
+      if (role & FLAG_O && (hooks.has("INPUT") || hooks.has("PREROUTING"))) {
+        fail(
+          `outInterface() cannot match in INPUT or PREROUTING (the chain is reached from ${
+            hookList(hooks)
+          })`,
+        );
+      }
+      if (role & SRC_ADDR_TYPE && args[1] === true) {
+        if (hooks.has("INPUT") || hooks.has("PREROUTING")) {
+          fail(
+            `${m}(…, limitIfaceOut) is valid only in OUTPUT, FORWARD and POSTROUTING (the chain is reached from ${
+              hookList(hooks)
+            })`,
+          );
+        }
+      }
+    });
   }
   if (action === undefined) return;
   if (action.kind === "Drop" && where.table === "nat") {

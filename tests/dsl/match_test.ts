@@ -371,3 +371,40 @@ Deno.test("match: hand-built clauses are frozen and must stay on one line", () =
     (e: unknown) => e instanceof RuleError && e.field === "MatchCriteria.clauses",
   );
 });
+
+Deno.test("match: forEachClause visits what clauses lists, in order, before and after clauses is read", () => {
+  const visited = (m: MatchCriteria) => {
+    const out: [string, readonly unknown[], string][] = [];
+    m.forEachClause((method, args, fragment) => out.push([method, args, fragment]));
+    return out;
+  };
+  const base = Match().protocol("tcp").sourceIpSet("a");
+  const m = base.destPorts(80, 443).inInterface("eth0");
+  const expected = [
+    ["protocol", ["tcp"], "-p tcp"],
+    ["sourceIpSet", ["a"], "-m set --match-set a src"],
+    ["destPorts", [80, 443], "-m multiport --destination-ports 80,443"],
+    ["inInterface", ["eth0"], "--in-interface eth0"],
+  ];
+  assert.deepEqual(visited(m), expected);
+  // A step whose parent has listed its clauses reads them from that list.
+  assert.equal(base.clauses.length, 2);
+  const next = base.destPorts(22);
+  assert.deepEqual(visited(next), [...expected.slice(0, 2), [
+    "destPorts",
+    [22],
+    "-m multiport --destination-ports 22",
+  ]]);
+  assert.deepEqual(
+    visited(m),
+    m.clauses.map((c) => [c.method, c.args, c.fragment]),
+  );
+  assert.deepEqual(visited(Match()), []);
+  const byHand = new MatchCriteria([{ method: "custom", args: [1], fragment: "-m custom" }]);
+  assert.deepEqual(visited(byHand), [["custom", [1], "-m custom"]]);
+  assert.deepEqual(visited(byHand.protocol("udp")), [["custom", [1], "-m custom"], [
+    "protocol",
+    ["udp"],
+    "-p udp",
+  ]]);
+});
