@@ -341,6 +341,32 @@ async function tmux(socket: string, ...args: string[]): Promise<string> {
   return new TextDecoder().decode(r.stdout);
 }
 
+/**
+ * Starts the detached 220×50 session "repl" running `command`. The server of
+ * a session that just ended may still be exiting, and a new session asked of
+ * it is lost: retried until the session exists.
+ */
+async function startSession(socket: string, command: string): Promise<void> {
+  let lost = 0;
+  for (let attempt = 0; attempt < 50 && lost < 5; attempt++) {
+    const r = await new Deno.Command("tmux", {
+      args: ["-L", socket, "new-session", "-d", "-s", "repl", "-x", "220", "-y", "50", command],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    const has = await new Deno.Command("tmux", {
+      args: ["-L", socket, "has-session", "-t", "repl"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    if (r.success && has.success) return;
+    // Started, then gone: the exiting server took it (or the REPL died at once).
+    if (r.success) lost++;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`tmux could not start the REPL session (${lost} started and vanished)`);
+}
+
 async function hasTmux(): Promise<boolean> {
   try {
     return (await new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" })
@@ -395,18 +421,7 @@ kernelTest(
       await tmux(socket, "send-keys", "-t", "repl", "Enter");
     };
     try {
-      await tmux(
-        socket,
-        "new-session",
-        "-d",
-        "-s",
-        "repl",
-        "-x",
-        "220",
-        "-y",
-        "50",
-        `NO_COLOR=1 ${command}`,
-      );
+      await startSession(socket, `NO_COLOR=1 ${command}`);
       await waitFor("rampart> ");
       // Preview values.
       await type('Match().protocol("tcp").destPorts(22)');
@@ -472,18 +487,7 @@ kernelTest(
       );
       // A new session recalls the history with Up.
       seen = 0;
-      await tmux(
-        socket,
-        "new-session",
-        "-d",
-        "-s",
-        "repl",
-        "-x",
-        "220",
-        "-y",
-        "50",
-        `NO_COLOR=1 ${command}`,
-      );
+      await startSession(socket, `NO_COLOR=1 ${command}`);
       await waitFor("rampart> ");
       await tmux(socket, "send-keys", "-t", "repl", "Up");
       await waitFor("rampart> .exit");
