@@ -73,10 +73,10 @@ const QUICK = flags.quick;
  * baseline.
  */
 const RUNS = {
-  small: QUICK ? 1 : 9,
+  small: QUICK ? 1 : 15,
   change: QUICK ? 1 : 15,
   large: QUICK ? 1 : 5,
-  ferm: QUICK ? 1 : 7,
+  ferm: QUICK ? 1 : 11,
   many: QUICK ? 3 : 50,
   perRule: { nft: QUICK ? 1 : 3, legacy: 1 },
 };
