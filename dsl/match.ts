@@ -123,7 +123,6 @@ export class MatchCriteria {
   #args: DslArg[] | undefined;
   #fragment = "";
   #list: readonly MatchClause[] | undefined;
-  #length: number;
   #rendered: string | undefined;
 
   /**
@@ -133,13 +132,14 @@ export class MatchCriteria {
    */
   constructor(clauses: readonly MatchClause[] = NO_CLAUSES) {
     this.#list = clauses.length === 0 ? NO_CLAUSES : Object.freeze(clauses.map(frozenClause));
-    this.#length = this.#list.length;
   }
 
   /** The clauses in the order they were added (frozen). */
   get clauses(): readonly MatchClause[] {
     if (this.#list === undefined) {
-      this.#list = Object.freeze(MatchCriteria.#collect(this, (s) => s.#clause(), (c) => c));
+      const list: MatchClause[] = [];
+      MatchCriteria.#walk(this, (s) => list.push(s.#clause()), (c) => list.push(c));
+      this.#list = Object.freeze(list);
       this.#parent = undefined; // let the intermediate steps go
       this.#args = undefined;
     }
@@ -147,25 +147,22 @@ export class MatchCriteria {
   }
 
   /**
-   * One value per clause of `from`, in order: `ofStep` for builder steps
+   * Walks the clauses up to `node`, oldest first: `ofStep` for builder steps
    * whose clauses are not listed yet, `ofClause` for the listed clauses of
-   * the nearest step that has them (or of `from` itself).
+   * the nearest step that has them (recursing: a rule has a few clauses).
    */
-  static #collect<T>(
-    from: MatchCriteria,
-    ofStep: (step: MatchCriteria) => T,
-    ofClause: (clause: MatchClause) => T,
-  ): T[] {
-    const out = new Array<T>(from.#length);
-    let i = from.#length - 1;
-    let node: MatchCriteria | undefined = from;
-    while (node !== undefined && node.#list === undefined) {
-      out[i--] = ofStep(node);
-      node = node.#parent;
+  static #walk(
+    node: MatchCriteria,
+    ofStep: (step: MatchCriteria) => void,
+    ofClause: (clause: MatchClause) => void,
+  ): void {
+    const list = node.#list;
+    if (list !== undefined) {
+      for (let i = 0; i < list.length; i++) ofClause(list[i]!);
+      return;
     }
-    const list = node === undefined ? undefined : node.#list;
-    if (list !== undefined) { for (; i >= 0; i--) out[i] = ofClause(list[i]!); }
-    return out;
+    MatchCriteria.#walk(node.#parent!, ofStep, ofClause);
+    ofStep(node);
   }
 
   /**
@@ -185,24 +182,11 @@ export class MatchCriteria {
    * ```
    */
   forEachClause(fn: (method: string, args: readonly DslArg[], fragment: string) => void): void {
-    MatchCriteria.#visit(this, fn);
-  }
-
-  /** Visits the clauses up to `node`, oldest first (recursing over builder steps). */
-  static #visit(
-    node: MatchCriteria,
-    fn: (method: string, args: readonly DslArg[], fragment: string) => void,
-  ): void {
-    const list = node.#list;
-    if (list !== undefined) {
-      for (let i = 0; i < list.length; i++) {
-        const c = list[i]!;
-        fn(c.method, c.args, c.fragment);
-      }
-      return;
-    }
-    MatchCriteria.#visit(node.#parent!, fn);
-    fn(node.#method, node.#args!, node.#fragment);
+    MatchCriteria.#walk(
+      this,
+      (s) => fn(s.#method, s.#args!, s.#fragment),
+      (c) => fn(c.method, c.args, c.fragment),
+    );
   }
 
   /** This step's clause, frozen (the builder method created its args array). */
@@ -225,7 +209,6 @@ export class MatchCriteria {
     next.#args = args;
     next.#fragment = fragment;
     next.#list = undefined;
-    next.#length = this.#length + 1;
     return next;
   }
 
@@ -234,8 +217,13 @@ export class MatchCriteria {
     // Computed once: criteria are immutable and rendering is on the hot path
     // (every rule is rendered once for its ID and once for the script).
     if (this.#rendered === undefined) {
-      this.#rendered = MatchCriteria.#collect(this, (s) => s.#fragment, (c) => c.fragment)
-        .join(" ");
+      const fragments: string[] = [];
+      MatchCriteria.#walk(
+        this,
+        (s) => fragments.push(s.#fragment),
+        (c) => fragments.push(c.fragment),
+      );
+      this.#rendered = fragments.join(" ");
     }
     return this.#rendered;
   }
