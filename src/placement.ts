@@ -55,14 +55,23 @@ const FLAG_S = 256;
 const FLAG_D = 512;
 const FLAG_I = 1024;
 const FLAG_O = 2048;
+const FLAGS_ALL = FLAG_S | FLAG_D | FLAG_I | FLAG_O;
 /** Roles with checks of their own clause (beyond counting). */
 const CHECKED = PORT | ICMP4 | ICMP6 | ADDRESS | ADDR_TYPE | RPF | FLAG_I | FLAG_O;
+/** The flags with their bits, in the order a duplicate is reported. */
+const FLAGS: readonly (readonly [string, number])[] = [
+  ["-s", FLAG_S],
+  ["-d", FLAG_D],
+  ["-i", FLAG_I],
+  ["-o", FLAG_O],
+];
+function withRole(role: number, ...methods: string[]): [string, number][] {
+  return methods.map((m) => [m, role]);
+}
 const ROLES: ReadonlyMap<string, number> = new Map([
-  ["protocol", PROTOCOL],
-  ["notProtocol", PROTOCOL],
-  ["protocolNum", PROTOCOL],
-  ["notProtocolNum", PROTOCOL],
-  ...[
+  ...withRole(PROTOCOL, "protocol", "notProtocol", "protocolNum", "notProtocolNum"),
+  ...withRole(
+    PORT,
     "sourcePorts",
     "notSourcePorts",
     "destPorts",
@@ -71,25 +80,16 @@ const ROLES: ReadonlyMap<string, number> = new Map([
     "notSourcePortRanges",
     "destPortRanges",
     "notDestPortRanges",
-  ].map((m) => [m, PORT] as const),
-  ...["icmpType", "notIcmpType", "icmpTypeAndCode", "notIcmpTypeAndCode"].map((m) =>
-    [m, ICMP4] as const
   ),
-  ...["icmpV6Type", "notIcmpV6Type", "icmpV6TypeAndCode", "notIcmpV6TypeAndCode"].map((m) =>
-    [m, ICMP6] as const
-  ),
-  ["sourceNet", ADDRESS | FLAG_S],
-  ["notSourceNet", ADDRESS | FLAG_S],
-  ["destNet", ADDRESS | FLAG_D],
-  ["notDestNet", ADDRESS | FLAG_D],
-  ["inInterface", FLAG_I],
-  ["outInterface", FLAG_O],
-  ["srcAddrType", ADDR_TYPE | SRC_ADDR_TYPE],
-  ["notSrcAddrType", ADDR_TYPE | SRC_ADDR_TYPE],
-  ["destAddrType", ADDR_TYPE],
-  ["notDestAddrType", ADDR_TYPE],
-  ["rpfCheckFailed", RPF],
-  ["rpfCheckPassed", RPF],
+  ...withRole(ICMP4, "icmpType", "notIcmpType", "icmpTypeAndCode", "notIcmpTypeAndCode"),
+  ...withRole(ICMP6, "icmpV6Type", "notIcmpV6Type", "icmpV6TypeAndCode", "notIcmpV6TypeAndCode"),
+  ...withRole(ADDRESS | FLAG_S, "sourceNet", "notSourceNet"),
+  ...withRole(ADDRESS | FLAG_D, "destNet", "notDestNet"),
+  ...withRole(FLAG_I, "inInterface"),
+  ...withRole(FLAG_O, "outInterface"),
+  ...withRole(ADDR_TYPE | SRC_ADDR_TYPE, "srcAddrType", "notSrcAddrType"),
+  ...withRole(ADDR_TYPE, "destAddrType", "notDestAddrType"),
+  ...withRole(RPF, "rpfCheckFailed", "rpfCheckPassed"),
 ]);
 /** The table and hooks each restricted target is valid in (the kernel's xt_target rules). */
 const TARGET_PLACES: Record<string, { table: TableName; hooks?: readonly Hook[] }> = {
@@ -160,10 +160,9 @@ export function checkPlacement(rule: Rule, where: Placement): void {
   let protocolCount = 0;
   let protocol: string | undefined;
   let roles = 0;
-  let flagS = 0;
-  let flagD = 0;
-  let flagI = 0;
-  let flagO = 0;
+  // Flags seen once, and flags seen again (iptables allows each once).
+  let seen = 0;
+  let repeated = 0;
   match?.forEachClause((method, args) => {
     const role = ROLES.get(method);
     if (role === undefined) return;
@@ -172,10 +171,8 @@ export function checkPlacement(rule: Rule, where: Placement): void {
       protocolCount++;
       if (!method.startsWith("not")) protocol = protocolName(args[0]);
     }
-    if (role & FLAG_S) flagS++;
-    if (role & FLAG_D) flagD++;
-    if (role & FLAG_I) flagI++;
-    if (role & FLAG_O) flagO++;
+    repeated |= role & seen;
+    seen |= role & FLAGS_ALL;
   });
   if (action?.kind === "LimitNumConnections") {
     // It renders its own `-p tcp`, but after the match: port and ICMP matches
@@ -186,14 +183,8 @@ export function checkPlacement(rule: Rule, where: Placement): void {
     fail("a rule can match only one protocol (-p); split it into several rules");
   }
   // iptables allows each of -s, -d, -i and -o once per rule ("multiple -d flags not allowed").
-  for (
-    const [flag, bit, count] of [["-s", FLAG_S, flagS], ["-d", FLAG_D, flagD], [
-      "-i",
-      FLAG_I,
-      flagI,
-    ], ["-o", FLAG_O, flagO]] as const
-  ) {
-    if (count < 2) continue;
+  for (const [flag, bit] of FLAGS) {
+    if ((repeated & bit) === 0) continue;
     const used: string[] = [];
     match?.forEachClause((method) => {
       if ((ROLES.get(method) ?? 0) & bit) used.push(`${method}()`);
