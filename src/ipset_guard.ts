@@ -25,7 +25,7 @@ export function ipSetNamesOf(rules: readonly Rule[]): string[] {
 /** Collects the IP sets one write needs and checks, once, that they exist. */
 export class IpSetGuard {
   readonly #runner: CommandRunner;
-  readonly #timeoutMs: number | undefined;
+  readonly #listOptions: { timeoutMs?: number };
   readonly #names = new Set<string>();
   readonly #chains: Pick<Chain, "name" | "rules">[] = [];
   #existing: Promise<Set<string>> | undefined;
@@ -36,7 +36,7 @@ export class IpSetGuard {
    */
   constructor(runner: CommandRunner, options: { timeoutMs?: number } = {}) {
     this.#runner = runner;
-    this.#timeoutMs = options.timeoutMs;
+    this.#listOptions = options;
   }
 
   /**
@@ -52,12 +52,7 @@ export class IpSetGuard {
       // script chunk is being produced, and spawning holds this thread, so
       // the chunk (and iptables-restore) goes first.
       const listing = new Promise<void>((resolve) => setTimeout(resolve, 0))
-        .then(() =>
-          listIpSets(
-            this.#runner,
-            this.#timeoutMs === undefined ? {} : { timeoutMs: this.#timeoutMs },
-          )
-        );
+        .then(() => listIpSets(this.#runner, this.#listOptions));
       // Awaited by verify(); marked handled so that a write that fails first
       // (and never verifies) leaves no unhandled rejection behind.
       listing.catch(() => {});
