@@ -41,7 +41,9 @@ export async function kernelAvailability(): Promise<{ ok: boolean; reason: strin
       return availability;
     }
   }
-  const name = `rp-probe-${Deno.pid}`;
+  // Unique per call: with --parallel, test modules run as workers of one
+  // process, so they share Deno.pid and may probe at the same moment.
+  const name = `rp-probe-${crypto.randomUUID().slice(0, 8)}`;
   const add = await run("ip", ["netns", "add", name]);
   if (add.code !== 0) {
     availability = { ok: false, reason: `cannot create a network namespace: ${add.out.trim()}` };
@@ -54,7 +56,7 @@ export async function kernelAvailability(): Promise<{ ok: boolean; reason: strin
 
 /** Creates a fresh namespace, runs `fn` in it, and always deletes it. */
 export async function withNetns<T>(fn: (netns: string) => Promise<T>): Promise<T> {
-  const name = `rp-t${Deno.pid}-${++counter}-${Math.random().toString(36).slice(2, 7)}`;
+  const name = `rp-t${Deno.pid}-${++counter}-${crypto.randomUUID().slice(0, 8)}`;
   const add = await run("ip", ["netns", "add", name]);
   if (add.code !== 0) throw new Error(`ip netns add ${name} failed: ${add.out}`);
   try {

@@ -380,7 +380,7 @@ kernelTest(
   "REPL in tmux: build → preview → plan → apply into a namespace → undo, history",
   async (netns) => {
     if (!await hasTmux()) throw new Error("tmux is not installed");
-    const socket = `rp-repl-${Deno.pid}`;
+    const socket = `rp-repl-${crypto.randomUUID().slice(0, 8)}`;
     const dir = await Deno.makeTempDir({ prefix: "rp-repl-test-" });
     const history = `${dir}/history`;
     const repl = new URL("../../repl.ts", import.meta.url).pathname;
