@@ -130,19 +130,15 @@ function opts(
 }
 
 /**
- * Whether the file's flock can be taken within two seconds. Not at once: with
- * --parallel, other test modules are workers of this process, and a child they
- * spawn holds a copy of every descriptor until it execs, so a closed lock can
- * stay held for a moment. A lock that was never released stays held.
+ * Whether this process can take the file's flock now (and releases it again).
+ * Poll it with `until`: with --parallel, other test modules are workers of
+ * this process, and a child they spawn holds a copy of every descriptor until
+ * it execs, so a lock closed a moment ago can still be held.
  */
-async function lockFreesUp(path: string): Promise<boolean> {
+async function flockFree(path: string): Promise<boolean> {
   const probe = await Deno.open(path, { read: true, write: true });
   try {
-    for (let i = 0; i < 200; i++) {
-      if (probe.tryLockSync(true)) return true;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    return false;
+    return probe.tryLockSync(true);
   } finally {
     probe.close();
   }
@@ -187,7 +183,7 @@ Deno.test("grabIptablesLocks blocks concurrent invocations using only the 1.4 lo
     try {
       await assert.rejects(grabIptablesLocks(opts(path, socket, 100, 10)), isTimeout("1.4"));
       // The failed grab released the 1.6 lock it had taken on the new file.
-      assert.equal(await lockFreesUp(path), true);
+      await until("the 1.6 lock on the new file to be released", () => flockFree(path));
     } finally {
       l.close();
     }
