@@ -129,21 +129,6 @@ function opts(
   return { lockFilePath, socketName, timeoutMs, probeIntervalMs };
 }
 
-/**
- * Whether this process can take the file's flock now (and releases it again).
- * Poll it with `until`: with --parallel, other test modules are workers of
- * this process, and a child they spawn holds a copy of every descriptor until
- * it execs, so a lock closed a moment ago can still be held.
- */
-async function flockFree(path: string): Promise<boolean> {
-  const probe = await Deno.open(path, { read: true, write: true });
-  try {
-    return probe.tryLockSync(true);
-  } finally {
-    probe.close();
-  }
-}
-
 function isTimeout(version: "1.4" | "1.6") {
   return (e: unknown) => e instanceof LockTimeoutError && e.version === version;
 }
@@ -183,7 +168,13 @@ Deno.test("grabIptablesLocks blocks concurrent invocations using only the 1.4 lo
     try {
       await assert.rejects(grabIptablesLocks(opts(path, socket, 100, 10)), isTimeout("1.4"));
       // The failed grab released the 1.6 lock it had taken on the new file.
-      await until("the 1.6 lock on the new file to be released", () => flockFree(path));
+      // Polled: other test modules are workers of this process (--parallel),
+      // and a child they spawn holds a copy of every descriptor until it
+      // execs, so a lock closed a moment ago can still be held.
+      await until(
+        "the 1.6 lock on the new file to be released",
+        async () => !(await flockHeld(path)),
+      );
     } finally {
       l.close();
     }

@@ -10,7 +10,6 @@ import { DenoCommandRunner } from "../../src/runner.ts";
 import { Table, type TableOptions } from "../../src/table.ts";
 import type { TableName } from "../../src/kernel_chains.ts";
 
-let counter = 0;
 let availability: { ok: boolean; reason: string } | undefined;
 let warned = false;
 
@@ -56,7 +55,7 @@ export async function kernelAvailability(): Promise<{ ok: boolean; reason: strin
 
 /** Creates a fresh namespace, runs `fn` in it, and always deletes it. */
 export async function withNetns<T>(fn: (netns: string) => Promise<T>): Promise<T> {
-  const name = `rp-t${Deno.pid}-${++counter}-${crypto.randomUUID().slice(0, 8)}`;
+  const name = `rp-t${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   const add = await run("ip", ["netns", "add", name]);
   if (add.code !== 0) throw new Error(`ip netns add ${name} failed: ${add.out}`);
   try {

@@ -331,14 +331,19 @@ Deno.test("ReplSession: build, preview, plan, apply, undo, load/save/export, err
 
 // ---- the REPL in a real terminal (tmux), applying into a namespace --------------
 
-async function tmux(socket: string, ...args: string[]): Promise<string> {
-  const r = await new Deno.Command("tmux", {
+/** Runs one tmux command against the test's own server. */
+function tmuxRun(socket: string, ...args: string[]): Promise<Deno.CommandOutput> {
+  return new Deno.Command("tmux", {
     args: ["-L", socket, ...args],
     stdout: "piped",
     stderr: "piped",
   })
     .output();
-  return new TextDecoder().decode(r.stdout);
+}
+
+/** Runs one tmux command and returns its stdout. */
+async function tmux(socket: string, ...args: string[]): Promise<string> {
+  return new TextDecoder().decode((await tmuxRun(socket, ...args)).stdout);
 }
 
 /**
@@ -349,16 +354,19 @@ async function tmux(socket: string, ...args: string[]): Promise<string> {
 async function startSession(socket: string, command: string): Promise<void> {
   let lost = 0;
   for (let attempt = 0; attempt < 50 && lost < 5; attempt++) {
-    const r = await new Deno.Command("tmux", {
-      args: ["-L", socket, "new-session", "-d", "-s", "repl", "-x", "220", "-y", "50", command],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    const has = await new Deno.Command("tmux", {
-      args: ["-L", socket, "has-session", "-t", "repl"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
+    const r = await tmuxRun(
+      socket,
+      "new-session",
+      "-d",
+      "-s",
+      "repl",
+      "-x",
+      "220",
+      "-y",
+      "50",
+      command,
+    );
+    const has = await tmuxRun(socket, "has-session", "-t", "repl");
     if (r.success && has.success) return;
     // Started, then gone: the exiting server took it (or the REPL died at once).
     if (r.success) lost++;
