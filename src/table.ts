@@ -386,6 +386,16 @@ export class Table {
     return this.#backend;
   }
 
+  /**
+   * The host features detected at the last read of the kernel (`undefined`
+   * before the first `apply()`, `plan()` or `refresh()`). Rule IDs and some
+   * fragments depend on them (`--random-fully`, `--nflog-size`), so anything
+   * that compares this table's rules with the kernel's must use them too.
+   */
+  get features(): Readonly<Features> | undefined {
+    return this.#currentFeatures;
+  }
+
   /** Tells whether a chain name carries one of our prefixes. */
   isOwnedChain(name: string): boolean {
     for (const p of this.#chainPrefixes) if (name.startsWith(p)) return true;

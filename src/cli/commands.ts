@@ -106,13 +106,15 @@ async function diffs(ctx: Context, firewall: Firewall): Promise<TableDiff[]> {
     const desired: FamilyTablePolicy = policyForFamily(policy, ipVersion)
       .find((t) => t.table === table) ??
       { table, ipVersion, chains: [], insertions: {}, appends: {}, policies: {} };
-    const backend = firewall.table(table, ipVersion).backend ??
-      (ctx.args.backend === "legacy" ? "legacy" : "nft");
+    const engine = firewall.table(table, ipVersion);
+    const backend = engine.backend ?? (ctx.args.backend === "legacy" ? "legacy" : "nft");
     const save = await readKernelTable(firewall.runner, { table, ipVersion, backend });
+    // The features plan() detected: IDs of rules such as MASQUERADE depend on them.
     out.push(diffTable(desired, save, {
       hashPrefix: ctx.args.hashPrefix,
       chainPrefixes: ctx.args.chainPrefixes,
       insertMode: ctx.args.insertMode,
+      features: engine.features ?? {},
     }));
   }
   return out;

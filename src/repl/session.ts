@@ -503,8 +503,8 @@ export class ReplSession {
       const key = `${table}/${ipVersion}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      const backend = this.#firewall.table(table, ipVersion).backend ??
-        (this.#options.backend === "legacy" ? "legacy" : "nft");
+      const engine = this.#firewall.table(table, ipVersion);
+      const backend = engine.backend ?? (this.#options.backend === "legacy" ? "legacy" : "nft");
       const save = await readKernelTable(this.#runner, { table, ipVersion, backend });
       out.push(diffTable(
         desired.get(key) ??
@@ -513,6 +513,8 @@ export class ReplSession {
         {
           hashPrefix: this.#options.hashPrefix ?? "rampart:",
           chainPrefixes: this.#options.chainPrefixes ?? ["rp-"],
+          // The features plan() detected: IDs of rules such as MASQUERADE depend on them.
+          features: engine.features ?? {},
         },
       ));
     }

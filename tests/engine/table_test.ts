@@ -3,6 +3,7 @@
  * the reference asserts them, final kernel state everywhere.
  */
 import assert from "assert";
+import type { Features } from "../../mod.ts";
 import {
   Accept,
   ChainLoopError,
@@ -396,6 +397,39 @@ Deno.test("table: a deleted appended rule is restored and append-only chains are
   table.invalidateDataplaneCache("test");
   await table.apply();
   assert.match(await saved(), /^-A POSTROUTING .*-j rp-post$/m);
+});
+
+Deno.test("table: features are those of the last read; when they change, IDs are recomputed", async () => {
+  let detected: Features = { nftPositionalEdits: true };
+  const fake = new FakeDataplane();
+  const table = new Table("nat", {
+    runner: fake.runner,
+    backend: "nft",
+    hashPrefix: "rp:",
+    clock: manualClock(),
+    featureDetector: {
+      getFeatures: () => Promise.resolve(detected),
+      refreshFeatures: () => Promise.resolve(detected),
+    },
+  });
+  table.updateChain({ name: "rp-post", rules: [{ action: Masq() }] });
+  table.setRuleInsertions("POSTROUTING", [{ action: Jump("rp-post") }]);
+  assert.equal(table.features, undefined, "nothing read yet");
+  await table.apply();
+  assert.deepEqual(table.features, { nftPositionalEdits: true });
+  const masq = async () =>
+    (await fake.runner.run("iptables-save", ["-t", "nat"])).stdout.split("\n")
+      .filter((l) => l.startsWith("-A rp-post "));
+  const before = await masq();
+  assert.match(before[0]!, /-j MASQUERADE$/);
+  detected = { nftPositionalEdits: true, masqFullyRandom: true };
+  table.invalidateDataplaneCache("test");
+  await table.apply();
+  assert.deepEqual(table.features, detected);
+  const after = await masq();
+  assert.equal(after.length, 1);
+  assert.match(after[0]!, /-j MASQUERADE --random-fully$/);
+  assert.notEqual(after[0]!.match(/rp:[\w-]{16}/)![0], before[0]!.match(/rp:[\w-]{16}/)![0]);
 });
 
 Deno.test("table: nft before 1.8.3 flushes and rewrites changed chains, deletes in a second transaction", async () => {

@@ -435,6 +435,54 @@ kernelTest("rampart plan, diff, apply, show, remove: outputs and exit codes", as
 });
 
 kernelTest(
+  "rampart diff uses the host's features: applied MASQUERADE/SNAT/NFLOG rules are in sync",
+  async (netns) => {
+    // Their fragments (so their IDs) depend on the detected features
+    // (`--random-fully`, `--nflog-size`): a diff with default features saw
+    // each applied rule as removed and added again.
+    const rules = `family: ipv4
+tables:
+  nat:
+    kernelChains:
+      POSTROUTING:
+        insert:
+          - outInterface: eth0
+            action: masq
+          - outInterface: eth1
+            snat: 192.0.2.1
+  filter:
+    kernelChains:
+      INPUT:
+        insert:
+          - nflog: { group: 5, prefix: seen, size: 64 }
+`;
+    const dir = await Deno.makeTempDir({ prefix: "rp-cli-test-" });
+    try {
+      const file = `${dir}/rules.yaml`;
+      await Deno.writeTextFile(file, rules);
+      for (const backend of ["nft", "legacy"]) {
+        const ns = ["--netns", netns, "--backend", backend, "--color", "never"];
+        const apply = await cli(["apply", file, ...ns, "--yes"]);
+        assert.equal(apply.code, 0, apply.err);
+        const saved = await nsExec(netns, `iptables-${backend}-save`, []);
+        assert.match(saved, /-j MASQUERADE --random-fully/, "the host has the features");
+        assert.match(saved, /--nflog-size 64/);
+        assert.match((await cli(["plan", file, ...ns])).out, /Nothing to do/);
+        const diff = await cli(["diff", file, ...ns]);
+        assert.equal(diff.code, 0, diff.err);
+        assert.match(diff.out, /nat \(IPv4\): in sync/);
+        assert.match(diff.out, /filter \(IPv4\): in sync/);
+        assert.doesNotMatch(diff.out, /^ *[-+] /m);
+        const remove = await cli(["remove", ...ns, "--yes", "-4"]);
+        assert.equal(remove.code, 0, remove.err);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+kernelTest(
   "rampart apply --confirm-timeout: killing the CLI leaves the watchdog to revert",
   async (netns) => {
     await withRules(async (file, dir) => {

@@ -329,6 +329,36 @@ Deno.test("ReplSession: build, preview, plan, apply, undo, load/save/export, err
   assert.equal((await run(".exit")).r, "exit");
 });
 
+Deno.test("ReplSession plan: the diff keeps applied rules whose IDs depend on host features", async () => {
+  const { FakeDataplane } = await import("../../testing.ts");
+  const { ReplSession } = await import("../../repl.ts");
+  const fake = new FakeDataplane();
+  let out = "";
+  const session = new ReplSession({
+    io: { write: (t) => void (out += t), ask: () => Promise.resolve("y") },
+    runner: fake.runner,
+    backend: "nft",
+  });
+  const run = async (input: string) => {
+    out = "";
+    assert.equal(await session.run(input), "ok", out);
+    return out;
+  };
+  // Detected from the fake's iptables version and this host's /proc/version.
+  await run(
+    'table("nat").setRuleInsertions("POSTROUTING", [rule(Match().outInterface("eth0"), Masq())])',
+  );
+  await run('filter.updateChain(chain("rp-in", rule(Accept())))');
+  await run('filter.setRuleInsertions("INPUT", [rule(Jump("rp-in"))])');
+  assert.match(await run("apply()"), /nat IPv4: \d+ lines written/);
+  const natRules = (await fake.runner.run("iptables-nft-save", ["-t", "nat"])).stdout;
+  assert.match(natRules, /-j MASQUERADE --random-fully/, "the host has the feature");
+  await run('filter.updateChain(chain("rp-in", rule(Drop())))');
+  const plan = await run("plan()");
+  assert.match(plan, /chain rp-in\n/);
+  assert.doesNotMatch(plan, /nat \(IPv4\)|MASQUERADE/);
+});
+
 // ---- the REPL in a real terminal (tmux), applying into a namespace --------------
 
 /** Runs one tmux command against the test's own server. */
