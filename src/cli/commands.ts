@@ -4,6 +4,7 @@
  * @module
  */
 import { RuleError } from "../../dsl/errors.ts";
+import { FeatureDetector } from "../feature_detector.ts";
 import { Firewall, type FirewallApplyResult } from "../firewall.ts";
 import { TABLE_NAMES, type TableName } from "../kernel_chains.ts";
 import { diffTable, readKernelTable, renderDiff, type TableDiff } from "../plan_diff.ts";
@@ -175,7 +176,14 @@ async function cmdShow(ctx: Context): Promise<number> {
       tables: ctx.args.tables,
       ipVersions: ctx.args.ipVersions,
     });
-    const text = describePolicy(policy, { hashPrefix: ctx.args.hashPrefix, color: ctx.color });
+    // The IDs this host gives the rules: MASQUERADE, SNAT and NFLOG render
+    // (so hash) by its features, as `apply` and `diff` see them.
+    const detector = new FeatureDetector({ runner: ctx.env.runnerFor(ctx.args.netns) });
+    const text = describePolicy(policy, {
+      hashPrefix: ctx.args.hashPrefix,
+      color: ctx.color,
+      features: await detector.getFeatures(),
+    });
     if (ctx.args.json) {
       ctx.json({ command: "show", source: "files", text });
     } else ctx.say(text + "\n");

@@ -85,7 +85,8 @@ had already reverted, 1 when nothing was pending.
 ${EXIT}`,
   show: `Usage: rampart show [FILES…] [flags]
 
-With files: the desired state, every rule with its ID. Without: Rampart's
+With files: the desired state, every rule with the ID this host gives it
+(runs 'iptables --version' for the host's features). Without: Rampart's
 rules and chains as the kernel holds them now.
 
 ${COMMON}

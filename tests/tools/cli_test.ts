@@ -435,7 +435,7 @@ kernelTest("rampart plan, diff, apply, show, remove: outputs and exit codes", as
 });
 
 kernelTest(
-  "rampart diff uses the host's features: applied MASQUERADE/SNAT/NFLOG rules are in sync",
+  "rampart diff and show FILES use the host's features: applied MASQUERADE/SNAT/NFLOG rules match",
   async (netns) => {
     // Their fragments (so their IDs) depend on the detected features
     // (`--random-fully`, `--nflog-size`): a diff with default features saw
@@ -473,6 +473,12 @@ tables:
         assert.match(diff.out, /nat \(IPv4\): in sync/);
         assert.match(diff.out, /filter \(IPv4\): in sync/);
         assert.doesNotMatch(diff.out, /^ *[-+] /m);
+        const ids = (text: string) =>
+          [...text.matchAll(/rampart:([\w-]{16})/g)].map((m) => m[1]).sort();
+        const shown = await cli(["show", file, "--netns", netns, "--color", "never"]);
+        assert.equal(shown.code, 0, shown.err);
+        assert.match(shown.out, /--jump MASQUERADE --random-fully/);
+        assert.deepEqual(ids(shown.out), ids(saved), "show FILES prints the IDs the kernel has");
         const remove = await cli(["remove", ...ns, "--yes", "-4"]);
         assert.equal(remove.code, 0, remove.err);
       }
