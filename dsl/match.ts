@@ -228,6 +228,49 @@ export class MatchCriteria {
     return this.#rendered;
   }
 
+  /**
+   * Whether these criteria render exactly like `other`, compared clause by
+   * clause without building either rendering (a reload compares every rule
+   * of a policy with the one it replaces). Criteria whose clauses are split
+   * differently may render alike and still be reported different.
+   *
+   * @param other The criteria to compare with.
+   * @returns `true` only when `render()` of both is the same string.
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * const a = Match().protocol("tcp").destPorts(22);
+   * console.log(a.rendersLike(Match().protocol("tcp").destPorts(22))); // true
+   * console.log(a.rendersLike(Match().protocol("tcp").destPorts(23))); // false
+   * ```
+   */
+  rendersLike(other: MatchCriteria): boolean {
+    if (this === other) return true;
+    if (this.#rendered !== undefined && other.#rendered !== undefined) {
+      return this.#rendered === other.#rendered;
+    }
+    return MatchCriteria.#sameSteps(this, other) ?? this.render() === other.render();
+  }
+
+  /**
+   * Compares two step chains newest step first, down to a shared step or the
+   * empty start; `undefined` when one of them reaches listed clauses (rare:
+   * the caller then compares renderings).
+   */
+  static #sameSteps(a: MatchCriteria, b: MatchCriteria): boolean | undefined {
+    while (a !== b) {
+      const la = a.#list, lb = b.#list;
+      if (la !== undefined || lb !== undefined) {
+        return la?.length === 0 && lb?.length === 0 ? true : undefined;
+      }
+      if (a.#fragment !== b.#fragment) return false;
+      a = a.#parent!;
+      b = b.#parent!;
+    }
+    return true;
+  }
+
   /** `MatchCriteria[<render>]`. */
   toString(): string {
     return `MatchCriteria[${this.render()}]`;
@@ -1281,7 +1324,7 @@ export function combine(a: MatchCriteria, b: MatchCriteria): MatchCriteria {
  */
 export const MATCH_METHODS: readonly string[] = Object.freeze(
   Object.getOwnPropertyNames(MatchCriteria.prototype).filter((name) =>
-    !["constructor", "with", "render", "toString", "forEachClause"].includes(name) &&
+    !["constructor", "with", "render", "toString", "forEachClause", "rendersLike"].includes(name) &&
     typeof Object.getOwnPropertyDescriptor(MatchCriteria.prototype, name)?.value === "function"
   ),
 );

@@ -176,6 +176,7 @@ interface RuleList {
     hashes: readonly string[];
     placedFor?: string | undefined;
     ipSets?: readonly string[] | undefined;
+    jumps?: readonly OwnedJump[] | undefined;
   };
   /**
    * The IDs and IP sets of the list this one replaced: while the kernel holds
@@ -190,7 +191,8 @@ interface RuleList {
  * a whole policy (a reload) replaces every rule object: comparing the parts a
  * line is made of (the match's cached rendering, the action's fragment, the
  * comments) is several times cheaper than hashing the rules again, and
- * cheaper than rendering both lines. Rules found different may still render
+ * cheaper than rendering both lines; matches are compared clause by clause,
+ * so the new rules are not even rendered. Rules found different may still render
  * the same (an escaped comment): they are then hashed, to the same IDs.
  */
 function sameRendering(a: readonly Rule[], b: readonly Rule[], features: Features): boolean {
@@ -198,8 +200,11 @@ function sameRendering(a: readonly Rule[], b: readonly Rule[], features: Feature
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!, y = b[i]!;
     if (x === y) continue;
-    if (x.match !== y.match && (x.match?.render() ?? "") !== (y.match?.render() ?? "")) {
-      return false;
+    const mx = x.match, my = y.match;
+    if (mx !== my) {
+      if (mx === undefined || my === undefined) {
+        if ((mx?.render() ?? "") !== (my?.render() ?? "")) return false;
+      } else if (!mx.rendersLike(my)) return false;
     }
     if (
       x.action !== y.action &&
@@ -436,6 +441,7 @@ export class Table {
           hashes: old.hashes,
           placedFor: old.placedFor,
           ipSets: old.ipSets,
+          jumps: old.jumps,
         },
         ...(old.ipSets === undefined ? {} : {
           setsInUse: { hashes: old.hashes, ipSets: old.ipSets },
@@ -806,16 +812,25 @@ export class Table {
     return list.ipSets ??= ipSetNamesOf(list.rules);
   }
 
+  /**
+   * Settles a list that replaced another: if its rules render the same, it
+   * takes over the old list's IDs, placement, IP sets and jumps. Runs once,
+   * for whichever of reachability and hashing needs the list first.
+   */
+  #takeOver(list: RuleList, features: Features): void {
+    const previous = list.previous;
+    if (previous === undefined) return;
+    delete list.previous;
+    if (!sameRendering(previous.rules, list.rules, features)) return;
+    list.hashes = previous.hashes;
+    if (previous.placedFor !== undefined) list.placedFor ??= previous.placedFor;
+    if (previous.ipSets !== undefined) list.ipSets ??= previous.ipSets;
+    if (previous.jumps !== undefined) list.jumps ??= previous.jumps;
+  }
+
   #hashed(key: string, list: RuleList, features: Features): HashedRules {
-    if (list.hashes === undefined) {
-      const previous = list.previous;
-      if (previous !== undefined && sameRendering(previous.rules, list.rules, features)) {
-        list.hashes = previous.hashes;
-        if (previous.placedFor !== undefined) list.placedFor ??= previous.placedFor;
-        if (previous.ipSets !== undefined) list.ipSets ??= previous.ipSets;
-      } else list.hashes = calculateRuleHashes(key, list.rules, features);
-      delete list.previous;
-    }
+    this.#takeOver(list, features);
+    list.hashes ??= calculateRuleHashes(key, list.rules, features);
     return { rules: list.rules, hashes: list.hashes };
   }
 
@@ -849,6 +864,7 @@ export class Table {
       // of the table, not all of its rules.
       jumpsOf: (name) => {
         const list = this.#listOf(name);
+        this.#takeOver(list, features);
         return list.jumps ??= ownedJumps(list.rules, isOwned);
       },
     });

@@ -408,3 +408,41 @@ Deno.test("match: forEachClause visits what clauses lists, in order, before and 
     "-p udp",
   ]]);
 });
+
+Deno.test("match: rendersLike is true exactly when the renderings are equal (never wrongly true)", () => {
+  const all = VECTORS.map(([, build]) => build);
+  // Every vector against a rebuilt copy of itself and against every other.
+  for (let i = 0; i < all.length; i++) {
+    for (let j = 0; j < all.length; j++) {
+      const a = all[i]!(), b = all[j]!();
+      assert.equal(a.rendersLike(b), a.render() === b.render(), `${a} vs ${b}`);
+    }
+  }
+  const base = Match().protocol("tcp").sourceIpSet("a");
+  const m = base.destPorts(80, 443);
+  // Shared steps, longer and shorter criteria, the empty criteria.
+  assert.equal(m.rendersLike(base.destPorts(80, 443)), true);
+  assert.equal(m.rendersLike(base.destPorts(80)), false);
+  assert.equal(m.rendersLike(base), false);
+  assert.equal(base.rendersLike(m), false);
+  assert.equal(Match().rendersLike(Match()), true);
+  assert.equal(Match().rendersLike(new MatchCriteria()), true);
+  assert.equal(Match().rendersLike(m), false);
+  assert.equal(m.rendersLike(Match()), false);
+  // Listed clauses (read, or built from a list) compare by their rendering.
+  const rebuilt = Match().protocol("tcp").sourceIpSet("a").destPorts(80, 443);
+  assert.equal(rebuilt.clauses.length, 3);
+  assert.equal(m.rendersLike(rebuilt), true);
+  assert.equal(rebuilt.rendersLike(m), true);
+  assert.equal(combine(Match().protocol("tcp"), Match().sourceIpSet("a")).rendersLike(base), true);
+  assert.equal(combine(Match().protocol("udp"), Match().sourceIpSet("a")).rendersLike(base), false);
+  // A step after listed clauses.
+  assert.equal(rebuilt.inInterface("eth0").rendersLike(m.inInterface("eth0")), true);
+  assert.equal(rebuilt.inInterface("eth0").rendersLike(m.inInterface("eth1")), false);
+  // Cached renderings on both sides.
+  const x = base.destPorts(22), y = base.destPorts(22);
+  x.render();
+  y.render();
+  assert.equal(x.rendersLike(y), true);
+  assert.equal(x.rendersLike(m), false);
+});

@@ -3,7 +3,7 @@
  * the reference asserts them, final kernel state everywhere.
  */
 import assert from "assert";
-import type { Features } from "../../mod.ts";
+import type { Features, FeatureSource } from "../../mod.ts";
 import {
   Accept,
   ChainLoopError,
@@ -199,6 +199,42 @@ Deno.test("table: reachability decides which chains exist", async () => {
   assert.deepEqual(rules, [], "chains that became unreachable are deleted");
 });
 
+Deno.test("table: a rebuilt policy keeps IDs and jumps of rules that render the same, and follows changed jumps", async () => {
+  const { fake, table } = setup();
+  // Rebuilt from scratch each time, as reloading a policy file does.
+  const load = (target: string) => {
+    table.updateChains([
+      { name: "rp-a", rules: [tcp(22), { match: Match().protocol("udp"), action: Jump(target) }] },
+      { name: "rp-b", rules: [tcp(80)] },
+      { name: "rp-c", rules: [tcp(443)] },
+    ]);
+    table.setRuleInsertions("INPUT", [{ action: Jump("rp-a") }]);
+  };
+  load("rp-b");
+  await table.apply();
+  const before = await rulesOf(fake);
+  assert.ok(before.includes(":rp-b - [0:0]") && !before.includes(":rp-c - [0:0]"));
+  const calls = fake.calls.length;
+  load("rp-b");
+  await table.apply();
+  assert.deepEqual(
+    fake.calls.slice(calls).map((c) => c.cmd),
+    [],
+    "identical rules: no process runs",
+  );
+  assert.equal(await table.plan(), "", "and the kernel is in sync");
+  load("rp-c");
+  await table.apply();
+  const after = await rulesOf(fake);
+  assert.ok(after.includes(":rp-c - [0:0]"), "the new jump target is programmed");
+  assert.ok(!after.includes(":rp-b - [0:0]"), "the old one, now unreachable, is deleted");
+  assert.deepEqual(
+    after.filter((l) => l.startsWith("-A rp-a ")).slice(0, 1),
+    before.filter((l) => l.startsWith("-A rp-a ")).slice(0, 1),
+    "the unchanged first rule keeps its ID",
+  );
+});
+
 Deno.test("table: clobbers are repaired on the next due apply", async () => {
   const { fake, table } = setup();
   table.updateChain({ name: "rp-in", rules: [tcp(1), tcp(2), tcp(3)] });
@@ -378,14 +414,21 @@ Deno.test("table: output is deterministic for the same desired state", async () 
   assert.equal(scripts[0], scripts[1]);
 });
 
-Deno.test("table: a deleted appended rule is restored and append-only chains are not flagged (calico#9380, #10087)", async () => {
+/** A nat table on a fake nft dataplane (features detected from the host unless given). */
+function natTable(featureDetector?: FeatureSource): { fake: FakeDataplane; table: Table } {
   const fake = new FakeDataplane();
   const table = new Table("nat", {
     runner: fake.runner,
     backend: "nft",
     hashPrefix: "rp:",
     clock: manualClock(),
+    ...(featureDetector === undefined ? {} : { featureDetector }),
   });
+  return { fake, table };
+}
+
+Deno.test("table: a deleted appended rule is restored and append-only chains are not flagged (calico#9380, #10087)", async () => {
+  const { fake, table } = natTable();
   table.updateChain({ name: "rp-post", rules: [{ action: Masq() }] });
   table.setRuleAppends("POSTROUTING", [{ action: Jump("rp-post") }]);
   await table.apply();
@@ -401,16 +444,9 @@ Deno.test("table: a deleted appended rule is restored and append-only chains are
 
 Deno.test("table: features are those of the last read; when they change, IDs are recomputed", async () => {
   let detected: Features = { nftPositionalEdits: true };
-  const fake = new FakeDataplane();
-  const table = new Table("nat", {
-    runner: fake.runner,
-    backend: "nft",
-    hashPrefix: "rp:",
-    clock: manualClock(),
-    featureDetector: {
-      getFeatures: () => Promise.resolve(detected),
-      refreshFeatures: () => Promise.resolve(detected),
-    },
+  const { fake, table } = natTable({
+    getFeatures: () => Promise.resolve(detected),
+    refreshFeatures: () => Promise.resolve(detected),
   });
   table.updateChain({ name: "rp-post", rules: [{ action: Masq() }] });
   table.setRuleInsertions("POSTROUTING", [{ action: Jump("rp-post") }]);
