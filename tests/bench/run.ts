@@ -520,6 +520,9 @@ async function pureJs(): Promise<void> {
 
 // ---- 7. Operator reload vs ferm (legacy) ------------------------------------
 
+/** One rule of the 20k workload replaced: a legacy restore rewrites the whole table for it. */
+const ONE_LINE = "*filter\n-R rp-c199 100 -i eth1 -m conntrack --ctstate NEW -j RETURN\nCOMMIT\n";
+
 async function operatorReload(): Promise<void> {
   const backend: Backend = "legacy";
   const numChains = 200;
@@ -536,6 +539,7 @@ async function operatorReload(): Promise<void> {
     const ourReload: number[] = [];
     const ourReloadFresh: number[] = [];
     const oneLine: number[] = [];
+    const oneLineOurs: number[] = [];
     let reloadLines = 0;
     const script = await firstScript(backend, buildChains(numChains, RULES_PER_CHAIN));
     // First loads, each in a fresh namespace: ferm and Rampart alternate. Round
@@ -612,12 +616,21 @@ async function operatorReload(): Promise<void> {
             }),
           );
         }
+        // The floor of any reload of this table (its rules carry ID comments,
+        // so it is larger than ferm's): see below. Measured last, as it
+        // replaces one of our rules behind the engine's back.
+        for (let q = 0; q < RUNS.ferm; q++) {
+          oneLineOurs.push(
+            await time(() => exec(inner, bin(backend, "restore"), restoreArgs(backend), ONE_LINE)),
+          );
+        }
       });
       // The floor of any reload on legacy: one rule replaced rewrites the whole table.
-      const line = "*filter\n-R rp-c199 100 -i eth1 -m conntrack --ctstate NEW -j RETURN\nCOMMIT\n";
       for (let q = 0; q < RUNS.ferm; q++) {
         oneLine.push(
-          await time(() => exec(fermRunner, bin(backend, "restore"), restoreArgs(backend), line)),
+          await time(() =>
+            exec(fermRunner, bin(backend, "restore"), restoreArgs(backend), ONE_LINE)
+          ),
         );
       }
     });
@@ -638,7 +651,9 @@ async function operatorReload(): Promise<void> {
       backend,
       rules: k(rules),
       ours: `${ms(median(ourReload))}, ${reloadLines} lines`,
-      raw: `ferm ${ms(median(fermReload))} (raw one-line restore ${ms(median(oneLine))})`,
+      raw: `ferm ${ms(median(fermReload))} (raw one-line restore: ${
+        ms(median(oneLineOurs))
+      } on this table, ${ms(median(oneLine))} on ferm's)`,
       ratio: `${ratio(reload)} faster`,
       target: "≥ 10× faster",
       met: reload >= 10,
