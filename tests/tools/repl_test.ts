@@ -232,12 +232,15 @@ Deno.test("HistoryFile: survives sessions, creates its directory, reports failur
 
 // ---- a session on the fake dataplane -------------------------------------------
 
-Deno.test("ReplSession: build, preview, plan, apply, undo, load/save/export, errors", async () => {
+/**
+ * A session on a fresh fake nft dataplane. `run` returns the outcome and what
+ * the input printed; questions are printed too, and answered from `answers`.
+ */
+async function fakeSession(answers: string[]) {
   const { FakeDataplane } = await import("../../testing.ts");
   const { ReplSession } = await import("../../repl.ts");
   const fake = new FakeDataplane();
   let out = "";
-  const answers: string[] = [];
   const session = new ReplSession({
     io: {
       write: (t) => void (out += t),
@@ -254,6 +257,12 @@ Deno.test("ReplSession: build, preview, plan, apply, undo, load/save/export, err
     const r = await session.run(input);
     return { r, out };
   };
+  return { fake, run };
+}
+
+Deno.test("ReplSession: build, preview, plan, apply, undo, load/save/export, errors", async () => {
+  const answers: string[] = [];
+  const { fake, run } = await fakeSession(answers);
   assert.equal(
     (await run('Match().protocol("tcp").destPorts(22)')).out,
     "-p tcp -m multiport --destination-ports 22\n",
@@ -330,18 +339,11 @@ Deno.test("ReplSession: build, preview, plan, apply, undo, load/save/export, err
 });
 
 Deno.test("ReplSession plan: the diff keeps applied rules whose IDs depend on host features", async () => {
-  const { FakeDataplane } = await import("../../testing.ts");
-  const { ReplSession } = await import("../../repl.ts");
-  const fake = new FakeDataplane();
-  let out = "";
-  const session = new ReplSession({
-    io: { write: (t) => void (out += t), ask: () => Promise.resolve("y") },
-    runner: fake.runner,
-    backend: "nft",
-  });
+  const session = await fakeSession(["y"]);
+  const fake = session.fake;
   const run = async (input: string) => {
-    out = "";
-    assert.equal(await session.run(input), "ok", out);
+    const { r, out } = await session.run(input);
+    assert.equal(r, "ok", out);
     return out;
   };
   // Detected from the fake's iptables version and this host's /proc/version.
