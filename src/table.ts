@@ -189,11 +189,11 @@ interface RuleList {
 /**
  * Whether two rule lists render identically (so have the same IDs). Rebuilding
  * a whole policy (a reload) replaces every rule object: comparing the parts a
- * line is made of (the match's cached rendering, the action's fragment, the
- * comments) is several times cheaper than hashing the rules again, and
- * cheaper than rendering both lines; matches are compared clause by clause,
- * so the new rules are not even rendered. Rules found different may still render
- * the same (an escaped comment): they are then hashed, to the same IDs.
+ * line is made of (the match's clauses, the action's fragment, the comments)
+ * is several times cheaper than hashing the rules again, and cheaper than
+ * rendering both lines; the new rules are not even rendered. Rules found
+ * different may still render the same (an escaped comment, clauses split
+ * differently): they are then hashed, to the same IDs.
  */
 function sameRendering(a: readonly Rule[], b: readonly Rule[], features: Features): boolean {
   if (a.length !== b.length) return false;
