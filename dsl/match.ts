@@ -83,6 +83,13 @@ export interface MatchClause {
 }
 
 const NO_CLAUSES: readonly MatchClause[] = Object.freeze([]);
+/**
+ * `! -i +` matches no packet at all, and iptables-legacy-save prints the rule
+ * without it (as if it matched every packet): a snapshot restored from that
+ * text would turn a rule that matched nothing into one that matches everything.
+ */
+const NOT_ANY_INTERFACE = 'an interface name other than "+": every packet would be excluded, ' +
+  "and iptables-legacy-save prints the rule without the clause";
 /** iptables refuses `! -p all` and `! -p 0`: "rule would never match protocol". */
 const NOT_ALL = 'a protocol other than "all" (0): every packet has one, and iptables refuses ' +
   '"! -p all" ("rule would never match protocol")';
@@ -803,9 +810,11 @@ export class MatchCriteria {
    * reached only from those hooks (where no packet has an incoming interface)
    * it matches every packet, and the engine warns.
    *
-   * @param name An interface name (1–15 characters), optionally ending in the wildcard `+`.
+   * @param name An interface name (1–15 characters), optionally ending in the wildcard `+` (`eth+`).
    * @returns New criteria with this clause added.
-   * @throws {RuleError} when an argument is invalid (`field` is `"notInInterface"`).
+   * @throws {RuleError} when an argument is invalid (`field` is `"notInInterface"`), or is the
+   * bare wildcard `+`: that clause would exclude every packet, and the legacy
+   * iptables-save prints the rule without it.
    *
    * @example
    * ```ts
@@ -818,6 +827,7 @@ export class MatchCriteria {
   notInInterface(name: string): MatchCriteria {
     const F = "notInInterface";
     checkInterface(F, name);
+    if (name === "+") throw invalid(F, name, NOT_ANY_INTERFACE);
     return this.with(F, [name], `! --in-interface ${name}`);
   }
 
@@ -830,9 +840,11 @@ export class MatchCriteria {
    * (where no packet has an outgoing interface yet) it matches every packet,
    * and the engine warns.
    *
-   * @param name An interface name (1–15 characters), optionally ending in the wildcard `+`.
+   * @param name An interface name (1–15 characters), optionally ending in the wildcard `+` (`eth+`).
    * @returns New criteria with this clause added.
-   * @throws {RuleError} when an argument is invalid (`field` is `"notOutInterface"`).
+   * @throws {RuleError} when an argument is invalid (`field` is `"notOutInterface"`), or is the
+   * bare wildcard `+`: that clause would exclude every packet, and the legacy
+   * iptables-save prints the rule without it.
    *
    * @example
    * ```ts
@@ -845,6 +857,7 @@ export class MatchCriteria {
   notOutInterface(name: string): MatchCriteria {
     const F = "notOutInterface";
     checkInterface(F, name);
+    if (name === "+") throw invalid(F, name, NOT_ANY_INTERFACE);
     return this.with(F, [name], `! --out-interface ${name}`);
   }
 

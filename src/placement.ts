@@ -234,13 +234,10 @@ export function checkPlacement(rule: Rule, where: Placement): readonly Placement
         `${method}() is refused by iptables in a chain named ${where.chain} ("Can't use ${flag} with ${where.chain}"): packets there have no ${what} interface`,
       );
     }
+    // `+` matches every packet (`! +` is refused by the DSL).
+    if (name === "+" || !onlyIn(hooks, refusedIn)) return;
     const negated = method.startsWith("not");
     const arg = JSON.stringify(name);
-    if (negated && name === "+") {
-      warn("never-matches", method, `${method}("+") excludes every interface name, so no packet`);
-      return;
-    }
-    if (name === "+" || !onlyIn(hooks, refusedIn)) return;
     const there = `in ${hookList(hooks)}, where packets have no ${what} interface and the chain ` +
       `is reached only from there`;
     if (negated) warn("no-effect", method, `${method}(${arg}) matches every packet ${there}`);

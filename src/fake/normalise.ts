@@ -1042,7 +1042,14 @@ export function parseRule(args: readonly string[], ctx: NormaliseContext): Parse
   }
   for (const flag of ["-i", "-o"]) {
     const h = header[flag];
-    if (h) out.push(...(h.inverted ? ["!"] : []), flag, h.value);
+    if (!h) continue;
+    // `+` (any name) has an empty mask: never printed, except `! -i +` by
+    // nft; legacy drops the `!` with it (the kernel keeps it: lossy).
+    if (h.value === "+" && (!h.inverted || ctx.backend === "legacy")) {
+      if (h.inverted) (rule.lossy ??= []).push(`! ${flag} +`);
+      continue;
+    }
+    out.push(...(h.inverted ? ["!"] : []), flag, h.value);
   }
   if (rule.protocol === 0 && ctx.backend === "legacy" && ctx.ipVersion === 6) {
     (rule.lossy ??= []).push("protocol 0");

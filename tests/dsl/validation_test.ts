@@ -139,6 +139,8 @@ const SPECIFIC: Bad[] = [
   ["negated interface inner +", () => Match().notInInterface("a+b"), "notInInterface", "a+b"],
   ["negated interface 16 chars", () => Match().notOutInterface("b".repeat(16)), "notOutInterface"],
   ["negated interface empty", () => Match().notOutInterface(""), "notOutInterface", ""],
+  ["negated wildcard in", () => Match().notInInterface("+"), "notInInterface", "+"],
+  ["negated wildcard out", () => Match().notOutInterface("+"), "notOutInterface", "+"],
   // ports
   ["port 65536", () => Match().destPorts(80, 65536), "destPorts", 65536],
   ["port -1", () => Match().sourcePorts(-1), "sourcePorts"],

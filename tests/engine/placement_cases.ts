@@ -468,13 +468,12 @@ export const PLACEMENT_CASES: readonly PlacementCase[] = [
     kernel: "accepted",
   },
   {
-    name: 'notInInterface("+") anywhere',
-    table: "filter",
+    name: "the wildcard inInterface in an owned chain reached only from OUTPUT",
+    table: "nat",
     ipVersion: 4,
-    chain: "FORWARD",
-    rule: { match: Match().notInInterface("+"), action: Drop() },
+    chain: { from: ["OUTPUT"] },
+    rule: { match: Match().inInterface("+"), action: Return() },
     kernel: "accepted",
-    warnings: ["never-matches"],
   },
   // ---- addrtype --limit-iface-out ------------------------------------------------
   {
@@ -768,6 +767,17 @@ export const PLACEMENT_CASES: readonly PlacementCase[] = [
 export const DSL_REFUSED: readonly [string, string, () => unknown][] = [
   ["! -p all", "rule would never match protocol", () => Match().notProtocol("all")],
   ["! -p 0", "rule would never match protocol", () => Match().notProtocolNum(0)],
+];
+
+/**
+ * Interface clauses the binaries accept but the DSL refuses, because the
+ * legacy iptables-save prints the rule without them (so a snapshot restored
+ * from the saved text would match every packet instead of none):
+ * [fragment, build].
+ */
+export const DSL_REFUSED_LOSSY: readonly [string, () => unknown][] = [
+  ["! -i +", () => Match().notInInterface("+")],
+  ["! -o +", () => Match().notOutInterface("+")],
 ];
 
 /** The owned chain a case's rule goes in when it is not a kernel chain. */

@@ -25,6 +25,7 @@ import {
   CASE_CHAIN,
   caseScript,
   DSL_REFUSED,
+  DSL_REFUSED_LOSSY,
   type KernelBackend,
   PLACEMENT_CASES,
   placeOf,
@@ -388,5 +389,8 @@ Deno.test("placement (measured): the DSL refuses what iptables refuses anywhere"
   for (const [fragment, , build] of DSL_REFUSED) {
     assert.throws(build, (e) => e instanceof RuleError && /never match protocol/.test(e.message));
     assert.ok(fragment.startsWith("! -p"));
+  }
+  for (const [, build] of DSL_REFUSED_LOSSY) {
+    assert.throws(build, (e) => e instanceof RuleError && /iptables-legacy-save/.test(e.message));
   }
 });
