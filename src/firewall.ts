@@ -331,6 +331,16 @@ export class Firewall {
     this.#policy = policy;
   }
 
+  /**
+   * The warnings of every managed table's last `plan()` or `apply()`, in
+   * apply order (see `Table.warnings()`).
+   *
+   * @returns The warnings; each names its table and family.
+   */
+  warnings(): EngineWarning[] {
+    return this.#ordered().flatMap((t) => [...t.warnings()]);
+  }
+
   /** The desired policy (the last one given to `setPolicy`; empty at first). */
   policy(): Policy {
     return this.#policy;
