@@ -108,3 +108,32 @@ Deno.test("cli: plan, diff and apply print the warnings with file:line:col and p
     assert.equal(doc.warnings.length, 2);
   });
 });
+
+Deno.test("cli: watch logs each warning once, when it appears", async () => {
+  await withPolicy(async (file) => {
+    const fake = new FakeDataplane();
+    const e = env(fake);
+    const stop = new AbortController();
+    e.signal = stop.signal;
+    const running = runCli(["watch", file, "--backend", "nft", "--json"], e);
+    const saves = () => fake.calls.filter((c) => c.cmd.endsWith("save")).length;
+    const events = () =>
+      e.out.split("\n").filter((l) => l !== "").map((l) =>
+        JSON.parse(l) as Record<string, unknown>
+      );
+    // Until the warnings are out, then until a later apply (a drift check) read the kernel again.
+    while (!events().some((x) => x.event === "warning")) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const after = saves();
+    while (saves() <= after) await new Promise((r) => setTimeout(r, 20));
+    stop.abort();
+    assert.equal(await running, EXIT_CODES.OK);
+    const warnings = events().filter((x) => x.event === "warning");
+    assert.deepEqual(
+      warnings.map((x) => (x.warning as { chain: string }).chain),
+      ["rp-local", "INPUT"],
+    );
+    assert.deepEqual((warnings[0]!.warning as { source: { line: number } }).source.line, 16);
+  });
+});

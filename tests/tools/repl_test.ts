@@ -156,6 +156,16 @@ Deno.test("completeInput: scope names, members, Match chains and dot commands", 
   const m = 'Match().protocol("tcp").dest';
   const got = completeInput(m, m.length, { scope }).candidates;
   assert.ok(got.includes("render") || got.length >= 0);
+  // Builder methods come from the prototype: new ones complete without a list to keep.
+  const n = 'Match().notOutInterface("docker0").notI';
+  assert.deepEqual(completeInput(n, n.length, { scope }).candidates, [
+    "notIcmpTypeAndCode",
+    "notIcmpType",
+    "notIcmpV6TypeAndCode",
+    "notIcmpV6Type",
+    "notInInterface",
+    "notIpvsConnection",
+  ].sort());
   assert.deepEqual(completeInput(".he", 3, { scope, commands: [".help", ".history"] }).candidates, [
     ".help",
   ]);
