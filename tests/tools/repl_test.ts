@@ -158,14 +158,17 @@ Deno.test("completeInput: scope names, members, Match chains and dot commands", 
   assert.ok(got.includes("render") || got.length >= 0);
   // Builder methods come from the prototype: new ones complete without a list to keep.
   const n = 'Match().notOutInterface("docker0").notI';
-  assert.deepEqual(completeInput(n, n.length, { scope }).candidates, [
-    "notIcmpTypeAndCode",
-    "notIcmpType",
-    "notIcmpV6TypeAndCode",
-    "notIcmpV6Type",
-    "notInInterface",
-    "notIpvsConnection",
-  ].sort());
+  assert.deepEqual(
+    completeInput(n, n.length, { scope }).candidates,
+    [
+      "notIcmpTypeAndCode",
+      "notIcmpType",
+      "notIcmpV6TypeAndCode",
+      "notIcmpV6Type",
+      "notInInterface",
+      "notIpvsConnection",
+    ].sort(),
+  );
   assert.deepEqual(completeInput(".he", 3, { scope, commands: [".help", ".history"] }).candidates, [
     ".help",
   ]);
