@@ -374,6 +374,26 @@ Deno.test("ReplSession plan: the diff keeps applied rules whose IDs depend on ho
   assert.doesNotMatch(plan, /nat \(IPv4\)|MASQUERADE/);
 });
 
+Deno.test("ReplSession plan and apply: warnings come before the plan and the question", async () => {
+  const session = await fakeSession(["y"]);
+  const run = async (input: string) => {
+    const { r, out } = await session.run(input);
+    assert.equal(r, "ok", out);
+    return out;
+  };
+  await run(
+    'table("nat").updateChain(chain("rp-local", rule(Match().inInterface("docker0"), Return())))',
+  );
+  await run('table("nat").setRuleInsertions("OUTPUT", [rule(Jump("rp-local"))])');
+  const out = await run("apply()");
+  assert.match(
+    out,
+    /^warning: Rule 0 of chain "rp-local" \(nat, IPv4\) never matches: inInterface\("docker0"\)/,
+  );
+  assert.ok(out.indexOf("warning:") < out.indexOf("[y/N]"));
+  assert.match(session.fake.rules("nat", "rp-local").at(-1)!, /-i docker0 .*-j RETURN$/);
+});
+
 // ---- the REPL in a real terminal (tmux), applying into a namespace --------------
 
 /** Runs one tmux command against the test's own server. */
