@@ -33,6 +33,7 @@ export * from "./src/kernel_chains.ts";
 export * from "./src/logger.ts";
 export * from "./src/metrics.ts";
 export * from "./src/placement.ts";
+export * from "./src/warnings.ts";
 export * from "./src/save_parser.ts";
 export * from "./src/table.ts";
 export * from "./src/backend_detector.ts";

@@ -83,6 +83,16 @@ export interface MatchClause {
 }
 
 const NO_CLAUSES: readonly MatchClause[] = Object.freeze([]);
+/**
+ * `! -i +` matches no packet at all, and iptables-legacy-save prints the rule
+ * without it (as if it matched every packet): a snapshot restored from that
+ * text would turn a rule that matched nothing into one that matches everything.
+ */
+const NOT_ANY_INTERFACE = 'an interface name other than "+": every packet would be excluded, ' +
+  "and iptables-legacy-save prints the rule without the clause";
+/** iptables refuses `! -p all` and `! -p 0`: "rule would never match protocol". */
+const NOT_ALL = 'a protocol other than "all" (0): every packet has one, and iptables refuses ' +
+  '"! -p all" ("rule would never match protocol")';
 
 /** A frozen copy of a clause (clauses already frozen are shared). */
 function frozenClause(c: MatchClause): MatchClause {
@@ -300,7 +310,8 @@ export class MatchCriteria {
    *
    * @param name A protocol name such as `tcp`, `udp`, `icmp`, `icmpv6`, or a number from `"0"` to `"255"`.
    * @returns New criteria with this clause added.
-   * @throws {RuleError} when an argument is invalid (`field` is `"notProtocol"`).
+   * @throws {RuleError} when an argument is invalid (`field` is `"notProtocol"`), or is
+   * `"all"` or `"0"`: every packet has a protocol, and iptables refuses `! -p all`.
    *
    * @example
    * ```ts
@@ -311,6 +322,7 @@ export class MatchCriteria {
   notProtocol(name: string): MatchCriteria {
     const F = "notProtocol";
     const p = checkProtocolName(F, name);
+    if (p === "all" || p === "0") throw invalid(F, name, NOT_ALL);
     return this.with(F, [name], `! -p ${p}`);
   }
 
@@ -338,7 +350,8 @@ export class MatchCriteria {
    *
    * @param protocol The protocol number (0–255).
    * @returns New criteria with this clause added.
-   * @throws {RuleError} when an argument is invalid (`field` is `"notProtocolNum"`).
+   * @throws {RuleError} when an argument is invalid (`field` is `"notProtocolNum"`), or is
+   * 0 (every protocol), which iptables refuses.
    *
    * @example
    * ```ts
@@ -349,6 +362,7 @@ export class MatchCriteria {
   notProtocolNum(protocol: number): MatchCriteria {
     const F = "notProtocolNum";
     const p = checkInt(F, protocol, 0, 255);
+    if (p === 0) throw invalid(F, protocol, NOT_ALL);
     return this.with(F, [protocol], `! -p ${p}`);
   }
 
@@ -787,6 +801,64 @@ export class MatchCriteria {
     const F = "outInterface";
     checkInterface(F, name);
     return this.with(F, [name], `--out-interface ${name}`);
+  }
+
+  /**
+   * Matches packets that did not come in on the interface: `! --in-interface <name>`
+   * (iptables-save prints it `! -i <name>`). Like {@linkcode MatchCriteria.inInterface},
+   * iptables refuses it in a chain named OUTPUT or POSTROUTING; in an owned chain
+   * reached only from those hooks (where no packet has an incoming interface)
+   * it matches every packet, and the engine warns.
+   *
+   * @param name An interface name (1–15 characters), optionally ending in the wildcard `+` (`eth+`).
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an argument is invalid (`field` is `"notInInterface"`), or is the
+   * bare wildcard `+`: that clause would exclude every packet, and the legacy
+   * iptables-save prints the rule without it.
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * import assert from "node:assert/strict";
+   * const m = Match().notInInterface("docker0");
+   * assert.equal(m.render(), "! --in-interface docker0");
+   * ```
+   */
+  notInInterface(name: string): MatchCriteria {
+    const F = "notInInterface";
+    checkInterface(F, name);
+    if (name === "+") throw invalid(F, name, NOT_ANY_INTERFACE);
+    return this.with(F, [name], `! --in-interface ${name}`);
+  }
+
+  /**
+   * Matches packets that do not go out on the interface: `! --out-interface <name>`
+   * (iptables-save prints it `! -o <name>`), as in Docker's
+   * `-s 172.17.0.0/16 ! -o docker0 -j MASQUERADE`. Like
+   * {@linkcode MatchCriteria.outInterface}, iptables refuses it in a chain
+   * named PREROUTING or INPUT; in an owned chain reached only from those hooks
+   * (where no packet has an outgoing interface yet) it matches every packet,
+   * and the engine warns.
+   *
+   * @param name An interface name (1–15 characters), optionally ending in the wildcard `+` (`eth+`).
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an argument is invalid (`field` is `"notOutInterface"`), or is the
+   * bare wildcard `+`: that clause would exclude every packet, and the legacy
+   * iptables-save prints the rule without it.
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * import assert from "node:assert/strict";
+   * const m = Match().sourceNet("172.17.0.0/16").notOutInterface("docker0");
+   * assert.equal(m.render(), "--source 172.17.0.0/16 ! --out-interface docker0");
+   * ```
+   */
+  notOutInterface(name: string): MatchCriteria {
+    const F = "notOutInterface";
+    checkInterface(F, name);
+    if (name === "+") throw invalid(F, name, NOT_ANY_INTERFACE);
+    return this.with(F, [name], `! --out-interface ${name}`);
   }
 
   /**

@@ -728,7 +728,7 @@ export class FakeDataplane {
       return c;
     };
     const build = (ruleArgs: string[], op: string, chainName: string): RuleState => {
-      const parsed = this.#parse(inv, ruleArgs, n);
+      const parsed = this.#parse(inv, ruleArgs, n, { table, chain: chainName });
       this.#checkTarget(inv, work, parsed, n, ctx.commitLine);
       let warn = "";
       for (const mm of parsed.matches) {
@@ -755,17 +755,20 @@ export class FakeDataplane {
         throw new Failure(1, lineFailed(inv, ctx.commitLine() ?? n));
       }
       if (inv.backend === "nft") {
-        // nf_tables validates the chains a new rule makes reachable, with the hooks of its chain.
+        // nf_tables validates the chains a new rule makes reachable, with the
+        // hooks of its chain; checkentry() sees a hook mask only in a base chain.
         const hooks = hooksByChain(work).get(chainName);
         if (hooks && hooks.size > 0) {
           const probe = cloneTable(work);
           probe.get(chainName)!.rules.push({ spec: parsed.spec, parsed, packets: 0n, bytes: 0n });
           const reach = reachableFrom(probe, parsed, chainName);
+          const base = work.get(chainName)!.builtin;
           for (const cname of reach) {
             const rules = cname === chainName
               ? [parsed]
               : probe.get(cname)!.rules.map((r) => r.parsed);
-            if (rules.some((r) => kernelHookCheck(r, hooks))) {
+            const entry = base && cname === chainName;
+            if (rules.some((r) => kernelHookCheck(r, hooks, entry))) {
               throw new KernelReject(
                 kernelError(n, op, "Invalid argument", `rule in chain ${chainName}`),
                 "",
@@ -821,7 +824,7 @@ export class FakeDataplane {
           c.rules.splice(pos - 1, 1);
           return "";
         }
-        const parsed = this.#parse(inv, rest.slice(1), n);
+        const parsed = this.#parse(inv, rest.slice(1), n, { table, chain: rest[0]! });
         if (parsed.target !== undefined && !parsed.targetIsExtension && !work.has(parsed.target)) {
           this.#checkTarget(inv, work, parsed, n, ctx.commitLine);
         }
@@ -916,10 +919,19 @@ export class FakeDataplane {
     }
   }
 
-  #parse(inv: Invocation, ruleArgs: string[], n: number): ParsedRule {
+  #parse(
+    inv: Invocation,
+    ruleArgs: string[],
+    n: number,
+    where?: { table: string; chain: string },
+  ): ParsedRule {
     let parsed: ParsedRule;
     try {
-      parsed = parseRule(ruleArgs, { ipVersion: inv.family, backend: inv.backend });
+      parsed = parseRule(ruleArgs, {
+        ipVersion: inv.family,
+        backend: inv.backend,
+        ...(where === undefined ? {} : { where }),
+      });
     } catch (e) {
       if (e instanceof RuleParseError) throw new Failure(2, usage(inv, e.message, n, e.bare));
       throw e;
@@ -976,8 +988,10 @@ export class FakeDataplane {
     for (const [name, c] of work) {
       const h = hooks.get(name);
       if (!h) continue;
+      // nf_tables runs checkentry() with a hook mask for base chains only.
+      const entry = inv.backend === "legacy" || c.builtin;
       for (const r of c.rules) {
-        if (!kernelHookCheck(r.parsed, h)) continue;
+        if (!kernelHookCheck(r.parsed, h, entry)) continue;
         if (inv.backend === "legacy") throw new Failure(1, lineFailed(inv, commitLine));
         let line = r.line;
         if (line === undefined) {

@@ -25,6 +25,7 @@ import {
   type SnapshotTable,
 } from "./snapshot.ts";
 import { type Backend, type BackendDetector, Table, type TableOptions } from "./table.ts";
+import type { EngineWarning } from "./warnings.ts";
 
 /** Table options a {@linkcode Firewall} passes through to every table it creates. */
 export type FirewallTableOptions = Omit<
@@ -78,6 +79,8 @@ export interface TablePlanEntry {
 export interface FirewallPlan {
   /** The tables, in the order apply writes them. */
   tables: TablePlanEntry[];
+  /** The warnings of every table (each names its table and family), in the same order. */
+  warnings: EngineWarning[];
 }
 
 /** One table's outcome in a {@linkcode FirewallApplyResult}. */
@@ -102,6 +105,8 @@ export interface FirewallApplyResult {
   previous?: Snapshot;
   /** The policy of the previous successful apply, if any (set it again to undo). */
   previousPolicy?: Policy;
+  /** The warnings of every table (each names its table and family), in apply order. */
+  warnings: EngineWarning[];
 }
 
 /** A step of {@linkcode Firewall.apply}, reported through `onProgress`. */
@@ -326,6 +331,16 @@ export class Firewall {
     this.#policy = policy;
   }
 
+  /**
+   * The warnings of every managed table's last `plan()` or `apply()`, in
+   * apply order (see `Table.warnings()`).
+   *
+   * @returns The warnings; each names its table and family.
+   */
+  warnings(): EngineWarning[] {
+    return this.#ordered().flatMap((t) => [...t.warnings()]);
+  }
+
   /** The desired policy (the last one given to `setPolicy`; empty at first). */
   policy(): Policy {
     return this.#policy;
@@ -377,10 +392,12 @@ export class Firewall {
   plan(): Promise<FirewallPlan> {
     return this.#serialised(async () => {
       const tables: TablePlanEntry[] = [];
+      const warnings: EngineWarning[] = [];
       for (const t of this.#ordered()) {
         tables.push({ table: t.name, ipVersion: t.ipVersion, script: await t.plan() });
+        warnings.push(...t.warnings());
       }
-      return { tables };
+      return { tables, warnings };
     });
   }
 
@@ -414,7 +431,7 @@ export class Firewall {
         tables.map((t) => ({ table: t.name, ipVersion: t.ipVersion })),
       );
     }
-    const result: FirewallApplyResult = { tables: [], rescheduleAfterMs: 0 };
+    const result: FirewallApplyResult = { tables: [], rescheduleAfterMs: 0, warnings: [] };
     if (previous !== undefined) result.previous = previous;
     if (this.#appliedPolicy !== undefined) result.previousPolicy = this.#appliedPolicy;
     const touched: { table: TableName; ipVersion: IpFamily }[] = [];
@@ -446,6 +463,7 @@ export class Firewall {
       const linesWritten = t.metrics().linesExecuted - before;
       const entry = { ...where, changed: linesWritten > 0, linesWritten };
       result.tables.push(entry);
+      result.warnings.push(...t.warnings());
       progress({ type: "table-done", ...entry, index, total: tables.length });
       if (delay > 0 && (result.rescheduleAfterMs === 0 || delay < result.rescheduleAfterMs)) {
         result.rescheduleAfterMs = delay;

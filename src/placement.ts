@@ -4,6 +4,13 @@
  * The engine runs these before writing anything, so iptables-restore never
  * sees a rule the kernel would reject.
  *
+ * The checks refuse only what iptables or the kernel refuses (each is
+ * recorded, with the binaries' words, in `tests/engine/placement_cases.ts`
+ * and checked against both backends by `tests/kernel/placement_test.ts`). A
+ * rule the kernel accepts but that cannot do what it says where it is placed
+ * (`inInterface()` in a chain reached only from OUTPUT) is not refused: it
+ * gets a {@linkcode PlacementWarning}.
+ *
  * @module
  */
 import type { DslArg } from "../dsl/action.ts";
@@ -11,7 +18,8 @@ import { ADDR_TYPES_V6, type AddrType } from "../dsl/addr_type.ts";
 import { REJECT_TYPES_V4, REJECT_TYPES_V6 } from "../dsl/validate.ts";
 import type { Rule } from "../dsl/rule.ts";
 import { PlacementError } from "./errors.ts";
-import type { Hook, HookSet, TableName } from "./kernel_chains.ts";
+import { type Hook, type HookSet, isKernelChain, type TableName } from "./kernel_chains.ts";
+import type { PlacementWarning, PlacementWarningCode } from "./warnings.ts";
 
 /** Where a rule is placed. */
 export interface Placement {
@@ -27,11 +35,25 @@ export interface Placement {
   ruleIndex: number;
   /** The hooks the chain is reached from (`null`: unknown, skip hook checks). */
   hooks: HookSet;
+  /**
+   * The iptables backend the rule is written with. One check depends on it:
+   * `srcAddrType(…, limitIfaceOut)` in an owned chain reached from INPUT or
+   * PREROUTING is refused by the legacy kernel and accepted (with the limit
+   * ignored) by nf_tables. Without it, a rule either backend refuses is
+   * refused.
+   */
+  backend?: "nft" | "legacy" | undefined;
 }
 
+const NO_WARNINGS: readonly PlacementWarning[] = Object.freeze([]);
+
 const PORT_PROTOCOLS = new Set(["tcp", "udp", "udplite", "sctp", "dccp"]);
-/** NAT targets take ports only with these ("Need TCP, UDP, SCTP or DCCP with port specification"). */
-const NAT_PORT_PROTOCOLS = new Set(["tcp", "udp", "sctp", "dccp"]);
+/**
+ * NAT targets take ports only after `-p` with one of these ("Need TCP, UDP,
+ * SCTP or DCCP with port specification"): iptables 1.8.9 also lets icmp
+ * through (in both families), and reads the protocol of `! -p` too.
+ */
+const NAT_PORT_PROTOCOLS = new Set(["tcp", "udp", "sctp", "dccp", "icmp"]);
 const PROTOCOL_NUMBERS: Record<number, string> = {
   1: "icmp",
   6: "tcp",
@@ -50,7 +72,7 @@ const ADDRESS = 16;
 const ADDR_TYPE = 32;
 const SRC_ADDR_TYPE = 64;
 const RPF = 128;
-/** The flags iptables allows once per rule: -s, -d, -i, -o (inInterface/outInterface). */
+/** The flags iptables allows once per rule: -s, -d, -i, -o (with or without `!`). */
 const FLAG_S = 256;
 const FLAG_D = 512;
 const FLAG_I = 1024;
@@ -85,8 +107,8 @@ const ROLES: ReadonlyMap<string, number> = new Map([
   ...withRole(ICMP6, "icmpV6Type", "notIcmpV6Type", "icmpV6TypeAndCode", "notIcmpV6TypeAndCode"),
   ...withRole(ADDRESS | FLAG_S, "sourceNet", "notSourceNet"),
   ...withRole(ADDRESS | FLAG_D, "destNet", "notDestNet"),
-  ...withRole(FLAG_I, "inInterface"),
-  ...withRole(FLAG_O, "outInterface"),
+  ...withRole(FLAG_I, "inInterface", "notInInterface"),
+  ...withRole(FLAG_O, "outInterface", "notOutInterface"),
   ...withRole(ADDR_TYPE | SRC_ADDR_TYPE, "srcAddrType", "notSrcAddrType"),
   ...withRole(ADDR_TYPE, "destAddrType", "notDestAddrType"),
   ...withRole(RPF, "rpfCheckFailed", "rpfCheckPassed"),
@@ -126,31 +148,100 @@ function hookList(hooks: Iterable<Hook>): string {
   return [...hooks].join(", ");
 }
 
+/** Hooks where packets have no incoming interface (`-i`), and no outgoing one (`-o`). */
+const NO_IN_INTERFACE: ReadonlySet<string> = new Set(["OUTPUT", "POSTROUTING"]);
+const NO_OUT_INTERFACE: ReadonlySet<string> = new Set(["PREROUTING", "INPUT"]);
+
+/** True when every hook (of a known, non-empty set) is in `set`. */
+function onlyIn(hooks: HookSet, set: ReadonlySet<string>): hooks is ReadonlySet<Hook> {
+  if (hooks === null || hooks.size === 0) return false;
+  for (const h of hooks) if (!set.has(h)) return false;
+  return true;
+}
+
 /**
- * Checks one rule against where it is placed.
+ * Checks one rule against where it is placed: refuses what iptables or the
+ * kernel would refuse, and returns warnings about what the kernel accepts but
+ * cannot work there.
  *
- * @throws {PlacementError} naming the chain and rule when the rule cannot work there.
+ * @param rule The rule.
+ * @param where Where it is placed.
+ * @returns The warnings (an empty, frozen array when there are none).
+ * @throws {PlacementError} naming the chain and rule when iptables would refuse the rule there.
  *
  * @example
  * ```ts
- * import { Accept, checkPlacement, Match } from "@rampart/iptables";
- * const rule = { match: Match().protocol("tcp").destPorts(22), action: Accept() };
- * checkPlacement(rule, {
- *   table: "filter", ipVersion: 4, chain: "INPUT", list: "insert", ruleIndex: 0, hooks: new Set(["INPUT"]),
- * }); // passes
+ * import { Accept, checkPlacement, type Hook, Match, PlacementError } from "@rampart/iptables";
+ * import assert from "node:assert/strict";
+ * const rule = { match: Match().inInterface("docker0"), action: Accept() };
+ * // In an owned chain reached from PREROUTING and OUTPUT (Docker's layout): fine.
+ * const docker = new Set<Hook>(["PREROUTING", "OUTPUT"]);
+ * assert.deepEqual(
+ *   checkPlacement(rule, { table: "nat", ipVersion: 4, chain: "rp-docker", list: "chain", ruleIndex: 0, hooks: docker }),
+ *   [],
+ * );
+ * // Reached only from OUTPUT it can never match: a warning.
+ * const output = new Set<Hook>(["OUTPUT"]);
+ * const [warning] = checkPlacement(rule, {
+ *   table: "nat", ipVersion: 4, chain: "rp-docker", list: "chain", ruleIndex: 0, hooks: output,
+ * });
+ * assert.equal(warning?.code, "never-matches");
+ * // Directly in OUTPUT iptables refuses it ("Can't use -i with OUTPUT").
+ * assert.throws(
+ *   () => checkPlacement(rule, { table: "nat", ipVersion: 4, chain: "OUTPUT", list: "insert", ruleIndex: 0, hooks: output }),
+ *   PlacementError,
+ * );
  * ```
  */
-export function checkPlacement(rule: Rule, where: Placement): void {
-  function fail(problem: string): never {
-    // Built only on failure: this runs for every rule of every plan.
-    const place = `rule ${where.ruleIndex} of ${
+export function checkPlacement(rule: Rule, where: Placement): readonly PlacementWarning[] {
+  // Built only on failure or warning: this runs for every rule of every plan.
+  function placeText(): string {
+    return `rule ${where.ruleIndex} of ${
       where.list === "chain" ? "chain" : `the ${where.list} list of chain`
     } "${where.chain}" (${where.table}, IPv${where.ipVersion})`;
-    throw new PlacementError(`Cannot place ${place}: ${problem}`, {
+  }
+  function fail(problem: string): never {
+    throw new PlacementError(`Cannot place ${placeText()}: ${problem}`, {
       chain: where.chain,
       ruleIndex: where.ruleIndex,
       list: where.list,
     });
+  }
+  let warnings: PlacementWarning[] | undefined;
+  function warn(code: PlacementWarningCode, method: string, problem: string): void {
+    const text = placeText();
+    const head = code === "never-matches" ? "never matches" : "matches more than it says";
+    (warnings ??= []).push(Object.freeze({
+      kind: "placement" as const,
+      code,
+      message: `${text[0]!.toUpperCase()}${text.slice(1)} ${head}: ${problem}`,
+      table: where.table,
+      ipVersion: where.ipVersion,
+      chain: where.chain,
+      list: where.list,
+      ruleIndex: where.ruleIndex,
+      method,
+      hooks: Object.freeze(where.hooks === null ? [] : [...where.hooks]),
+    }));
+  }
+  /** The checks of -i and -o: by chain name (iptables), and against the hooks. */
+  function checkInterface(method: string, flag: "-i" | "-o", name: DslArg): void {
+    const refusedIn = flag === "-i" ? NO_IN_INTERFACE : NO_OUT_INTERFACE;
+    const what = flag === "-i" ? "incoming" : "outgoing";
+    // iptables refuses the flag by the chain's name, in any table, with or without `!`.
+    if (refusedIn.has(where.chain)) {
+      fail(
+        `${method}() is refused by iptables in a chain named ${where.chain} ("Can't use ${flag} with ${where.chain}"): packets there have no ${what} interface`,
+      );
+    }
+    // `+` matches every packet (`! +` is refused by the DSL).
+    if (name === "+" || !onlyIn(hooks, refusedIn)) return;
+    const negated = method.startsWith("not");
+    const arg = JSON.stringify(name);
+    const there = `in ${hookList(hooks)}, where packets have no ${what} interface and the chain ` +
+      `is reached only from there`;
+    if (negated) warn("no-effect", method, `${method}(${arg}) matches every packet ${there}`);
+    else warn("never-matches", method, `${method}(${arg}) matches no packet ${there}`);
   }
   const match = rule.match;
   const action = rule.action;
@@ -159,6 +250,9 @@ export function checkPlacement(rule: Rule, where: Placement): void {
   // are built: this runs for every rule placed.
   let protocolCount = 0;
   let protocol: string | undefined;
+  // The protocol of -p, negated or not (what iptables' NAT targets read).
+  let anyProtocol: string | undefined;
+  let protocolMethod = "";
   let roles = 0;
   // Flags seen once, and flags seen again (iptables allows each once).
   let seen = 0;
@@ -169,7 +263,11 @@ export function checkPlacement(rule: Rule, where: Placement): void {
     roles |= role;
     if (role & PROTOCOL) {
       protocolCount++;
-      if (!method.startsWith("not")) protocol = protocolName(args[0]);
+      anyProtocol = protocolName(args[0]);
+      if (!method.startsWith("not")) {
+        protocol = anyProtocol;
+        protocolMethod = method;
+      }
     }
     repeated |= role & seen;
     seen |= role & FLAGS_ALL;
@@ -195,11 +293,20 @@ export function checkPlacement(rule: Rule, where: Placement): void {
       } both use ${flag}, which iptables allows once per rule; split it into several rules`,
     );
   }
+  // Both binaries accept these (`-p 1` in ip6tables, `-p 58` in iptables).
   if (protocol === "icmp" && where.ipVersion === 6) {
-    fail('protocol "icmp" is IPv4 only; use "icmpv6" in an IPv6 table');
+    warn(
+      "never-matches",
+      protocolMethod,
+      'protocol "icmp" is IPv4\'s ICMP (protocol 1), which IPv6 packets do not carry; use "icmpv6" in an IPv6 table',
+    );
   }
   if (protocol === "icmpv6" && where.ipVersion === 4) {
-    fail('protocol "icmpv6" is IPv6 only; use "icmp" in an IPv4 table');
+    warn(
+      "never-matches",
+      protocolMethod,
+      'protocol "icmpv6" is IPv6\'s ICMP (protocol 58), which IPv4 packets do not carry; use "icmp" in an IPv4 table',
+    );
   }
   const hooks = where.hooks;
   if ((roles & CHECKED) !== 0) {
@@ -248,33 +355,33 @@ export function checkPlacement(rule: Rule, where: Placement): void {
           );
         }
       }
+      if (role & (FLAG_I | FLAG_O)) checkInterface(m, role & FLAG_I ? "-i" : "-o", args[0]);
       if (hooks === null) return;
-      if (role & FLAG_I && (hooks.has("OUTPUT") || hooks.has("POSTROUTING"))) {
-        fail(
-          `inInterface() cannot match in OUTPUT or POSTROUTING (the chain is reached from ${
-            hookList(hooks)
-          })`,
-        );
-      }
-      if (role & FLAG_O && (hooks.has("INPUT") || hooks.has("PREROUTING"))) {
-        fail(
-          `outInterface() cannot match in INPUT or PREROUTING (the chain is reached from ${
-            hookList(hooks)
-          })`,
-        );
-      }
       if (role & SRC_ADDR_TYPE && args[1] === true) {
-        if (hooks.has("INPUT") || hooks.has("PREROUTING")) {
+        const bad = [...hooks].filter((h) => NO_OUT_INTERFACE.has(h));
+        if (bad.length === 0) return;
+        // The kernel checks the hooks of a rule in a user chain only on
+        // legacy; nf_tables checks them in base chains only.
+        if (where.backend !== "nft" || isKernelChain(where.table, where.chain)) {
           fail(
             `${m}(…, limitIfaceOut) is valid only in OUTPUT, FORWARD and POSTROUTING (the chain is reached from ${
               hookList(hooks)
             })`,
           );
         }
+        if (bad.length === hooks.size) {
+          warn(
+            "no-effect",
+            m,
+            `${m}(…, limitIfaceOut) has no outgoing interface to limit to in ${
+              hookList(hooks)
+            }, where the chain is reached from (nf_tables ignores the limit there; the legacy backend refuses the rule)`,
+          );
+        }
       }
     });
   }
-  if (action === undefined) return;
+  if (action === undefined) return warnings ?? NO_WARNINGS;
   if (action.kind === "Drop" && where.table === "nat") {
     // iptables 1.8 (both backends): 'The "nat" table is not intended for filtering'.
     fail("Drop() is refused in the nat table by iptables; drop in the filter table instead");
@@ -302,13 +409,13 @@ export function checkPlacement(rule: Rule, where: Placement): void {
     }
     if (
       hasPort(action.args[0], action.args[1]) &&
-      (protocol === undefined || !NAT_PORT_PROTOCOLS.has(protocol))
+      (anyProtocol === undefined || !NAT_PORT_PROTOCOLS.has(anyProtocol))
     ) {
       fail(`${action.kind}() with a port needs protocol tcp, udp, sctp or dccp`);
     }
   }
   if (action.kind === "Masq" && action.args[0] !== undefined && action.args[0] !== "") {
-    if (protocol === undefined || !NAT_PORT_PROTOCOLS.has(protocol)) {
+    if (anyProtocol === undefined || !NAT_PORT_PROTOCOLS.has(anyProtocol)) {
       fail("Masq() with to-ports needs protocol tcp, udp, sctp or dccp");
     }
   }
@@ -326,4 +433,5 @@ export function checkPlacement(rule: Rule, where: Placement): void {
       }
     }
   }
+  return warnings ?? NO_WARNINGS;
 }

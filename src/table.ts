@@ -72,6 +72,12 @@ import { computeReachability, type OwnedJump, ownedJumps } from "./reachability.
 import { type CommandRunner, DenoCommandRunner } from "./runner.ts";
 import { IptablesCommands, type IptablesResult } from "./iptables_commands.ts";
 import { type DataplaneState, parseSave } from "./save_parser.ts";
+import {
+  type EngineWarning,
+  type PlacementWarning,
+  warningFields,
+  warningKey,
+} from "./warnings.ts";
 
 /** A concrete backend. */
 export type Backend = "nft" | "legacy";
@@ -163,6 +169,8 @@ interface RuleList {
   hashes?: readonly string[];
   /** The hooks these rules last passed the placement checks for (see `#computePlan`). */
   placedFor?: string;
+  /** The placement warnings of that check (absent: none). */
+  placeWarnings?: readonly PlacementWarning[] | undefined;
   /** The IP set names these rules use (computed when they are first written). */
   ipSets?: readonly string[];
   /** The rules that jump to owned chains (for reachability). */
@@ -175,6 +183,7 @@ interface RuleList {
     rules: readonly Rule[];
     hashes: readonly string[];
     placedFor?: string | undefined;
+    placeWarnings?: readonly PlacementWarning[] | undefined;
     ipSets?: readonly string[] | undefined;
     jumps?: readonly OwnedJump[] | undefined;
   };
@@ -292,6 +301,9 @@ export class Table {
   /** Chains whose rules of ours are deleted by number on the next write (see `apply`). */
   readonly #deleteByPosition = new Set<string>();
   readonly #metrics: TableMetrics;
+  /** The warnings of the last plan or write, and their keys (each is logged once). */
+  #warnings: readonly EngineWarning[] = [];
+  #warned = new Set<string>();
 
   /**
    * Creates a table. Nothing runs until the first {@linkcode Table.apply} or
@@ -440,6 +452,7 @@ export class Table {
           rules: old.rules,
           hashes: old.hashes,
           placedFor: old.placedFor,
+          placeWarnings: old.placeWarnings,
           ipSets: old.ipSets,
           jumps: old.jumps,
         },
@@ -577,6 +590,48 @@ export class Table {
     return { ...this.#metrics };
   }
 
+  /**
+   * The warnings about the desired state found by the last `plan()` or
+   * `apply()` that got as far as planning: rules the kernel accepts but that
+   * cannot do what they say where they are placed (see
+   * {@linkcode PlacementWarning}). Each is also logged once, at level `warn`,
+   * when it first appears.
+   *
+   * @returns The warnings, in the order of the chains and rules.
+   *
+   * @example
+   * ```ts
+   * import { Jump, Masq, Match, Return, Table } from "@rampart/iptables";
+   * import { FakeDataplane } from "@rampart/iptables/testing";
+   * import assert from "node:assert/strict";
+   * const table = new Table("nat", { runner: new FakeDataplane().runner, backend: "nft" });
+   * table.updateChain({ name: "rp-local", rules: [{ match: Match().inInterface("docker0"), action: Return() }] });
+   * table.setRuleInsertions("OUTPUT", [{ action: Jump("rp-local") }]);
+   * table.setRuleAppends("POSTROUTING", [{ match: Match().notOutInterface("docker0"), action: Masq() }]);
+   * await table.apply(); // accepted, as by iptables
+   * assert.deepEqual(table.warnings().map((w) => [w.chain, w.code]), [["rp-local", "never-matches"]]);
+   * ```
+   */
+  warnings(): readonly EngineWarning[] {
+    return this.#warnings;
+  }
+
+  /** Keeps the warnings of a plan, logging the ones not reported before. */
+  #noteWarnings(warnings: readonly EngineWarning[]): void {
+    if (warnings.length === 0 && this.#warned.size === 0) {
+      this.#warnings = warnings;
+      return;
+    }
+    const keys = new Set<string>();
+    for (const w of warnings) {
+      const key = warningKey(w);
+      keys.add(key);
+      if (!this.#warned.has(key)) this.#logger.log("warn", w.message, warningFields(w));
+    }
+    this.#warned = keys;
+    this.#warnings = Object.freeze([...warnings]);
+  }
+
   // ---- Applying ------------------------------------------------------------
 
   /**
@@ -591,7 +646,10 @@ export class Table {
     this.invalidateDataplaneCache("plan");
     await this.#ensureBackend();
     await this.#loadDataplane();
-    return this.#computePlan().plan.finish().script;
+    const { plan, warnings } = this.#computePlan();
+    const script = plan.finish().script;
+    this.#noteWarnings(warnings());
+    return script;
   }
 
   /**
@@ -653,10 +711,13 @@ export class Table {
       // The version this plan is made of: a change made while the write runs
       // (updateChain() during the await) is applied by the next apply().
       const version = this.#desiredVersion;
-      const { plan: stream, write } = this.#computePlan(guard, { keepScript: !streamed });
+      const { plan: stream, write, warnings } = this.#computePlan(guard, {
+        keepScript: !streamed,
+      });
       if (stream.empty) {
         this.#dataplane = stream.drain().next;
         this.#appliedVersion = version;
+        this.#noteWarnings(warnings());
         break;
       }
       for (const name of stream.writtenChains) {
@@ -711,6 +772,7 @@ export class Table {
       this.#deleteByPosition.clear();
       this.#dataplane = plan.next;
       this.#appliedVersion = version;
+      this.#noteWarnings(warnings());
       this.#lastWriteTime = this.#clock.now();
       this.#postWriteIntervalMs = this.#initialPostWriteMs;
       break;
@@ -823,7 +885,10 @@ export class Table {
     delete list.previous;
     if (!sameRendering(previous.rules, list.rules, features)) return;
     list.hashes = previous.hashes;
-    if (previous.placedFor !== undefined) list.placedFor ??= previous.placedFor;
+    if (previous.placedFor !== undefined && list.placedFor === undefined) {
+      list.placedFor = previous.placedFor;
+      list.placeWarnings = previous.placeWarnings;
+    }
     if (previous.ipSets !== undefined) list.ipSets ??= previous.ipSets;
     if (previous.jumps !== undefined) list.jumps ??= previous.jumps;
   }
@@ -845,7 +910,12 @@ export class Table {
   #computePlan(
     guard?: IpSetGuard,
     options: StreamTablePlanOptions = {},
-  ): { plan: TablePlanStream; write: Omit<PlannedWrite, "script"> } {
+  ): {
+    plan: TablePlanStream;
+    write: Omit<PlannedWrite, "script">;
+    /** The plan's warnings (call once the plan is drained). */
+    warnings: () => EngineWarning[];
+  } {
     const features = this.#currentFeatures ?? {};
     const roots = new Map<string, (readonly Rule[])[]>();
     for (const [name, list] of this.#inserts) roots.set(name, [list.rules]);
@@ -868,16 +938,20 @@ export class Table {
         return list.jumps ??= ownedJumps(list.rules, isOwned);
       },
     });
-    const place = { table: this.name, ipVersion: this.ipVersion };
+    const place = { table: this.name, ipVersion: this.ipVersion, backend: this.#backend };
+    const warnings: EngineWarning[] = [];
     for (const chain of roots.keys()) {
       const hooks = isKernelChain(this.name, chain) ? new Set([chain]) : null;
-      this.#inserts.get(chain)?.rules.forEach((rule, i) =>
-        checkPlacement(rule, { ...place, chain, list: "insert", ruleIndex: i, hooks })
-      );
-      this.#appends.get(chain)?.rules.forEach((rule, i) =>
-        checkPlacement(rule, { ...place, chain, list: "append", ruleIndex: i, hooks })
-      );
+      this.#inserts.get(chain)?.rules.forEach((rule, i) => {
+        const w = checkPlacement(rule, { ...place, chain, list: "insert", ruleIndex: i, hooks });
+        if (w.length > 0) warnings.push(...w);
+      });
+      this.#appends.get(chain)?.rules.forEach((rule, i) => {
+        const w = checkPlacement(rule, { ...place, chain, list: "append", ruleIndex: i, hooks });
+        if (w.length > 0) warnings.push(...w);
+      });
     }
+    const placed: (() => readonly PlacementWarning[] | undefined)[] = [];
     const owned = new Map<string, LazyHashedRules>();
     const ownedChains: Chain[] = [];
     for (const name of [...reach.keys()].sort()) {
@@ -890,20 +964,33 @@ export class Table {
       const placedFor = hooks === null ? "*" : [...hooks].sort().join(",");
       const hashedList = list;
       const isNew = !this.#dataplane.has(name);
+      const placeChain = () => {
+        if (hashedList.placedFor !== placedFor) {
+          const where = { ...place, chain: name, list: "chain" as const, ruleIndex: 0, hooks };
+          let found: PlacementWarning[] | undefined;
+          for (let i = 0; i < chain.rules.length; i++) {
+            where.ruleIndex = i;
+            const w = checkPlacement(chain.rules[i]!, where);
+            if (w.length > 0) (found ??= []).push(...w);
+          }
+          hashedList.placedFor = placedFor;
+          hashedList.placeWarnings = found;
+        }
+        return hashedList.placeWarnings;
+      };
+      placed.push(() => {
+        // A chain the planner did not need IDs of is checked here (settled
+        // first, as hashing does: it may take over the placement it replaced).
+        this.#takeOver(hashedList, features);
+        return placeChain();
+      });
       owned.set(name, {
         rules: hashedList.rules,
         hash: () => {
           // Hashing first: a list that renders like the one it replaced takes
           // over its IDs, placement and IP sets.
           const hashes = this.#hashed(name, hashedList, features).hashes;
-          if (hashedList.placedFor !== placedFor) {
-            const where = { ...place, chain: name, list: "chain" as const, ruleIndex: 0, hooks };
-            for (let i = 0; i < chain.rules.length; i++) {
-              where.ruleIndex = i;
-              checkPlacement(chain.rules[i]!, where);
-            }
-            hashedList.placedFor = placedFor;
-          }
+          placeChain();
           if (isNew) guard?.add(chain, this.#ipSetsOf(hashedList));
           return hashes;
         },
@@ -937,7 +1024,18 @@ export class Table {
       writtenLines: new Map(this.#writtenLines),
       deleteByPosition: new Set(this.#deleteByPosition),
     }, options);
-    return { plan, write: { chains: ownedChains, foreign: foreignRules } };
+    return {
+      plan,
+      write: { chains: ownedChains, foreign: foreignRules },
+      warnings: () => {
+        const all = [...warnings];
+        for (const f of placed) {
+          const w = f();
+          if (w !== undefined) all.push(...w);
+        }
+        return all;
+      },
+    };
   }
 
   #updateGauges(): void {

@@ -18,12 +18,14 @@ import {
 import { describePolicy } from "../repl/inspect.ts";
 import { snapshotToJson } from "../snapshot.ts";
 import { policyToTypeScript } from "../ts_export.ts";
+import { warningKey } from "../warnings.ts";
 import { PolicyFileError } from "../yaml/errors.ts";
 import { type CliArgs, type CommandName, EXIT_CODES, parseCliArgs, UsageError } from "./args.ts";
 import { type CliEnvironment, denoCliEnvironment } from "./environment.ts";
 import { helpText } from "./help.ts";
 import { loadPolicyFiles, selectPolicy } from "./policy_files.ts";
 import { progressLine } from "./progress.ts";
+import { warningJson, warningLine } from "./warnings.ts";
 import {
   armWatchdog,
   confirmPending,
@@ -91,6 +93,19 @@ function makeFirewall(ctx: Context, policy?: Policy): Firewall {
   return firewall;
 }
 
+/**
+ * Prints the warnings of the firewall's last plan or apply on stderr (also
+ * under --json) and returns them as --json reports them.
+ */
+function reportWarnings(ctx: Context, firewall: Firewall): Record<string, unknown>[] {
+  const policy = firewall.policy();
+  const warnings = firewall.warnings();
+  for (const w of warnings) {
+    ctx.note(warningLine(policy, w, (t) => paint(ctx, "33", t)) + "\n");
+  }
+  return warnings.map((w) => warningJson(policy, w));
+}
+
 async function loadPolicy(ctx: Context): Promise<Policy> {
   return await loadPolicyFiles(ctx.args.files, { chainPrefixes: ctx.args.chainPrefixes });
 }
@@ -139,11 +154,13 @@ async function cmdPlan(ctx: Context): Promise<number> {
   const firewall = makeFirewall(ctx, await loadPolicy(ctx));
   const { text, tables } = await planText(ctx, firewall);
   const changed = text !== "";
+  const warnings = reportWarnings(ctx, firewall);
   if (ctx.args.json) {
     ctx.json({
       command: "plan",
       changed,
       tables: tables.map((t) => ({ ...t, changed: t.script !== "" })),
+      warnings,
     });
   } else {
     ctx.say(changed ? text : `Nothing to do: ${target(ctx.args)} already matches the policy\n`);
@@ -154,8 +171,10 @@ async function cmdPlan(ctx: Context): Promise<number> {
 async function cmdDiff(ctx: Context): Promise<number> {
   const firewall = makeFirewall(ctx, await loadPolicy(ctx));
   const d = await diffs(ctx, firewall);
-  if (ctx.args.json) ctx.json({ command: "diff", changed: d.some((t) => t.changed), tables: d });
-  else ctx.say(renderDiff(d, { color: ctx.color }));
+  const warnings = reportWarnings(ctx, firewall);
+  if (ctx.args.json) {
+    ctx.json({ command: "diff", changed: d.some((t) => t.changed), tables: d, warnings });
+  } else ctx.say(renderDiff(d, { color: ctx.color }));
   return EXIT_CODES.OK;
 }
 
@@ -253,9 +272,12 @@ async function cmdApply(ctx: Context): Promise<number> {
   requireAnswer(ctx, "apply");
   const firewall = makeFirewall(ctx, await loadPolicy(ctx));
   const { text, tables } = await planText(ctx, firewall);
+  // Shown before the question: the operator decides knowing them.
+  const warnings = reportWarnings(ctx, firewall);
   if (text === "") {
-    if (args.json) ctx.json({ command: "apply", applied: false, changed: false, tables: [] });
-    else ctx.say(`Nothing to do: ${target(args)} already matches the policy\n`);
+    if (args.json) {
+      ctx.json({ command: "apply", applied: false, changed: false, tables: [], warnings });
+    } else ctx.say(`Nothing to do: ${target(args)} already matches the policy\n`);
     return EXIT_CODES.OK;
   }
   if (!args.yes) {
@@ -314,6 +336,7 @@ async function cmdApply(ctx: Context): Promise<number> {
       table: t.table,
       ipVersion: t.ipVersion,
     })),
+    warnings,
   };
   if (pending === undefined) {
     if (args.json) ctx.json(summary);
@@ -405,6 +428,8 @@ async function cmdWatch(ctx: Context): Promise<number> {
   const { args, env } = ctx;
   let firewall = makeFirewall(ctx, await loadPolicy(ctx));
   let fresh = true;
+  /** The warnings last reported (each is reported when it appears). */
+  let warned = new Set<string>();
   const stop = new AbortController();
   let wake: (() => void) | undefined;
   let reload = false;
@@ -457,6 +482,15 @@ async function cmdWatch(ctx: Context): Promise<number> {
         // every drift check.
         const result = await firewall.apply({ snapshot: fresh });
         fresh = false;
+        const keys = new Set<string>();
+        for (const w of result.warnings) {
+          const key = warningKey(w);
+          keys.add(key);
+          if (warned.has(key)) continue;
+          const policy = firewall.policy();
+          log(warningLine(policy, w), { event: "warning", warning: warningJson(policy, w) });
+        }
+        warned = keys;
         const changed = result.tables.filter((t) => t.changed);
         if (changed.length > 0) {
           log(

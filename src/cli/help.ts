@@ -45,7 +45,11 @@ ${EXIT}`,
   plan: `Usage: rampart plan FILES… [flags]
 
 Prints, per table and family, the exact script 'apply' would write now
-(nothing when in sync). Reads the kernel; writes nothing.
+(nothing when in sync). Reads the kernel; writes nothing. Rules the kernel
+accepts but that cannot work where they are placed (inInterface in a chain
+reached only from OUTPUT, …) are reported on stderr as
+'file:line:col: warning: …' (also by diff and apply, and under "warnings"
+with --json).
 
 ${COMMON}
 

@@ -115,8 +115,7 @@ export function parseNetwork(text: string, ipVersion: 4 | 6): Network | undefine
   const slash = text.indexOf("/");
   const addrText = slash === -1 ? text : text.slice(0, slash);
   const maskText = slash === -1 ? undefined : text.slice(slash + 1);
-  const bytes = ipVersion === 4 ? parseIpv4(addrText) : parseIpv6(addrText);
-  if (!bytes) return undefined;
+  // iptables reads the mask first ("invalid mask `64' specified" before the address).
   const bits = ipVersion === 4 ? 32 : 128;
   let prefix = bits;
   if (maskText !== undefined) {
@@ -137,6 +136,8 @@ export function parseNetwork(text: string, ipVersion: 4 | 6): Network | undefine
       throw `invalid mask \`${maskText}' specified`;
     }
   }
+  const bytes = ipVersion === 4 ? parseIpv4(addrText) : parseIpv6(addrText);
+  if (!bytes) return undefined;
   for (let i = 0; i < bytes.length; i++) {
     const keep = Math.max(0, Math.min(8, prefix - i * 8));
     bytes[i] = bytes[i]! & ((0xff << (8 - keep)) & 0xff);

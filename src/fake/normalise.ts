@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { formatIpv6, formatNetwork, parseIpv6, parseNetwork } from "./address.ts";
+import { formatIpv6, formatNetwork, parseIpv4, parseIpv6, parseNetwork } from "./address.ts";
 import {
   ADDR_TYPES,
   CT_STATES,
@@ -26,6 +26,8 @@ export interface NormaliseContext {
   ipVersion: 4 | 6;
   /** The backend whose iptables-save output is emulated. */
   backend: "nft" | "legacy";
+  /** The table and chain the rule is added to, for iptables' checks by name (omitted: none). */
+  where?: { table: string; chain: string };
 }
 
 /** One option given to a match or target. */
@@ -103,6 +105,11 @@ const VERDICTS = new Set(["ACCEPT", "DROP", "RETURN", "QUEUE"]);
 interface ExtSpec {
   /** option name → [canonical name, arity] */
   opts: Record<string, [string, number]>;
+  /**
+   * Checks an option as iptables does while parsing it, with the rule as
+   * parsed so far (so `-m multiport --dports 80 -p tcp` fails like the real one).
+   */
+  parsed?: (opt: ParsedOption, rule: RuleUnderConstruction, ctx: NormaliseContext) => void;
   /** Prints the extension's options; undefined → print them as given. */
   save?: (opts: ParsedOption[], rule: RuleUnderConstruction, ctx: NormaliseContext) => string[];
 }
@@ -394,11 +401,20 @@ const MATCHES: Record<string, ExtSpec> = {
       ...o("--dports", 1, "--destination-ports"),
       ...o("--ports", 1),
     },
-    save(opts, rule) {
+    // libxt_multiport's check_proto(), at each option.
+    parsed(_opt, rule) {
       const p = rule.protocol;
-      if (rule.protocolInverted || p === undefined || ![6, 17, 136, 132, 33].includes(p)) {
+      if (rule.protocolInverted) {
+        fail("multiport only works with TCP, UDP, UDPLITE, SCTP and DCCP");
+      }
+      if (p === undefined || p === 0) {
         fail("multiport needs `-p tcp', `-p udp', `-p udplite', `-p sctp' or `-p dccp'");
       }
+      if (![6, 17, 136, 132, 33].includes(p)) {
+        fail("multiport only works with TCP, UDP, UDPLITE, SCTP and DCCP");
+      }
+    },
+    save(opts) {
       const opt = opts.at(-1);
       if (!opt) return fail("multiport expects an option");
       const items = opt.args[0]!.split(",");
@@ -613,6 +629,40 @@ function natRange(text: string, ctx: NormaliseContext): string {
   return text;
 }
 
+/**
+ * libxt_NAT's parse_to() (1.8.9): one colon (or `]:` after brackets) starts
+ * the ports, which need `-p` tcp, udp, sctp, dccp or icmp (negated or not);
+ * each address of a range must be of the table's family.
+ */
+function checkNatTo(opt: ParsedOption, rule: RuleUnderConstruction, ctx: NormaliseContext): void {
+  const portOk = rule.protocol !== undefined && [6, 17, 132, 33, 1].includes(rule.protocol);
+  if (opt.name === "--to-ports") {
+    if (!portOk) fail("Need TCP, UDP, SCTP or DCCP with port specification");
+    return;
+  }
+  if (opt.name !== "--to-destination" && opt.name !== "--to-source") return;
+  const text = opt.args[0]!;
+  let addr = text;
+  let hasPort = false;
+  if (text.startsWith("[")) {
+    const end = text.indexOf("]");
+    if (ctx.ipVersion === 4 || end === -1) fail("Invalid address format");
+    addr = text.slice(1, end);
+    hasPort = text.slice(end + 1).startsWith(":");
+  } else {
+    const colon = text.indexOf(":");
+    if (colon !== -1 && text.indexOf(":", colon + 1) === -1) {
+      addr = text.slice(0, colon);
+      hasPort = true;
+    }
+  }
+  if (hasPort && !portOk) fail("Need TCP, UDP, SCTP or DCCP with port specification");
+  if (addr === "") return;
+  for (const part of addr.split("-")) {
+    if (!(ctx.ipVersion === 4 ? parseIpv4 : parseIpv6)(part)) fail(`Bad IP address "${part}"`);
+  }
+}
+
 const NAT_OPTS = {
   ...o("--random", 0),
   ...o("--random-fully", 0),
@@ -757,6 +807,7 @@ const TARGETS: Record<string, ExtSpec> = {
   },
   DNAT: {
     opts: { ...o("--to-destination", 1), ...NAT_OPTS },
+    parsed: checkNatTo,
     save(opts, _rule, ctx) {
       const out = natFlags(opts, "--to-destination");
       if (out[0] === "--to-destination") out[1] = natRange(out[1]!, ctx);
@@ -765,6 +816,7 @@ const TARGETS: Record<string, ExtSpec> = {
   },
   SNAT: {
     opts: { ...o("--to-source", 1), ...NAT_OPTS },
+    parsed: checkNatTo,
     save(opts, _rule, ctx) {
       const out = natFlags(opts, "--to-source");
       if (out[0] === "--to-source") out[1] = natRange(out[1]!, ctx);
@@ -773,10 +825,12 @@ const TARGETS: Record<string, ExtSpec> = {
   },
   MASQUERADE: {
     opts: { ...o("--to-ports", 1), ...NAT_OPTS },
+    parsed: checkNatTo,
     save: (opts) => natFlags(opts, "--to-ports"),
   },
   REDIRECT: {
     opts: { ...o("--to-ports", 1), ...NAT_OPTS },
+    parsed: checkNatTo,
     save: (opts) => natFlags(opts, "--to-ports"),
   },
   NOTRACK: { opts: {} },
@@ -947,7 +1001,9 @@ export function parseRule(args: readonly string[], ctx: NormaliseContext): Parse
       const [canonical, arity] = owner.spec.opts[a]!;
       const optArgs: string[] = [];
       for (let k = 0; k < arity; k++) optArgs.push(need(++i, a));
-      owner.list.push({ name: canonical, inverted, args: optArgs });
+      const parsedOpt = { name: canonical, inverted, args: optArgs };
+      owner.spec.parsed?.(parsedOpt, rule, ctx);
+      owner.list.push(parsedOpt);
       inverted = false;
       continue;
     }
@@ -965,15 +1021,35 @@ export function parseRule(args: readonly string[], ctx: NormaliseContext): Parse
     } catch (e) {
       fail(String(e));
     }
-    if (!net) fail(`host/network \`${h.value}' not found`);
+    if (!net) fail(`host/network \`${h.value.replace(/\/.*/, "")}' not found`);
     if (net.prefix === 0 && !h.inverted) return;
     out.push(...(h.inverted ? ["!"] : []), flag, formatNetwork(net, ctx.ipVersion));
   };
   addr("-s");
   addr("-d");
+  // The checks at the end of iptables' do_parse(), by table and chain name.
+  if (ctx.where?.table === "nat" && target === "DROP") {
+    fail(
+      '\nThe "nat" table is not intended for filtering, the use of DROP is therefore inhibited.\n\n',
+    );
+  }
+  const chain = ctx.where?.chain;
+  if ((chain === "PREROUTING" || chain === "INPUT") && header["-o"]) {
+    fail(`Can't use -o with ${chain}\n`);
+  }
+  if ((chain === "OUTPUT" || chain === "POSTROUTING") && header["-i"]) {
+    fail(`Can't use -i with ${chain}\n`);
+  }
   for (const flag of ["-i", "-o"]) {
     const h = header[flag];
-    if (h) out.push(...(h.inverted ? ["!"] : []), flag, h.value);
+    if (!h) continue;
+    // `+` (any name) has an empty mask: never printed, except `! -i +` by
+    // nft; legacy drops the `!` with it (the kernel keeps it: lossy).
+    if (h.value === "+" && (!h.inverted || ctx.backend === "legacy")) {
+      if (h.inverted) (rule.lossy ??= []).push(`! ${flag} +`);
+      continue;
+    }
+    out.push(...(h.inverted ? ["!"] : []), flag, h.value);
   }
   if (rule.protocol === 0 && ctx.backend === "legacy" && ctx.ipVersion === 6) {
     (rule.lossy ??= []).push("protocol 0");

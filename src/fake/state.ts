@@ -144,6 +144,8 @@ export function kernelRuleCheck(
     if (NAT_TARGETS.has(t) && table !== "nat") return `${t} only in nat`;
     if (MANGLE_TARGETS.has(t) && table !== "mangle") return `${t} only in mangle`;
     if (RAW_TARGETS.has(t) && table !== "raw") return `${t} only in raw`;
+    // xt_REJECT's `.table = "filter"`.
+    if (t === "REJECT" && table !== "filter") return "REJECT only in filter";
     if (t === "REJECT") {
       const w = rule.targetOptions.filter((o) => o.name === "--reject-with").at(-1);
       if (w && (w.args[0] === "tcp-reset" || w.args[0] === "tcp-rst") && rule.protocol !== 6) {
@@ -179,14 +181,31 @@ export function kernelRuleCheck(
 
 /**
  * The kernel's hook checks on one rule, given the hooks that reach its chain.
+ * Two kinds: the hooks an extension is registered for (`xt_match.hooks`,
+ * `xt_target.hooks`: rpfilter, the NAT targets, REJECT), which both kernels
+ * check through jumps; and the checks of an extension's `checkentry()`
+ * against the rule's hook mask (addrtype's `--limit-iface-*`, TCPMSS'
+ * `--clamp-mss-to-pmtu`), which legacy makes through jumps but nf_tables only
+ * for rules in a base chain (a rule in a user chain gets an empty mask):
+ * `entry` includes them.
  *
  * @returns A reason when the kernel would refuse it.
  */
-export function kernelHookCheck(rule: ParsedRule, hooks: ReadonlySet<string>): string | undefined {
+export function kernelHookCheck(
+  rule: ParsedRule,
+  hooks: ReadonlySet<string>,
+  entry = true,
+): string | undefined {
   const allowed = rule.target === undefined ? undefined : TARGET_HOOKS[rule.target];
   if (allowed) {
     for (const h of hooks) if (!allowed.includes(h)) return `${rule.target} not allowed in ${h}`;
   }
+  for (const m of rule.matches) {
+    if (m.name === "rpfilter") {
+      for (const h of hooks) if (h !== "PREROUTING") return `rpfilter not allowed in ${h}`;
+    }
+  }
+  if (!entry) return undefined;
   if (
     rule.target === "TCPMSS" && rule.targetOptions.some((o) => o.name === "--clamp-mss-to-pmtu")
   ) {
@@ -205,9 +224,6 @@ export function kernelHookCheck(rule: ParsedRule, hooks: ReadonlySet<string>): s
           return `--limit-iface-out not allowed in ${h}`;
         }
       }
-    }
-    if (m.name === "rpfilter") {
-      for (const h of hooks) if (h !== "PREROUTING") return `rpfilter not allowed in ${h}`;
     }
   }
   return undefined;

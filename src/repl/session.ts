@@ -466,7 +466,9 @@ export class ReplSession {
    * @returns Whether anything would change.
    */
   async plan(): Promise<boolean> {
-    const { tables } = await this.#firewall.plan();
+    const { tables, warnings } = await this.#firewall.plan();
+    // Before the plan (and before apply() asks): rules the kernel accepts but that cannot work.
+    for (const w of warnings) this.#io.write(`${this.#paint("33", "warning:")} ${w.message}\n`);
     let out = "";
     for (const t of tables) {
       if (t.script === "") continue;

@@ -85,6 +85,8 @@ const MATCH_LIST: CallSpec[] = [
   call("notDestPortRanges", [p("ranges", "ranges")]),
   call("inInterface", [p("name", "string")]),
   call("outInterface", [p("name", "string")]),
+  call("notInInterface", [p("name", "string")]),
+  call("notOutInterface", [p("name", "string")]),
   call("conntrackState", [p("states", "strings")]),
   call("notConntrackState", [p("states", "strings")]),
   call("srcAddrType", [p("type", "string"), p("limitIfaceOut", "boolean", true)]),

@@ -39,6 +39,9 @@ const VECTORS: [string, () => MatchCriteria, string][] = [
   ["inInterface", () => Match().inInterface("tap1234abcd"), "--in-interface tap1234abcd"],
   ["outInterface", () => Match().outInterface("tap1234abcd"), "--out-interface tap1234abcd"],
   ["inInterface wildcard", () => Match().inInterface("cali+"), "--in-interface cali+"],
+  ["notInInterface", () => Match().notInInterface("docker0"), "! --in-interface docker0"],
+  ["notOutInterface", () => Match().notOutInterface("docker0"), "! --out-interface docker0"],
+  ["notOutInterface wildcard", () => Match().notOutInterface("veth+"), "! --out-interface veth+"],
   [
     "srcAddrType limit",
     () => Match().srcAddrType("LOCAL", true),
@@ -216,7 +219,9 @@ Deno.test("match: every issue 2 method is covered by a vector", () => {
       "notMarkMatchesWithMask icmpType notIcmpType icmpTypeAndCode notIcmpTypeAndCode icmpV6Type " +
       "notIcmpV6Type icmpV6TypeAndCode notIcmpV6TypeAndCode ipvsConnection notIpvsConnection " +
       "rpfCheckFailed rpfCheckPassed limit").split(" ");
-  assert.deepEqual([...methods].sort(), [...ISSUE_2].sort());
+  // Issue 13 added the negated interfaces.
+  const ISSUE_13 = ["notInInterface", "notOutInterface"];
+  assert.deepEqual([...methods].sort(), [...ISSUE_2, ...ISSUE_13].sort());
 });
 
 Deno.test("match: empty and toString forms", () => {

@@ -56,6 +56,8 @@ const STRING_PARAMS: [field: string, call: (s: string) => unknown, quotedSpaceOk
     "notDestIpPortSet",
     "inInterface",
     "outInterface",
+    "notInInterface",
+    "notOutInterface",
     "conntrackState",
     "notConntrackState",
     "srcAddrType",
@@ -98,6 +100,10 @@ const SPECIFIC: Bad[] = [
   ["protocolNum 256", () => Match().protocolNum(256), "protocolNum", 256],
   ["protocolNum -1", () => Match().notProtocolNum(-1), "notProtocolNum", -1],
   ["protocolNum 1.5", () => Match().protocolNum(1.5), "protocolNum", 1.5],
+  // iptables: "rule would never match protocol"
+  ["not protocol all", () => Match().notProtocol("all"), "notProtocol", "all"],
+  ["not protocol 0", () => Match().notProtocol("0"), "notProtocol", "0"],
+  ["notProtocolNum 0", () => Match().notProtocolNum(0), "notProtocolNum", 0],
   ["protocolNum NaN", () => Match().protocolNum(NaN), "protocolNum"],
   // addresses
   ["IPv4 leading zero", () => Match().sourceNet("10.0.0.01"), "sourceNet", "10.0.0.01"],
@@ -130,6 +136,11 @@ const SPECIFIC: Bad[] = [
   ["interface leading dash", () => Match().inInterface("-x"), "inInterface", "-x"],
   ["interface empty", () => Match().inInterface(""), "inInterface", ""],
   ["interface dot", () => Match().inInterface("."), "inInterface", "."],
+  ["negated interface inner +", () => Match().notInInterface("a+b"), "notInInterface", "a+b"],
+  ["negated interface 16 chars", () => Match().notOutInterface("b".repeat(16)), "notOutInterface"],
+  ["negated interface empty", () => Match().notOutInterface(""), "notOutInterface", ""],
+  ["negated wildcard in", () => Match().notInInterface("+"), "notInInterface", "+"],
+  ["negated wildcard out", () => Match().notOutInterface("+"), "notOutInterface", "+"],
   // ports
   ["port 65536", () => Match().destPorts(80, 65536), "destPorts", 65536],
   ["port -1", () => Match().sourcePorts(-1), "sourcePorts"],

@@ -15,9 +15,24 @@ import {
   NoTrack,
   type Placement,
   PlacementError,
+  type PlacementWarningCode,
   Reject,
   type Rule,
+  RuleError,
 } from "../../mod.ts";
+import { FakeDataplane } from "../../testing.ts";
+import {
+  CASE_CHAIN,
+  caseScript,
+  DSL_REFUSED,
+  DSL_REFUSED_LOSSY,
+  type KernelBackend,
+  PLACEMENT_CASES,
+  placeOf,
+  verdictMismatch,
+  verdictOf,
+  warningsOf,
+} from "./placement_cases.ts";
 
 function place(overrides: Partial<Placement> = {}): Placement {
   return {
@@ -35,8 +50,11 @@ function hooks(...names: Hook[]): Set<Hook> {
   return new Set(names);
 }
 
-/** [name, rule, where, expected message fragment (undefined: passes)] */
-const CASES: [string, Rule, Partial<Placement>, string | undefined][] = [
+/**
+ * [name, rule, where, expected message fragment (undefined: passes), the
+ * warnings of a rule that passes (default none)]
+ */
+const CASES: [string, Rule, Partial<Placement>, string | undefined, PlacementWarningCode[]?][] = [
   [
     "ports after tcp",
     { match: Match().protocol("tcp").destPorts(80, 443), action: Accept() },
@@ -81,17 +99,20 @@ const CASES: [string, Rule, Partial<Placement>, string | undefined][] = [
     { hooks: hooks("OUTPUT") },
     "outInterface() and outInterface() both use -o",
   ],
+  // Both binaries accept these (issue 13): they were refused here before.
   [
     "icmp in IPv6",
     { match: Match().protocol("icmp") },
     { ipVersion: 6 },
-    'protocol "icmp" is IPv4 only',
+    undefined,
+    ["never-matches"],
   ],
   [
     "icmpv6 in IPv4",
     { match: Match().protocol("icmpv6") },
     {},
-    'protocol "icmpv6" is IPv6 only',
+    undefined,
+    ["never-matches"],
   ],
   [
     "ports without a protocol",
@@ -172,17 +193,33 @@ const CASES: [string, Rule, Partial<Placement>, string | undefined][] = [
     { table: "raw", hooks: hooks("PREROUTING") },
     undefined,
   ],
+  // An owned chain with -i reached from OUTPUT, or with -o from INPUT: both
+  // binaries accept it (issue 13); it was refused here before. It can still
+  // match from INPUT; reached only from INPUT, -o never matches.
   [
-    "inInterface reached from OUTPUT",
+    "inInterface reached from INPUT and OUTPUT",
     { match: Match().inInterface("eth0") },
     { hooks: hooks("INPUT", "OUTPUT") },
-    "inInterface() cannot match in OUTPUT or POSTROUTING (the chain is reached from INPUT, OUTPUT)",
+    undefined,
   ],
   [
     "outInterface reached from INPUT",
     { match: Match().outInterface("eth0") },
     {},
-    "outInterface() cannot match in INPUT or PREROUTING (the chain is reached from INPUT)",
+    undefined,
+    ["never-matches"],
+  ],
+  [
+    "inInterface in the kernel chain OUTPUT",
+    { match: Match().inInterface("eth0") },
+    { chain: "OUTPUT", hooks: hooks("OUTPUT") },
+    `inInterface() is refused by iptables in a chain named OUTPUT ("Can't use -i with OUTPUT")`,
+  ],
+  [
+    "notOutInterface in a chain named INPUT whose hooks are unknown",
+    { match: Match().notOutInterface("eth0") },
+    { table: "raw", chain: "INPUT", hooks: null },
+    `notOutInterface() is refused by iptables in a chain named INPUT ("Can't use -o with INPUT")`,
   ],
   [
     "interfaces where the hooks are unknown",
@@ -254,10 +291,11 @@ const CASES: [string, Rule, Partial<Placement>, string | undefined][] = [
   ["NoTrack in filter", { action: NoTrack() }, {}, "NoTrack() works only in the raw table"],
 ];
 
-for (const [name, rule, where, expected] of CASES) {
+for (const [name, rule, where, expected, warnings] of CASES) {
   Deno.test(`placement: ${name}`, () => {
     if (expected === undefined) {
-      checkPlacement(rule, place(where));
+      const got = checkPlacement(rule, place(where));
+      assert.deepEqual(got.map((w) => w.code), warnings ?? []);
       return;
     }
     assert.throws(
@@ -265,7 +303,7 @@ for (const [name, rule, where, expected] of CASES) {
       (e) => {
         assert.ok(e instanceof PlacementError);
         assert.ok(e.message.includes(expected), `${e.message}\n  does not include\n${expected}`);
-        assert.equal(e.chain, "rp-x");
+        assert.equal(e.chain, where.chain ?? "rp-x");
         assert.equal(e.ruleIndex, 3);
         return true;
       },
@@ -297,4 +335,62 @@ Deno.test("placement: the first failing clause is reported, in clause order", ()
     () => checkPlacement({ match: Match().destPorts(80).icmpType(8) }, place()),
     /destPorts\(\) needs a positive protocol match/,
   );
+});
+
+// ---- The measured cases: no stricter than the kernel, no laxer -------------------
+
+for (const c of PLACEMENT_CASES) {
+  Deno.test(`placement (measured): ${c.name}`, async () => {
+    const { chain, hooks } = placeOf(c);
+    const where = (backend?: KernelBackend): Placement => ({
+      table: c.table,
+      ipVersion: c.ipVersion,
+      chain,
+      list: chain === CASE_CHAIN ? "chain" : "insert",
+      ruleIndex: 0,
+      hooks,
+      ...(backend === undefined ? {} : { backend }),
+    });
+    const refusedBy: KernelBackend[] = [];
+    for (const backend of ["nft", "legacy"] as const) {
+      const verdict = verdictOf(c, backend);
+      if (verdict === "accepted") {
+        // Accepted by the binary: Rampart must not refuse it.
+        const warnings = checkPlacement(c.rule, where(backend));
+        assert.deepEqual(warnings.map((w) => w.code), warningsOf(c, backend), backend);
+        for (const w of warnings) {
+          assert.equal(w.kind, "placement");
+          assert.equal(w.chain, chain);
+          assert.deepEqual(w.hooks, [...hooks]);
+          assert.match(w.message, /^Rule 0 of /);
+        }
+      } else {
+        refusedBy.push(backend);
+        assert.ok(c.error !== undefined, "a refused case names Rampart's error");
+        assert.throws(
+          () => checkPlacement(c.rule, where(backend)),
+          (e) => e instanceof PlacementError && e.message.includes(c.error!),
+          backend,
+        );
+      }
+      // The fake answers like the binary did.
+      const fake = new FakeDataplane({ backend });
+      const cmd = `${c.ipVersion === 6 ? "ip6tables" : "iptables"}-${backend}-restore`;
+      const r = await fake.runner.run(cmd, ["--noflush"], { stdin: caseScript(c) });
+      assert.equal(verdictMismatch(verdict, backend, r), undefined, `fake ${backend}`);
+    }
+    // Without a backend, a rule either backend refuses is refused.
+    if (refusedBy.length > 0) assert.throws(() => checkPlacement(c.rule, where()), PlacementError);
+    else checkPlacement(c.rule, where());
+  });
+}
+
+Deno.test("placement (measured): the DSL refuses what iptables refuses anywhere", () => {
+  for (const [fragment, , build] of DSL_REFUSED) {
+    assert.throws(build, (e) => e instanceof RuleError && /never match protocol/.test(e.message));
+    assert.ok(fragment.startsWith("! -p"));
+  }
+  for (const [, build] of DSL_REFUSED_LOSSY) {
+    assert.throws(build, (e) => e instanceof RuleError && /iptables-legacy-save/.test(e.message));
+  }
 });

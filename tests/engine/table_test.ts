@@ -327,14 +327,31 @@ Deno.test("table: dangling references and bad placements fail before writing", a
     (e) => e instanceof PlacementError && e.chain === "INPUT" && e.ruleIndex === 0,
   );
   table.setRuleInsertions("INPUT", [{ action: Jump("rp-a") }]);
+  // A hook check on a rule of an owned chain: --limit-iface-out reached from
+  // INPUT (the kernel refuses it through the jump).
+  table.updateChain({
+    name: "rp-a",
+    rules: [{ match: Match().srcAddrType("LOCAL", true), action: Drop() }],
+  });
+  const legacy = new Table("filter", { runner: fake.runner, backend: "legacy" });
+  legacy.setRuleInsertions("INPUT", [{ action: Jump("rp-a") }]);
+  legacy.updateChain({ name: "rp-a", rules: table.chains()[0]!.rules });
+  await assert.rejects(
+    legacy.apply(),
+    (e) => e instanceof PlacementError && e.chain === "rp-a" && /INPUT/.test(e.message),
+  );
+  // -o reached only from INPUT: both binaries accept it (it never matches), so
+  // it is written, with a warning (this was a PlacementError before issue 13).
   table.updateChain({
     name: "rp-a",
     rules: [{ match: Match().outInterface("eth0"), action: Drop() }],
   });
-  await assert.rejects(
-    table.apply(),
-    (e) => e instanceof PlacementError && e.chain === "rp-a" && /INPUT/.test(e.message),
+  await table.apply();
+  assert.deepEqual(
+    table.warnings().map((w) => [w.chain, w.ruleIndex, w.code, w.method]),
+    [["rp-a", 0, "never-matches", "outInterface"]],
   );
+  assert.deepEqual(fake.rules("filter", "rp-a").length, 1);
   table.updateChain({ name: "rp-a", rules: [] });
   table.removeChainByName("rp-a");
   await assert.rejects(
@@ -347,7 +364,8 @@ Deno.test("table: dangling references and bad placements fail before writing", a
     RestoreError,
     "a foreign target is left for the kernel to resolve",
   );
-  assert.equal(restores(fake).length, 11);
+  // The write with the -o warning, then the DOCKER-USER attempt and its 10 retries.
+  assert.equal(restores(fake).length, 12);
 });
 
 Deno.test("table: chain policies are enforced and drift-checked", async () => {

@@ -372,10 +372,19 @@ function genRule(r: Rand, place: Place): Rule {
     },
   ];
   if (hook !== "OUTPUT" && hook !== "POSTROUTING") {
-    clauses.push((c) => c.inInterface(r.pick(["eth0", "rpw+", "veth1", "lo"])));
+    // One generator: iptables allows one -i per rule.
+    clauses.push((c) =>
+      r.chance(0.6)
+        ? c.inInterface(r.pick(["eth0", "rpw+", "veth1", "lo"]))
+        : c.notInInterface(r.pick(["eth0", "docker0", "rpw+"]))
+    );
   }
   if (hook !== "INPUT" && hook !== "PREROUTING") {
-    clauses.push((c) => c.outInterface(r.pick(["eth1", "rpw+", "tun0"])));
+    clauses.push((c) =>
+      r.chance(0.6)
+        ? c.outInterface(r.pick(["eth1", "rpw+", "tun0"]))
+        : c.notOutInterface(r.pick(["docker0", "veth+", "tun0"]))
+    );
     clauses.push((c) => c.srcAddrType(r.pick(v === 4 ? ADDR_TYPES_V4 : ADDR_TYPES_V6), true));
     clauses.push((c) => c.notSrcAddrType(r.pick(v === 4 ? ADDR_TYPES_V4 : ADDR_TYPES_V6), true));
   }

@@ -156,6 +156,19 @@ Deno.test("completeInput: scope names, members, Match chains and dot commands", 
   const m = 'Match().protocol("tcp").dest';
   const got = completeInput(m, m.length, { scope }).candidates;
   assert.ok(got.includes("render") || got.length >= 0);
+  // Builder methods come from the prototype: new ones complete without a list to keep.
+  const n = 'Match().notOutInterface("docker0").notI';
+  assert.deepEqual(
+    completeInput(n, n.length, { scope }).candidates,
+    [
+      "notIcmpTypeAndCode",
+      "notIcmpType",
+      "notIcmpV6TypeAndCode",
+      "notIcmpV6Type",
+      "notInInterface",
+      "notIpvsConnection",
+    ].sort(),
+  );
   assert.deepEqual(completeInput(".he", 3, { scope, commands: [".help", ".history"] }).candidates, [
     ".help",
   ]);
@@ -359,6 +372,26 @@ Deno.test("ReplSession plan: the diff keeps applied rules whose IDs depend on ho
   const plan = await run("plan()");
   assert.match(plan, /chain rp-in\n/);
   assert.doesNotMatch(plan, /nat \(IPv4\)|MASQUERADE/);
+});
+
+Deno.test("ReplSession plan and apply: warnings come before the plan and the question", async () => {
+  const session = await fakeSession(["y"]);
+  const run = async (input: string) => {
+    const { r, out } = await session.run(input);
+    assert.equal(r, "ok", out);
+    return out;
+  };
+  await run(
+    'table("nat").updateChain(chain("rp-local", rule(Match().inInterface("docker0"), Return())))',
+  );
+  await run('table("nat").setRuleInsertions("OUTPUT", [rule(Jump("rp-local"))])');
+  const out = await run("apply()");
+  assert.match(
+    out,
+    /^warning: Rule 0 of chain "rp-local" \(nat, IPv4\) never matches: inInterface\("docker0"\)/,
+  );
+  assert.ok(out.indexOf("warning:") < out.indexOf("[y/N]"));
+  assert.match(session.fake.rules("nat", "rp-local").at(-1)!, /-i docker0 .*-j RETURN$/);
 });
 
 // ---- the REPL in a real terminal (tmux), applying into a namespace --------------

@@ -179,6 +179,8 @@ function everyCallPolicy(): Policy {
     { match: m.protocol("tcp").notDestPortRanges([{ first: 7, last: 9 }]) },
     { match: m.inInterface("eth0") },
     { match: m.outInterface("veth+") },
+    { match: m.notInInterface("docker0") },
+    { match: m.notOutInterface("docker+") },
     { match: m.conntrackState(["RELATED", "ESTABLISHED"]) },
     { match: m.notConntrackState("INVALID") },
     { match: m.srcAddrType("LOCAL", true) },
