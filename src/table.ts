@@ -46,7 +46,7 @@
  */
 import type { Features } from "../dsl/features.ts";
 import { calculateRuleHashes } from "../dsl/hash.ts";
-import { type Chain, type Rule, ruleComments } from "../dsl/rule.ts";
+import { type Chain, checkRule, type Rule, ruleComments } from "../dsl/rule.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { RestoreError, SaveError, TableConfigError } from "./errors.ts";
 import { autoDetectBackend } from "./backend_detector.ts";
@@ -414,6 +414,8 @@ export class Table {
    * a kernel chain reaches it.
    *
    * @param chain The chain; its name must start with one of `chainPrefixes`.
+   * @throws {TableConfigError} for a name without the prefixes.
+   * @throws {RuleError} for a malformed rule (e.g. a comment that is not a string, or holds a line break).
    */
   updateChain(chain: Chain): void {
     if (!this.isOwnedChain(chain.name)) {
@@ -431,6 +433,7 @@ export class Table {
       );
     }
     const rules = [...chain.rules];
+    rules.forEach((rule, i) => checkRule(rule, `chain.rules[${i}]`));
     this.#chains.set(chain.name, { name: chain.name, rules });
     const old = this.#chainHashes.get(chain.name);
     if (old?.hashes !== undefined) {
@@ -489,9 +492,11 @@ export class Table {
    *
    * @param kernelChain The chain.
    * @param rules Our rules for it, in order.
+   * @throws {RuleError} for a malformed rule (e.g. a comment that is not a string, or holds a line break).
    */
   setRuleInsertions(kernelChain: string, rules: readonly Rule[]): void {
     this.#checkForeignChain(kernelChain);
+    rules.forEach((rule, i) => checkRule(rule, `rules[${i}]`));
     if (this.#replaceForeign(this.#inserts, kernelChain, rules)) {
       this.invalidateDataplaneCache(`insertions into ${kernelChain} changed`);
     }
@@ -502,9 +507,11 @@ export class Table {
    *
    * @param kernelChain The chain.
    * @param rules Our rules for it, in order.
+   * @throws {RuleError} for a malformed rule (e.g. a comment that is not a string, or holds a line break).
    */
   setRuleAppends(kernelChain: string, rules: readonly Rule[]): void {
     this.#checkForeignChain(kernelChain);
+    rules.forEach((rule, i) => checkRule(rule, `rules[${i}]`));
     if (this.#replaceForeign(this.#appends, kernelChain, rules)) {
       this.invalidateDataplaneCache(`appends to ${kernelChain} changed`);
     }

@@ -92,7 +92,10 @@ function makeFirewall(ctx: Context, policy?: Policy): Firewall {
 }
 
 async function loadPolicy(ctx: Context): Promise<Policy> {
-  return await loadPolicyFiles(ctx.args.files, { chainPrefixes: ctx.args.chainPrefixes });
+  return await loadPolicyFiles(ctx.args.files, {
+    chainPrefixes: ctx.args.chainPrefixes,
+    maxBytes: ctx.args.maxFileBytes,
+  });
 }
 
 function target(args: CliArgs): string {

@@ -93,19 +93,19 @@ export function mergePolicies(policies: readonly { file: string; policy: Policy 
  * Loads and merges policy files.
  *
  * @param files The files.
- * @param options Chain prefixes to enforce.
+ * @param options Chain prefixes to enforce, and the size limit of each file.
  * @returns The merged policy.
  */
 export async function loadPolicyFiles(
   files: readonly string[],
-  options: { chainPrefixes?: readonly string[] } = {},
+  options: { chainPrefixes?: readonly string[]; maxBytes?: number | undefined } = {},
 ): Promise<Policy> {
   const loaded: { file: string; policy: Policy }[] = [];
   for (const file of files) {
-    const policy = await loadPolicyFile(
-      file,
-      options.chainPrefixes === undefined ? {} : { chainPrefixes: [...options.chainPrefixes] },
-    );
+    const policy = await loadPolicyFile(file, {
+      ...(options.chainPrefixes === undefined ? {} : { chainPrefixes: [...options.chainPrefixes] }),
+      ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
+    });
     loaded.push({ file, policy });
   }
   return mergePolicies(loaded);

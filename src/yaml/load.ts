@@ -7,6 +7,7 @@
 import type { Action, DslArg } from "../../dsl/action.ts";
 import * as DslActions from "../../dsl/actions.ts";
 import { Match, type MatchCriteria } from "../../dsl/match.ts";
+import { commentProblem } from "../../dsl/rule.ts";
 import { isKernelChain, isTableName, KERNEL_CHAINS, type TableName } from "../kernel_chains.ts";
 import {
   chainNameProblem,
@@ -628,12 +629,21 @@ class Loader {
     const n = this.resolve(node, path);
     if (this.isSeq(n)) {
       return this.items(n).map((item, i) =>
-        this.string(item, `${path}[${i}]`, "a string", keyNode)
+        this.stored(this.string(item, `${path}[${i}]`, "a string", keyNode), item, `${path}[${i}]`)
       );
     }
     const v = this.scalar(n);
     if (typeof v === "number" || typeof v === "boolean") return this.#doc.source(n!);
-    return this.string(n, path, "a string or a list of strings", keyNode);
+    return this.stored(this.string(n, path, "a string or a list of strings", keyNode), n, path);
+  }
+
+  /** A comment the kernel stores as written (files never have theirs silently rewritten). */
+  stored(comment: string, node: Node, path: string): string {
+    const problem = commentProblem(comment);
+    if (problem !== undefined) {
+      this.fail(node, path, `Invalid comment ${JSON.stringify(comment)}: ${problem}`);
+    }
+    return comment;
   }
 
   // ---- calls ---------------------------------------------------------------------

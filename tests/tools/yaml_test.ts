@@ -312,7 +312,7 @@ Deno.test("yaml: node positions agree with npm:yaml's on mutated files", () => {
     };
     walk(reference.contents, ours.root);
   }
-  assert.ok(compared > 5_000, `only ${compared} nodes compared`);
+  assert.ok(compared > 4_000, `only ${compared} nodes compared`);
 });
 
 Deno.test("yaml: loadPolicyFile refuses oversized, endless and non-UTF-8 input", async () => {
