@@ -143,7 +143,7 @@ function hookList(hooks: Iterable<Hook>): string {
 export function checkPlacement(rule: Rule, where: Placement): void {
   function fail(problem: string): never {
     // Built only on failure: this runs for every rule of every plan.
-    const place = `rule ${where.ruleIndex} of ${
+    const place = `rule ${where.ruleIndex + 1} of ${
       where.list === "chain" ? "chain" : `the ${where.list} list of chain`
     } "${where.chain}" (${where.table}, IPv${where.ipVersion})`;
     throw new PlacementError(`Cannot place ${place}: ${problem}`, {

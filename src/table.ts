@@ -1223,9 +1223,12 @@ function restoreError(
       { ...base, failedLine, failedLineText: text, atCommit: true, addedRules: added },
     );
   }
+  // Rule numbers are 1-based, as the line shows them (`-R rp-in 6` is rule 6).
   const where = location === undefined
     ? ""
-    : ` (rule ${location.ruleIndex} of ${
+    : location.ruleIndex === undefined
+    ? ` (chain "${location.chain}")`
+    : ` (rule ${location.ruleIndex + 1} of ${
       location.list === "chain" ? "chain" : `the ${location.list} list of chain`
     } "${location.chain}")`;
   return new RestoreError(

@@ -283,7 +283,7 @@ Deno.test("placement: the message names the rule and where it is", () => {
     (e) =>
       e instanceof PlacementError && e.list === "insert" &&
       e.message.startsWith(
-        'Cannot place rule 0 of the insert list of chain "INPUT" (filter, IPv6): destPorts()',
+        'Cannot place rule 1 of the insert list of chain "INPUT" (filter, IPv6): destPorts()',
       ),
   );
 });

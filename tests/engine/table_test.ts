@@ -298,7 +298,7 @@ Deno.test("table: a persistent failure throws RestoreError naming the rule", asy
   assert.ok(err instanceof RestoreError, String(err));
   assert.equal(err.failedLine, 3);
   assert.deepEqual(err.location, { chain: "rp-in", ruleIndex: 0, list: "chain" });
-  assert.match(err.message, /rule 0 of chain "rp-in"/);
+  assert.match(err.message, /rule 1 of chain "rp-in"/);
   assert.deepEqual(clock.sleeps, [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]);
   assert.deepEqual(await rulesOf(fake), before);
 });

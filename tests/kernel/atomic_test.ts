@@ -136,7 +136,7 @@ async function atomic(netns: string, v: Variant): Promise<void> {
       "address type the kernel refuses for IPv6",
       { match: Match().destAddrType("BROADCAST"), action: Drop() },
       PlacementError,
-      (e) => assert.match(e.message, /rule 2 of chain "rp-input".*BROADCAST.*IPv6/),
+      (e) => assert.match(e.message, /rule 3 of chain "rp-input".*BROADCAST.*IPv6/),
     );
   }
   // LimitNumConnections renders its own `-p tcp` after the match: ports before it
