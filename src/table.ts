@@ -44,11 +44,12 @@
  *
  * @module
  */
+import { isReferrer } from "../dsl/action.ts";
 import type { Features } from "../dsl/features.ts";
 import { calculateRuleHashes } from "../dsl/hash.ts";
 import { type Chain, checkRule, type Rule, ruleComments } from "../dsl/rule.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { RestoreError, SaveError, TableConfigError } from "./errors.ts";
+import { DanglingReferenceError, RestoreError, SaveError, TableConfigError } from "./errors.ts";
 import { autoDetectBackend } from "./backend_detector.ts";
 import { FeatureDetector } from "./feature_detector.ts";
 import type { FeatureSource } from "./feature_source.ts";
@@ -598,7 +599,12 @@ export class Table {
     this.invalidateDataplaneCache("plan");
     await this.#ensureBackend();
     await this.#loadDataplane();
-    return this.#computePlan().plan.finish().script;
+    // The IP sets are checked as apply checks them: a plan apply would refuse
+    // is not a plan.
+    const guard = new IpSetGuard(this.#runner, { timeoutMs: this.#commandTimeoutMs });
+    const { plan: stream, write } = this.#computePlan(guard);
+    this.#guardWrites(stream, write, guard);
+    return await checkedScript(stream, guard);
   }
 
   /**
@@ -666,23 +672,7 @@ export class Table {
         this.#appliedVersion = version;
         break;
       }
-      for (const name of stream.writtenChains) {
-        if (this.isOwnedChain(name)) {
-          const list = this.#chainHashes.get(name);
-          const kernel = this.#dataplane.get(name);
-          if (list === undefined || kernel === undefined) continue;
-          const names = this.#ipSetsOf(list);
-          const inUse = list.setsInUse;
-          if (
-            inUse !== undefined && equalLists(kernel.hashes, inUse.hashes) &&
-            names.every((n) => inUse.ipSets.includes(n))
-          ) continue;
-          guard.add({ name, rules: list.rules }, names);
-        } else {
-          const rules = write.foreign.get(name) ?? [];
-          guard.add({ name, rules }, ipSetNamesOf(rules));
-        }
-      }
+      this.#guardWrites(stream, write, guard);
       if (this.#beforeWrite !== undefined) {
         await this.#beforeWrite({ ...write, script: await checkedScript(stream, guard) });
       }
@@ -815,6 +805,60 @@ export class Table {
     return list;
   }
 
+  /** Notes the IP sets of the chains a write changes (chains the kernel lacks are noted as produced). */
+  #guardWrites(
+    stream: TablePlanStream,
+    write: Omit<PlannedWrite, "script">,
+    guard: IpSetGuard,
+  ): void {
+    for (const name of stream.writtenChains) {
+      if (this.isOwnedChain(name)) {
+        const list = this.#chainHashes.get(name);
+        const kernel = this.#dataplane.get(name);
+        if (list === undefined || kernel === undefined) continue;
+        const names = this.#ipSetsOf(list);
+        const inUse = list.setsInUse;
+        if (
+          inUse !== undefined && equalLists(kernel.hashes, inUse.hashes) &&
+          names.every((n) => inUse.ipSets.includes(n))
+        ) continue;
+        guard.add({ name, rules: list.rules }, names);
+      } else {
+        const rules = write.foreign.get(name) ?? [];
+        guard.add({ name, rules }, ipSetNamesOf(rules));
+      }
+    }
+  }
+
+  /**
+   * A jump or goto to a chain we do not own must name a chain the kernel's
+   * table has (iptables-restore refuses the whole transaction otherwise):
+   * checked when planning, so `plan()` finds it too.
+   */
+  #checkForeignTargets(reached: Iterable<string>): void {
+    const check = (chain: string, list: "chain" | "insert" | "append", rules: readonly Rule[]) => {
+      for (let i = 0; i < rules.length; i++) {
+        const action = rules[i]!.action;
+        if (
+          !isReferrer(action) || this.isOwnedChain(action.target) ||
+          this.#dataplane.has(action.target)
+        ) continue;
+        throw new DanglingReferenceError(
+          `Rule ${i + 1} of ${list === "chain" ? "chain" : `the ${list} list of chain`} ` +
+            `"${chain}" ${
+              action.kind === "Goto" ? "goes" : "jumps"
+            } to chain "${action.target}", ` +
+            `which the ${this.name} table (IPv${this.ipVersion}) does not have: create it first ` +
+            `(it is not one of ours), or jump to a chain that exists`,
+          { fromChain: chain, toChain: action.target, ruleIndex: i, list },
+        );
+      }
+    };
+    for (const [name, list] of this.#inserts) check(name, "insert", list.rules);
+    for (const [name, list] of this.#appends) check(name, "append", list.rules);
+    for (const name of reached) check(name, "chain", this.#chains.get(name)!.rules);
+  }
+
   #ipSetsOf(list: RuleList): readonly string[] {
     return list.ipSets ??= ipSetNamesOf(list.rules);
   }
@@ -875,6 +919,7 @@ export class Table {
         return list.jumps ??= ownedJumps(list.rules, isOwned);
       },
     });
+    this.#checkForeignTargets(reach.keys());
     const place = { table: this.name, ipVersion: this.ipVersion };
     for (const chain of roots.keys()) {
       const hooks = isKernelChain(this.name, chain) ? new Set([chain]) : null;

@@ -341,13 +341,30 @@ Deno.test("table: dangling references and bad placements fail before writing", a
     table.apply(),
     (e) => e instanceof DanglingReferenceError && e.toChain === "rp-a",
   );
+  // A chain we do not own must exist in the kernel's table: found by plan() too.
   table.setRuleInsertions("INPUT", [{ action: Jump("DOCKER-USER") }]);
-  await assert.rejects(
-    table.apply(),
-    RestoreError,
-    "a foreign target is left for the kernel to resolve",
-  );
-  assert.equal(restores(fake).length, 11);
+  for (const run of [() => table.plan(), () => table.apply()]) {
+    await assert.rejects(run(), (e) => {
+      assert.ok(e instanceof DanglingReferenceError, String(e));
+      assert.deepEqual([e.fromChain, e.toChain, e.ruleIndex, e.list], [
+        "INPUT",
+        "DOCKER-USER",
+        0,
+        "insert",
+      ]);
+      assert.match(
+        e.message,
+        /^Rule 1 of the insert list of chain "INPUT" jumps to chain "DOCKER-USER", which the filter table \(IPv4\) does not have/,
+      );
+      return true;
+    });
+  }
+  assert.equal(restores(fake).length, 0);
+  await seed(fake, "*filter\n:DOCKER-USER - [0:0]\nCOMMIT\n");
+  table.invalidateDataplaneCache("test");
+  await table.apply();
+  assert.equal(restores(fake).length, 2); // the seed, then the apply
+  assert.match(restores(fake)[1]!, /-I INPUT .*--jump DOCKER-USER/);
 });
 
 Deno.test("table: chain policies are enforced and drift-checked", async () => {
