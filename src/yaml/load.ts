@@ -65,9 +65,10 @@ const SOURCES = new WeakMap<object, SourcePosition>();
 /**
  * Where a rule, chain or table policy returned by `parsePolicy` was
  * written, so that later errors (for example a `PlacementError` naming a
- * chain and rule index) can point into the file.
+ * chain and rule index) can point into the file. A rule's action is located
+ * at its value (`jump: rp-web` at `rp-web`).
  *
- * @param item A `PolicyRule`, `PolicyChain` or `TablePolicy` of a loaded policy.
+ * @param item A `PolicyRule`, `PolicyChain`, `TablePolicy` or a rule's `Action` of a loaded policy.
  * @returns Its position, or `undefined` for objects not loaded from YAML.
  *
  * @example
@@ -879,11 +880,15 @@ class Loader {
     if (typeof ctor !== "function") {
       this.fail(keyNode, path, `Unknown action "${spec.key}": this version of the DSL lacks it`);
     }
+    let action: Action;
     try {
-      return (ctor as (...a: DslArg[]) => Action)(...args);
+      action = (ctor as (...a: DslArg[]) => Action)(...args);
     } catch (e) {
       return this.dslError(e, spec, args, node, path, keyNode);
     }
+    // Where its value is, for errors found later (a jump to a missing chain).
+    this.record(action, this.resolve(node, path) ?? keyNode, path);
+    return action;
   }
 
   /** Re-throws a DSL error located at the YAML node that caused it. */

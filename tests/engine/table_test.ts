@@ -18,6 +18,7 @@ import {
   PlacementError,
   RestoreError,
   type Rule,
+  RuleError,
   Table,
   type TableOptions,
 } from "../../mod.ts";
@@ -725,4 +726,43 @@ Deno.test("table: when restore stops early, a check failing on the rest of the s
   );
   assert.equal(restores, 2);
   assert.deepEqual(await rulesOf(fake), []);
+});
+
+Deno.test("table: malformed rules are refused when given, with a RuleError naming the field", () => {
+  const { table } = setup();
+  const bad: [() => void, string, RegExp][] = [
+    [
+      () => table.updateChain({ name: "rp-a", rules: [{}, { comment: 42 } as unknown as Rule] }),
+      "chain.rules[1].comment",
+      /^Invalid chain\.rules\[1\]\.comment 42: expected a string or a list of strings$/,
+    ],
+    [
+      () => table.setRuleInsertions("INPUT", [{ comment: ["ok", "two\nlines"] }]),
+      "rules[0].comment[1]",
+      /expected no NUL, CR or LF/,
+    ],
+    [
+      () => table.setRuleAppends("INPUT", [{ match: "-p tcp" } as unknown as Rule]),
+      "rules[0].match",
+      /expected match criteria built with Match\(\)/,
+    ],
+    [
+      () => table.setRuleAppends("INPUT", [null as unknown as Rule]),
+      "rules[0]",
+      /expected a rule/,
+    ],
+  ];
+  for (const [call, field, message] of bad) {
+    assert.throws(call, (e: unknown) => {
+      assert.ok(e instanceof RuleError, String(e));
+      assert.equal(e.field, field);
+      assert.match(e.message, message);
+      return true;
+    });
+  }
+  // Nothing was taken: the table holds none of them.
+  assert.deepEqual(table.chains(), []);
+  assert.deepEqual(table.insertions("INPUT"), []);
+  // Other characters are escaped when rendered, as the reference does.
+  table.setRuleInsertions("INPUT", [{ action: Accept(), comment: "it's" }]);
 });
