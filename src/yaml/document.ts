@@ -120,7 +120,18 @@ export class YamlDocument {
   readonly text: string;
   /** The root node; `undefined` for an empty document. */
   readonly root: number | undefined;
-  readonly #events: Event[];
+  /** The parser's events, packed (a tenth of their objects' memory). */
+  readonly #type: Uint8Array;
+  readonly #style: Uint8Array;
+  /** Scalars: `valueStart`; collections: `start`; aliases: `anchorStart`. */
+  readonly #start: Int32Array;
+  /** Scalars: `valueEnd`; aliases: `anchorEnd`. */
+  readonly #end: Int32Array;
+  readonly #anchorStart: Int32Array;
+  readonly #tagStart: Int32Array;
+  readonly #tagEnd: Int32Array;
+  /** Block scalars' `chomping` and `indent`, scalars' `fast`. */
+  readonly #scalarInfo = new Map<number, { chomping: number; indent: number; fast: boolean }>();
   /** For each node, the index after its last descendant. */
   readonly #next: Int32Array;
   /** Offsets of nodes whose event has none (empty scalars) or a different one. */
@@ -131,9 +142,64 @@ export class YamlDocument {
 
   private constructor(text: string, events: Event[], options: YamlDocumentOptions) {
     this.text = text;
-    this.#events = events;
-    this.#next = new Int32Array(events.length);
-    this.root = this.#index(options);
+    const n = events.length;
+    this.#type = new Uint8Array(n);
+    this.#style = new Uint8Array(n);
+    this.#start = new Int32Array(n);
+    this.#end = new Int32Array(n);
+    this.#anchorStart = new Int32Array(n);
+    this.#tagStart = new Int32Array(n);
+    this.#tagEnd = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const e = events[i]!;
+      this.#type[i] = e.type;
+      switch (e.type) {
+        case EVENT_ID.SCALAR:
+          this.#start[i] = e.valueStart;
+          this.#end[i] = e.valueEnd;
+          this.#style[i] = e.style;
+          this.#anchorStart[i] = e.anchorStart;
+          this.#tagStart[i] = e.tagStart;
+          this.#tagEnd[i] = e.tagEnd;
+          if (!e.fast || e.chomping !== 1 || e.indent !== -1) {
+            this.#scalarInfo.set(i, { chomping: e.chomping, indent: e.indent, fast: e.fast });
+          }
+          break;
+        case EVENT_ID.SEQUENCE:
+        case EVENT_ID.MAPPING:
+          this.#start[i] = e.start;
+          this.#style[i] = e.style;
+          this.#anchorStart[i] = e.anchorStart;
+          this.#tagStart[i] = e.tagStart;
+          this.#tagEnd[i] = e.tagEnd;
+          break;
+        case EVENT_ID.ALIAS:
+          this.#start[i] = e.anchorStart;
+          this.#end[i] = e.anchorEnd;
+          break;
+      }
+    }
+    this.#next = new Int32Array(n);
+    // The events are not kept: the loader works from the packed arrays.
+    this.root = this.#index(events, options);
+  }
+
+  /** A scalar's event, as `getScalarValue` reads it. */
+  #scalarEvent(i: number): ScalarEvent {
+    const info = this.#scalarInfo.get(i);
+    return {
+      type: EVENT_ID.SCALAR,
+      valueStart: this.#start[i]!,
+      valueEnd: this.#end[i]!,
+      anchorStart: this.#anchorStart[i]!,
+      anchorEnd: -1,
+      tagStart: this.#tagStart[i]!,
+      tagEnd: this.#tagEnd[i]!,
+      style: this.#style[i] as ScalarEvent["style"],
+      chomping: (info?.chomping ?? 1) as ScalarEvent["chomping"],
+      indent: info?.indent ?? -1,
+      fast: info?.fast ?? true,
+    };
   }
 
   /**
@@ -164,8 +230,7 @@ export class YamlDocument {
   }
 
   /** One pass over the events: subtree ends, offsets, aliases, duplicate keys, expansion. */
-  #index(options: YamlDocumentOptions): number | undefined {
-    const events = this.#events;
+  #index(events: readonly Event[], options: YamlDocumentOptions): number | undefined {
     const text = this.text;
     const stack: Frame[] = [];
     const anchors = new Map<string, number>();
@@ -376,17 +441,17 @@ export class YamlDocument {
   }
 
   #eventOffset(index: number): number {
-    const e = this.#events[index]!;
-    switch (e.type) {
-      case EVENT_ID.SCALAR:
-        return e.style === STYLE_SINGLE || e.style === STYLE_DOUBLE
-          ? e.valueStart - 1
-          : e.valueStart;
+    const start = this.#start[index]!;
+    switch (this.#type[index]) {
+      case EVENT_ID.SCALAR: {
+        const style = this.#style[index];
+        return style === STYLE_SINGLE || style === STYLE_DOUBLE ? start - 1 : start;
+      }
       case EVENT_ID.ALIAS:
-        return e.anchorStart - 1;
+        return start - 1;
       case EVENT_ID.SEQUENCE:
       case EVENT_ID.MAPPING:
-        return e.start;
+        return start;
       default:
         return 0;
     }
@@ -399,7 +464,7 @@ export class YamlDocument {
 
   /** What a node is. */
   kind(node: number): NodeKind {
-    switch (this.#events[node]!.type) {
+    switch (this.#type[node]) {
       case EVENT_ID.SCALAR:
         return "scalar";
       case EVENT_ID.SEQUENCE:
@@ -419,27 +484,31 @@ export class YamlDocument {
 
   /** An alias's anchor name (without `*`). */
   aliasName(node: number): string {
-    const e = this.#events[node] as { anchorStart: number; anchorEnd: number };
-    return this.text.slice(e.anchorStart, e.anchorEnd);
+    return this.text.slice(this.#start[node], this.#end[node]);
   }
 
   /** A scalar's value: plain scalars are resolved by the YAML 1.2 core schema, others are strings. */
   value(node: number): ScalarValue {
-    const e = this.#events[node] as ScalarEvent;
-    if (e.valueStart < 0 && e.tagStart < 0) return null;
-    const source = getScalarValue(this.text, e);
-    if (e.tagStart >= 0) {
-      const name = tagName(this.text.slice(e.tagStart, e.tagEnd));
+    const tagStart = this.#tagStart[node]!;
+    if (this.#start[node]! < 0 && tagStart < 0) return null;
+    const source = this.source(node);
+    if (tagStart >= 0) {
+      const name = tagName(this.text.slice(tagStart, this.#tagEnd[node]));
       if (name === "!" || name.endsWith(":str")) return source;
       const tag = CORE_SCALARS.find((t) => t.tagName === name)!;
       return tag.resolve(source, true, name) as ScalarValue;
     }
-    return e.style === STYLE_PLAIN ? resolvePlain(source) : source;
+    return this.#style[node] === STYLE_PLAIN ? resolvePlain(source) : source;
   }
 
   /** A scalar's text as written (plain scalars: the characters in the file). */
   source(node: number): string {
-    return getScalarValue(this.text, this.#events[node] as ScalarEvent);
+    if (!this.#scalarInfo.has(node)) {
+      // A "fast" scalar is its characters in the file.
+      const start = this.#start[node]!;
+      return start < 0 ? "" : this.text.slice(start, this.#end[node]);
+    }
+    return getScalarValue(this.text, this.#scalarEvent(node));
   }
 
   /** A sequence's items. */

@@ -747,5 +747,20 @@ kernelTest(
         }
       },
     );
+    // A rule that cannot be placed, and a loop of jumps, are located the same way.
+    const placed = rulesEnding("dscp: 46");
+    const loop = rulesEnding("jump: rp-b", "      rp-b:\n        - jump: rp-in\n");
+    for (
+      const [text, message] of [
+        [placed, /rules\.yaml:13:11: Cannot place rule 2 of chain "rp-in" \(filter, IPv4\)/],
+        [loop, /rules\.yaml:1[35]:1[57]: Chains jump to each other in a loop/],
+      ] as const
+    ) {
+      await withFile(text, async (file) => {
+        const plan = await cli(["plan", file, ...ns]);
+        assert.equal(plan.code, EXIT_CODES.INVALID_POLICY, plan.err);
+        assert.match(plan.err, message);
+      });
+    }
   },
 );

@@ -601,6 +601,16 @@ Deno.test("yaml: sourcePositionOf locates loaded rules, chains and tables", () =
     field: "tables.filter.chains.rp-a[1]",
   });
   assert.equal(sourcePositionOf({}), undefined);
+  // an action is located at its value
+  const j = parsePolicy("tables:\n  filter:\n    chains:\n      rp-a:\n        - jump: rp-b\n", {
+    file: "j.yaml",
+  });
+  assert.deepEqual(sourcePositionOf(j.tables[0]!.chains[0]!.rules[0]!.action!), {
+    file: "j.yaml",
+    line: 5,
+    column: 17,
+    field: "tables.filter.chains.rp-a[0].jump",
+  });
 });
 
 Deno.test("yaml: a top-level family restricts every table", () => {
