@@ -23,6 +23,7 @@ export * from "./src/cli/args.ts";
 export * from "./src/cli/commands.ts";
 export * from "./src/cli/environment.ts";
 export * from "./src/cli/help.ts";
+export * from "./src/cli/policy_errors.ts";
 export * from "./src/cli/policy_files.ts";
 export * from "./src/cli/progress.ts";
 export * from "./src/cli/watchdog.ts";

@@ -47,7 +47,14 @@ export * from "./src/firewall.ts";
 export * from "./src/snapshot.ts";
 export * from "./src/ts_export.ts";
 export * from "./src/yaml/errors.ts";
-export * from "./src/yaml/load.ts";
+export {
+  loadPolicyFile,
+  type LoadPolicyFileOptions,
+  type ParsePolicyOptions,
+  type SourcePosition,
+  sourcePositionOf,
+} from "./src/yaml/load.ts";
+export * from "./src/yaml/parse.ts";
 export * from "./src/yaml/save.ts";
 export * from "./src/plan_diff.ts";
 export * from "./src/iptables_commands.ts";

@@ -4,6 +4,7 @@
  * @module
  */
 import type { Action } from "./action.ts";
+import { quoteValue, RuleError } from "./errors.ts";
 import type { Features } from "./features.ts";
 import type { MatchCriteria } from "./match.ts";
 
@@ -87,6 +88,107 @@ export function escapeComment(comment: string): string {
   // line): most comments are already safe and short.
   const safe = COMMENT_SAFE.test(comment) ? comment : comment.replace(COMMENT_UNSAFE, "_");
   return safe.length > MAX_COMMENT_LENGTH ? safe.slice(0, MAX_COMMENT_LENGTH) : safe;
+}
+
+/** The most characters of a comment the kernel stores (`XT_MAX_COMMENT_LEN` less its NUL). */
+export const MAX_STORED_COMMENT_LENGTH = 255;
+
+/**
+ * Why a comment would not be stored as written, or `undefined` when it
+ * would be: escaping replaces every character outside
+ * `[A-Za-z0-9_ @%+=:,./-]` with `_`, and the kernel keeps 255 characters.
+ * YAML rule files refuse such comments (the DSL escapes them, as the
+ * reference does).
+ *
+ * @param comment The comment.
+ * @returns The problem, in words, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { commentProblem } from "@rampart/iptables";
+ * console.log(commentProblem("web server")); // undefined
+ * console.log(commentProblem("it's"));
+ * // it would be stored as "it_s": a comment keeps only letters, digits, spaces and _ @ % + = : , . / -
+ * ```
+ */
+export function commentProblem(comment: string): string | undefined {
+  if (!COMMENT_SAFE.test(comment)) {
+    return `it would be stored as ${
+      JSON.stringify(escapeComment(comment))
+    }: a comment keeps only letters, digits, spaces and _ @ % + = : , . / -`;
+  }
+  if (comment.length > MAX_STORED_COMMENT_LENGTH) {
+    return `it has ${comment.length} characters: the kernel keeps ${MAX_STORED_COMMENT_LENGTH}`;
+  }
+  return undefined;
+}
+
+const LINE_BREAK_OR_NUL = /[\0\r\n]/;
+
+function checkComment(field: string, value: unknown): void {
+  if (typeof value !== "string") {
+    throw new RuleError(
+      `Invalid ${field} ${quoteValue(value)}: expected a string or a list of strings`,
+      { field, value },
+    );
+  }
+  if (LINE_BREAK_OR_NUL.test(value)) {
+    throw new RuleError(
+      `Invalid ${field} ${quoteValue(value)}: expected no NUL, CR or LF (a comment is one line)`,
+      { field, value },
+    );
+  }
+}
+
+/**
+ * Checks the shape of a rule given to the engine: `match` a `Match()`
+ * criteria, `action` an action, `comment` a string or a list of strings
+ * without NUL, CR or LF (other characters are escaped when rendered).
+ *
+ * @param rule The rule, as given.
+ * @param field Its name in messages, e.g. `rules[2]`.
+ * @throws {RuleError} naming the field (e.g. `rules[2].comment`).
+ *
+ * @example
+ * ```ts
+ * import { checkRule, RuleError } from "@rampart/iptables";
+ * try {
+ *   checkRule({ comment: 42 }, "rules[0]");
+ * } catch (e) {
+ *   if (e instanceof RuleError) console.log(e.field); // rules[0].comment
+ * }
+ * ```
+ */
+export function checkRule(rule: unknown, field: string): asserts rule is Rule {
+  if (rule === null || typeof rule !== "object" || Array.isArray(rule)) {
+    throw new RuleError(
+      `Invalid ${field} ${quoteValue(rule)}: expected a rule ({ match?, action?, comment? })`,
+      { field, value: rule },
+    );
+  }
+  const { match, action, comment } = rule as Record<string, unknown>;
+  if (
+    match !== undefined &&
+    typeof (match as { render?: unknown } | null)?.render !== "function"
+  ) {
+    throw new RuleError(
+      `Invalid ${field}.match ${quoteValue(match)}: expected match criteria built with Match()`,
+      { field: `${field}.match`, value: match },
+    );
+  }
+  if (
+    action !== undefined &&
+    typeof (action as { toFragment?: unknown } | null)?.toFragment !== "function"
+  ) {
+    throw new RuleError(
+      `Invalid ${field}.action ${quoteValue(action)}: expected an action such as Accept()`,
+      { field: `${field}.action`, value: action },
+    );
+  }
+  if (comment === undefined) return;
+  if (Array.isArray(comment)) {
+    comment.forEach((c, i) => checkComment(`${field}.comment[${i}]`, c));
+  } else checkComment(`${field}.comment`, comment);
 }
 
 /** The comments of a rule as a list. */

@@ -57,7 +57,9 @@ export class PlacementError extends Error {
 
 /**
  * A rule jumps to an owned chain that is not defined (never added, or
- * removed while still referenced). Thrown before anything is written.
+ * removed while still referenced), or to a chain we do not own that the
+ * kernel's table does not have. Thrown before anything is written (by
+ * `plan()` too).
  *
  * @example
  * ```ts
@@ -77,6 +79,8 @@ export class DanglingReferenceError extends Error {
   readonly toChain: string;
   /** The 0-based index of the referring rule. */
   readonly ruleIndex: number;
+  /** The list the rule is in, when known: an owned chain's, or a kernel chain's insert or append list. */
+  readonly list: "chain" | "insert" | "append" | undefined;
 
   /**
    * Creates the error.
@@ -84,12 +88,21 @@ export class DanglingReferenceError extends Error {
    * @param message What is wrong and how to fix it.
    * @param options The two chains and the rule.
    */
-  constructor(message: string, options: { fromChain: string; toChain: string; ruleIndex: number }) {
+  constructor(
+    message: string,
+    options: {
+      fromChain: string;
+      toChain: string;
+      ruleIndex: number;
+      list?: "chain" | "insert" | "append";
+    },
+  ) {
     super(message);
     this.name = "DanglingReferenceError";
     this.fromChain = options.fromChain;
     this.toChain = options.toChain;
     this.ruleIndex = options.ruleIndex;
+    this.list = options.list;
   }
 }
 

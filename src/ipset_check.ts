@@ -17,7 +17,7 @@ import type { CommandRunner } from "./runner.ts";
  * import { MissingIpSetError } from "@rampart/iptables";
  * const e = new MissingIpSetError({ setName: "rp-allowed", chain: "rp-input", ruleIndex: 2 });
  * console.log(e.message);
- * // IP set "rp-allowed" used by rule 2 of chain "rp-input" does not exist: expected it to be created (ipset create) before the rules are applied
+ * // IP set "rp-allowed" used by rule 3 of chain "rp-input" does not exist: expected it to be created (ipset create) before the rules are applied
  * ```
  */
 export class MissingIpSetError extends Error {
@@ -35,7 +35,7 @@ export class MissingIpSetError extends Error {
    */
   constructor(options: { setName: string; chain: string; ruleIndex: number }) {
     super(
-      `IP set ${JSON.stringify(options.setName)} used by rule ${options.ruleIndex} of chain ${
+      `IP set ${JSON.stringify(options.setName)} used by rule ${options.ruleIndex + 1} of chain ${
         JSON.stringify(options.chain)
       } does not exist: expected it to be created (ipset create) before the rules are applied`,
     );

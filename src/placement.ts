@@ -196,7 +196,7 @@ function onlyIn(hooks: HookSet, set: ReadonlySet<string>): hooks is ReadonlySet<
 export function checkPlacement(rule: Rule, where: Placement): readonly PlacementWarning[] {
   // Built only on failure or warning: this runs for every rule of every plan.
   function placeText(): string {
-    return `rule ${where.ruleIndex} of ${
+    return `rule ${where.ruleIndex + 1} of ${
       where.list === "chain" ? "chain" : `the ${where.list} list of chain`
     } "${where.chain}" (${where.table}, IPv${where.ipVersion})`;
   }

@@ -483,7 +483,7 @@ function writeForeignChain(
     if (id === "" || input.deleteByPosition?.has(name)) continue;
     const line = rendered.get(id) ?? input.writtenLines?.get(`${name} ${id}`) ?? prev.lines[i];
     if (line === undefined || !line.startsWith("-A ")) {
-      throw new Error(`Cannot delete rule ${i} of chain "${name}": its saved text is unknown`);
+      throw new Error(`Cannot delete rule ${i + 1} of chain "${name}": its saved text is unknown`);
     }
     write("-D " + line.slice(3));
   }

@@ -80,7 +80,9 @@ export function computeReachability(input: ReachabilityInput): Map<string, HookS
     for (const { ruleIndex: i, target } of jumps) {
       if (!input.chains.has(target)) {
         throw new DanglingReferenceError(
-          `Rule ${i} of chain "${from}" jumps to owned chain "${target}", which is not defined: ` +
+          `Rule ${
+            i + 1
+          } of chain "${from}" jumps to owned chain "${target}", which is not defined: ` +
             `add it with updateChain() or remove the rule`,
           { fromChain: from, toChain: target, ruleIndex: i },
         );

@@ -44,11 +44,12 @@
  *
  * @module
  */
+import { isReferrer } from "../dsl/action.ts";
 import type { Features } from "../dsl/features.ts";
 import { calculateRuleHashes } from "../dsl/hash.ts";
-import { type Chain, type Rule, ruleComments } from "../dsl/rule.ts";
+import { type Chain, checkRule, type Rule, ruleComments } from "../dsl/rule.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { RestoreError, SaveError, TableConfigError } from "./errors.ts";
+import { DanglingReferenceError, RestoreError, SaveError, TableConfigError } from "./errors.ts";
 import { autoDetectBackend } from "./backend_detector.ts";
 import { FeatureDetector } from "./feature_detector.ts";
 import type { FeatureSource } from "./feature_source.ts";
@@ -426,6 +427,8 @@ export class Table {
    * a kernel chain reaches it.
    *
    * @param chain The chain; its name must start with one of `chainPrefixes`.
+   * @throws {TableConfigError} for a name without the prefixes.
+   * @throws {RuleError} for a malformed rule (e.g. a comment that is not a string, or holds a line break).
    */
   updateChain(chain: Chain): void {
     if (!this.isOwnedChain(chain.name)) {
@@ -443,6 +446,7 @@ export class Table {
       );
     }
     const rules = [...chain.rules];
+    rules.forEach((rule, i) => checkRule(rule, `chain.rules[${i}]`));
     this.#chains.set(chain.name, { name: chain.name, rules });
     const old = this.#chainHashes.get(chain.name);
     if (old?.hashes !== undefined) {
@@ -502,9 +506,11 @@ export class Table {
    *
    * @param kernelChain The chain.
    * @param rules Our rules for it, in order.
+   * @throws {RuleError} for a malformed rule (e.g. a comment that is not a string, or holds a line break).
    */
   setRuleInsertions(kernelChain: string, rules: readonly Rule[]): void {
     this.#checkForeignChain(kernelChain);
+    rules.forEach((rule, i) => checkRule(rule, `rules[${i}]`));
     if (this.#replaceForeign(this.#inserts, kernelChain, rules)) {
       this.invalidateDataplaneCache(`insertions into ${kernelChain} changed`);
     }
@@ -515,9 +521,11 @@ export class Table {
    *
    * @param kernelChain The chain.
    * @param rules Our rules for it, in order.
+   * @throws {RuleError} for a malformed rule (e.g. a comment that is not a string, or holds a line break).
    */
   setRuleAppends(kernelChain: string, rules: readonly Rule[]): void {
     this.#checkForeignChain(kernelChain);
+    rules.forEach((rule, i) => checkRule(rule, `rules[${i}]`));
     if (this.#replaceForeign(this.#appends, kernelChain, rules)) {
       this.invalidateDataplaneCache(`appends to ${kernelChain} changed`);
     }
@@ -646,8 +654,12 @@ export class Table {
     this.invalidateDataplaneCache("plan");
     await this.#ensureBackend();
     await this.#loadDataplane();
-    const { plan, warnings } = this.#computePlan();
-    const script = plan.finish().script;
+    // The IP sets are checked as apply checks them: a plan apply would refuse
+    // is not a plan.
+    const guard = new IpSetGuard(this.#runner, { timeoutMs: this.#commandTimeoutMs });
+    const { plan: stream, write, warnings } = this.#computePlan(guard);
+    this.#guardWrites(stream, write, guard);
+    const script = await checkedScript(stream, guard);
     this.#noteWarnings(warnings());
     return script;
   }
@@ -720,23 +732,7 @@ export class Table {
         this.#noteWarnings(warnings());
         break;
       }
-      for (const name of stream.writtenChains) {
-        if (this.isOwnedChain(name)) {
-          const list = this.#chainHashes.get(name);
-          const kernel = this.#dataplane.get(name);
-          if (list === undefined || kernel === undefined) continue;
-          const names = this.#ipSetsOf(list);
-          const inUse = list.setsInUse;
-          if (
-            inUse !== undefined && equalLists(kernel.hashes, inUse.hashes) &&
-            names.every((n) => inUse.ipSets.includes(n))
-          ) continue;
-          guard.add({ name, rules: list.rules }, names);
-        } else {
-          const rules = write.foreign.get(name) ?? [];
-          guard.add({ name, rules }, ipSetNamesOf(rules));
-        }
-      }
+      this.#guardWrites(stream, write, guard);
       if (this.#beforeWrite !== undefined) {
         await this.#beforeWrite({ ...write, script: await checkedScript(stream, guard) });
       }
@@ -870,6 +866,60 @@ export class Table {
     return list;
   }
 
+  /** Notes the IP sets of the chains a write changes (chains the kernel lacks are noted as produced). */
+  #guardWrites(
+    stream: TablePlanStream,
+    write: Omit<PlannedWrite, "script">,
+    guard: IpSetGuard,
+  ): void {
+    for (const name of stream.writtenChains) {
+      if (this.isOwnedChain(name)) {
+        const list = this.#chainHashes.get(name);
+        const kernel = this.#dataplane.get(name);
+        if (list === undefined || kernel === undefined) continue;
+        const names = this.#ipSetsOf(list);
+        const inUse = list.setsInUse;
+        if (
+          inUse !== undefined && equalLists(kernel.hashes, inUse.hashes) &&
+          names.every((n) => inUse.ipSets.includes(n))
+        ) continue;
+        guard.add({ name, rules: list.rules }, names);
+      } else {
+        const rules = write.foreign.get(name) ?? [];
+        guard.add({ name, rules }, ipSetNamesOf(rules));
+      }
+    }
+  }
+
+  /**
+   * A jump or goto to a chain we do not own must name a chain the kernel's
+   * table has (iptables-restore refuses the whole transaction otherwise):
+   * checked when planning, so `plan()` finds it too.
+   */
+  #checkForeignTargets(reached: Iterable<string>): void {
+    const check = (chain: string, list: "chain" | "insert" | "append", rules: readonly Rule[]) => {
+      for (let i = 0; i < rules.length; i++) {
+        const action = rules[i]!.action;
+        if (
+          !isReferrer(action) || this.isOwnedChain(action.target) ||
+          this.#dataplane.has(action.target)
+        ) continue;
+        throw new DanglingReferenceError(
+          `Rule ${i + 1} of ${list === "chain" ? "chain" : `the ${list} list of chain`} ` +
+            `"${chain}" ${
+              action.kind === "Goto" ? "goes" : "jumps"
+            } to chain "${action.target}", ` +
+            `which the ${this.name} table (IPv${this.ipVersion}) does not have: create it first ` +
+            `(it is not one of ours), or jump to a chain that exists`,
+          { fromChain: chain, toChain: action.target, ruleIndex: i, list },
+        );
+      }
+    };
+    for (const [name, list] of this.#inserts) check(name, "insert", list.rules);
+    for (const [name, list] of this.#appends) check(name, "append", list.rules);
+    for (const name of reached) check(name, "chain", this.#chains.get(name)!.rules);
+  }
+
   #ipSetsOf(list: RuleList): readonly string[] {
     return list.ipSets ??= ipSetNamesOf(list.rules);
   }
@@ -938,6 +988,7 @@ export class Table {
         return list.jumps ??= ownedJumps(list.rules, isOwned);
       },
     });
+    this.#checkForeignTargets(reach.keys());
     const place = { table: this.name, ipVersion: this.ipVersion, backend: this.#backend };
     const warnings: EngineWarning[] = [];
     for (const chain of roots.keys()) {
@@ -1314,9 +1365,12 @@ function restoreError(
       { ...base, failedLine, failedLineText: text, atCommit: true, addedRules: added },
     );
   }
+  // Rule numbers are 1-based, as the line shows them (`-R rp-in 6` is rule 6).
   const where = location === undefined
     ? ""
-    : ` (rule ${location.ruleIndex} of ${
+    : location.ruleIndex === undefined
+    ? ` (chain "${location.chain}")`
+    : ` (rule ${location.ruleIndex + 1} of ${
       location.list === "chain" ? "chain" : `the ${location.list} list of chain`
     } "${location.chain}")`;
   return new RestoreError(

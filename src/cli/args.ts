@@ -88,6 +88,8 @@ export interface CliArgs {
   stateDir?: string;
   /** `--insert-mode`. */
   insertMode: "insert" | "append";
+  /** `--max-file-size` in bytes: larger policy files are refused. */
+  maxFileBytes?: number;
 }
 
 /**
@@ -160,6 +162,15 @@ export function parseDuration(text: string): number {
 
 const NETNS_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
+/** Bytes of a size such as `64M`, `1G`, `512K` or a bare number (binary units). */
+function parseSize(text: string): number | undefined {
+  const m = /^(\d{1,15})(?:([KMG])(?:i?B)?)?$/i.exec(text);
+  if (m === null) return undefined;
+  const unit = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 }[(m[2] ?? "").toUpperCase()] ?? 1;
+  const bytes = Number(m[1]) * unit;
+  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
+}
+
 /**
  * Parses `rampart <command> [files…] [flags]`.
  *
@@ -206,6 +217,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
         "chain-prefix": { type: "string", multiple: true },
         "state-dir": { type: "string" },
         "insert-mode": { type: "string", default: "insert" },
+        "max-file-size": { type: "string" },
       },
     });
   } catch (e) {
@@ -274,6 +286,17 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   args.hashPrefix = v["hash-prefix"] ?? "rampart:";
   if (v["chain-prefix"] !== undefined) args.chainPrefixes = [...v["chain-prefix"]];
   if (v["state-dir"] !== undefined) args.stateDir = v["state-dir"];
+  if (v["max-file-size"] !== undefined) {
+    const size = parseSize(v["max-file-size"]);
+    if (size === undefined) {
+      throw new UsageError(
+        `Invalid --max-file-size ${JSON.stringify(v["max-file-size"])}: expected a size such ` +
+          "as 64M, 1G or 500000 (bytes)",
+        { command },
+      );
+    }
+    args.maxFileBytes = size;
+  }
   if (v["confirm-timeout"] !== undefined) {
     if (command !== "apply") {
       throw new UsageError(`--confirm-timeout is only valid for apply`, { command });

@@ -5,7 +5,12 @@
  */
 import { RuleError } from "../../dsl/errors.ts";
 import { FeatureDetector } from "../feature_detector.ts";
-import { Firewall, type FirewallApplyResult } from "../firewall.ts";
+import {
+  Firewall,
+  type FirewallApplyResult,
+  type FirewallPlan,
+  type TablePlanEntry,
+} from "../firewall.ts";
 import { TABLE_NAMES, type TableName } from "../kernel_chains.ts";
 import { diffTable, readKernelTable, renderDiff, type TableDiff } from "../plan_diff.ts";
 import {
@@ -18,11 +23,12 @@ import {
 import { describePolicy } from "../repl/inspect.ts";
 import { snapshotToJson } from "../snapshot.ts";
 import { policyToTypeScript } from "../ts_export.ts";
-import { warningKey } from "../warnings.ts";
+import { type EngineWarning, warningKey } from "../warnings.ts";
 import { PolicyFileError } from "../yaml/errors.ts";
 import { type CliArgs, type CommandName, EXIT_CODES, parseCliArgs, UsageError } from "./args.ts";
 import { type CliEnvironment, denoCliEnvironment } from "./environment.ts";
 import { helpText } from "./help.ts";
+import { isRuleError, locateRuleError } from "./policy_errors.ts";
 import { loadPolicyFiles, selectPolicy } from "./policy_files.ts";
 import { progressLine } from "./progress.ts";
 import { warningJson, warningLine } from "./warnings.ts";
@@ -107,15 +113,40 @@ function reportWarnings(ctx: Context, firewall: Firewall): Record<string, unknow
 }
 
 async function loadPolicy(ctx: Context): Promise<Policy> {
-  return await loadPolicyFiles(ctx.args.files, { chainPrefixes: ctx.args.chainPrefixes });
+  return await loadPolicyFiles(ctx.args.files, {
+    chainPrefixes: ctx.args.chainPrefixes,
+    maxBytes: ctx.args.maxFileBytes,
+  });
 }
 
 function target(args: CliArgs): string {
   return args.netns === undefined ? "this host" : `network namespace "${args.netns}"`;
 }
 
+/**
+ * `firewall.plan()`, table by table (in its order), so that an error about a
+ * rule is reported at the rule in its file.
+ */
+async function planTables(ctx: Context, firewall: Firewall): Promise<FirewallPlan> {
+  const tables: TablePlanEntry[] = [];
+  const warnings: EngineWarning[] = [];
+  const selected = (t: TableName) => ctx.args.tables.length === 0 || ctx.args.tables.includes(t);
+  for (const ipVersion of firewall.ipVersions) {
+    for (const table of TABLE_NAMES.filter(selected)) {
+      const t = firewall.table(table, ipVersion);
+      try {
+        tables.push({ table, ipVersion, script: await t.plan() });
+      } catch (e) {
+        throw locateRuleError(e, firewall.policy(), { table, ipVersion });
+      }
+      warnings.push(...t.warnings());
+    }
+  }
+  return { tables, warnings };
+}
+
 async function diffs(ctx: Context, firewall: Firewall): Promise<TableDiff[]> {
-  const { tables } = await firewall.plan();
+  const { tables } = await planTables(ctx, firewall);
   const policy = firewall.policy();
   const out: TableDiff[] = [];
   for (const { table, ipVersion } of tables) {
@@ -140,7 +171,7 @@ async function planText(
   ctx: Context,
   firewall: Firewall,
 ): Promise<{ text: string; tables: { table: TableName; ipVersion: IpFamily; script: string }[] }> {
-  const { tables } = await firewall.plan();
+  const { tables } = await planTables(ctx, firewall);
   let text = "";
   for (const t of tables) {
     if (t.script === "") continue;
@@ -551,7 +582,10 @@ function errorData(e: unknown): Record<string, unknown> {
 function exitCodeOf(e: unknown): number {
   if (e instanceof Exit) return e.code;
   if (e instanceof UsageError) return EXIT_CODES.USAGE;
-  if (e instanceof PolicyFileError || e instanceof PolicyError || e instanceof RuleError) {
+  if (
+    e instanceof PolicyFileError || e instanceof PolicyError || e instanceof RuleError ||
+    isRuleError(e)
+  ) {
     return EXIT_CODES.INVALID_POLICY;
   }
   if (e instanceof PendingApplyError) return EXIT_CODES.FAILURE;

@@ -13,6 +13,7 @@ const COMMON = `Target and scope:
       --hash-prefix P       rule-ID comment prefix (default "rampart:")
       --chain-prefix P      prefix of chains Rampart owns (repeatable; default "rp-")
       --insert-mode M       insert (above other programs' rules, default) or append
+      --max-file-size S     refuse policy files larger than S (default 64M)
 Output:
       --json                machine-readable output on stdout (progress stays on stderr)
       --color WHEN          auto, always or never (NO_COLOR is honoured)

@@ -6,6 +6,7 @@
 import type { TableName } from "../kernel_chains.ts";
 import { type IpFamily, type Policy, PolicyError, type TablePolicy } from "../policy.ts";
 import { loadPolicyFile } from "../yaml/load.ts";
+import { checkJumpTargets } from "./policy_errors.ts";
 
 function mergeTable(into: TablePolicy, from: TablePolicy, file: string): void {
   if (into.ipVersion !== from.ipVersion) {
@@ -90,25 +91,29 @@ export function mergePolicies(policies: readonly { file: string; policy: Policy 
 }
 
 /**
- * Loads and merges policy files.
+ * Loads and merges policy files. With chain prefixes, every jump to an owned
+ * chain must name a chain the files define (see {@linkcode checkJumpTargets}).
  *
  * @param files The files.
- * @param options Chain prefixes to enforce.
+ * @param options Chain prefixes to enforce, and the size limit of each file.
  * @returns The merged policy.
+ * @throws {PolicyFileError} for a malformed file or a jump to an owned chain no file defines.
  */
 export async function loadPolicyFiles(
   files: readonly string[],
-  options: { chainPrefixes?: readonly string[] } = {},
+  options: { chainPrefixes?: readonly string[]; maxBytes?: number | undefined } = {},
 ): Promise<Policy> {
   const loaded: { file: string; policy: Policy }[] = [];
   for (const file of files) {
-    const policy = await loadPolicyFile(
-      file,
-      options.chainPrefixes === undefined ? {} : { chainPrefixes: [...options.chainPrefixes] },
-    );
+    const policy = await loadPolicyFile(file, {
+      ...(options.chainPrefixes === undefined ? {} : { chainPrefixes: [...options.chainPrefixes] }),
+      ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
+    });
     loaded.push({ file, policy });
   }
-  return mergePolicies(loaded);
+  const merged = mergePolicies(loaded);
+  if (options.chainPrefixes !== undefined) checkJumpTargets(merged, options.chainPrefixes);
+  return merged;
 }
 
 /**

@@ -142,7 +142,7 @@ export function chain(name: string, ...rules: unknown[]): Chain {
   if (typeof name !== "string") {
     throw new TypeError(`Invalid chain name ${Deno.inspect(name)}: expected a string`);
   }
-  return { name, rules: rules.flat().map((r, i) => toRule(r, `rule ${i} of chain "${name}"`)) };
+  return { name, rules: rules.flat().map((r, i) => toRule(r, `rule ${i + 1} of chain "${name}"`)) };
 }
 
 /**

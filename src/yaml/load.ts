@@ -4,22 +4,10 @@
  *
  * @module
  */
-import {
-  type Document,
-  isAlias,
-  isMap,
-  isScalar,
-  isSeq,
-  LineCounter,
-  type Node as YamlNode,
-  type Pair,
-  parseDocument,
-  type YAMLMap,
-  type YAMLSeq,
-} from "yaml";
 import type { Action, DslArg } from "../../dsl/action.ts";
 import * as DslActions from "../../dsl/actions.ts";
 import { Match, type MatchCriteria } from "../../dsl/match.ts";
+import { commentProblem } from "../../dsl/rule.ts";
 import { isKernelChain, isTableName, KERNEL_CHAINS, type TableName } from "../kernel_chains.ts";
 import {
   chainNameProblem,
@@ -32,7 +20,9 @@ import {
   type TablePolicy,
   validatePolicy,
 } from "../policy.ts";
+import { linePos, type ScalarValue, YamlDocument, YamlSyntaxError } from "./document.ts";
 import { PolicyFileError } from "./errors.ts";
+import { DEFAULT_MAX_BYTES, readPolicyText } from "./read_text.ts";
 import {
   ACTION_SPECS,
   type CallSpec,
@@ -50,7 +40,7 @@ import {
 
 export { PolicyFileError } from "./errors.ts";
 
-/** Options of {@linkcode parsePolicy}. */
+/** Options of `parsePolicy`. */
 export interface ParsePolicyOptions {
   /** The file name used in error messages. @default {"<string>"} */
   file?: string;
@@ -73,11 +63,12 @@ export interface SourcePosition {
 const SOURCES = new WeakMap<object, SourcePosition>();
 
 /**
- * Where a rule, chain or table policy returned by {@linkcode parsePolicy} was
+ * Where a rule, chain or table policy returned by `parsePolicy` was
  * written, so that later errors (for example a `PlacementError` naming a
- * chain and rule index) can point into the file.
+ * chain and rule index) can point into the file. A rule's action is located
+ * at its value (`jump: rp-web` at `rp-web`).
  *
- * @param item A `PolicyRule`, `PolicyChain` or `TablePolicy` of a loaded policy.
+ * @param item A `PolicyRule`, `PolicyChain`, `TablePolicy` or a rule's `Action` of a loaded policy.
  * @returns Its position, or `undefined` for objects not loaded from YAML.
  *
  * @example
@@ -91,8 +82,6 @@ const SOURCES = new WeakMap<object, SourcePosition>();
 export function sourcePositionOf(item: object): SourcePosition | undefined {
   return SOURCES.get(item);
 }
-
-const MAX_NODE_VISITS = 200_000;
 
 /** The key a field path ends with, without list indexes: `a.b[1].destPorts[0]` → `destPorts`. */
 function leaf(path: string): string {
@@ -112,18 +101,26 @@ const TYPE_EXPECTED: Record<ParamSpec["type"], string> = {
   portSpec: 'a port or port range, e.g. 8080 or "1024-65535"',
 };
 
-type Node = YamlNode | null | undefined;
+/** A node of the document (see `YamlDocument`); `undefined` when absent. */
+type Node = number | undefined;
+
+/** Every key a rule may have (for "did you mean"). */
+const RULE_FIELDS: readonly string[] = [
+  ...RULE_KEYS,
+  ...MATCH_SPECS.keys(),
+  ...ACTION_SPECS.keys(),
+];
+/** The actions `action: <name>` may name (no arguments needed). */
+const PLAIN_ACTIONS = [...ACTION_SPECS.values()].filter(takesNoArgs);
+const PLAIN_ACTIONS_BY_KEY = new Map(PLAIN_ACTIONS.map((c) => [c.key.toLowerCase(), c]));
 
 class Loader {
   readonly #file: string;
-  readonly #lines: LineCounter;
-  readonly #doc: Document;
+  readonly #doc: YamlDocument;
   readonly #chainPrefixes: readonly string[] | undefined;
-  #visits = 0;
 
-  constructor(file: string, lines: LineCounter, doc: Document, prefixes?: readonly string[]) {
+  constructor(file: string, doc: YamlDocument, prefixes?: readonly string[]) {
     this.#file = file;
-    this.#lines = lines;
     this.#doc = doc;
     this.#chainPrefixes = prefixes;
   }
@@ -132,8 +129,7 @@ class Loader {
 
   position(node: Node, fallback?: Node): { line: number; col: number } {
     const n = node ?? fallback;
-    const offset = n?.range?.[0] ?? 0;
-    return this.#lines.linePos(offset);
+    return this.#doc.linePos(n === undefined ? 0 : this.#doc.offset(n));
   }
 
   fail(
@@ -158,58 +154,77 @@ class Loader {
     SOURCES.set(item, { file: this.#file, line, column: col, field });
   }
 
+  /** The node an alias stands for (aliases are expanded here, never copied). */
   resolve(node: Node, field: string): Node {
-    if (++this.#visits > MAX_NODE_VISITS) {
-      this.fail(node, field, `Too many nodes (aliases expand beyond ${MAX_NODE_VISITS})`);
-    }
-    let n = node;
-    for (let depth = 0; isAlias(n); depth++) {
-      if (depth > 64) this.fail(node, field, "Alias chain too deep");
-      const target = n.resolve(this.#doc);
-      if (target === undefined) this.fail(n, field, `Unknown alias *${n.source}`);
-      n = target as YamlNode;
-    }
-    return n;
+    if (node === undefined || this.#doc.kind(node) !== "alias") return node;
+    const target = this.#doc.aliasTarget(node);
+    if (target === undefined) this.fail(node, field, `Unknown alias *${this.#doc.aliasName(node)}`);
+    return target;
   }
 
   // ---- shapes ---------------------------------------------------------------
 
+  isScalar(node: Node): node is number {
+    return node !== undefined && this.#doc.kind(node) === "scalar";
+  }
+
+  isMap(node: Node): node is number {
+    return node !== undefined && this.#doc.kind(node) === "map";
+  }
+
+  isSeq(node: Node): node is number {
+    return node !== undefined && this.#doc.kind(node) === "seq";
+  }
+
+  /** A scalar's value; `undefined` for collections and absent nodes. */
+  scalar(node: Node): ScalarValue | undefined {
+    return this.isScalar(node) ? this.#doc.value(node) : undefined;
+  }
+
   isNull(node: Node): boolean {
-    return node === null || node === undefined || (isScalar(node) && node.value === null);
+    return node === undefined || (this.isScalar(node) && this.#doc.value(node) === null);
   }
 
-  map(node: Node, field: string, what: string, keyNode?: Node): YAMLMap | undefined {
+  items(seq: number): number[] {
+    return this.#doc.items(seq);
+  }
+
+  map(node: Node, field: string, what: string, keyNode?: Node): number | undefined {
     const n = this.resolve(node, field);
     if (this.isNull(n)) return undefined;
-    if (!isMap(n)) this.fail(n, field, `Invalid ${field}: expected ${what}`, { fallback: keyNode });
+    if (!this.isMap(n)) {
+      this.fail(n, field, `Invalid ${field}: expected ${what}`, { fallback: keyNode });
+    }
     return n;
   }
 
-  seq(node: Node, field: string, what: string, keyNode?: Node): YAMLSeq | undefined {
+  seq(node: Node, field: string, what: string, keyNode?: Node): number | undefined {
     const n = this.resolve(node, field);
     if (this.isNull(n)) return undefined;
-    if (!isSeq(n)) this.fail(n, field, `Invalid ${field}: expected ${what}`, { fallback: keyNode });
+    if (!this.isSeq(n)) {
+      this.fail(n, field, `Invalid ${field}: expected ${what}`, { fallback: keyNode });
+    }
     return n;
   }
 
-  key(pair: Pair, field: string): string {
-    const k = this.resolve(pair.key as Node, field);
-    if (!isScalar(k) || typeof k.value !== "string") {
-      const shown = isScalar(k) ? JSON.stringify(k.value) : "a collection";
+  key(keyNode: number, field: string): string {
+    const k = this.resolve(keyNode, field);
+    const v = this.scalar(k);
+    if (typeof v !== "string") {
+      const shown = this.isScalar(k) ? JSON.stringify(v) : "a collection";
       this.fail(k, field, `Invalid key ${shown} in ${field}: expected a string`);
     }
-    return k.value;
+    return v;
   }
 
   /** Iterates a mapping's pairs with their string keys, rejecting keys not in `allowed`. */
   *entries(
-    map: YAMLMap,
+    map: number,
     field: string,
     allowed?: readonly string[],
   ): Generator<{ key: string; keyNode: Node; value: Node; path: string }> {
-    for (const pair of map.items) {
-      const key = this.key(pair, field);
-      const keyNode = pair.key as Node;
+    for (const [keyNode, value] of this.#doc.pairs(map)) {
+      const key = this.key(keyNode, field);
       const path = field === "" ? key : `${field}.${key}`;
       if (allowed !== undefined && !allowed.includes(key)) {
         const hint = closest(key, allowed);
@@ -222,27 +237,28 @@ class Loader {
           { allowed },
         );
       }
-      yield { key, keyNode, value: pair.value as Node, path };
+      yield { key, keyNode, value, path };
     }
   }
 
   string(node: Node, field: string, what = "a string", keyNode?: Node): string {
     const n = this.resolve(node, field);
-    if (!isScalar(n) || typeof n.value !== "string") {
+    const v = this.scalar(n);
+    if (typeof v !== "string") {
       this.fail(n, field, `Invalid ${field} ${this.show(n)}: expected ${what}`, {
         fallback: keyNode,
       });
     }
-    return n.value;
+    return v;
   }
 
   show(node: Node): string {
-    if (node === null || node === undefined) return "(empty)";
-    if (isScalar(node)) {
-      const v = node.value;
+    if (node === undefined) return "(empty)";
+    if (this.isScalar(node)) {
+      const v = this.#doc.value(node);
       return v === null ? "(empty)" : typeof v === "string" ? JSON.stringify(v) : String(v);
     }
-    return isMap(node) ? "(a mapping)" : isSeq(node) ? "(a list)" : "(unknown)";
+    return this.isMap(node) ? "(a mapping)" : this.isSeq(node) ? "(a list)" : "(unknown)";
   }
 
   /** Reads a `family` value: the families it leaves, and the one it names (not for `both`). */
@@ -277,7 +293,7 @@ class Loader {
   // ---- policy structure -----------------------------------------------------
 
   policy(): Policy {
-    const root = this.#doc.contents as Node;
+    const root = this.#doc.root;
     if (this.isNull(root)) {
       this.fail(root, "", "Empty policy file: expected a mapping with a tables key");
     }
@@ -434,7 +450,7 @@ class Loader {
       const chain: PolicyChain = { name: c.key, rules: [] };
       this.record(chain, c.keyNode, c.path);
       const v = this.resolve(c.value, c.path);
-      if (isMap(v)) {
+      if (this.isMap(v)) {
         let chainFamilies = [...families];
         for (const e of this.entries(v, c.path, CHAIN_KEYS)) {
           if (e.key === "family") {
@@ -448,7 +464,7 @@ class Loader {
             chain.rules = this.rules(e.value, e.path, chainFamilies, e.keyNode, c.key);
           }
         }
-      } else if (isSeq(v) || this.isNull(v)) {
+      } else if (this.isSeq(v) || this.isNull(v)) {
         chain.rules = this.rules(v, c.path, families, c.keyNode, c.key);
       } else {
         this.fail(
@@ -472,14 +488,14 @@ class Loader {
   ): PolicyRule[] {
     const s = this.seq(node, path, "a list of rules", keyNode);
     if (s === undefined) return [];
-    return s.items.map((item, i) => this.rule(item as Node, `${path}[${i}]`, families));
+    return this.items(s).map((item, i) => this.rule(item, `${path}[${i}]`, families));
   }
 
   // ---- rules -------------------------------------------------------------------
 
   rule(node: Node, path: string, enclosing: readonly IpFamily[]): PolicyRule {
     const m = this.resolve(node, path);
-    if (!isMap(m)) {
+    if (!this.isMap(m)) {
       this.fail(
         m,
         path,
@@ -491,7 +507,7 @@ class Loader {
     const rule: PolicyRule = {};
     this.record(rule, m, path);
     let families = [...enclosing];
-    const allowed = [...RULE_KEYS, ...MATCH_SPECS.keys(), ...ACTION_SPECS.keys()];
+    const allowed = RULE_FIELDS;
     for (const e of this.entries(m, path, undefined)) {
       if (e.key === "family") {
         let v: IpFamily | undefined;
@@ -527,12 +543,12 @@ class Loader {
           "a list of single-key mappings, e.g. [{protocol: tcp}, {destPorts: [80]}]",
           e.keyNode,
         );
-        for (const [i, item] of (list?.items ?? []).entries()) {
+        for (const [i, item] of (list === undefined ? [] : this.items(list)).entries()) {
           const ipath = `${e.path}[${i}]`;
-          const im = this.map(item as Node, ipath, "a mapping with one match key");
-          if (im === undefined || im.items.length !== 1) {
+          const im = this.map(item, ipath, "a mapping with one match key");
+          if (im === undefined || this.#doc.size(im) !== 1) {
             this.fail(
-              (item as Node) ?? e.keyNode,
+              item,
               ipath,
               `Invalid ${ipath}: expected a mapping with exactly one match key, e.g. {protocol: tcp}`,
             );
@@ -551,8 +567,8 @@ class Loader {
           "the name of an action without arguments",
           e.keyNode,
         );
-        const candidates = [...ACTION_SPECS.values()].filter(takesNoArgs);
-        const aspec = candidates.find((c) => c.key.toLowerCase() === s.toLowerCase());
+        const candidates = PLAIN_ACTIONS;
+        const aspec = PLAIN_ACTIONS_BY_KEY.get(s.toLowerCase());
         if (aspec === undefined) {
           const names = candidates.map((c) => c.key);
           const withArgs = ACTION_SPECS.get(s) ??
@@ -612,15 +628,23 @@ class Loader {
 
   comment(node: Node, path: string, keyNode: Node): string | string[] {
     const n = this.resolve(node, path);
-    if (isSeq(n)) {
-      return n.items.map((item, i) =>
-        this.string(item as Node, `${path}[${i}]`, "a string", keyNode)
+    if (this.isSeq(n)) {
+      return this.items(n).map((item, i) =>
+        this.stored(this.string(item, `${path}[${i}]`, "a string", keyNode), item, `${path}[${i}]`)
       );
     }
-    if (isScalar(n) && (typeof n.value === "number" || typeof n.value === "boolean")) {
-      return String(n.source ?? n.value);
+    const v = this.scalar(n);
+    if (typeof v === "number" || typeof v === "boolean") return this.#doc.source(n!);
+    return this.stored(this.string(n, path, "a string or a list of strings", keyNode), n, path);
+  }
+
+  /** A comment the kernel stores as written (files never have theirs silently rewritten). */
+  stored(comment: string, node: Node, path: string): string {
+    const problem = commentProblem(comment);
+    if (problem !== undefined) {
+      this.fail(node, path, `Invalid comment ${JSON.stringify(comment)}: ${problem}`);
     }
-    return this.string(n, path, "a string or a list of strings", keyNode);
+    return comment;
   }
 
   // ---- calls ---------------------------------------------------------------------
@@ -639,7 +663,7 @@ class Loader {
         fallback: keyNode,
       });
     }
-    if (isScalar(n) && n.value === true && takesNoArgs(spec)) return [];
+    if (this.scalar(n) === true && takesNoArgs(spec)) return [];
     if (spec.params.length === 0) {
       this.fail(n, path, `Invalid ${spec.key} ${this.show(n)}: expected true`, {
         allowed: ["true"],
@@ -647,12 +671,13 @@ class Loader {
     }
     const first = spec.params[0]!;
     if (spec.variadic) {
-      const items = isSeq(n) ? n.items as Node[] : [n];
+      const list = this.isSeq(n);
+      const items: Node[] = list ? this.items(n) : [n];
       return items.map((item, i) =>
-        this.value(first, item, isSeq(n) ? `${path}[${i}]` : path, families, keyNode)
+        this.value(first, item, list ? `${path}[${i}]` : path, families, keyNode)
       );
     }
-    if (isMap(n) && first.type !== "ranges") {
+    if (this.isMap(n) && first.type !== "ranges") {
       const names = spec.params.map((q) => q.name);
       const given = new Map<string, { value: Node; path: string; keyNode: Node }>();
       for (const e of this.entries(n, path, names)) {
@@ -711,7 +736,7 @@ class Loader {
         `Invalid ${leaf(path)} ${this.show(n)}: expected ${TYPE_EXPECTED[q.type]}`,
         { fallback: keyNode },
       );
-    const v = isScalar(n) ? n.value : undefined;
+    const v = this.scalar(n);
     switch (q.type) {
       case "string":
         if (typeof v !== "string") bad();
@@ -757,11 +782,11 @@ class Loader {
         if (typeof v !== "string") bad();
         return v as string;
       case "strings":
-        if (isSeq(n)) {
-          return n.items.map((item, i) =>
+        if (this.isSeq(n)) {
+          return this.items(n).map((item, i) =>
             this.value(
               { name: q.name, type: "string" },
-              item as Node,
+              item,
               `${path}[${i}]`,
               families,
               keyNode,
@@ -771,8 +796,9 @@ class Loader {
         if (typeof v !== "string") bad();
         return v as string;
       case "ranges": {
-        const items = isSeq(n) ? n.items as Node[] : [n];
-        return items.map((item, i) => this.range(item, isSeq(n) ? `${path}[${i}]` : path, keyNode));
+        const list = this.isSeq(n);
+        const items: Node[] = list ? this.items(n) : [n];
+        return items.map((item, i) => this.range(item, list ? `${path}[${i}]` : path, keyNode));
       }
     }
   }
@@ -783,21 +809,22 @@ class Loader {
       this.fail(n, path, `Invalid port range ${this.show(n)}: expected ${TYPE_EXPECTED.ranges}`, {
         fallback: keyNode,
       });
-    if (isMap(n)) {
+    if (this.isMap(n)) {
       const out: Record<string, number> = {};
       for (const e of this.entries(n, path, ["first", "last"])) {
         const v = this.resolve(e.value, e.path);
-        if (!isScalar(v) || typeof v.value !== "number" || !Number.isInteger(v.value)) {
+        const num = this.scalar(v);
+        if (typeof num !== "number" || !Number.isInteger(num)) {
           this.fail(v, e.path, `Invalid ${e.key} ${this.show(v)}: expected a port number`, {
             fallback: e.keyNode,
           });
         }
-        out[e.key] = v.value;
+        out[e.key] = num;
       }
       if (out.first === undefined || out.last === undefined) bad();
       return { first: out.first!, last: out.last! };
     }
-    const v = isScalar(n) ? n.value : undefined;
+    const v = this.scalar(n);
     if (typeof v === "number" && Number.isInteger(v)) return { first: v, last: v };
     if (typeof v === "string") {
       const m = /^(\d{1,6})(?:[:-](\d{1,6}))?$/.exec(v);
@@ -853,11 +880,15 @@ class Loader {
     if (typeof ctor !== "function") {
       this.fail(keyNode, path, `Unknown action "${spec.key}": this version of the DSL lacks it`);
     }
+    let action: Action;
     try {
-      return (ctor as (...a: DslArg[]) => Action)(...args);
+      action = (ctor as (...a: DslArg[]) => Action)(...args);
     } catch (e) {
       return this.dslError(e, spec, args, node, path, keyNode);
     }
+    // Where its value is, for errors found later (a jump to a missing chain).
+    this.record(action, this.resolve(node, path) ?? keyNode, path);
+    return action;
   }
 
   /** Re-throws a DSL error located at the YAML node that caused it. */
@@ -876,22 +907,23 @@ class Loader {
     const ruleField = (e as { field?: unknown }).field;
     const ruleValue = (e as { value?: unknown }).value;
     const last = typeof ruleField === "string" ? ruleField.replace(/^.*\./, "") : "";
-    if (isMap(n)) {
-      for (const pair of n.items) {
-        const k = this.resolve(pair.key as Node, path);
-        if (isScalar(k) && k.value === last) {
-          target = pair.value as Node;
+    if (this.isMap(n)) {
+      for (const [key, value] of this.#doc.pairs(n)) {
+        const k = this.resolve(key, path);
+        if (this.scalar(k) === last) {
+          target = value;
           field = `${path}.${last}`;
         }
       }
-    } else if (isSeq(n) && ruleValue !== undefined) {
+    } else if (this.isSeq(n) && ruleValue !== undefined) {
       const flat = spec.variadic ? args : args[0];
       if (Array.isArray(flat)) {
         const i = flat.findIndex((a) =>
           a === ruleValue || JSON.stringify(a) === JSON.stringify(ruleValue)
         );
-        if (i >= 0 && n.items[i] !== undefined) {
-          target = n.items[i] as Node;
+        const items = this.items(n);
+        if (i >= 0 && items[i] !== undefined) {
+          target = items[i];
           field = `${path}[${i}]`;
         }
       }
@@ -902,61 +934,64 @@ class Loader {
 }
 
 /**
- * Parses a YAML rule file's text into a {@linkcode Policy}.
+ * Describes a syntax error in clearer words than the parser's, from the
+ * text: its offset and reason, or `undefined` to keep the parser's.
+ */
+export type SyntaxErrorDescriber = (text: string) => { offset: number; reason: string } | undefined;
+
+/**
+ * Parses a YAML rule file's text into a policy (what `parsePolicy` and
+ * {@linkcode loadPolicyFile} share).
  *
  * @param text The YAML text.
  * @param options The file name for messages, and chain prefixes to enforce.
+ * @param describe Rewords the parser's syntax errors.
  * @returns The policy.
- * @throws {PolicyFileError} with `file:line:column`, the field and what is
- * allowed, for YAML syntax errors, unknown keys, wrong types and every DSL
- * `RuleError`.
- *
- * @example
- * ```ts
- * import { parsePolicy } from "@rampart/iptables";
- * const policy = parsePolicy(`
- * tables:
- *   filter:
- *     kernelChains:
- *       INPUT:
- *         insert:
- *           - jump: rp-input
- *     chains:
- *       rp-input:
- *         - protocol: tcp
- *           destPorts: [22, 443]
- *           action: accept
- * `);
- * console.log(policy.tables[0]!.chains[0]!.rules[0]!.match!.render());
- * // -p tcp -m multiport --destination-ports 22,443
- * ```
+ * @throws {PolicyFileError} with `file:line:column` and the field.
  */
-export function parsePolicy(text: string, options: ParsePolicyOptions = {}): Policy {
+export function policyFromText(
+  text: string,
+  options: ParsePolicyOptions = {},
+  describe?: SyntaxErrorDescriber,
+): Policy {
   const file = options.file ?? "<string>";
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const first = doc.errors[0];
-  if (first !== undefined) {
-    const { line, col } = lines.linePos(first.pos[0]);
-    const reason = first.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
-    throw new PolicyFileError(`Invalid YAML: ${reason}`, {
+  let doc: YamlDocument;
+  try {
+    doc = YamlDocument.parse(text);
+  } catch (e) {
+    if (!(e instanceof YamlSyntaxError)) throw e;
+    const better = e.parserError && describe !== undefined ? describe(text) : undefined;
+    const { line, col } = linePos(text, better?.offset ?? e.offset);
+    throw new PolicyFileError(`Invalid YAML: ${better?.reason ?? e.reason}`, {
       file,
       line,
       column: col,
       field: "",
-      cause: first,
+      cause: e,
     });
   }
-  return new Loader(file, lines, doc, options.chainPrefixes).policy();
+  return new Loader(file, doc, options.chainPrefixes).policy();
+}
+
+/** Options of {@linkcode loadPolicyFile}. */
+export interface LoadPolicyFileOptions {
+  /** When given, every owned chain's name must start with one of these. */
+  chainPrefixes?: readonly string[];
+  /**
+   * Files larger than this many bytes are refused (and endless streams such
+   * as `/dev/zero` stop there). @default {67_108_864} (64 MiB)
+   */
+  maxBytes?: number;
 }
 
 /**
  * Reads and parses a YAML rule file (needs `--allow-read` for it).
  *
  * @param path The file.
- * @param options Chain prefixes to enforce (the file name is `path`).
+ * @param options Chain prefixes to enforce, and the size limit (the file name is `path`).
  * @returns The policy.
- * @throws {PolicyFileError} when the file is malformed (see {@linkcode parsePolicy}).
+ * @throws {PolicyFileError} when the file is malformed (see `parsePolicy`),
+ * larger than `maxBytes` or not UTF-8 text.
  *
  * @example
  * ```ts ignore
@@ -967,8 +1002,20 @@ export function parsePolicy(text: string, options: ParsePolicyOptions = {}): Pol
  */
 export async function loadPolicyFile(
   path: string,
-  options: Omit<ParsePolicyOptions, "file"> = {},
+  options: LoadPolicyFileOptions = {},
 ): Promise<Policy> {
-  const text = await Deno.readTextFile(path);
-  return parsePolicy(text, { ...options, file: path });
+  const text = await readPolicyText(path, options.maxBytes ?? DEFAULT_MAX_BYTES);
+  const parse = {
+    file: path,
+    ...(options.chainPrefixes === undefined ? {} : { chainPrefixes: options.chainPrefixes }),
+  };
+  try {
+    return policyFromText(text, parse);
+  } catch (e) {
+    // The clearer words come from a second parser, loaded only now.
+    if (!(e instanceof PolicyFileError) || !(e.cause instanceof YamlSyntaxError)) throw e;
+    if (!e.cause.parserError) throw e;
+    const { describeSyntaxError } = await import("./syntax_errors.ts");
+    return policyFromText(text, parse, describeSyntaxError);
+  }
 }

@@ -6,7 +6,9 @@
  */
 import { Document, Scalar, type YAMLMap } from "yaml";
 import type { Action, DslArg } from "../../dsl/action.ts";
+import { RuleError } from "../../dsl/errors.ts";
 import type { MatchClause } from "../../dsl/match.ts";
+import { commentProblem, ruleComments } from "../../dsl/rule.ts";
 import { KERNEL_CHAINS } from "../kernel_chains.ts";
 import type { IpFamily, Policy, PolicyRule, TablePolicy } from "../policy.ts";
 import {
@@ -86,6 +88,17 @@ class Writer {
   rule(rule: PolicyRule): unknown {
     const m = this.doc.createNode({}) as YAMLMap;
     if (rule.comment !== undefined) {
+      for (const c of ruleComments(rule)) {
+        const problem = commentProblem(c);
+        if (problem !== undefined) {
+          throw new RuleError(
+            `Invalid comment ${
+              JSON.stringify(c)
+            }: a rule file cannot hold it as written (${problem})`,
+            { field: "comment", value: c },
+          );
+        }
+      }
       m.set("comment", typeof rule.comment === "string" ? rule.comment : [...rule.comment]);
     }
     if (rule.ipVersion !== undefined) m.set("family", familyName(rule.ipVersion));
@@ -183,6 +196,7 @@ function plain(arg: DslArg): unknown {
  * @param policy The policy.
  * @param options The header comment.
  * @returns The YAML text.
+ * @throws {RuleError} for a comment a rule file cannot hold as written (see `commentProblem`).
  *
  * @example
  * ```ts
@@ -229,6 +243,7 @@ export function stringifyPolicy(policy: Policy, options: StringifyPolicyOptions 
  * @param path The file.
  * @param policy The policy.
  * @param options The header comment.
+ * @throws {RuleError} for a comment a rule file cannot hold as written (see `commentProblem`).
  *
  * @example
  * ```ts ignore

@@ -321,7 +321,7 @@ Deno.test("placement: the message names the rule and where it is", () => {
     (e) =>
       e instanceof PlacementError && e.list === "insert" &&
       e.message.startsWith(
-        'Cannot place rule 0 of the insert list of chain "INPUT" (filter, IPv6): destPorts()',
+        'Cannot place rule 1 of the insert list of chain "INPUT" (filter, IPv6): destPorts()',
       ),
   );
 });
@@ -362,7 +362,7 @@ for (const c of PLACEMENT_CASES) {
           assert.equal(w.kind, "placement");
           assert.equal(w.chain, chain);
           assert.deepEqual(w.hooks, [...hooks]);
-          assert.match(w.message, /^Rule 0 of /);
+          assert.match(w.message, /^Rule 1 of /);
         }
       } else {
         refusedBy.push(backend);

@@ -18,6 +18,7 @@ import {
   PlacementError,
   RestoreError,
   type Rule,
+  RuleError,
   Table,
   type TableOptions,
 } from "../../mod.ts";
@@ -298,7 +299,7 @@ Deno.test("table: a persistent failure throws RestoreError naming the rule", asy
   assert.ok(err instanceof RestoreError, String(err));
   assert.equal(err.failedLine, 3);
   assert.deepEqual(err.location, { chain: "rp-in", ruleIndex: 0, list: "chain" });
-  assert.match(err.message, /rule 0 of chain "rp-in"/);
+  assert.match(err.message, /rule 1 of chain "rp-in"/);
   assert.deepEqual(clock.sleeps, [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]);
   assert.deepEqual(await rulesOf(fake), before);
 });
@@ -358,14 +359,31 @@ Deno.test("table: dangling references and bad placements fail before writing", a
     table.apply(),
     (e) => e instanceof DanglingReferenceError && e.toChain === "rp-a",
   );
+  // A chain we do not own must exist in the kernel's table: found by plan() too.
   table.setRuleInsertions("INPUT", [{ action: Jump("DOCKER-USER") }]);
-  await assert.rejects(
-    table.apply(),
-    RestoreError,
-    "a foreign target is left for the kernel to resolve",
-  );
-  // The write with the -o warning, then the DOCKER-USER attempt and its 10 retries.
-  assert.equal(restores(fake).length, 12);
+  for (const run of [() => table.plan(), () => table.apply()]) {
+    await assert.rejects(run(), (e) => {
+      assert.ok(e instanceof DanglingReferenceError, String(e));
+      assert.deepEqual([e.fromChain, e.toChain, e.ruleIndex, e.list], [
+        "INPUT",
+        "DOCKER-USER",
+        0,
+        "insert",
+      ]);
+      assert.match(
+        e.message,
+        /^Rule 1 of the insert list of chain "INPUT" jumps to chain "DOCKER-USER", which the filter table \(IPv4\) does not have/,
+      );
+      return true;
+    });
+  }
+  // Only the write with the -o warning above.
+  assert.equal(restores(fake).length, 1);
+  await seed(fake, "*filter\n:DOCKER-USER - [0:0]\nCOMMIT\n");
+  table.invalidateDataplaneCache("test");
+  await table.apply();
+  assert.equal(restores(fake).length, 3); // the -o write, the seed, then the apply
+  assert.match(restores(fake)[2]!, /-I INPUT .*--jump DOCKER-USER/);
 });
 
 Deno.test("table: chain policies are enforced and drift-checked", async () => {
@@ -726,4 +744,43 @@ Deno.test("table: when restore stops early, a check failing on the rest of the s
   );
   assert.equal(restores, 2);
   assert.deepEqual(await rulesOf(fake), []);
+});
+
+Deno.test("table: malformed rules are refused when given, with a RuleError naming the field", () => {
+  const { table } = setup();
+  const bad: [() => void, string, RegExp][] = [
+    [
+      () => table.updateChain({ name: "rp-a", rules: [{}, { comment: 42 } as unknown as Rule] }),
+      "chain.rules[1].comment",
+      /^Invalid chain\.rules\[1\]\.comment 42: expected a string or a list of strings$/,
+    ],
+    [
+      () => table.setRuleInsertions("INPUT", [{ comment: ["ok", "two\nlines"] }]),
+      "rules[0].comment[1]",
+      /expected no NUL, CR or LF/,
+    ],
+    [
+      () => table.setRuleAppends("INPUT", [{ match: "-p tcp" } as unknown as Rule]),
+      "rules[0].match",
+      /expected match criteria built with Match\(\)/,
+    ],
+    [
+      () => table.setRuleAppends("INPUT", [null as unknown as Rule]),
+      "rules[0]",
+      /expected a rule/,
+    ],
+  ];
+  for (const [call, field, message] of bad) {
+    assert.throws(call, (e: unknown) => {
+      assert.ok(e instanceof RuleError, String(e));
+      assert.equal(e.field, field);
+      assert.match(e.message, message);
+      return true;
+    });
+  }
+  // Nothing was taken: the table holds none of them.
+  assert.deepEqual(table.chains(), []);
+  assert.deepEqual(table.insertions("INPUT"), []);
+  // Other characters are escaped when rendered, as the reference does.
+  table.setRuleInsertions("INPUT", [{ action: Accept(), comment: "it's" }]);
 });

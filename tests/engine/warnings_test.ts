@@ -39,7 +39,7 @@ Deno.test("warnings: a rule that can never match is written, warned about and lo
   const expected = [{
     kind: "placement",
     code: "never-matches",
-    message: 'Rule 1 of chain "rp-local" (nat, IPv4) never matches: inInterface("docker0") ' +
+    message: 'Rule 2 of chain "rp-local" (nat, IPv4) never matches: inInterface("docker0") ' +
       "matches no packet in OUTPUT, where packets have no incoming interface and the chain " +
       "is reached only from there",
     table: "nat",

@@ -96,7 +96,7 @@ Deno.test("findMissingIpSetRule names the first rule using a missing set", () =>
   assert.deepEqual([e.setName, e.chain, e.ruleIndex], ["gone2", "INPUT", 2]);
   assert.equal(
     e.message,
-    'IP set "gone2" used by rule 2 of chain "INPUT" does not exist: expected it to be created (ipset create) before the rules are applied',
+    'IP set "gone2" used by rule 3 of chain "INPUT" does not exist: expected it to be created (ipset create) before the rules are applied',
   );
   assert.equal(findMissingIpSetRule(chains, []), undefined);
   assert.equal(findMissingIpSetRule(chains, ["other"]), undefined);

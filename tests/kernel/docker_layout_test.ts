@@ -201,7 +201,7 @@ for (const backend of BACKENDS) {
         assert.match(
           apply.err,
           new RegExp(
-            `${file}:${LOCAL_RULE_LINE}:\\d+: warning: Rule 0 of chain "rp-local" \\(nat, IPv4\\) ` +
+            `${file}:${LOCAL_RULE_LINE}:\\d+: warning: Rule 1 of chain "rp-local" \\(nat, IPv4\\) ` +
               `never matches: inInterface\\("docker0"\\) matches no packet in OUTPUT`,
           ),
         );

@@ -619,3 +619,148 @@ kernelTest(
     });
   },
 );
+
+// ---- errors a file can cause: all found by plan, as file:line:col, exit 4 ----------
+
+/** A rules file whose last rule of rp-in is `last` (YAML lines of a list item's keys). */
+function rulesEnding(last: string, more = ""): string {
+  return `family: ipv4
+tables:
+  filter:
+    kernelChains:
+      INPUT:
+        insert:
+          - jump: rp-in
+    chains:
+      rp-in:
+        - protocol: tcp
+          destPorts: [22]
+          action: accept
+        - ${last}
+${more}`;
+}
+
+async function withFile<T>(text: string, fn: (file: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "rp-cli-test-" });
+  try {
+    await Deno.writeTextFile(`${dir}/rules.yaml`, text);
+    return await fn(`${dir}/rules.yaml`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("rampart plan: file errors found before the kernel is read exit 4 with file:line:col", async () => {
+  // None of these reach the kernel: they fail while the files are read.
+  const cases: [string, RegExp, string][] = [
+    [
+      rulesEnding("jump: rp-dorp", "      rp-drop:\n        - action: drop\n"),
+      /rules\.yaml:13:17: Invalid jump "rp-dorp": no chain of table filter has that name \(did you mean "rp-drop"\?\)/,
+      "tables.filter.chains.rp-in[1].jump",
+    ],
+    [
+      rulesEnding('comment: "it\'s web\\nserver"\n          action: accept'),
+      /rules\.yaml:13:20: Invalid comment "it's web\\nserver": it would be stored as "it_s web_server"/,
+      "tables.filter.chains.rp-in[1].comment",
+    ],
+    [
+      "tables: " + "[".repeat(10_000) + "]".repeat(10_000) + "\n",
+      /rules\.yaml:1:\d+: Invalid YAML: Nested deeper than 64 levels/,
+      "",
+    ],
+  ];
+  for (const [text, message, field] of cases) {
+    await withFile(text, async (file) => {
+      const r = await cli(["plan", file, "--netns", "rp-never-created"]);
+      assert.equal(r.code, EXIT_CODES.INVALID_POLICY, r.err);
+      assert.match(r.err, message);
+      assert.doesNotMatch(r.err, /RangeError|at .*\.ts:\d+/);
+      const json = JSON.parse(
+        (await cli(["plan", file, "--netns", "rp-never-created", "--json"])).out,
+      );
+      assert.equal(json.error.field, field);
+      assert.equal(json.exitCode, EXIT_CODES.INVALID_POLICY);
+    });
+  }
+});
+
+Deno.test("rampart plan: endless and oversized input stop with a clear error (--max-file-size raises the limit)", async () => {
+  const zero = await cli(["plan", "/dev/zero", "--netns", "rp-never-created"]);
+  assert.equal(zero.code, EXIT_CODES.INVALID_POLICY);
+  assert.match(
+    zero.err,
+    /^rampart plan: \/dev\/zero:1:1: File larger than 64 MiB: .*--max-file-size/,
+  );
+  await withFile(rulesEnding("action: drop") + "#".repeat(2048) + "\n", async (file) => {
+    const small = await cli(["export", file, "--max-file-size", "1K"]);
+    assert.equal(small.code, EXIT_CODES.INVALID_POLICY);
+    assert.match(small.err, /File larger than 1 KiB|File larger than 1024 bytes/);
+    const ok = await cli(["export", file, "--max-file-size", "1M"]);
+    assert.equal(ok.code, 0, ok.err);
+  });
+  assert.equal(parseCliArgs(["plan", "a.yaml", "--max-file-size", "2G"]).maxFileBytes, 2 ** 31);
+  assert.throws(() => parseCliArgs(["plan", "a.yaml", "--max-file-size", "lots"]), UsageError);
+});
+
+kernelTest(
+  "rampart plan finds what apply would refuse: a jump to a chain the kernel lacks, a missing IP set",
+  async (netns) => {
+    const ns = ["--netns", netns, "--backend", "nft"];
+    await withFile(rulesEnding("jump: MISSING"), async (file) => {
+      const plan = await cli(["plan", file, ...ns]);
+      assert.equal(plan.code, EXIT_CODES.INVALID_POLICY, plan.err);
+      assert.match(
+        plan.err,
+        /rules\.yaml:13:17: Invalid jump "MISSING": the filter table \(IPv4\) has no chain of that name/,
+      );
+      const apply = await cli(["apply", file, ...ns, "--yes"]);
+      assert.equal(apply.code, EXIT_CODES.INVALID_POLICY, apply.err);
+      assert.doesNotMatch(await saveFilter(netns), /rp-in/, "nothing was written");
+      // Once another program has created the chain, the same file applies.
+      await nsExec(netns, "iptables-nft", ["-N", "MISSING"]);
+      const again = await cli(["apply", file, ...ns, "--yes"]);
+      assert.equal(again.code, 0, again.err);
+      assert.match(await saveFilter(netns), /-A rp-in .*-j MISSING/);
+    });
+    await withFile(
+      rulesEnding("sourceIpSet: rp-no-such-set\n          action: drop"),
+      async (file) => {
+        const plan = await cli(["plan", file, ...ns, "--json"]);
+        assert.equal(plan.code, EXIT_CODES.INVALID_POLICY, plan.out);
+        const doc = JSON.parse(plan.out);
+        assert.deepEqual([doc.error.line, doc.error.column, doc.error.field], [
+          13,
+          11,
+          "tables.filter.chains.rp-in[1]",
+        ]);
+        assert.match(
+          doc.error.message,
+          /IP set "rp-no-such-set" used by rule 2 of chain "rp-in" does not exist/,
+        );
+        await nsExec(netns, "ipset", ["create", "rp-no-such-set", "hash:ip"]);
+        try {
+          const ok = await cli(["plan", file, ...ns]);
+          assert.equal(ok.code, 0, ok.err);
+          assert.match(ok.out, /--match-set rp-no-such-set src/);
+        } finally {
+          await nsExec(netns, "ipset", ["destroy", "rp-no-such-set"]).catch(() => "");
+        }
+      },
+    );
+    // A rule that cannot be placed, and a loop of jumps, are located the same way.
+    const placed = rulesEnding("dscp: 46");
+    const loop = rulesEnding("jump: rp-b", "      rp-b:\n        - jump: rp-in\n");
+    for (
+      const [text, message] of [
+        [placed, /rules\.yaml:13:11: Cannot place rule 2 of chain "rp-in" \(filter, IPv4\)/],
+        [loop, /rules\.yaml:1[35]:1[57]: Chains jump to each other in a loop/],
+      ] as const
+    ) {
+      await withFile(text, async (file) => {
+        const plan = await cli(["plan", file, ...ns]);
+        assert.equal(plan.code, EXIT_CODES.INVALID_POLICY, plan.err);
+        assert.match(plan.err, message);
+      });
+    }
+  },
+);

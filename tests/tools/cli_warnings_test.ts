@@ -68,10 +68,10 @@ Deno.test("cli: plan, diff and apply print the warnings with file:line:col and p
     const fake = new FakeDataplane();
     const args = [file, "--backend", "nft"];
     const lines = [
-      `${file}:16:11: warning: Rule 1 of chain "rp-local" (nat, IPv4) never matches: ` +
+      `${file}:16:11: warning: Rule 2 of chain "rp-local" (nat, IPv4) never matches: ` +
       `inInterface("docker0") matches no packet in OUTPUT, where packets have no incoming ` +
       `interface and the chain is reached only from there`,
-      `${file}:22:13: warning: Rule 0 of the append list of chain "INPUT" (filter, IPv4) never ` +
+      `${file}:22:13: warning: Rule 1 of the append list of chain "INPUT" (filter, IPv4) never ` +
       `matches: protocol "icmpv6" is IPv6's ICMP (protocol 58), which IPv4 packets do not ` +
       `carry; use "icmp" in an IPv4 table`,
     ];

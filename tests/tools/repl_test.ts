@@ -388,7 +388,7 @@ Deno.test("ReplSession plan and apply: warnings come before the plan and the que
   const out = await run("apply()");
   assert.match(
     out,
-    /^warning: Rule 0 of chain "rp-local" \(nat, IPv4\) never matches: inInterface\("docker0"\)/,
+    /^warning: Rule 1 of chain "rp-local" \(nat, IPv4\) never matches: inInterface\("docker0"\)/,
   );
   assert.ok(out.indexOf("warning:") < out.indexOf("[y/N]"));
   assert.match(session.fake.rules("nat", "rp-local").at(-1)!, /-i docker0 .*-j RETURN$/);

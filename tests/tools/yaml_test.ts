@@ -37,6 +37,8 @@ import {
   stringifyPolicy,
   tablePolicy,
 } from "../../mod.ts";
+import { isMap, isScalar, isSeq, parseDocument } from "yaml";
+import { YamlDocument } from "../../src/yaml/document.ts";
 import { ACTION_SPECS, ACTION_SPECS_BY_KIND, MATCH_SPECS } from "../../src/yaml/schema.ts";
 
 const BAD_DIR = new URL("./yaml_bad/", import.meta.url);
@@ -137,6 +139,214 @@ Deno.test("yaml: alias expansion is bounded", () => {
   }
   lines.push("tables:\n  filter:\n    chains:\n      rp-x:\n        - comment: *a8");
   assert.throws(() => parsePolicy(lines.join("\n")), PolicyFileError);
+});
+
+function errorOf(fn: () => unknown): PolicyFileError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof PolicyFileError) return e;
+    throw e;
+  }
+  throw new Error("no error");
+}
+
+async function asyncErrorOf(p: Promise<unknown>): Promise<PolicyFileError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof PolicyFileError) return e;
+    throw e;
+  }
+  throw new Error("no error");
+}
+
+Deno.test("yaml: a billion-laughs alias bomb is refused where the aliases expand", () => {
+  const lines = ["tables:", "  filter:", "    chains:", "      rp-x:", "        - comment:"];
+  lines.push("            &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]");
+  for (let i = 1; i < 10; i++) {
+    lines.push(`        - comment: &a${i} [${Array(10).fill(`*a${i - 1}`).join(", ")}]`);
+  }
+  const e = errorOf(() => parsePolicy(lines.join("\n") + "\n", { file: "bomb.yaml" }));
+  assert.match(
+    e.message,
+    /^bomb\.yaml:\d+:\d+: Invalid YAML: Too many nodes: aliases expand the file beyond/,
+  );
+  assert.equal(e.field, "");
+});
+
+Deno.test("yaml: recursive aliases and unknown tags are refused", () => {
+  assert.match(
+    errorOf(() => parsePolicy("a: &x [1, *x]\n")).message,
+    /^<string>:1:11: Invalid YAML: Alias \*x refers to a collection that contains it/,
+  );
+  assert.match(
+    errorOf(() => parsePolicy("tables: !custom {}\n")).message,
+    /^<string>:1:9: Invalid YAML: Unsupported tag !custom/,
+  );
+  assert.match(
+    errorOf(() => parsePolicy("tables: {}\n---\ntables: {}\n")).message,
+    /^<string>:2:1: Invalid YAML: A policy file holds one YAML document/,
+  );
+});
+
+Deno.test("yaml: deep nesting is an error, not a crash", () => {
+  for (
+    const text of [
+      "tables: " + "[".repeat(10_000) + "]".repeat(10_000) + "\n",
+      "tables:\n" + Array.from({ length: 1_000 }, (_, i) => `${" ".repeat(i + 1)}- \n`).join(""),
+      "tables:\n" + Array.from({ length: 1_000 }, (_, i) => `${" ".repeat(i + 1)}a:\n`).join(""),
+    ]
+  ) {
+    const e = errorOf(() => parsePolicy(text, { file: "deep.yaml" }));
+    assert.match(e.message, /^deep\.yaml:\d+:\d+: Invalid YAML: Nested deeper than 64 levels/);
+  }
+});
+
+Deno.test("yaml: YAML 1.2 scalars (yes/no/on are strings, 0x10 a number, 1000:2000 a string)", () => {
+  const p = parsePolicy(`
+tables:
+  mangle:
+    chains:
+      rp-a:
+        - comment: [yes, no, on, off, y, "0x10"]
+          protocol: tcp
+          destPortRanges: [1000:2000]
+          markClear: 0x10
+          action: accept
+`);
+  const rule = p.tables[0]!.chains[0]!.rules[0]!;
+  assert.deepEqual(rule.comment, ["yes", "no", "on", "off", "y", "0x10"]);
+  assert.deepEqual(rule.match!.clauses[1]!.args, [[{ first: 1000, last: 2000 }]]);
+  assert.deepEqual(rule.match!.clauses[2]!.args, [16]);
+  // a number or boolean comment is kept as written
+  const q = parsePolicy("tables:\n  filter:\n    chains:\n      rp-a:\n        - comment: 0x10\n");
+  assert.equal(q.tables[0]!.chains[0]!.rules[0]!.comment, "0x10");
+});
+
+Deno.test("yaml: a 50,000-rule file without aliases loads", () => {
+  let text = "family: ipv4\ntables:\n  filter:\n    chains:\n";
+  const rules = 50_000, perChain = 500;
+  for (let c = 0; c < rules / perChain; c++) {
+    text += `      rp-c${c}:\n`;
+    for (let r = 0; r < perChain; r++) {
+      const i = c * perChain + r;
+      text += `        - comment: rule ${i}\n          protocol: tcp\n` +
+        `          sourceNet: 10.${i >> 16}.${(i >> 8) & 255}.${i & 255}/32\n` +
+        `          destPorts: [${1000 + (i % 5000)}, 443]\n          action: accept\n`;
+    }
+  }
+  const policy = parsePolicy(text, { file: "big.yaml" });
+  const chains = policy.tables[0]!.chains;
+  assert.equal(chains.reduce((n, c) => n + c.rules.length, 0), rules);
+  const last = chains.at(-1)!.rules.at(-1)!;
+  assert.equal(last.comment, `rule ${rules - 1}`);
+  assert.equal(
+    last.match!.render(),
+    "-p tcp --source 10.0.195.79/32 -m multiport --destination-ports 5999,443",
+  );
+  assert.equal(sourcePositionOf(last)?.line, text.split("\n").length - 5);
+});
+
+Deno.test("yaml: node positions agree with npm:yaml's on mutated files", () => {
+  // The loader's parser (js-yaml's events) and npm:yaml (the saver's library,
+  // and the loader's before) must place every node at the same offset and
+  // give every scalar the same value, so that errors keep their line:column.
+  const sources = [...Deno.readDirSync(BAD_DIR)].map((e) =>
+    Deno.readTextFileSync(new URL(e.name, BAD_DIR))
+  ).concat(Deno.readTextFileSync(RULES_YAML), stringifyPolicy(everyCallPolicy()));
+  let seed = 7;
+  const random = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  // Not "? ": npm:yaml places a compact mapping inside an explicit key at its ":".
+  const pieces = [
+    " ",
+    "\n",
+    ":",
+    "- ",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    "#",
+    "'",
+    '"',
+    "&a ",
+    "*a",
+    "!!str ",
+  ];
+  let compared = 0;
+  for (let t = 0; t < 600; t++) {
+    let text = sources[random(sources.length)]!;
+    for (let k = 0; k <= random(3); k++) {
+      const at = random(text.length);
+      text = random(2) === 0
+        ? text.slice(0, at) + pieces[random(pieces.length)] + text.slice(at)
+        : text.slice(0, at) + text.slice(at + 1 + random(3));
+    }
+    const reference = parseDocument(text, { uniqueKeys: true });
+    let ours: YamlDocument | undefined;
+    try {
+      ours = YamlDocument.parse(text);
+    } catch {
+      ours = undefined;
+    }
+    // The two parsers disagree on a few broken texts (e.g. a key line
+    // starting with ":"): only texts both accept are compared.
+    if (ours === undefined || reference.errors.length > 0) continue;
+    const walk = (a: unknown, b: number | undefined): void => {
+      if (a === null || a === undefined || b === undefined) return;
+      compared++;
+      assert.equal(ours!.offset(b), (a as { range: number[] }).range[0], `offset in:\n${text}`);
+      if (isScalar(a)) assert.ok(Object.is(ours!.value(b), a.value), `value in:\n${text}`);
+      else if (isSeq(a)) a.items.forEach((item, i) => walk(item, ours!.items(b)[i]));
+      else if (isMap(a)) {
+        a.items.forEach((pair, i) => {
+          walk(pair.key, ours!.pairs(b)[i]?.[0]);
+          walk(pair.value, ours!.pairs(b)[i]?.[1]);
+        });
+      }
+    };
+    walk(reference.contents, ours.root);
+  }
+  assert.ok(compared > 4_000, `only ${compared} nodes compared`);
+});
+
+Deno.test("yaml: loadPolicyFile refuses oversized, endless and non-UTF-8 input", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const big = `${dir}/big.yaml`;
+    await Deno.writeTextFile(big, "tables: {}\n" + "#".repeat(2000) + "\n");
+    const e = await asyncErrorOf(loadPolicyFile(big, { maxBytes: 1000 }));
+    assert.match(e.message, /big\.yaml:1:1: File larger than 1000 bytes: .*--max-file-size/);
+    assert.deepEqual((await loadPolicyFile(big, { maxBytes: 4000 })).tables, []);
+    const zero = await asyncErrorOf(loadPolicyFile("/dev/zero", { maxBytes: 4 * 1024 * 1024 }));
+    assert.match(zero.message, /^\/dev\/zero:1:1: File larger than 4 MiB/);
+    const latin1 = `${dir}/latin1.yaml`;
+    await Deno.writeFile(
+      latin1,
+      new Uint8Array([...new TextEncoder().encode("a: 1\nb: caf"), 0xe9]),
+    );
+    assert.match(
+      (await asyncErrorOf(loadPolicyFile(latin1))).message,
+      /latin1\.yaml:2:7: Invalid text: expected UTF-8/,
+    );
+    const bad = `${dir}/bad.yaml`;
+    await Deno.writeTextFile(
+      bad,
+      Deno.readTextFileSync(new URL("01_syntax_unclosed_list.yaml", BAD_DIR)),
+    );
+    // syntax errors read from a file are worded as parsePolicy words them
+    assert.match(
+      (await asyncErrorOf(loadPolicyFile(bad))).message,
+      /bad\.yaml:9:11: Invalid YAML: Flow sequence in block collection must be/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 // ---- the format ---------------------------------------------------------------------------
@@ -393,6 +603,16 @@ Deno.test("yaml: sourcePositionOf locates loaded rules, chains and tables", () =
     field: "tables.filter.chains.rp-a[1]",
   });
   assert.equal(sourcePositionOf({}), undefined);
+  // an action is located at its value
+  const j = parsePolicy("tables:\n  filter:\n    chains:\n      rp-a:\n        - jump: rp-b\n", {
+    file: "j.yaml",
+  });
+  assert.deepEqual(sourcePositionOf(j.tables[0]!.chains[0]!.rules[0]!.action!), {
+    file: "j.yaml",
+    line: 5,
+    column: 17,
+    field: "tables.filter.chains.rp-a[0].jump",
+  });
 });
 
 Deno.test("yaml: a top-level family restricts every table", () => {
