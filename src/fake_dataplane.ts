@@ -25,7 +25,7 @@ import {
   type RuleState,
   type TableState,
 } from "./fake/state.ts";
-import { tokenizeRestoreLine } from "./fake/tokenize.ts";
+import { tokenizeRestoreLine } from "./tokenize.ts";
 
 export type { FakeTableName } from "./fake/state.ts";
 

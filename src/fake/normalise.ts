@@ -18,7 +18,7 @@ import {
   REJECT_TYPES_V6,
   TCP_FLAGS,
 } from "./tables.ts";
-import { saveString } from "./tokenize.ts";
+import { saveString } from "../tokenize.ts";
 
 /** Which family and backend a rule is parsed for. */
 export interface NormaliseContext {
