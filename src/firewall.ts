@@ -8,6 +8,7 @@ import { autoDetectBackend } from "./backend_detector.ts";
 import type { FeatureSource } from "./feature_source.ts";
 import { KERNEL_CHAINS, TABLE_NAMES, type TableName } from "./kernel_chains.ts";
 import { type Logger, silentLogger } from "./logger.ts";
+import { checkPrefixes } from "./ownership.ts";
 import {
   type ChainPolicy,
   emptyPolicy,
@@ -226,6 +227,7 @@ export class Firewall {
    * `snapshot()` or `cleanUp()`.
    *
    * @param options Namespace, backend, ownership, families and table options.
+   * @throws {PrefixError} when a chain or hash prefix cannot be used (see `checkPrefixes`).
    */
   constructor(options: FirewallOptions = {}) {
     this.#options = options;
@@ -240,6 +242,7 @@ export class Firewall {
     }
     this.#hashPrefix = options.hashPrefix ?? "rampart:";
     this.#chainPrefixes = [...(options.chainPrefixes ?? ["rp-"])];
+    checkPrefixes({ chainPrefixes: this.#chainPrefixes, hashPrefix: this.#hashPrefix });
     this.#policy = emptyPolicy([...this.#ipVersions]);
   }
 

@@ -2,17 +2,21 @@
  * Snapshots of our own rules as the kernel holds them, to undo an apply or
  * roll back a failed one, even from another process (the CLI's watchdog).
  *
- * A snapshot records, per table and family, only what is ours: owned chains
- * (by prefix) with every rule in them, our rules in chains we do not own (by
- * rule ID, or a jump to an owned chain) with where they sat among the foreign
- * rules, and the policies of the built-in chains our policy sets. Restoring it
+ * A snapshot records, per table and family, only what is ours (decided as
+ * the engine decides it, `src/ownership.ts`): owned chains (by prefix, shown
+ * to be ours by our rule IDs) with every rule in them, our rules in chains we
+ * do not own (by rule ID, or a jump to an owned chain) with where they sat
+ * among the foreign rules, and the policies of the built-in chains our policy
+ * sets. Restoring it
  * rewrites exactly those, in one `iptables-restore --noflush` transaction per
  * table; other programs' rules are never deleted or moved.
  *
  * @module
  */
 import type { ChainPolicy, IpFamily } from "./policy.ts";
-import { extractRuleId } from "./save_parser.ts";
+import { PrefixError } from "./errors.ts";
+import { extractRuleId, parseSave } from "./save_parser.ts";
+import { jumpsToOwnedChain } from "./ownership.ts";
 import { isKernelChain, isTableName, type TableName } from "./kernel_chains.ts";
 import type { CommandRunner } from "./runner.ts";
 import { IptablesCommands, type IptablesResult } from "./iptables_commands.ts";
@@ -118,18 +122,51 @@ function isOwned(name: string, prefixes: readonly string[]): boolean {
   return prefixes.some((p) => name.startsWith(p));
 }
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-/** Tells whether a saved rule line in a chain we do not own is ours. */
+/**
+ * Tells whether a saved rule line in a chain we do not own is ours: its first
+ * comment is one of our IDs, or its target is one of our chains (decided on
+ * its arguments, see `src/ownership.ts`).
+ */
 function isOurs(line: string, options: OwnershipOptions): boolean {
   if (extractRuleId(line, options.hashPrefix) !== undefined) return true;
-  if (options.chainPrefixes.length === 0) return false;
-  const jump = new RegExp(
-    `(?:^| )(?:-j|--jump|-g|--goto) (?:${options.chainPrefixes.map(escapeRegExp).join("|")})`,
-  );
-  return jump.test(line);
+  return jumpsToOwnedChain(line, (name) => isOwned(name, options.chainPrefixes));
+}
+
+/**
+ * Whose each chain with our prefix is that holds no rule of ours, as the
+ * engine decides it (`parseSave`). Throws a {@linkcode PrefixError} for a
+ * chain of another program: restoring would delete or flush it.
+ */
+function chainOwnership(
+  text: string,
+  options: OwnershipOptions & { table: TableName; ipVersion: IpFamily },
+): Map<string, "foreign" | "unknown"> {
+  const out = new Map<string, "foreign" | "unknown">();
+  const state = parseSave(text, {
+    hashPrefix: options.hashPrefix,
+    isOwnedChain: (name) => isOwned(name, options.chainPrefixes),
+    chainPrefixes: options.chainPrefixes,
+  });
+  for (const [chain, s] of state) {
+    if (s.ownership === "foreign") {
+      const prefix = options.chainPrefixes.find((p) => chain.startsWith(p))!;
+      throw new PrefixError(
+        `Chain prefix ${JSON.stringify(prefix)} matches the chain ${chain} of table ` +
+          `${options.table} (IPv${options.ipVersion}), which is not Rampart's (no rule of ours ` +
+          "is in it or jumps to it), so Rampart neither snapshots nor restores this table; " +
+          "choose a chain prefix that no other program's chain starts with",
+        {
+          field: "chainPrefixes",
+          prefix,
+          chain,
+          table: options.table,
+          ipVersion: options.ipVersion,
+        },
+      );
+    }
+    if (s.ownership !== undefined) out.set(chain, s.ownership);
+  }
+  return out;
 }
 
 interface SavedChain {
@@ -196,8 +233,11 @@ export function parseSnapshotTable(
     foreignChainRules: {},
     policies: {},
   };
+  const ownership = chainOwnership(text, options);
   for (const [name, chain] of parseChains(text)) {
     if (isOwned(name, options.chainPrefixes)) {
+      // A chain nothing shows to be ours is not part of our rules (see `src/ownership.ts`).
+      if (ownership.get(name) === "unknown") continue;
       out.chains.push({ name, rules: [...chain.rules] });
       continue;
     }

@@ -48,7 +48,7 @@ import type { Features } from "../dsl/features.ts";
 import { calculateRuleHashes } from "../dsl/hash.ts";
 import { type Chain, type Rule, ruleComments } from "../dsl/rule.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { RestoreError, SaveError, TableConfigError } from "./errors.ts";
+import { PrefixError, RestoreError, SaveError, TableConfigError } from "./errors.ts";
 import { autoDetectBackend } from "./backend_detector.ts";
 import { FeatureDetector } from "./feature_detector.ts";
 import type { FeatureSource } from "./feature_source.ts";
@@ -57,6 +57,7 @@ import { restoreLockArgs, SharedLock } from "./lock.ts";
 import { isKernelChain, KERNEL_CHAINS, type TableName } from "./kernel_chains.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import type { TableMetrics } from "./metrics.ts";
+import { checkPrefixes } from "./ownership.ts";
 import { checkPlacement } from "./placement.ts";
 import {
   equalLists,
@@ -91,11 +92,25 @@ export type LockRunner = <T>(fn: () => Promise<T>) => Promise<T>;
 export interface TableOptions {
   /** IP family. @default {4} */
   ipVersion?: 4 | 6;
-  /** Prefix of the comment that carries each rule's ID. @default {"rampart:"} */
+  /**
+   * Prefix of the comment that carries each rule's ID: 1 to 32 characters
+   * ending with one of `@%+=:,./` (see `hashPrefixProblem`; a `PrefixError`
+   * otherwise). @default {"rampart:"}
+   */
   hashPrefix?: string;
-  /** Chains whose names start with one of these are ours. @default {["rp-"]} */
+  /**
+   * Chains whose names start with one of these are ours: each 1 to 22
+   * characters, not the start of a built-in chain or target name (see
+   * `chainPrefixProblem`), and a chain of another program that starts with
+   * one makes `apply()`, `plan()` and `cleanUp()` throw a `PrefixError`.
+   * @default {["rp-"]}
+   */
   chainPrefixes?: readonly string[];
-  /** Regular expression (source) for old rules of ours in chains we do not own. @default {""} */
+  /**
+   * Regular expression (source) tested on the saved text of rules in chains
+   * we do not own, for old rules of ours that carry no ID (a text test you
+   * opt into; jumps to our chains are found without it). @default {""}
+   */
   extraCleanupRegexPattern?: string;
   /** Whether our rules go above (`insert`) or below (`append`) foreign rules. @default {"insert"} */
   insertMode?: "insert" | "append";
@@ -155,8 +170,6 @@ const MAX_POST_WRITE_MS = 3_600_000;
 const MIN_POST_WRITE_MS = 50;
 const SAVE_RETRIES = 3;
 const RESTORE_RETRIES = 10;
-const HASH_PREFIX = /^[A-Za-z0-9_@%+=:,./-]{1,32}$/;
-const CHAIN_PREFIX = /^[A-Za-z0-9_.:@%+=-]{1,27}$/;
 
 interface RuleList {
   rules: readonly Rule[];
@@ -289,6 +302,8 @@ export class Table {
   #peakRestoreMs = 0;
   /** Text of our rules in chains we do not own, by "<chain> <id>" (for deleting by value). */
   readonly #writtenLines = new Map<string, string>();
+  /** Chains left alone as not shown to be ours, already warned about (see `#leaveUnknownChains`). */
+  readonly #warnedUnknown = new Set<string>();
   /** Chains whose rules of ours are deleted by number on the next write (see `apply`). */
   readonly #deleteByPosition = new Set<string>();
   readonly #metrics: TableMetrics;
@@ -316,26 +331,11 @@ export class Table {
       });
     }
     this.#hashPrefix = options.hashPrefix ?? "rampart:";
-    if (!HASH_PREFIX.test(this.#hashPrefix)) {
-      throw new TableConfigError(
-        `Invalid hashPrefix ${
-          JSON.stringify(this.#hashPrefix)
-        }: expected 1 to 32 characters from [A-Za-z0-9_@%+=:,./-]`,
-        { field: "hashPrefix", value: this.#hashPrefix },
-      );
-    }
     this.#chainPrefixes = [...(options.chainPrefixes ?? ["rp-"])];
-    for (const p of this.#chainPrefixes) {
-      if (!CHAIN_PREFIX.test(p)) {
-        throw new TableConfigError(
-          `Invalid chain prefix ${JSON.stringify(p)}: expected 1 to 27 name characters`,
-          { field: "chainPrefixes", value: p },
-        );
-      }
-    }
-    const old = this.#chainPrefixes.map((p) => `(?:-j|--jump|-g|--goto) ${escapeRegExp(p)}`);
-    if (options.extraCleanupRegexPattern) old.push(options.extraCleanupRegexPattern);
-    this.#oldInsertPattern = old.length === 0 ? undefined : new RegExp(old.join("|"));
+    checkPrefixes({ chainPrefixes: this.#chainPrefixes, hashPrefix: this.#hashPrefix });
+    this.#oldInsertPattern = options.extraCleanupRegexPattern
+      ? new RegExp(options.extraCleanupRegexPattern)
+      : undefined;
     this.#insertMode = options.insertMode ?? "insert";
     if (this.#insertMode !== "insert" && this.#insertMode !== "append") {
       throw new TableConfigError(
@@ -932,12 +932,40 @@ export class Table {
       foreign,
       policies: new Map(this.#policies),
       dataplane: this.#dataplane,
-      isOwnedChain: isOwned,
+      // A chain with our prefix that nothing shows to be ours is left alone
+      // unless we want it (see `#leaveUnknownChains`).
+      isOwnedChain: this.#leaveUnknownChains(owned, isOwned),
       // Copies: a streamed write that fails is planned again from its inputs.
       writtenLines: new Map(this.#writtenLines),
       deleteByPosition: new Set(this.#deleteByPosition),
     }, options);
     return { plan, write: { chains: ownedChains, foreign: foreignRules } };
+  }
+
+  /**
+   * Chains with our prefix that are empty and that nothing jumps to
+   * (`ownership: "unknown"`): nothing says whose they are. One we want (a
+   * chain of ours that `iptables -F` emptied, say) is ours to fill again;
+   * any other is left alone, as another program's, with a warning once.
+   */
+  #leaveUnknownChains(
+    wanted: ReadonlyMap<string, unknown>,
+    isOwned: (name: string) => boolean,
+  ): (name: string) => boolean {
+    const leave = new Set<string>();
+    for (const [name, chain] of this.#dataplane) {
+      if (chain.ownership !== "unknown" || wanted.has(name)) continue;
+      leave.add(name);
+      if (this.#warnedUnknown.has(name)) continue;
+      this.#warnedUnknown.add(name);
+      this.#logger.log(
+        "warn",
+        `left chain ${name} alone: it has our chain prefix but is empty and no rule jumps to ` +
+          "it, so nothing shows that it is Rampart's (delete it with 'iptables -X' if it is)",
+        { table: this.name, ipVersion: this.ipVersion, chain: name },
+      );
+    }
+    return leave.size === 0 ? isOwned : (name) => isOwned(name) && !leave.has(name);
   }
 
   #updateGauges(): void {
@@ -1069,12 +1097,16 @@ export class Table {
             hashPrefix: this.#hashPrefix,
             isOwnedChain: (c) => this.isOwnedChain(c),
             oldInsertPattern: this.#oldInsertPattern,
+            chainPrefixes: this.#chainPrefixes,
           });
         } catch (e) {
           error = e as Error;
         }
       }
-      if (error === undefined) return state!;
+      if (error === undefined) {
+        this.#refuseForeignChains(state!);
+        return state!;
+      }
       this.#metrics.saveErrors++;
       if (attempt >= SAVE_RETRIES) throw error;
       this.#logger.log("warn", "iptables-save failed; retrying", {
@@ -1085,6 +1117,27 @@ export class Table {
       });
       await this.#clock.sleep(backoff);
       backoff *= 2;
+    }
+  }
+
+  /**
+   * Refuses a table holding a chain with one of our prefixes that is not ours
+   * (see `src/ownership.ts`): the planner would delete it as a stale chain of
+   * ours, with the rules that jump to it.
+   */
+  #refuseForeignChains(state: DataplaneState): void {
+    for (const [chain, s] of state) {
+      if (s.ownership !== "foreign") continue;
+      const prefix = this.#chainPrefixes.find((p) => chain.startsWith(p))!;
+      throw new PrefixError(
+        `Chain prefix ${JSON.stringify(prefix)} matches the chain ${chain} of table ${this.name} ` +
+          `(IPv${this.ipVersion}, ${this.#backend}), which is not Rampart's: no rule in it ` +
+          `carries a ${JSON.stringify(this.#hashPrefix)} rule ID and no rule that does jumps ` +
+          "to it, but it holds rules or other rules jump to it. Rampart would delete it as a " +
+          "stale chain of its own, so nothing was written: choose a chain prefix that no " +
+          "other program's chain starts with",
+        { field: "chainPrefixes", prefix, chain, table: this.name, ipVersion: this.ipVersion },
+      );
     }
   }
 

@@ -4,6 +4,7 @@
  * @module
  */
 import { RuleError } from "../../dsl/errors.ts";
+import { PrefixError } from "../errors.ts";
 import { FeatureDetector } from "../feature_detector.ts";
 import { Firewall, type FirewallApplyResult } from "../firewall.ts";
 import { TABLE_NAMES, type TableName } from "../kernel_chains.ts";
@@ -511,12 +512,18 @@ function errorData(e: unknown): Record<string, unknown> {
   }
   if (e instanceof RuleError) Object.assign(data, { field: e.field });
   if (e instanceof PolicyError) Object.assign(data, { path: e.path });
+  if (e instanceof PrefixError) {
+    Object.assign(data, { field: e.field, prefix: e.prefix });
+    if (e.chain !== undefined) {
+      Object.assign(data, { chain: e.chain, table: e.table, ipVersion: e.ipVersion });
+    }
+  }
   return data;
 }
 
 function exitCodeOf(e: unknown): number {
   if (e instanceof Exit) return e.code;
-  if (e instanceof UsageError) return EXIT_CODES.USAGE;
+  if (e instanceof UsageError || e instanceof PrefixError) return EXIT_CODES.USAGE;
   if (e instanceof PolicyFileError || e instanceof PolicyError || e instanceof RuleError) {
     return EXIT_CODES.INVALID_POLICY;
   }

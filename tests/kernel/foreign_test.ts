@@ -83,7 +83,14 @@ function foreignScript(v: Variant): string {
       }
     }
   }
-  lines.push("-A OTHER-PROG -j RETURN", "COMMIT", "");
+  // rp-old is a stale chain of ours: a rule of ours in it says so (an empty
+  // chain that only ID-less rules jump to would be another program's).
+  lines.push(
+    "-A OTHER-PROG -j RETURN",
+    '-A rp-old -m comment --comment "rampart:OLDoldOLDold0000" -j RETURN',
+    "COMMIT",
+    "",
+  );
   return lines.join("\n");
 }
 
