@@ -17,6 +17,7 @@ import type { ChainPolicy, IpFamily } from "./policy.ts";
 import { PrefixError } from "./errors.ts";
 import { extractRuleId, parseSave } from "./save_parser.ts";
 import { jumpsToOwnedChain } from "./ownership.ts";
+import { policyRecordChain, readPolicyRecord } from "./policy_record.ts";
 import { isKernelChain, isTableName, type TableName } from "./kernel_chains.ts";
 import type { CommandRunner } from "./runner.ts";
 import { IptablesCommands, type IptablesResult } from "./iptables_commands.ts";
@@ -88,7 +89,10 @@ export interface ParseSnapshotTableOptions extends OwnershipOptions {
   ipVersion: IpFamily;
   /** The backend the text was read from. */
   backend: "nft" | "legacy";
-  /** Built-in chains whose policy to record. */
+  /**
+   * Built-in chains whose policy to record (those whose policy Rampart
+   * changed earlier, as its record in the kernel says, are recorded too).
+   */
   policyChains?: readonly string[];
 }
 
@@ -234,7 +238,19 @@ export function parseSnapshotTable(
     policies: {},
   };
   const ownership = chainOwnership(text, options);
-  for (const [name, chain] of parseChains(text)) {
+  const chains = parseChains(text);
+  // The policies of the chains our policy sets, and of those whose policy we
+  // changed earlier (the record says): an undo must put those back too.
+  const recordChain = policyRecordChain(options.chainPrefixes);
+  const recorded = readPolicyRecord(
+    recordChain,
+    options.table,
+    (chains.get(recordChain)?.rules ?? []).map((r) =>
+      extractRuleId(`-A ${recordChain} ${r}`, options.hashPrefix)
+    ),
+  );
+  const policyChains = new Set([...(options.policyChains ?? []), ...recorded.keys()]);
+  for (const [name, chain] of chains) {
     if (isOwned(name, options.chainPrefixes)) {
       // A chain nothing shows to be ours is not part of our rules (see `src/ownership.ts`).
       if (ownership.get(name) === "unknown") continue;
@@ -254,7 +270,7 @@ export function parseSnapshotTable(
     });
     if (rules.length > 0) out.foreignChainRules[name] = rules;
     if (
-      options.policyChains?.includes(name) && isKernelChain(options.table, name) &&
+      policyChains.has(name) && isKernelChain(options.table, name) &&
       (chain.policy === "ACCEPT" || chain.policy === "DROP")
     ) {
       out.policies[name] = chain.policy;

@@ -60,6 +60,13 @@ import type { TableMetrics } from "./metrics.ts";
 import { checkPrefixes } from "./ownership.ts";
 import { checkPlacement } from "./placement.ts";
 import {
+  planPolicies,
+  type PolicyPlan,
+  policyRecordChain,
+  policyRecordRules,
+  readPolicyRecord,
+} from "./policy_record.ts";
+import {
   equalLists,
   type HashedRules,
   type InsertAppendLists,
@@ -261,6 +268,8 @@ export class Table {
 
   readonly #hashPrefix: string;
   readonly #chainPrefixes: readonly string[];
+  /** Our chain that records the policies we changed (see `src/policy_record.ts`). */
+  readonly #recordChain: string;
   readonly #oldInsertPattern: RegExp | undefined;
   readonly #insertMode: "insert" | "append";
   readonly #requestedBackend: Backend | "auto";
@@ -333,6 +342,7 @@ export class Table {
     this.#hashPrefix = options.hashPrefix ?? "rampart:";
     this.#chainPrefixes = [...(options.chainPrefixes ?? ["rp-"])];
     checkPrefixes({ chainPrefixes: this.#chainPrefixes, hashPrefix: this.#hashPrefix });
+    this.#recordChain = policyRecordChain(this.#chainPrefixes);
     this.#oldInsertPattern = options.extraCleanupRegexPattern
       ? new RegExp(options.extraCleanupRegexPattern)
       : undefined;
@@ -424,6 +434,14 @@ export class Table {
         { field: "chain.name", value: chain.name },
       );
     }
+    if (chain.name === this.#recordChain) {
+      throw new TableConfigError(
+        `Invalid chain.name ${
+          JSON.stringify(chain.name)
+        }: it is reserved for Rampart's record of the chain policies it changed`,
+        { field: "chain.name", value: chain.name },
+      );
+    }
     if (chain.name.length > 28) {
       throw new TableConfigError(
         `Invalid chain.name ${JSON.stringify(chain.name)}: expected at most 28 characters`,
@@ -511,8 +529,10 @@ export class Table {
   }
 
   /**
-   * Enforces a built-in chain's policy (checked for drift like rules);
-   * `undefined` stops managing it.
+   * Enforces a built-in chain's policy (checked for drift like rules). The
+   * first time the write changes it, the policy it had is recorded in the
+   * kernel (the chain `<first chain prefix>policy`); `undefined` stops
+   * managing it, and the next write puts the recorded policy back.
    *
    * @param kernelChain A built-in chain of this table.
    * @param policy `"ACCEPT"` or `"DROP"`.
@@ -735,9 +755,10 @@ export class Table {
   }
 
   /**
-   * Removes every rule and chain we own from this table (and stops enforcing
-   * chain policies, setting the ones we managed back to ACCEPT). Foreign rules
-   * are not touched. The desired state is empty afterwards.
+   * Removes every rule and chain we own from this table, and puts back the
+   * chain policies we changed (as recorded in the kernel when we first
+   * changed them, see `src/policy_record.ts`). Foreign rules are not touched.
+   * The desired state is empty afterwards.
    */
   cleanUp(): Promise<void> {
     return this.#serialised(() => this.#cleanUp());
@@ -749,11 +770,11 @@ export class Table {
     this.#inserts.clear();
     this.#appends.clear();
     for (const chain of KERNEL_CHAINS[this.name]) this.#inserts.set(chain, { rules: [] });
-    for (const chain of this.#policies.keys()) this.#policies.set(chain, "ACCEPT");
+    // Policies we changed go back to what they were (the record in the kernel says).
+    this.#policies.clear();
     this.#changed();
     this.invalidateDataplaneCache("clean up");
     await this.#apply();
-    this.#policies.clear();
   }
 
   // ---- Internals -----------------------------------------------------------
@@ -910,6 +931,13 @@ export class Table {
       });
       ownedChains.push(chain);
     }
+    // Chain policies, and the record of the ones we changed (`src/policy_record.ts`).
+    const policies = this.#planPolicies();
+    if (policies.record.size > 0) {
+      const record = policyRecordRules(this.#recordChain, this.name, policies.record);
+      owned.set(this.#recordChain, { rules: record.rules, hash: () => record.hashes });
+      ownedChains.push({ name: this.#recordChain, rules: record.rules });
+    }
     const foreign = new Map<string, InsertAppendLists>();
     const foreignRules = new Map<string, readonly Rule[]>();
     for (const name of roots.keys()) {
@@ -930,7 +958,7 @@ export class Table {
       features,
       owned,
       foreign,
-      policies: new Map(this.#policies),
+      policies: policies.policies,
       dataplane: this.#dataplane,
       // A chain with our prefix that nothing shows to be ours is left alone
       // unless we want it (see `#leaveUnknownChains`).
@@ -940,6 +968,22 @@ export class Table {
       deleteByPosition: new Set(this.#deleteByPosition),
     }, options);
     return { plan, write: { chains: ownedChains, foreign: foreignRules } };
+  }
+
+  /** The policies to write and the record to keep, from the desired state and the kernel's. */
+  #planPolicies(): PolicyPlan {
+    const kernel = new Map<string, string>();
+    for (const chain of KERNEL_CHAINS[this.name]) {
+      const policy = this.#dataplane.get(chain)?.policy;
+      if (policy !== undefined) kernel.set(chain, policy);
+    }
+    const ids = this.#dataplane.get(this.#recordChain)?.hashes ?? [];
+    return planPolicies({
+      table: this.name,
+      desired: this.#policies,
+      kernel,
+      recorded: readPolicyRecord(this.#recordChain, this.name, ids),
+    });
   }
 
   /**

@@ -5,6 +5,7 @@
  */
 import { RuleError } from "../../dsl/errors.ts";
 import { PrefixError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
 import { FeatureDetector } from "../feature_detector.ts";
 import { Firewall, type FirewallApplyResult } from "../firewall.ts";
 import { TABLE_NAMES, type TableName } from "../kernel_chains.ts";
@@ -24,6 +25,7 @@ import { type CliArgs, type CommandName, EXIT_CODES, parseCliArgs, UsageError } 
 import { type CliEnvironment, denoCliEnvironment } from "./environment.ts";
 import { helpText } from "./help.ts";
 import { loadPolicyFiles, selectPolicy } from "./policy_files.ts";
+import { lockoutWarning, plannedDrops } from "./lockout.ts";
 import { progressLine } from "./progress.ts";
 import {
   armWatchdog,
@@ -48,7 +50,21 @@ interface Context {
   say(text: string): void;
   /** Progress and notes: always stderr. */
   note(text: string): void;
+  /**
+   * A warning: `warning: …` on stderr at once, and in the `warnings` list of
+   * the next JSON document under `--json`.
+   */
+  warn(message: string, fields?: Record<string, unknown>): void;
   json(value: Record<string, unknown>): void;
+}
+
+/** The engine's logger for the CLI: its warnings go to `ctx.warn`, the rest is dropped. */
+function cliLogger(ctx: Context): Logger {
+  return {
+    log(level, message, fields) {
+      if (level === "warn") ctx.warn(message, fields);
+    },
+  };
 }
 
 function paint(ctx: Context, code: string, text: string): string {
@@ -81,6 +97,7 @@ function makeFirewall(ctx: Context, policy?: Policy): Firewall {
     insertMode: args.insertMode,
     runner: env.runnerFor(args.netns),
     ipVersions,
+    logger: cliLogger(ctx),
   });
   // Manage every selected table, so rules of ours that the files no longer
   // contain are removed too.
@@ -254,6 +271,13 @@ async function cmdApply(ctx: Context): Promise<number> {
   requireAnswer(ctx, "apply");
   const firewall = makeFirewall(ctx, await loadPolicy(ctx));
   const { text, tables } = await planText(ctx, firewall);
+  if (args.netns === undefined && args.confirmTimeoutMs === undefined) {
+    const warning = lockoutWarning(plannedDrops(tables), {
+      policy: firewall.policy(),
+      sshConnection: env.env("SSH_CONNECTION"),
+    });
+    if (warning !== undefined) ctx.warn(warning, { lockout: plannedDrops(tables) });
+  }
   if (text === "") {
     if (args.json) ctx.json({ command: "apply", applied: false, changed: false, tables: [] });
     else ctx.say(`Nothing to do: ${target(args)} already matches the policy\n`);
@@ -594,13 +618,27 @@ export async function runCli(
   const color = args.color === "always" ||
     (args.color === "auto" && !args.json && env.stdoutIsTerminal &&
       env.env("NO_COLOR") === undefined);
+  let warnings: Record<string, unknown>[] = [];
+  /** The warnings not yet in a JSON document (each goes in one). */
+  const takeWarnings = () => {
+    const taken = warnings;
+    warnings = [];
+    return taken.length === 0 ? {} : { warnings: taken };
+  };
   const ctx: Context = {
     args,
     env,
     color,
     say: (text) => args!.json ? env.stderr(text) : env.stdout(text),
     note: (text) => env.stderr(text),
-    json: (value) => env.stdout(JSON.stringify({ ok: true, ...value }) + "\n"),
+    warn(message, fields = {}) {
+      const where = typeof fields.table === "string" && typeof fields.ipVersion === "number"
+        ? `${fields.table} IPv${fields.ipVersion}: `
+        : "";
+      env.stderr(`${paint(ctx, "33", "warning:")} ${where}${message}\n`);
+      warnings.push({ message, ...fields });
+    },
+    json: (value) => env.stdout(JSON.stringify({ ok: true, ...value, ...takeWarnings() }) + "\n"),
   };
   try {
     return await COMMANDS[args.command](ctx);
@@ -608,8 +646,13 @@ export async function runCli(
     const code = exitCodeOf(e);
     if (args.json) {
       env.stdout(
-        JSON.stringify({ ok: false, command: args.command, exitCode: code, error: errorData(e) }) +
-          "\n",
+        JSON.stringify({
+          ok: false,
+          command: args.command,
+          exitCode: code,
+          error: errorData(e),
+          ...takeWarnings(),
+        }) + "\n",
       );
     } else {
       env.stderr(`rampart ${args.command}: ${errorMessage(e)}\n`);
