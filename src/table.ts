@@ -57,6 +57,7 @@ import { restoreLockArgs, SharedLock } from "./lock.ts";
 import { isKernelChain, KERNEL_CHAINS, type TableName } from "./kernel_chains.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import type { TableMetrics } from "./metrics.ts";
+import { otherBackendWarning, readOtherBackend } from "./other_backend.ts";
 import { checkPrefixes } from "./ownership.ts";
 import { checkPlacement } from "./placement.ts";
 import {
@@ -311,6 +312,8 @@ export class Table {
   #peakRestoreMs = 0;
   /** Text of our rules in chains we do not own, by "<chain> <id>" (for deleting by value). */
   readonly #writtenLines = new Map<string, string>();
+  /** Whether the other backend was read for the warning (see `#checkOtherBackend`). */
+  #otherBackendChecked = false;
   /** Chains left alone as not shown to be ours, already warned about (see `#leaveUnknownChains`). */
   readonly #warnedUnknown = new Set<string>();
   /** Chains whose rules of ours are deleted by number on the next write (see `apply`). */
@@ -1076,6 +1079,7 @@ export class Table {
     // started first: it takes longer, and each spawn holds this thread.
     const read = this.#readDataplane();
     read.catch(() => {});
+    const other = this.#otherBackendChecked ? undefined : this.#checkOtherBackend();
     const detecting = this.#features.refreshFeatures();
     detecting.catch(() => {});
     const features = await detecting;
@@ -1099,6 +1103,7 @@ export class Table {
       this.#appliedVersion = 0;
     }
     this.#dataplane = await read;
+    await other;
     this.#lastReadTime = this.#clock.now();
     this.#inSync = true;
     // Forget the text of our rules that are gone.
@@ -1115,6 +1120,43 @@ export class Table {
     }
     // The cache now reflects the kernel: a plan must be computed again.
     this.#appliedVersion = 0;
+  }
+
+  /**
+   * Warns, once, when the other backend holds anything in this table: the
+   * kernel runs both rule sets (`src/other_backend.ts`). Best effort: a
+   * failure to read it is only logged at debug level.
+   */
+  async #checkOtherBackend(): Promise<void> {
+    this.#otherBackendChecked = true;
+    const where = { table: this.name, ipVersion: this.ipVersion };
+    try {
+      const found = await readOtherBackend(this.#runner, {
+        ...where,
+        backend: this.#backend!,
+        hashPrefix: this.#hashPrefix,
+        timeoutMs: this.#commandTimeoutMs,
+      });
+      if (found === undefined) return;
+      this.#logger.log(
+        "warn",
+        otherBackendWarning(found, { inUse: this.#backend!, ipVersion: this.ipVersion }),
+        {
+          ...where,
+          backend: this.#backend,
+          otherBackend: found.backend,
+          rules: found.rules,
+          ourRules: found.ourRules,
+          chains: found.chains,
+          policies: found.policies,
+        },
+      );
+    } catch (e) {
+      this.#logger.log("debug", "could not read the other iptables backend", {
+        ...where,
+        error: e instanceof Error ? e.message : String(e),
+      });
+    }
   }
 
   /** Reads the table with iptables-save (retrying failures with a backoff). */
