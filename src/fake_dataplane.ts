@@ -102,7 +102,8 @@ class KernelReject extends Failure {
  * An in-memory iptables for tests. Starts with the built-in chains of all four
  * tables for IPv4 and IPv6 (policy ACCEPT, counters `[0:0]`) in each backend's
  * own state; its {@linkcode FakeDataplane.runner} answers every binary name a
- * `Table` may run, parses the restore protocol fully, validates like the
+ * `Table` may run (and `cat /proc/net/ip[6]_tables_names`, listing the legacy
+ * tables a legacy command has used), parses the restore protocol fully, validates like the
  * kernel (a failing transaction changes nothing) and prints rules in the form
  * the real iptables-save of the chosen backend prints.
  *

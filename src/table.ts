@@ -8,18 +8,26 @@
  *
  * 1. **Never break what we do not own.** Other programs (Docker, kube-proxy, an
  *    operator's own rules) share the kernel chains. We only ever delete rules
- *    that carry our ID comment (or match the cleanup pattern), delete them by
- *    value rather than by number (numbers race with other writers), and only
- *    create, flush or delete chains whose names carry one of our prefixes.
+ *    that are ours, decided on the arguments of the saved line and never on
+ *    its text (`src/ownership.ts`): the first comment's value is exactly our
+ *    ID, or the target is one of our chains (or the rule matches the cleanup
+ *    pattern the caller opts into). We delete them by value rather than by
+ *    number (numbers race with other writers), and only create, flush or
+ *    delete chains whose names carry one of our prefixes and that our rules
+ *    show to be ours; a prefix that would take a built-in chain, a target or
+ *    another program's chain is refused (`PrefixError`). Chain policies we
+ *    change are recorded in the kernel and put back (`src/policy_record.ts`).
  * 2. **Atomic, minimal writes.** Each apply is one `iptables-restore --noflush`
  *    transaction. Every rule carries a chained ID (see `calculateRuleHashes`):
  *    comparing ID lists position by position finds the first rule that
  *    differs, and a common suffix of IDs (a rule another program inserted into
  *    our chain) is kept, so unchanged rules keep their counters.
- * 3. **Do not parse iptables-save.** iptables-save prints rules in its own,
- *    backend-specific normalised form. We read only chain names, policies and
- *    the first comment of each rule; when a rule of ours must be deleted from
- *    a shared chain we replay the saved text as `-D`.
+ * 3. **Do not interpret iptables-save.** iptables-save prints rules in its
+ *    own, backend-specific normalised form. We read only chain names,
+ *    policies, the first comment of each rule and whether it jumps to one of
+ *    our chains, splitting a line into arguments only where that is at stake
+ *    (a cheap pre-filter skips the rest); when a rule of ours must be deleted
+ *    from a shared chain we replay the saved text as `-D`.
  * 4. **Performance vs. drift detection.** Reading the dataplane costs a full
  *    iptables-save, so we trust our cache and re-read only on a refresh timer,
  *    after writes (post-write checks at exponentially growing intervals, with a
