@@ -224,6 +224,41 @@ for (const backend of BACKENDS) {
   );
 }
 
+for (const backend of BACKENDS) {
+  kernelTest(
+    `measured case 2: another program's chain named like ours is refused, not deleted (${backend})`,
+    async (netns) => {
+      for (const ipVersion of [4, 6] as const) {
+        await restoreScript(
+          netns,
+          { backend, ipVersion },
+          [
+            "*filter",
+            ":rp-x - [0:0]",
+            ":rp-empty - [0:0]",
+            "[5:300] -A INPUT -j rp-x",
+            "[6:360] -A FORWARD -j rp-empty",
+            "[7:420] -A rp-x -p tcp -m tcp --dport 25 -j DROP",
+            "COMMIT",
+            "",
+          ].join("\n"),
+          { counters: true },
+        );
+      }
+      const before = await saveAll(netns, backend);
+      const ns = ["--netns", netns, "--backend", backend];
+      await withFile(RULES, async (file) => {
+        for (const args of [["apply", file, "--yes"], ["plan", file], ["remove", "--yes"]]) {
+          const r = await rampart([...args, ...ns]);
+          assert.equal(r.code, 2, `${args[0]}: ${r.err}`);
+          assert.match(r.err, /prefix "rp-" matches the chain rp-(x|empty) of table filter/);
+        }
+      });
+      assert.equal(await saveAll(netns, backend), before);
+    },
+  );
+}
+
 // ---- 3. lock-out: a DROP policy outliving remove -------------------------------------
 
 const DROP_POLICY = `tables:
