@@ -299,8 +299,7 @@ for (const backend of BACKENDS) {
               `IPv${ipVersion}: port 2222 accepted`,
             );
           }
-          // Only port 2222 is accepted: another port would be dropped. With the
-          // rules gone and the policy left at DROP, 2222 would be too.
+          // With our rules gone and the policy left at DROP, 2222 would be dropped.
           const remove = await rampart(["remove", "--yes", ...ns]);
           assert.equal(remove.code, 0, remove.err);
           for (const ipVersion of [4, 6] as const) {
