@@ -315,7 +315,7 @@ export type SnapshotRestoreOptions = OwnershipOptions;
  * ```ts
  * import { snapshotRestoreScript } from "@rampart/iptables";
  * const snapshot = { table: "filter", ipVersion: 4, backend: "nft", chains: [], foreignChainRules: {}, policies: {} } as const;
- * const now = "*filter\n:INPUT ACCEPT [0:0]\n:rp-x - [0:0]\n-A rp-x -j DROP\nCOMMIT\n";
+ * const now = '*filter\n:INPUT ACCEPT [0:0]\n:rp-x - [0:0]\n-A rp-x -m comment --comment "rampart:AAAAAAAAAAAAAAAA" -j DROP\nCOMMIT\n';
  * console.log(snapshotRestoreScript({ ...snapshot, chains: [] }, now, { hashPrefix: "rampart:", chainPrefixes: ["rp-"] }));
  * // *filter
  * // :rp-x - [0:0]
