@@ -24,7 +24,7 @@ import {
 } from "./policy_record.ts";
 import { computeReachability } from "./reachability.ts";
 import type { CommandRunner } from "./runner.ts";
-import { extractRuleId } from "./save_parser.ts";
+import { ruleIdReader } from "./ownership.ts";
 
 /** One rule as `iptables-save` printed it. */
 export interface KernelRule {
@@ -63,6 +63,7 @@ export interface KernelChain {
  */
 export function parseKernelTable(text: string, hashPrefix: string): Map<string, KernelChain> {
   const chains = new Map<string, KernelChain>();
+  const idOf = ruleIdReader(hashPrefix);
   for (const line of text.split("\n")) {
     if (line.startsWith(":")) {
       const [name = "", policy = "-"] = line.slice(1).split(" ");
@@ -74,7 +75,7 @@ export function parseKernelTable(text: string, hashPrefix: string): Map<string, 
         chain = { name, policy: "-", rules: [] };
         chains.set(name, chain);
       }
-      chain.rules.push({ line, id: extractRuleId(line, hashPrefix) });
+      chain.rules.push({ line, id: idOf(line) });
     }
   }
   return chains;

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { chainJumpOf, jumpsToOwnedChain, ruleIdOf } from "./ownership.ts";
+import { chainJumpOf, jumpsToOwnedChain, ruleIdOf, ruleIdReader } from "./ownership.ts";
 
 /** The ID placed for a rule matched by the cleanup pattern (an old rule of ours). */
 export const OLD_INSERT_RULE = "OLD INSERT RULE";
@@ -130,6 +130,7 @@ export function extractRuleId(line: string, hashPrefix: string): string | undefi
 export function parseSave(text: string, options: ParseSaveOptions): DataplaneState {
   const state: DataplaneState = new Map();
   const { hashPrefix, isOwnedChain, oldInsertPattern, chainPrefixes } = options;
+  const idOf = ruleIdReader(hashPrefix);
   // Pre-filters: each only skips lines whose arguments cannot be ours.
   const mayJump = chainPrefixes === undefined
     ? (line: string) => jumpsToOwnedChain(line, isOwnedChain)
@@ -153,7 +154,7 @@ export function parseSave(text: string, options: ParseSaveOptions): DataplaneSta
         state.set(name, chain);
       }
       const owned = isOwnedChain(name);
-      let id = extractRuleId(line, hashPrefix) ?? "";
+      let id = idOf(line) ?? "";
       if (
         id === "" && !owned &&
         (mayJump(line) || (oldInsertPattern !== undefined && oldInsertPattern.test(line)))
@@ -197,7 +198,7 @@ function markForeignChains(text: string, state: DataplaneState, options: ParseSa
     if (!line.includes("\\") && !names.some((n) => line.includes(n))) continue;
     const target = chainJumpOf(line);
     if (target === undefined || !unmarked.has(target)) continue;
-    if (extractRuleId(line, options.hashPrefix) !== undefined) unmarked.delete(target);
+    if (ruleIdOf(line, options.hashPrefix) !== undefined) unmarked.delete(target);
     else jumpedByOthers.add(target);
   }
   for (const name of unmarked) {
