@@ -27,6 +27,7 @@ import { FakeDataplane } from "../../testing.ts";
 import { EMULATED_TARGETS, KNOWN_TARGETS } from "../../src/fake/normalise.ts";
 import { jumpsToOwnedChain, lastArgumentMay, ruleIdOf } from "../../src/ownership.ts";
 import { tokenizeRestoreLine } from "../../src/tokenize.ts";
+import { dockerScripts, prng } from "../fixtures/neighbours.ts";
 
 const ID = "AAAAAAAAAAAAAAAA";
 
@@ -93,18 +94,6 @@ function referenceId(line: string, hashPrefix: string): string | undefined {
     }
   }
   return undefined;
-}
-
-/** A small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 Deno.test("ownership: the shortcuts decide as the arguments do (random lines)", () => {
@@ -236,33 +225,10 @@ Deno.test("ownership: the fake's chain-name check and the prefix check share the
   for (const t of KNOWN_TARGETS) assert.ok(chainPrefixProblem(t) !== undefined, t);
 });
 
-/** Docker's filter and nat chains, with counters. */
-const DOCKER = [
-  "*filter",
-  ":DOCKER - [0:0]",
-  ":DOCKER-ISOLATION-STAGE-1 - [0:0]",
-  ":DOCKER-ISOLATION-STAGE-2 - [0:0]",
-  ":DOCKER-USER - [0:0]",
-  "[10:600] -A FORWARD -j DOCKER-USER",
-  "[11:660] -A FORWARD -j DOCKER-ISOLATION-STAGE-1",
-  "[12:720] -A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
-  "[13:780] -A FORWARD -o docker0 -j DOCKER",
-  "[14:840] -A FORWARD -i docker0 ! -o docker0 -j ACCEPT",
-  "[15:900] -A FORWARD -i docker0 -o docker0 -j ACCEPT",
-  "[16:960] -A FORWARD -s 10.9.9.9/32 -j DROP",
-  "[17:1020] -A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT",
-  "[18:1080] -A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2",
-  "[19:1140] -A DOCKER-ISOLATION-STAGE-1 -j RETURN",
-  "[20:1200] -A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP",
-  "[21:1260] -A DOCKER-ISOLATION-STAGE-2 -j RETURN",
-  "COMMIT",
-  "",
-].join("\n");
-
 for (const prefix of ["DOCKER", "DOCKER-", "DOCKER-USER"]) {
   Deno.test(`ownership: prefix ${prefix} matching Docker's chains is refused and nothing is written`, async () => {
     const fake = new FakeDataplane();
-    await fake.load(DOCKER, { counters: true });
+    await fake.load(dockerScripts(4).filter, { counters: true });
     const before = fake.dump("filter", { counters: true });
     const table = new Table("filter", {
       runner: fake.runner,

@@ -6,6 +6,7 @@
  * `remove`; rules in the other backend must be reported.
  */
 import assert from "assert";
+import { dockerScripts, dropInputPolicy } from "../fixtures/neighbours.ts";
 import { rampart, withLink } from "./cli_process.ts";
 import {
   BACKENDS,
@@ -140,58 +141,12 @@ for (const backend of BACKENDS) {
 
 // ---- 2. prefixes that capture targets and foreign chains ----------------------------
 
-/** Docker's layout (filter and nat, both families), with counters. */
-function dockerScripts(ipVersion: 4 | 6): string[] {
-  const net = ipVersion === 6 ? "fd00:d0c::/64" : "172.17.0.0/16";
-  const host = ipVersion === 6 ? "fd00:d0c::2" : "172.17.0.2";
-  return [
-    [
-      "*filter",
-      ":DOCKER - [0:0]",
-      ":DOCKER-ISOLATION-STAGE-1 - [0:0]",
-      ":DOCKER-ISOLATION-STAGE-2 - [0:0]",
-      ":DOCKER-USER - [0:0]",
-      "[10:600] -A FORWARD -j DOCKER-USER",
-      "[11:660] -A FORWARD -j DOCKER-ISOLATION-STAGE-1",
-      "[12:720] -A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
-      "[13:780] -A FORWARD -o docker0 -j DOCKER",
-      "[14:840] -A FORWARD -i docker0 ! -o docker0 -j ACCEPT",
-      "[15:900] -A FORWARD -i docker0 -o docker0 -j ACCEPT",
-      "[16:960] -A FORWARD -i eth9 -j DROP",
-      `[17:1020] -A DOCKER -d ${host} ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT`,
-      "[18:1080] -A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2",
-      "[19:1140] -A DOCKER-ISOLATION-STAGE-1 -j RETURN",
-      "[20:1200] -A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP",
-      "[21:1260] -A DOCKER-ISOLATION-STAGE-2 -j RETURN",
-      "[22:1320] -A DOCKER-USER -j RETURN",
-      "COMMIT",
-      "",
-    ].join("\n"),
-    [
-      "*nat",
-      ":DOCKER - [0:0]",
-      "[30:1800] -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER",
-      "[31:1860] -A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER".replace(
-        "127.0.0.0/8",
-        ipVersion === 6 ? "::1/128" : "127.0.0.0/8",
-      ),
-      `[32:1920] -A POSTROUTING -s ${net} ! -o docker0 -j MASQUERADE`,
-      "[33:1980] -A DOCKER -i docker0 -j RETURN",
-      `[34:2040] -A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${
-        ipVersion === 6 ? `[${host}]:80` : `${host}:80`
-      }`,
-      "COMMIT",
-      "",
-    ].join("\n"),
-  ];
-}
-
 for (const backend of BACKENDS) {
   kernelTest(
     `measured case 2: prefixes that would take Docker's chains or targets are refused; Docker's rules survive (${backend})`,
     async (netns) => {
       for (const ipVersion of [4, 6] as const) {
-        for (const script of dockerScripts(ipVersion)) {
+        for (const script of Object.values(dockerScripts(ipVersion))) {
           await restoreScript(netns, { backend, ipVersion }, script, { counters: true });
         }
       }
@@ -261,22 +216,7 @@ for (const backend of BACKENDS) {
 
 // ---- 3. lock-out: a DROP policy outliving remove -------------------------------------
 
-const DROP_POLICY = `tables:
-  filter:
-    kernelChains:
-      INPUT:
-        policy: DROP
-        insert:
-          - jump: rp-in
-    chains:
-      rp-in:
-        - protocol: tcp
-          destPorts: [2222]
-          action: accept
-        - family: ipv6
-          protocol: icmpv6
-          action: accept
-`;
+const DROP_POLICY = dropInputPolicy({ port: 2222, icmpV6: true });
 
 for (const backend of BACKENDS) {
   kernelTest(

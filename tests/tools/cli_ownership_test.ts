@@ -8,6 +8,7 @@
 import assert from "assert";
 import { type CliEnvironment, EXIT_CODES, parseCliArgs, runCli, UsageError } from "../../cli.ts";
 import { FakeDataplane } from "../../testing.ts";
+import { dropInputPolicy } from "../fixtures/neighbours.ts";
 
 /** A CLI environment whose every command runs against `fake`. */
 function fakeCli(
@@ -122,20 +123,7 @@ Deno.test("cli: plan with a prefix matching another program's chain exits 2", as
   });
 });
 
-const DROP_INPUT = `family: ipv4
-tables:
-  filter:
-    kernelChains:
-      INPUT:
-        policy: DROP
-        insert:
-          - jump: rp-in
-    chains:
-      rp-in:
-        - protocol: tcp
-          destPorts: [22]
-          action: accept
-`;
+const DROP_INPUT = dropInputPolicy({ port: 22, family: "ipv4" });
 
 function inputPolicy(fake: FakeDataplane): string {
   return fake.dump("filter").split("\n").find((l) => l.startsWith(":INPUT "))!.split(" ")[1]!;
