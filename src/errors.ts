@@ -280,11 +280,11 @@ export class TableConfigError extends TypeError {
  * @example
  * ```ts
  * import { PrefixError, Table } from "@rampart/iptables";
- * try {
- *   new Table("filter", { chainPrefixes: ["D"] });
- * } catch (e) {
- *   if (e instanceof PrefixError) console.log(e.field, e.prefix); // chainPrefixes D
- * }
+ * import assert from "node:assert/strict";
+ * assert.throws(
+ *   () => new Table("filter", { chainPrefixes: ["D"] }),
+ *   (e) => e instanceof PrefixError && e.prefix === "D" && /DROP/.test(e.message),
+ * );
  * ```
  */
 export class PrefixError extends TableConfigError {

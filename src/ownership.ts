@@ -203,8 +203,10 @@ export function jumpsToOwnedChain(line: string, isOwnedChain: (name: string) => 
  * @example
  * ```ts
  * import { chainPrefixProblem } from "@rampart/iptables";
- * console.log(chainPrefixProblem("rp-")); // undefined
- * console.log(chainPrefixProblem("D")?.includes("DROP")); // true
+ * import assert from "node:assert/strict";
+ * assert.equal(chainPrefixProblem("rp-"), undefined);
+ * assert.match(chainPrefixProblem("D")!, /the start of the target name DROP/);
+ * assert.match(chainPrefixProblem("INPUT")!, /the built-in chain name INPUT/);
  * ```
  */
 export function chainPrefixProblem(prefix: string): string | undefined {
@@ -239,8 +241,9 @@ export function chainPrefixProblem(prefix: string): string | undefined {
  * @example
  * ```ts
  * import { hashPrefixProblem } from "@rampart/iptables";
- * console.log(hashPrefixProblem("rampart:")); // undefined
- * console.log(hashPrefixProblem("rp-") !== undefined); // true
+ * import assert from "node:assert/strict";
+ * assert.equal(hashPrefixProblem("rampart:"), undefined);
+ * assert.match(hashPrefixProblem("rp-")!, /end with one of/);
  * ```
  */
 export function hashPrefixProblem(prefix: string): string | undefined {
@@ -265,11 +268,12 @@ export function hashPrefixProblem(prefix: string): string | undefined {
  * @example
  * ```ts
  * import { checkPrefixes, PrefixError } from "@rampart/iptables";
- * try {
- *   checkPrefixes({ chainPrefixes: ["INPUT"] });
- * } catch (e) {
- *   if (e instanceof PrefixError) console.log(e.field, e.prefix); // chainPrefixes INPUT
- * }
+ * import assert from "node:assert/strict";
+ * checkPrefixes({ chainPrefixes: ["rp-"], hashPrefix: "rampart:" });
+ * assert.throws(
+ *   () => checkPrefixes({ chainPrefixes: ["INPUT"] }),
+ *   (e) => e instanceof PrefixError && e.field === "chainPrefixes" && e.prefix === "INPUT",
+ * );
  * ```
  */
 export function checkPrefixes(
