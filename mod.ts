@@ -35,6 +35,12 @@ export * from "./src/metrics.ts";
 export * from "./src/placement.ts";
 export * from "./src/warnings.ts";
 export * from "./src/save_parser.ts";
+export {
+  chainPrefixProblem,
+  checkPrefixes,
+  hashPrefixProblem,
+  MAX_CHAIN_PREFIX_LENGTH,
+} from "./src/ownership.ts";
 export * from "./src/table.ts";
 export * from "./src/backend_detector.ts";
 export * from "./src/binaries.ts";

@@ -9,6 +9,7 @@ import { BinaryNotFoundError, findBestBinary, type LookPath } from "./binaries.t
 import type { ReadFile } from "./feature_detector.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import type { CommandRunner } from "./runner.ts";
+import { extractRuleId } from "./save_parser.ts";
 
 /** An iptables backend (internal alias of `Table`'s `Backend`). */
 type Backend = "nft" | "legacy";
@@ -231,10 +232,9 @@ export async function detectBackend(
     const comparable = families.filter((v) =>
       nftBin(v)?.includes("-nft-") && legacyBin(v)?.includes("-legacy-")
     );
-    const ours = hashRegExp(options.hashPrefix);
     for (const v of comparable) {
-      nftRules += countOurRules(await nftFull(v), ours);
-      legacyRules += countOurRules(await legacyFull(v), ours);
+      nftRules += countOurRules(await nftFull(v), options.hashPrefix);
+      legacyRules += countOurRules(await legacyFull(v), options.hashPrefix);
     }
     if (nftRules > 0 && legacyRules > 0) {
       const error = new BackendConflictError({
@@ -317,14 +317,12 @@ function countRuleLines(output: string): number {
   return n;
 }
 
-function hashRegExp(prefix: string): RegExp {
-  const escaped = prefix.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-  return new RegExp(`--comment "?${escaped}[a-zA-Z0-9_-]+"?`);
-}
-
-function countOurRules(output: string, ours: RegExp): number {
+/** Rules whose first comment is one of our IDs (`extractRuleId`). */
+function countOurRules(output: string, hashPrefix: string): number {
   let n = 0;
-  for (const line of output.split("\n")) if (line.startsWith("-A ") && ours.test(line)) n++;
+  for (const line of output.split("\n")) {
+    if (line.startsWith("-A ") && extractRuleId(line, hashPrefix) !== undefined) n++;
+  }
   return n;
 }
 

@@ -280,3 +280,54 @@ export class TableConfigError extends TypeError {
     this.value = options.value;
   }
 }
+
+/**
+ * A chain or hash prefix that would make Rampart take what is not its own:
+ * the start of a built-in chain or target name (`D` claims `DROP`), a hash
+ * prefix that ordinary comments could start with, or a prefix matching a
+ * chain another program made (found when the kernel is read: `chain`,
+ * `table` and `ipVersion` say where). Thrown by the `Table` and `Firewall`
+ * constructors, and by `apply()`, `plan()` and `cleanUp()` before anything is
+ * written. The CLI reports it as a usage error (exit code 2).
+ *
+ * @example
+ * ```ts
+ * import { PrefixError, Table } from "@rampart/iptables";
+ * import assert from "node:assert/strict";
+ * assert.throws(
+ *   () => new Table("filter", { chainPrefixes: ["D"] }),
+ *   (e) => e instanceof PrefixError && e.prefix === "D" && /DROP/.test(e.message),
+ * );
+ * ```
+ */
+export class PrefixError extends TableConfigError {
+  /** The prefix refused. */
+  readonly prefix: string;
+  /** The chain of another program the prefix matches, when the kernel showed one. */
+  readonly chain: string | undefined;
+  /** The table holding that chain. */
+  readonly table: string | undefined;
+  /** The IP family of that table. */
+  readonly ipVersion: 4 | 6 | undefined;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What is wrong and what to choose instead.
+   * @param options The option at fault, the prefix, and the foreign chain if any.
+   */
+  constructor(message: string, options: {
+    field: "chainPrefixes" | "hashPrefix";
+    prefix: string;
+    chain?: string;
+    table?: string;
+    ipVersion?: 4 | 6;
+  }) {
+    super(message, { field: options.field, value: options.prefix });
+    this.name = "PrefixError";
+    this.prefix = options.prefix;
+    this.chain = options.chain;
+    this.table = options.table;
+    this.ipVersion = options.ipVersion;
+  }
+}

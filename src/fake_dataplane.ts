@@ -25,7 +25,7 @@ import {
   type RuleState,
   type TableState,
 } from "./fake/state.ts";
-import { tokenizeRestoreLine } from "./fake/tokenize.ts";
+import { tokenizeRestoreLine } from "./tokenize.ts";
 
 export type { FakeTableName } from "./fake/state.ts";
 
@@ -102,7 +102,8 @@ class KernelReject extends Failure {
  * An in-memory iptables for tests. Starts with the built-in chains of all four
  * tables for IPv4 and IPv6 (policy ACCEPT, counters `[0:0]`) in each backend's
  * own state; its {@linkcode FakeDataplane.runner} answers every binary name a
- * `Table` may run, parses the restore protocol fully, validates like the
+ * `Table` may run (and `cat /proc/net/ip[6]_tables_names`, listing the legacy
+ * tables a legacy command has used), parses the restore protocol fully, validates like the
  * kernel (a failing transaction changes nothing) and prints rules in the form
  * the real iptables-save of the chosen backend prints.
  *
@@ -133,6 +134,8 @@ export class FakeDataplane {
   #hangs = 0;
   readonly #hooks: FakeRestoreHook[] = [];
   readonly #incompatible = new Map<string, FakeIncompatibility>();
+  /** Legacy tables a legacy command has used, by `"<family>/<table>"` (see `#cat`). */
+  readonly #legacyLoaded = new Set<string>();
 
   /**
    * Creates a fake with only the kernel's built-in chains.
@@ -459,6 +462,7 @@ export class FakeDataplane {
     this.calls.push(call);
     const base = cmd.slice(cmd.lastIndexOf("/") + 1);
     if (base === "ipset") return this.#ipset(args);
+    if (base === "cat") return this.#cat(args);
     const inv = parseInvocation(base, this.backend);
     if (!inv) return { code: 127, stdout: "", stderr: `${cmd}: command not found` };
     if (args.includes("--version") || args.includes("-V")) {
@@ -509,6 +513,32 @@ export class FakeDataplane {
     return { code: 1, stdout: "", stderr: `ipset v7.17: The fake does not emulate this command\n` };
   }
 
+  /**
+   * `cat /proc/net/ip[6]_tables_names`: the legacy tables of the family that
+   * exist, i.e. that a legacy command has used (as the kernel instantiates a
+   * legacy table when iptables-legacy first touches it).
+   */
+  #cat(args: string[]): CommandResult {
+    const path = args.filter((a) => a !== "--")[0];
+    const family = path === "/proc/net/ip_tables_names"
+      ? 4
+      : path === "/proc/net/ip6_tables_names"
+      ? 6
+      : undefined;
+    if (family === undefined) {
+      return { code: 1, stdout: "", stderr: `cat: ${path}: No such file or directory\n` };
+    }
+    const names = TABLE_ORDER.filter((t) => this.#legacyLoaded.has(`${family}/${t}`));
+    return { code: 0, stdout: names.map((t) => t + "\n").join(""), stderr: "" };
+  }
+
+  /** Notes that a legacy command used a table (see `#cat`). */
+  #touch(inv: Invocation, table: string | undefined): void {
+    if (inv.backend === "legacy" && table !== undefined && isFakeTableName(table)) {
+      this.#legacyLoaded.add(`${inv.family}/${table}`);
+    }
+  }
+
   #save(inv: Invocation, args: string[]): CommandResult {
     let table: string | undefined;
     let counters = false;
@@ -536,6 +566,7 @@ export class FakeDataplane {
             `${inv.prog} ${VERSION} (legacy): Cannot initialize: Table does not exist (do you need to insmod?)\n`,
         };
     }
+    this.#touch(inv, table);
     const tables = table === undefined ? TABLE_ORDER : [table as FakeTableName];
     const date = ctime(this.#now());
     let out = "";
@@ -596,6 +627,7 @@ export class FakeDataplane {
         if (line.startsWith("*")) {
           if (cur) throw new Failure(2, usage(inv, `Bad argument \`${line}'`, n, true));
           const name = line.slice(1).trim();
+          this.#touch(inv, name);
           if (!isFakeTableName(name)) {
             throw new Failure(
               2,
@@ -1036,6 +1068,7 @@ export class FakeDataplane {
           `${name} ${VERSION} (${inv.tag}): can't initialize ${name} table \`${table}': Table does not exist (do you need to insmod?)\n`,
       };
     }
+    this.#touch(inv, table);
     const tables = this.#state[inv.backend][inv.family];
     const cmd = rest[0];
     if (cmd === "-S" || cmd === "--list-rules") {

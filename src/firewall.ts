@@ -8,8 +8,8 @@ import { autoDetectBackend } from "./backend_detector.ts";
 import type { FeatureSource } from "./feature_source.ts";
 import { KERNEL_CHAINS, TABLE_NAMES, type TableName } from "./kernel_chains.ts";
 import { type Logger, silentLogger } from "./logger.ts";
+import { checkPrefixes } from "./ownership.ts";
 import {
-  type ChainPolicy,
   emptyPolicy,
   type IpFamily,
   type Policy,
@@ -221,7 +221,6 @@ export class Firewall {
   readonly #chainPrefixes: readonly string[];
   readonly #tables = new Map<string, Table>();
   readonly #backends = new Map<IpFamily, Promise<Backend>>();
-  readonly #resetPolicies = new Map<string, Set<string>>();
   #policy: Policy;
   #appliedPolicy: Policy | undefined;
   #queue: Promise<unknown> = Promise.resolve();
@@ -231,6 +230,7 @@ export class Firewall {
    * `snapshot()` or `cleanUp()`.
    *
    * @param options Namespace, backend, ownership, families and table options.
+   * @throws {PrefixError} when a chain or hash prefix cannot be used (see `checkPrefixes`).
    */
   constructor(options: FirewallOptions = {}) {
     this.#options = options;
@@ -245,6 +245,7 @@ export class Firewall {
     }
     this.#hashPrefix = options.hashPrefix ?? "rampart:";
     this.#chainPrefixes = [...(options.chainPrefixes ?? ["rp-"])];
+    checkPrefixes({ chainPrefixes: this.#chainPrefixes, hashPrefix: this.#hashPrefix });
     this.#policy = emptyPolicy([...this.#ipVersions]);
   }
 
@@ -291,7 +292,8 @@ export class Firewall {
   /**
    * Replaces the desired state of every table with the policy's. Tables the
    * policy leaves out (and families it is not for) lose all our rules on the
-   * next `apply()`; chain policies it no longer sets go back to ACCEPT.
+   * next `apply()`; chain policies it no longer sets go back to what they were
+   * before Rampart changed them.
    *
    * @param policy The new policy.
    * @throws {PolicyError} when the policy is inconsistent or names a chain without our prefixes.
@@ -312,20 +314,13 @@ export class Firewall {
           table.setRuleInsertions(k, desired?.insertions[k] ?? []);
           table.setRuleAppends(k, desired?.appends[k] ?? []);
         }
+        // A policy no longer set goes back to what it was before we changed it
+        // (the table's record in the kernel says, see `src/policy_record.ts`).
         const policies = desired?.policies ?? {};
-        const reset = this.#resetPolicies.get(key(name, v)) ?? new Set<string>();
         for (const [k] of table.policies()) {
-          if (policies[k] === undefined) {
-            table.setChainPolicy(k, "ACCEPT");
-            reset.add(k);
-          }
+          if (policies[k] === undefined) table.setChainPolicy(k, undefined);
         }
-        for (const [k, p] of Object.entries(policies)) {
-          table.setChainPolicy(k, p);
-          reset.delete(k);
-        }
-        if (reset.size > 0) this.#resetPolicies.set(key(name, v), reset);
-        else this.#resetPolicies.delete(key(name, v));
+        for (const [k, p] of Object.entries(policies)) table.setChainPolicy(k, p);
       }
     }
     this.#policy = policy;
@@ -469,11 +464,6 @@ export class Firewall {
         result.rescheduleAfterMs = delay;
       }
     }
-    for (const [k, chains] of this.#resetPolicies) {
-      const t = this.#tables.get(k);
-      if (t !== undefined) { for (const c of chains) t.setChainPolicy(c, undefined); }
-    }
-    this.#resetPolicies.clear();
     this.#appliedPolicy = this.#policy;
     return result;
   }
@@ -577,27 +567,14 @@ export class Firewall {
 
   /**
    * Removes every rule and chain we own from all four tables of every managed
-   * family (chain policies our policy set go back to ACCEPT); nothing else is
+   * family (chain policies we changed go back to what they were before); nothing else is
    * touched. The desired policy is empty afterwards.
    */
   cleanUp(): Promise<void> {
     return this.#serialised(async () => {
-      const reset = new Map<string, ChainPolicy>();
       for (const v of this.#ipVersions) {
-        for (const t of policyForFamily(this.#policy, v)) {
-          for (const k of Object.keys(t.policies)) reset.set(`${key(t.table, v)}/${k}`, "ACCEPT");
-        }
+        for (const name of [...TABLE_NAMES].reverse()) await this.table(name, v).cleanUp();
       }
-      for (const v of this.#ipVersions) {
-        for (const name of [...TABLE_NAMES].reverse()) {
-          const table = this.table(name, v);
-          for (const k of KERNEL_CHAINS[name]) {
-            if (reset.has(`${key(name, v)}/${k}`)) table.setChainPolicy(k, "ACCEPT");
-          }
-          await table.cleanUp();
-        }
-      }
-      this.#resetPolicies.clear();
       this.#policy = emptyPolicy([...this.#ipVersions]);
       this.#appliedPolicy = this.#policy;
     });

@@ -15,9 +15,16 @@ import { calculateRuleHashes } from "../dsl/hash.ts";
 import { renderAppend, renderInsert, type Rule } from "../dsl/rule.ts";
 import { isKernelChain, type TableName } from "./kernel_chains.ts";
 import type { FamilyTablePolicy } from "./policy.ts";
+import {
+  type ChainPolicyValue,
+  planPolicies,
+  policyRecordChain,
+  policyRecordRules,
+  readPolicyRecord,
+} from "./policy_record.ts";
 import { computeReachability } from "./reachability.ts";
 import type { CommandRunner } from "./runner.ts";
-import { extractRuleId } from "./save_parser.ts";
+import { ruleIdReader } from "./ownership.ts";
 
 /** One rule as `iptables-save` printed it. */
 export interface KernelRule {
@@ -56,6 +63,7 @@ export interface KernelChain {
  */
 export function parseKernelTable(text: string, hashPrefix: string): Map<string, KernelChain> {
   const chains = new Map<string, KernelChain>();
+  const idOf = ruleIdReader(hashPrefix);
   for (const line of text.split("\n")) {
     if (line.startsWith(":")) {
       const [name = "", policy = "-"] = line.slice(1).split(" ");
@@ -67,7 +75,7 @@ export function parseKernelTable(text: string, hashPrefix: string): Map<string, 
         chain = { name, policy: "-", rules: [] };
         chains.set(name, chain);
       }
-      chain.rules.push({ line, id: extractRuleId(line, hashPrefix) });
+      chain.rules.push({ line, id: idOf(line) });
     }
   }
   return chains;
@@ -92,8 +100,11 @@ export interface ChainDiff {
   chain: string;
   /** `new`: created; `deleted`: removed; `changed`; `unchanged`; `unreachable`: defined but not written. */
   status: "new" | "deleted" | "changed" | "unchanged" | "unreachable";
-  /** A built-in chain policy change. */
-  policy?: { from: string; to: string };
+  /**
+   * A built-in chain policy change; `restored` when the policy goes back to
+   * what it was before Rampart changed it (the desired state no longer sets it).
+   */
+  policy?: { from: string; to: string; restored?: boolean };
   /** The chain's rules. */
   lines: DiffLine[];
 }
@@ -162,11 +173,28 @@ export function diffTable(
   const render = { hashPrefix, features };
   const out: ChainDiff[] = [];
 
+  // Chain policies: the desired ones, and recorded ones put back (`src/policy_record.ts`).
+  const recordChain = policyRecordChain(prefixes);
+  const kernelPolicies = new Map<string, string>();
+  for (const chain of kernel.values()) {
+    if (isKernelChain(desired.table, chain.name)) kernelPolicies.set(chain.name, chain.policy);
+  }
+  const policies = planPolicies({
+    table: desired.table,
+    desired: new Map(Object.entries(desired.policies)),
+    kernel: kernelPolicies,
+    recorded: readPolicyRecord(
+      recordChain,
+      desired.table,
+      (kernel.get(recordChain)?.rules ?? []).map((r) => r.id),
+    ),
+  });
+
   // Kernel (and other programs') chains carrying our insertions, appends or policies.
   const foreignNames = new Set<string>([
     ...Object.keys(desired.insertions),
     ...Object.keys(desired.appends),
-    ...Object.keys(desired.policies),
+    ...policies.policies.keys(),
   ]);
   for (const chain of kernel.values()) {
     if (!owned(chain.name) && chain.rules.some((r) => r.id !== undefined)) {
@@ -201,9 +229,11 @@ export function diffTable(
     else lines.push(...foreign, ...ours(inserts, insertIds, false));
     lines.push(...ours(appends, appendIds, true));
     const diff: ChainDiff = { chain: name, status: "unchanged", lines };
-    const policy = desired.policies[name];
+    const policy = policies.policies.get(name);
     if (policy !== undefined && k !== undefined && k.policy !== policy) {
-      diff.policy = { from: k.policy, to: policy };
+      diff.policy = policies.restored.has(name)
+        ? { from: k.policy, to: policy, restored: true }
+        : { from: k.policy, to: policy };
     }
     if (lines.some((l) => l.kind === "add" || l.kind === "remove") || diff.policy !== undefined) {
       diff.status = "changed";
@@ -230,6 +260,12 @@ export function diffTable(
     ...defined.keys(),
     ...[...kernel.keys()].filter((n) => owned(n) && !isKernelChain(desired.table, n)),
   ]);
+  ownedNames.delete(recordChain);
+  const record = recordDiff(recordChain, desired.table, kernel.get(recordChain), policies.record, {
+    hashPrefix,
+    all: options.all === true,
+  });
+  if (record !== undefined) out.push(record);
   for (const name of [...ownedNames].sort()) {
     const chain = defined.get(name);
     const k = kernel.get(name);
@@ -296,6 +332,42 @@ export function diffTable(
   };
 }
 
+/** The diff of the chain recording the policies Rampart changed, if it has one. */
+function recordDiff(
+  name: string,
+  table: TableName,
+  kernel: KernelChain | undefined,
+  record: ReadonlyMap<string, ChainPolicyValue>,
+  options: { hashPrefix: string; all: boolean },
+): ChainDiff | undefined {
+  const want = policyRecordRules(name, table, record);
+  const wanted = new Set(want.hashes);
+  const have = new Set((kernel?.rules ?? []).map((r) => r.id));
+  const lines: DiffLine[] = [];
+  for (const r of kernel?.rules ?? []) {
+    if (r.id === undefined || !wanted.has(r.id)) {
+      lines.push({ kind: "remove", ...(r.id === undefined ? {} : { id: r.id }), text: r.line });
+    }
+  }
+  want.rules.forEach((rule, i) => {
+    const id = want.hashes[i]!;
+    lines.push({
+      kind: have.has(id) ? "keep" : "add",
+      id,
+      text: renderAppend(rule, name, { hashPrefix: options.hashPrefix, hash: id }),
+    });
+  });
+  if (kernel === undefined && lines.length === 0) return undefined;
+  const status = kernel === undefined
+    ? "new"
+    : want.rules.length === 0
+    ? "deleted"
+    : lines.some((l) => l.kind !== "keep")
+    ? "changed"
+    : "unchanged";
+  return status !== "unchanged" || options.all ? { chain: name, status, lines } : undefined;
+}
+
 /** Options of {@linkcode renderDiff}. */
 export interface RenderDiffOptions {
   /** Colour with ANSI escapes (green added, red removed, dim context). @default {false} */
@@ -356,7 +428,10 @@ export function renderDiff(diffs: readonly TableDiff[], options: RenderDiffOptio
         : "";
       out += `  chain ${c.chain}${status}\n`;
       if (c.policy !== undefined) {
-        out += `    ${paint(YELLOW, `~ policy ${c.policy.from} → ${c.policy.to}`)}\n`;
+        const why = c.policy.restored === true
+          ? " (put back: its policy before Rampart changed it)"
+          : "";
+        out += `    ${paint(YELLOW, `~ policy ${c.policy.from} → ${c.policy.to}${why}`)}\n`;
       }
       let foreignRun: DiffLine[] = [];
       const flushForeign = () => {

@@ -7,6 +7,7 @@
 import { isReferrer } from "../dsl/action.ts";
 import type { Chain, Rule } from "../dsl/rule.ts";
 import { MAX_CHAIN_NAME_LENGTH } from "../dsl/rule.ts";
+import { BUILTIN_TARGETS, KERNEL_CHAIN_NAMES } from "../dsl/validate.ts";
 import { isKernelChain, isTableName, KERNEL_CHAINS, type TableName } from "./kernel_chains.ts";
 
 /** An IP family, named by its version as `Table`'s `ipVersion` is. */
@@ -214,28 +215,6 @@ export interface ValidatePolicyOptions {
 }
 
 const CHAIN_NAME = /^[^\s"'!-][^\s"']*$/u;
-const BUILTIN_TARGETS = new Set([
-  "ACCEPT",
-  "DROP",
-  "RETURN",
-  "QUEUE",
-  "NFQUEUE",
-  "REJECT",
-  "LOG",
-  "NFLOG",
-  "MARK",
-  "CONNMARK",
-  "SNAT",
-  "DNAT",
-  "MASQUERADE",
-  "REDIRECT",
-  "NOTRACK",
-  "CT",
-  "DSCP",
-  "TCPMSS",
-  "TPROXY",
-]);
-
 /**
  * Tells why a name cannot be an owned chain's, or returns `undefined` when it can.
  *
@@ -251,7 +230,7 @@ const BUILTIN_TARGETS = new Set([
  */
 export function chainNameProblem(name: string): string | undefined {
   const ok = name.length >= 1 && name.length <= MAX_CHAIN_NAME_LENGTH && CHAIN_NAME.test(name) &&
-    !BUILTIN_TARGETS.has(name) && !/^(?:INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING)$/.test(name);
+    !BUILTIN_TARGETS.has(name) && !KERNEL_CHAIN_NAMES.has(name);
   return ok ? undefined : `1 to ${MAX_CHAIN_NAME_LENGTH} characters without whitespace or ` +
     "quotes, not starting with '-' or '!', and not a built-in chain or target name";
 }

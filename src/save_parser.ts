@@ -1,14 +1,17 @@
 /**
- * Reading `iptables-save` output: only chain names, policies and our rule IDs.
+ * Reading `iptables-save` output: only chain names, policies, our rule IDs
+ * and jumps to our chains.
  *
  * iptables-save prints rules in its own normalised form, so the engine never
- * parses rule text. It takes the first comment of each rule and checks whether
- * it is one of our IDs; everything else is a foreign rule, kept as the saved
- * line where it must later be deleted by value.
+ * interprets rule text. It splits a line into arguments (as iptables does)
+ * only where ownership is at stake, and decides on those arguments
+ * (`src/ownership.ts`): the value of the first comment must be one of our IDs,
+ * or the target a chain of ours. Everything else is a foreign rule, kept as
+ * the saved line where it must later be deleted by value.
  *
  * @module
  */
-import { HASH_LENGTH } from "../dsl/hash.ts";
+import { chainJumpOf, jumpsToOwnedChain, ruleIdOf, ruleIdReader } from "./ownership.ts";
 
 /** The ID placed for a rule matched by the cleanup pattern (an old rule of ours). */
 export const OLD_INSERT_RULE = "OLD INSERT RULE";
@@ -24,6 +27,16 @@ export interface DataplaneChain {
    * foreign rules), so it can be deleted by value. Empty for owned chains.
    */
   lines: string[];
+  /**
+   * Set on a chain whose name has one of our prefixes when no rule in it
+   * carries our ID and no rule carrying our ID jumps or goes to it (see
+   * `src/ownership.ts`): `"foreign"` when it holds rules or other rules jump
+   * to it (another program's chain: the engine refuses the prefix rather than
+   * delete it), `"unknown"` when it is empty and nothing jumps to it (nothing
+   * says whose it is: the engine takes it only if it wants that chain, e.g.
+   * one of ours that `iptables -F` emptied, and otherwise leaves it alone).
+   */
+  ownership?: "foreign" | "unknown";
 }
 
 /** One table as read from the kernel: chains in the order iptables-save printed them. */
@@ -35,14 +48,24 @@ export interface ParseSaveOptions {
   hashPrefix: string;
   /** Tells whether a chain is ours (by prefix). */
   isOwnedChain(name: string): boolean;
-  /** Matches old rules of ours in chains we do not own (the cleanup pattern). */
+  /**
+   * Also takes rules of chains we do not own whose saved line matches this
+   * for old rules of ours (the `extraCleanupRegexPattern` of a table: a test
+   * of the text that the caller opts into). Jumps to our chains need no
+   * pattern: they are ours by their target argument.
+   */
   oldInsertPattern?: RegExp | undefined;
+  /**
+   * The prefixes `isOwnedChain` tests, when it tests prefixes: lines that
+   * contain none of them (nor a backslash) cannot jump to one of our chains
+   * and are not split. Only a pre-filter: without it, the same rules are
+   * found, a little slower.
+   */
+  chainPrefixes?: readonly string[] | undefined;
 }
 
 /** iptables-nft-save's warnings that a table holds rules it cannot represent. */
 const INCOMPATIBLE = /^# Table `[^']*' (?:is incompatible|contains incompatible base-chains)/;
-
-const ID_CHARS = /^[A-Za-z0-9_-]+$/;
 
 /** Thrown by {@linkcode parseSave} when iptables-nft-save says the table is incompatible. */
 export class IncompatibleTableError extends Error {
@@ -65,31 +88,28 @@ export class IncompatibleTableError extends Error {
 }
 
 /**
- * Extracts our rule ID from a saved rule line: the FIRST comment must be
- * exactly `<hashPrefix><16 ID characters>` (quoted or not). A foreign comment
- * that merely contains an ID-like string is not mistaken for ours.
+ * Extracts our rule ID from a saved rule line: the value of the FIRST
+ * `-m comment --comment` option, split as iptables splits the line, must be
+ * exactly `<hashPrefix><16 ID characters>`. A comment, LOG or NFLOG prefix
+ * that merely contains such text, or a second comment that does, is not
+ * mistaken for ours.
+ *
+ * @param line The rule as iptables-save prints it (`-A <chain> …`).
+ * @param hashPrefix The prefix of our ID comments.
+ * @returns The ID, or `undefined`.
  *
  * @example
  * ```ts
  * import { extractRuleId } from "@rampart/iptables";
+ * import assert from "node:assert/strict";
  * const line = '-A INPUT -p tcp -m comment --comment "rampart:Cz_u1IQiXIMmKD4c" -j ACCEPT';
- * console.log(extractRuleId(line, "rampart:")); // Cz_u1IQiXIMmKD4c
+ * assert.equal(extractRuleId(line, "rampart:"), "Cz_u1IQiXIMmKD4c");
+ * const forged = '-A INPUT -j NFLOG --nflog-prefix "x --comment rampart:BBBBBBBBBBBBBBBB y"';
+ * assert.equal(extractRuleId(forged, "rampart:"), undefined);
  * ```
  */
 export function extractRuleId(line: string, hashPrefix: string): string | undefined {
-  const at = line.indexOf(" --comment ");
-  if (at < 0) return undefined;
-  let i = at + 11;
-  const quoted = line.charCodeAt(i) === 34; // "
-  if (quoted) i++;
-  if (!line.startsWith(hashPrefix, i)) return undefined;
-  i += hashPrefix.length;
-  const id = line.slice(i, i + HASH_LENGTH);
-  if (id.length !== HASH_LENGTH || !ID_CHARS.test(id)) return undefined;
-  const end = i + HASH_LENGTH;
-  const next = line[end];
-  if (quoted ? next !== '"' : next !== undefined && next !== " ") return undefined;
-  return id;
+  return ruleIdOf(line, hashPrefix);
 }
 
 /**
@@ -109,7 +129,14 @@ export function extractRuleId(line: string, hashPrefix: string): string | undefi
  */
 export function parseSave(text: string, options: ParseSaveOptions): DataplaneState {
   const state: DataplaneState = new Map();
-  const { hashPrefix, isOwnedChain, oldInsertPattern } = options;
+  const { hashPrefix, isOwnedChain, oldInsertPattern, chainPrefixes } = options;
+  const idOf = ruleIdReader(hashPrefix);
+  // Pre-filters: each only skips lines whose arguments cannot be ours.
+  const mayJump = chainPrefixes === undefined
+    ? (line: string) => jumpsToOwnedChain(line, isOwnedChain)
+    : (line: string) =>
+      (line.includes("\\") || chainPrefixes.some((p) => line.includes(p))) &&
+      jumpsToOwnedChain(line, isOwnedChain);
   let start = 0;
   const len = text.length;
   while (start < len) {
@@ -127,8 +154,11 @@ export function parseSave(text: string, options: ParseSaveOptions): DataplaneSta
         state.set(name, chain);
       }
       const owned = isOwnedChain(name);
-      let id = extractRuleId(line, hashPrefix) ?? "";
-      if (id === "" && !owned && oldInsertPattern !== undefined && oldInsertPattern.test(line)) {
+      let id = idOf(line) ?? "";
+      if (
+        id === "" && !owned &&
+        (mayJump(line) || (oldInsertPattern !== undefined && oldInsertPattern.test(line)))
+      ) {
         id = OLD_INSERT_RULE;
       }
       chain.hashes.push(id);
@@ -144,5 +174,35 @@ export function parseSave(text: string, options: ParseSaveOptions): DataplaneSta
       throw new IncompatibleTableError(line);
     }
   }
+  markForeignChains(text, state, options);
   return state;
+}
+
+/**
+ * Sets `ownership` on the chains with our prefix that hold no rule of ours.
+ * They are rare (an emptied chain of ours, or another program's), so the
+ * rules that jump to them are looked for only then, in a second pass over the
+ * lines that name them.
+ */
+function markForeignChains(text: string, state: DataplaneState, options: ParseSaveOptions): void {
+  const unmarked = new Set<string>();
+  for (const [name, chain] of state) {
+    if (options.isOwnedChain(name) && !chain.hashes.some((h) => h !== "")) unmarked.add(name);
+  }
+  if (unmarked.size === 0) return;
+  const names = [...unmarked];
+  const jumpedByOthers = new Set<string>();
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("-A ")) continue;
+    // A target is the line's text verbatim unless escaped (a backslash).
+    if (!line.includes("\\") && !names.some((n) => line.includes(n))) continue;
+    const target = chainJumpOf(line);
+    if (target === undefined || !unmarked.has(target)) continue;
+    if (ruleIdOf(line, options.hashPrefix) !== undefined) unmarked.delete(target);
+    else jumpedByOthers.add(target);
+  }
+  for (const name of unmarked) {
+    const chain = state.get(name)!;
+    chain.ownership = chain.hashes.length > 0 || jumpedByOthers.has(name) ? "foreign" : "unknown";
+  }
 }

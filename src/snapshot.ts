@@ -2,17 +2,22 @@
  * Snapshots of our own rules as the kernel holds them, to undo an apply or
  * roll back a failed one, even from another process (the CLI's watchdog).
  *
- * A snapshot records, per table and family, only what is ours: owned chains
- * (by prefix) with every rule in them, our rules in chains we do not own (by
- * rule ID, or a jump to an owned chain) with where they sat among the foreign
- * rules, and the policies of the built-in chains our policy sets. Restoring it
+ * A snapshot records, per table and family, only what is ours (decided as
+ * the engine decides it, `src/ownership.ts`): owned chains (by prefix, shown
+ * to be ours by our rule IDs) with every rule in them, our rules in chains we
+ * do not own (by rule ID, or a jump to an owned chain) with where they sat
+ * among the foreign rules, and the policies of the built-in chains our policy
+ * sets. Restoring it
  * rewrites exactly those, in one `iptables-restore --noflush` transaction per
  * table; other programs' rules are never deleted or moved.
  *
  * @module
  */
 import type { ChainPolicy, IpFamily } from "./policy.ts";
-import { extractRuleId } from "./save_parser.ts";
+import { PrefixError } from "./errors.ts";
+import { extractRuleId, parseSave } from "./save_parser.ts";
+import { jumpsToOwnedChain } from "./ownership.ts";
+import { policyRecordChain, readPolicyRecord } from "./policy_record.ts";
 import { isKernelChain, isTableName, type TableName } from "./kernel_chains.ts";
 import type { CommandRunner } from "./runner.ts";
 import { IptablesCommands, type IptablesResult } from "./iptables_commands.ts";
@@ -84,7 +89,10 @@ export interface ParseSnapshotTableOptions extends OwnershipOptions {
   ipVersion: IpFamily;
   /** The backend the text was read from. */
   backend: "nft" | "legacy";
-  /** Built-in chains whose policy to record. */
+  /**
+   * Built-in chains whose policy to record (those whose policy Rampart
+   * changed earlier, as its record in the kernel says, are recorded too).
+   */
   policyChains?: readonly string[];
 }
 
@@ -118,18 +126,51 @@ function isOwned(name: string, prefixes: readonly string[]): boolean {
   return prefixes.some((p) => name.startsWith(p));
 }
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-/** Tells whether a saved rule line in a chain we do not own is ours. */
+/**
+ * Tells whether a saved rule line in a chain we do not own is ours: its first
+ * comment is one of our IDs, or its target is one of our chains (decided on
+ * its arguments, see `src/ownership.ts`).
+ */
 function isOurs(line: string, options: OwnershipOptions): boolean {
   if (extractRuleId(line, options.hashPrefix) !== undefined) return true;
-  if (options.chainPrefixes.length === 0) return false;
-  const jump = new RegExp(
-    `(?:^| )(?:-j|--jump|-g|--goto) (?:${options.chainPrefixes.map(escapeRegExp).join("|")})`,
-  );
-  return jump.test(line);
+  return jumpsToOwnedChain(line, (name) => isOwned(name, options.chainPrefixes));
+}
+
+/**
+ * Whose each chain with our prefix is that holds no rule of ours, as the
+ * engine decides it (`parseSave`). Throws a {@linkcode PrefixError} for a
+ * chain of another program: restoring would delete or flush it.
+ */
+function chainOwnership(
+  text: string,
+  options: OwnershipOptions & { table: TableName; ipVersion: IpFamily },
+): Map<string, "foreign" | "unknown"> {
+  const out = new Map<string, "foreign" | "unknown">();
+  const state = parseSave(text, {
+    hashPrefix: options.hashPrefix,
+    isOwnedChain: (name) => isOwned(name, options.chainPrefixes),
+    chainPrefixes: options.chainPrefixes,
+  });
+  for (const [chain, s] of state) {
+    if (s.ownership === "foreign") {
+      const prefix = options.chainPrefixes.find((p) => chain.startsWith(p))!;
+      throw new PrefixError(
+        `Chain prefix ${JSON.stringify(prefix)} matches the chain ${chain} of table ` +
+          `${options.table} (IPv${options.ipVersion}), which is not Rampart's (no rule of ours ` +
+          "is in it or jumps to it), so Rampart neither snapshots nor restores this table; " +
+          "choose a chain prefix that no other program's chain starts with",
+        {
+          field: "chainPrefixes",
+          prefix,
+          chain,
+          table: options.table,
+          ipVersion: options.ipVersion,
+        },
+      );
+    }
+    if (s.ownership !== undefined) out.set(chain, s.ownership);
+  }
+  return out;
 }
 
 interface SavedChain {
@@ -196,8 +237,23 @@ export function parseSnapshotTable(
     foreignChainRules: {},
     policies: {},
   };
-  for (const [name, chain] of parseChains(text)) {
+  const ownership = chainOwnership(text, options);
+  const chains = parseChains(text);
+  // The policies of the chains our policy sets, and of those whose policy we
+  // changed earlier (the record says): an undo must put those back too.
+  const recordChain = policyRecordChain(options.chainPrefixes);
+  const recorded = readPolicyRecord(
+    recordChain,
+    options.table,
+    (chains.get(recordChain)?.rules ?? []).map((r) =>
+      extractRuleId(`-A ${recordChain} ${r}`, options.hashPrefix)
+    ),
+  );
+  const policyChains = new Set([...(options.policyChains ?? []), ...recorded.keys()]);
+  for (const [name, chain] of chains) {
     if (isOwned(name, options.chainPrefixes)) {
+      // A chain nothing shows to be ours is not part of our rules (see `src/ownership.ts`).
+      if (ownership.get(name) === "unknown") continue;
       out.chains.push({ name, rules: [...chain.rules] });
       continue;
     }
@@ -214,7 +270,7 @@ export function parseSnapshotTable(
     });
     if (rules.length > 0) out.foreignChainRules[name] = rules;
     if (
-      options.policyChains?.includes(name) && isKernelChain(options.table, name) &&
+      policyChains.has(name) && isKernelChain(options.table, name) &&
       (chain.policy === "ACCEPT" || chain.policy === "DROP")
     ) {
       out.policies[name] = chain.policy;
@@ -259,7 +315,7 @@ export type SnapshotRestoreOptions = OwnershipOptions;
  * ```ts
  * import { snapshotRestoreScript } from "@rampart/iptables";
  * const snapshot = { table: "filter", ipVersion: 4, backend: "nft", chains: [], foreignChainRules: {}, policies: {} } as const;
- * const now = "*filter\n:INPUT ACCEPT [0:0]\n:rp-x - [0:0]\n-A rp-x -j DROP\nCOMMIT\n";
+ * const now = '*filter\n:INPUT ACCEPT [0:0]\n:rp-x - [0:0]\n-A rp-x -m comment --comment "rampart:AAAAAAAAAAAAAAAA" -j DROP\nCOMMIT\n';
  * console.log(snapshotRestoreScript({ ...snapshot, chains: [] }, now, { hashPrefix: "rampart:", chainPrefixes: ["rp-"] }));
  * // *filter
  * // :rp-x - [0:0]

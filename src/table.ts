@@ -8,18 +8,26 @@
  *
  * 1. **Never break what we do not own.** Other programs (Docker, kube-proxy, an
  *    operator's own rules) share the kernel chains. We only ever delete rules
- *    that carry our ID comment (or match the cleanup pattern), delete them by
- *    value rather than by number (numbers race with other writers), and only
- *    create, flush or delete chains whose names carry one of our prefixes.
+ *    that are ours, decided on the arguments of the saved line and never on
+ *    its text (`src/ownership.ts`): the first comment's value is exactly our
+ *    ID, or the target is one of our chains (or the rule matches the cleanup
+ *    pattern the caller opts into). We delete them by value rather than by
+ *    number (numbers race with other writers), and only create, flush or
+ *    delete chains whose names carry one of our prefixes and that our rules
+ *    show to be ours; a prefix that would take a built-in chain, a target or
+ *    another program's chain is refused (`PrefixError`). Chain policies we
+ *    change are recorded in the kernel and put back (`src/policy_record.ts`).
  * 2. **Atomic, minimal writes.** Each apply is one `iptables-restore --noflush`
  *    transaction. Every rule carries a chained ID (see `calculateRuleHashes`):
  *    comparing ID lists position by position finds the first rule that
  *    differs, and a common suffix of IDs (a rule another program inserted into
  *    our chain) is kept, so unchanged rules keep their counters.
- * 3. **Do not parse iptables-save.** iptables-save prints rules in its own,
- *    backend-specific normalised form. We read only chain names, policies and
- *    the first comment of each rule; when a rule of ours must be deleted from
- *    a shared chain we replay the saved text as `-D`.
+ * 3. **Do not interpret iptables-save.** iptables-save prints rules in its
+ *    own, backend-specific normalised form. We read only chain names,
+ *    policies, the first comment of each rule and whether it jumps to one of
+ *    our chains, splitting a line into arguments only where that is at stake
+ *    (a cheap pre-filter skips the rest); when a rule of ours must be deleted
+ *    from a shared chain we replay the saved text as `-D`.
  * 4. **Performance vs. drift detection.** Reading the dataplane costs a full
  *    iptables-save, so we trust our cache and re-read only on a refresh timer,
  *    after writes (post-write checks at exponentially growing intervals, with a
@@ -49,7 +57,13 @@ import type { Features } from "../dsl/features.ts";
 import { calculateRuleHashes } from "../dsl/hash.ts";
 import { type Chain, checkRule, type Rule, ruleComments } from "../dsl/rule.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { DanglingReferenceError, RestoreError, SaveError, TableConfigError } from "./errors.ts";
+import {
+  DanglingReferenceError,
+  PrefixError,
+  RestoreError,
+  SaveError,
+  TableConfigError,
+} from "./errors.ts";
 import { autoDetectBackend } from "./backend_detector.ts";
 import { FeatureDetector } from "./feature_detector.ts";
 import type { FeatureSource } from "./feature_source.ts";
@@ -58,7 +72,16 @@ import { restoreLockArgs, SharedLock } from "./lock.ts";
 import { isKernelChain, KERNEL_CHAINS, type TableName } from "./kernel_chains.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import type { TableMetrics } from "./metrics.ts";
+import { otherBackendWarning, readOtherBackend } from "./other_backend.ts";
+import { checkPrefixes } from "./ownership.ts";
 import { checkPlacement } from "./placement.ts";
+import {
+  planPolicies,
+  type PolicyPlan,
+  policyRecordChain,
+  policyRecordRules,
+  readPolicyRecord,
+} from "./policy_record.ts";
 import {
   equalLists,
   type HashedRules,
@@ -98,11 +121,25 @@ export type LockRunner = <T>(fn: () => Promise<T>) => Promise<T>;
 export interface TableOptions {
   /** IP family. @default {4} */
   ipVersion?: 4 | 6;
-  /** Prefix of the comment that carries each rule's ID. @default {"rampart:"} */
+  /**
+   * Prefix of the comment that carries each rule's ID: 1 to 32 characters
+   * ending with one of `@%+=:,./` (see `hashPrefixProblem`; a `PrefixError`
+   * otherwise). @default {"rampart:"}
+   */
   hashPrefix?: string;
-  /** Chains whose names start with one of these are ours. @default {["rp-"]} */
+  /**
+   * Chains whose names start with one of these are ours: each 1 to 22
+   * characters, not the start of a built-in chain or target name (see
+   * `chainPrefixProblem`), and a chain of another program that starts with
+   * one makes `apply()`, `plan()` and `cleanUp()` throw a `PrefixError`.
+   * @default {["rp-"]}
+   */
   chainPrefixes?: readonly string[];
-  /** Regular expression (source) for old rules of ours in chains we do not own. @default {""} */
+  /**
+   * Regular expression (source) tested on the saved text of rules in chains
+   * we do not own, for old rules of ours that carry no ID (a text test you
+   * opt into; jumps to our chains are found without it). @default {""}
+   */
   extraCleanupRegexPattern?: string;
   /** Whether our rules go above (`insert`) or below (`append`) foreign rules. @default {"insert"} */
   insertMode?: "insert" | "append";
@@ -162,8 +199,6 @@ const MAX_POST_WRITE_MS = 3_600_000;
 const MIN_POST_WRITE_MS = 50;
 const SAVE_RETRIES = 3;
 const RESTORE_RETRIES = 10;
-const HASH_PREFIX = /^[A-Za-z0-9_@%+=:,./-]{1,32}$/;
-const CHAIN_PREFIX = /^[A-Za-z0-9_.:@%+=-]{1,27}$/;
 
 interface RuleList {
   rules: readonly Rule[];
@@ -258,6 +293,8 @@ export class Table {
 
   readonly #hashPrefix: string;
   readonly #chainPrefixes: readonly string[];
+  /** Our chain that records the policies we changed (see `src/policy_record.ts`). */
+  readonly #recordChain: string;
   readonly #oldInsertPattern: RegExp | undefined;
   readonly #insertMode: "insert" | "append";
   readonly #requestedBackend: Backend | "auto";
@@ -299,6 +336,10 @@ export class Table {
   #peakRestoreMs = 0;
   /** Text of our rules in chains we do not own, by "<chain> <id>" (for deleting by value). */
   readonly #writtenLines = new Map<string, string>();
+  /** Whether the other backend was read for the warning (see `#checkOtherBackend`). */
+  #otherBackendChecked = false;
+  /** Chains left alone as not shown to be ours, already warned about (see `#leaveUnknownChains`). */
+  readonly #warnedUnknown = new Set<string>();
   /** Chains whose rules of ours are deleted by number on the next write (see `apply`). */
   readonly #deleteByPosition = new Set<string>();
   readonly #metrics: TableMetrics;
@@ -329,26 +370,12 @@ export class Table {
       });
     }
     this.#hashPrefix = options.hashPrefix ?? "rampart:";
-    if (!HASH_PREFIX.test(this.#hashPrefix)) {
-      throw new TableConfigError(
-        `Invalid hashPrefix ${
-          JSON.stringify(this.#hashPrefix)
-        }: expected 1 to 32 characters from [A-Za-z0-9_@%+=:,./-]`,
-        { field: "hashPrefix", value: this.#hashPrefix },
-      );
-    }
     this.#chainPrefixes = [...(options.chainPrefixes ?? ["rp-"])];
-    for (const p of this.#chainPrefixes) {
-      if (!CHAIN_PREFIX.test(p)) {
-        throw new TableConfigError(
-          `Invalid chain prefix ${JSON.stringify(p)}: expected 1 to 27 name characters`,
-          { field: "chainPrefixes", value: p },
-        );
-      }
-    }
-    const old = this.#chainPrefixes.map((p) => `(?:-j|--jump|-g|--goto) ${escapeRegExp(p)}`);
-    if (options.extraCleanupRegexPattern) old.push(options.extraCleanupRegexPattern);
-    this.#oldInsertPattern = old.length === 0 ? undefined : new RegExp(old.join("|"));
+    checkPrefixes({ chainPrefixes: this.#chainPrefixes, hashPrefix: this.#hashPrefix });
+    this.#recordChain = policyRecordChain(this.#chainPrefixes);
+    this.#oldInsertPattern = options.extraCleanupRegexPattern
+      ? new RegExp(options.extraCleanupRegexPattern)
+      : undefined;
     this.#insertMode = options.insertMode ?? "insert";
     if (this.#insertMode !== "insert" && this.#insertMode !== "append") {
       throw new TableConfigError(
@@ -436,6 +463,14 @@ export class Table {
         `Invalid chain.name ${JSON.stringify(chain.name)}: expected a name starting with ${
           this.#chainPrefixes.map((p) => JSON.stringify(p)).join(" or ")
         } (the table's chainPrefixes)`,
+        { field: "chain.name", value: chain.name },
+      );
+    }
+    if (chain.name === this.#recordChain) {
+      throw new TableConfigError(
+        `Invalid chain.name ${
+          JSON.stringify(chain.name)
+        }: it is reserved for Rampart's record of the chain policies it changed`,
         { field: "chain.name", value: chain.name },
       );
     }
@@ -532,8 +567,10 @@ export class Table {
   }
 
   /**
-   * Enforces a built-in chain's policy (checked for drift like rules);
-   * `undefined` stops managing it.
+   * Enforces a built-in chain's policy (checked for drift like rules). The
+   * first time the write changes it, the policy it had is recorded in the
+   * kernel (the chain `<first chain prefix>policy`); `undefined` stops
+   * managing it, and the next write puts the recorded policy back.
    *
    * @param kernelChain A built-in chain of this table.
    * @param policy `"ACCEPT"` or `"DROP"`.
@@ -793,9 +830,10 @@ export class Table {
   }
 
   /**
-   * Removes every rule and chain we own from this table (and stops enforcing
-   * chain policies, setting the ones we managed back to ACCEPT). Foreign rules
-   * are not touched. The desired state is empty afterwards.
+   * Removes every rule and chain we own from this table, and puts back the
+   * chain policies we changed (as recorded in the kernel when we first
+   * changed them, see `src/policy_record.ts`). Foreign rules are not touched.
+   * The desired state is empty afterwards.
    */
   cleanUp(): Promise<void> {
     return this.#serialised(() => this.#cleanUp());
@@ -807,11 +845,11 @@ export class Table {
     this.#inserts.clear();
     this.#appends.clear();
     for (const chain of KERNEL_CHAINS[this.name]) this.#inserts.set(chain, { rules: [] });
-    for (const chain of this.#policies.keys()) this.#policies.set(chain, "ACCEPT");
+    // Policies we changed go back to what they were (the record in the kernel says).
+    this.#policies.clear();
     this.#changed();
     this.invalidateDataplaneCache("clean up");
     await this.#apply();
-    this.#policies.clear();
   }
 
   // ---- Internals -----------------------------------------------------------
@@ -1048,6 +1086,13 @@ export class Table {
       });
       ownedChains.push(chain);
     }
+    // Chain policies, and the record of the ones we changed (`src/policy_record.ts`).
+    const policies = this.#planPolicies();
+    if (policies.record.size > 0) {
+      const record = policyRecordRules(this.#recordChain, this.name, policies.record);
+      owned.set(this.#recordChain, { rules: record.rules, hash: () => record.hashes });
+      ownedChains.push({ name: this.#recordChain, rules: record.rules });
+    }
     const foreign = new Map<string, InsertAppendLists>();
     const foreignRules = new Map<string, readonly Rule[]>();
     for (const name of roots.keys()) {
@@ -1068,9 +1113,11 @@ export class Table {
       features,
       owned,
       foreign,
-      policies: new Map(this.#policies),
+      policies: policies.policies,
       dataplane: this.#dataplane,
-      isOwnedChain: isOwned,
+      // A chain with our prefix that nothing shows to be ours is left alone
+      // unless we want it (see `#leaveUnknownChains`).
+      isOwnedChain: this.#leaveUnknownChains(owned, isOwned),
       // Copies: a streamed write that fails is planned again from its inputs.
       writtenLines: new Map(this.#writtenLines),
       deleteByPosition: new Set(this.#deleteByPosition),
@@ -1087,6 +1134,48 @@ export class Table {
         return all;
       },
     };
+  }
+
+  /** The policies to write and the record to keep, from the desired state and the kernel's. */
+  #planPolicies(): PolicyPlan {
+    const kernel = new Map<string, string>();
+    for (const chain of KERNEL_CHAINS[this.name]) {
+      const policy = this.#dataplane.get(chain)?.policy;
+      if (policy !== undefined) kernel.set(chain, policy);
+    }
+    const ids = this.#dataplane.get(this.#recordChain)?.hashes ?? [];
+    return planPolicies({
+      table: this.name,
+      desired: this.#policies,
+      kernel,
+      recorded: readPolicyRecord(this.#recordChain, this.name, ids),
+    });
+  }
+
+  /**
+   * Chains with our prefix that are empty and that nothing jumps to
+   * (`ownership: "unknown"`): nothing says whose they are. One we want (a
+   * chain of ours that `iptables -F` emptied, say) is ours to fill again;
+   * any other is left alone, as another program's, with a warning once.
+   */
+  #leaveUnknownChains(
+    wanted: ReadonlyMap<string, unknown>,
+    isOwned: (name: string) => boolean,
+  ): (name: string) => boolean {
+    const leave = new Set<string>();
+    for (const [name, chain] of this.#dataplane) {
+      if (chain.ownership !== "unknown" || wanted.has(name)) continue;
+      leave.add(name);
+      if (this.#warnedUnknown.has(name)) continue;
+      this.#warnedUnknown.add(name);
+      this.#logger.log(
+        "warn",
+        `left chain ${name} alone: it has our chain prefix but is empty and no rule jumps to ` +
+          "it, so nothing shows that it is Rampart's (delete it with 'iptables -X' if it is)",
+        { table: this.name, ipVersion: this.ipVersion, chain: name },
+      );
+    }
+    return leave.size === 0 ? isOwned : (name) => isOwned(name) && !leave.has(name);
   }
 
   #updateGauges(): void {
@@ -1153,6 +1242,7 @@ export class Table {
     // started first: it takes longer, and each spawn holds this thread.
     const read = this.#readDataplane();
     read.catch(() => {});
+    const other = this.#otherBackendChecked ? undefined : this.#checkOtherBackend();
     const detecting = this.#features.refreshFeatures();
     detecting.catch(() => {});
     const features = await detecting;
@@ -1176,6 +1266,7 @@ export class Table {
       this.#appliedVersion = 0;
     }
     this.#dataplane = await read;
+    await other;
     this.#lastReadTime = this.#clock.now();
     this.#inSync = true;
     // Forget the text of our rules that are gone.
@@ -1192,6 +1283,43 @@ export class Table {
     }
     // The cache now reflects the kernel: a plan must be computed again.
     this.#appliedVersion = 0;
+  }
+
+  /**
+   * Warns, once, when the other backend holds anything in this table: the
+   * kernel runs both rule sets (`src/other_backend.ts`). Best effort: a
+   * failure to read it is only logged at debug level.
+   */
+  async #checkOtherBackend(): Promise<void> {
+    this.#otherBackendChecked = true;
+    const where = { table: this.name, ipVersion: this.ipVersion };
+    try {
+      const found = await readOtherBackend(this.#runner, {
+        ...where,
+        backend: this.#backend!,
+        hashPrefix: this.#hashPrefix,
+        timeoutMs: this.#commandTimeoutMs,
+      });
+      if (found === undefined) return;
+      this.#logger.log(
+        "warn",
+        otherBackendWarning(found, { inUse: this.#backend!, ipVersion: this.ipVersion }),
+        {
+          ...where,
+          backend: this.#backend,
+          otherBackend: found.backend,
+          rules: found.rules,
+          ourRules: found.ourRules,
+          chains: found.chains,
+          policies: found.policies,
+        },
+      );
+    } catch (e) {
+      this.#logger.log("debug", "could not read the other iptables backend", {
+        ...where,
+        error: e instanceof Error ? e.message : String(e),
+      });
+    }
   }
 
   /** Reads the table with iptables-save (retrying failures with a backoff). */
@@ -1218,12 +1346,16 @@ export class Table {
             hashPrefix: this.#hashPrefix,
             isOwnedChain: (c) => this.isOwnedChain(c),
             oldInsertPattern: this.#oldInsertPattern,
+            chainPrefixes: this.#chainPrefixes,
           });
         } catch (e) {
           error = e as Error;
         }
       }
-      if (error === undefined) return state!;
+      if (error === undefined) {
+        this.#refuseForeignChains(state!);
+        return state!;
+      }
       this.#metrics.saveErrors++;
       if (attempt >= SAVE_RETRIES) throw error;
       this.#logger.log("warn", "iptables-save failed; retrying", {
@@ -1234,6 +1366,27 @@ export class Table {
       });
       await this.#clock.sleep(backoff);
       backoff *= 2;
+    }
+  }
+
+  /**
+   * Refuses a table holding a chain with one of our prefixes that is not ours
+   * (see `src/ownership.ts`): the planner would delete it as a stale chain of
+   * ours, with the rules that jump to it.
+   */
+  #refuseForeignChains(state: DataplaneState): void {
+    for (const [chain, s] of state) {
+      if (s.ownership !== "foreign") continue;
+      const prefix = this.#chainPrefixes.find((p) => chain.startsWith(p))!;
+      throw new PrefixError(
+        `Chain prefix ${JSON.stringify(prefix)} matches the chain ${chain} of table ${this.name} ` +
+          `(IPv${this.ipVersion}, ${this.#backend}), which is not Rampart's: no rule in it ` +
+          `carries a ${JSON.stringify(this.#hashPrefix)} rule ID and no rule that does jumps ` +
+          "to it, but it holds rules or other rules jump to it. Rampart would delete it as a " +
+          "stale chain of its own, so nothing was written: choose a chain prefix that no " +
+          "other program's chain starts with",
+        { field: "chainPrefixes", prefix, chain, table: this.name, ipVersion: this.ipVersion },
+      );
     }
   }
 

@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "parse-args";
 import { isTableName, type TableName } from "../kernel_chains.ts";
+import { chainPrefixProblem, hashPrefixProblem } from "../ownership.ts";
 
 /** The CLI's commands. */
 export type CommandName =
@@ -284,7 +285,22 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   args.yes = v.yes === true;
   args.json = v.json === true;
   args.hashPrefix = v["hash-prefix"] ?? "rampart:";
+  const hashProblem = hashPrefixProblem(args.hashPrefix);
+  if (hashProblem !== undefined) {
+    throw new UsageError(
+      `Invalid --hash-prefix ${JSON.stringify(args.hashPrefix)}: ${hashProblem}`,
+      { command },
+    );
+  }
   if (v["chain-prefix"] !== undefined) args.chainPrefixes = [...v["chain-prefix"]];
+  for (const prefix of args.chainPrefixes) {
+    const problem = chainPrefixProblem(prefix);
+    if (problem !== undefined) {
+      throw new UsageError(`Invalid --chain-prefix ${JSON.stringify(prefix)}: ${problem}`, {
+        command,
+      });
+    }
+  }
   if (v["state-dir"] !== undefined) args.stateDir = v["state-dir"];
   if (v["max-file-size"] !== undefined) {
     const size = parseSize(v["max-file-size"]);

@@ -4,6 +4,8 @@
  * @module
  */
 import { RuleError } from "../../dsl/errors.ts";
+import { PrefixError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
 import { FeatureDetector } from "../feature_detector.ts";
 import {
   Firewall,
@@ -30,6 +32,7 @@ import { type CliEnvironment, denoCliEnvironment } from "./environment.ts";
 import { helpText } from "./help.ts";
 import { isRuleError, locateRuleError } from "./policy_errors.ts";
 import { loadPolicyFiles, selectPolicy } from "./policy_files.ts";
+import { lockoutWarning, plannedDrops } from "./lockout.ts";
 import { progressLine } from "./progress.ts";
 import { warningJson, warningLine } from "./warnings.ts";
 import {
@@ -55,7 +58,26 @@ interface Context {
   say(text: string): void;
   /** Progress and notes: always stderr. */
   note(text: string): void;
+  /**
+   * A warning: `warning: …` on stderr at once, and in the `warnings` list of
+   * the next JSON document under `--json`.
+   */
+  warn(message: string, fields?: Record<string, unknown>): void;
   json(value: Record<string, unknown>): void;
+}
+
+/**
+ * The engine's logger for the CLI: its warnings go to `ctx.warn`, the rest is
+ * dropped. Typed engine warnings (a `kind` field, see `EngineWarning`) are
+ * logged too, but the CLI reports those itself, located in the policy file
+ * (`reportWarnings`), so they are not printed twice.
+ */
+function cliLogger(ctx: Context): Logger {
+  return {
+    log(level, message, fields) {
+      if (level === "warn" && fields?.kind === undefined) ctx.warn(message, fields);
+    },
+  };
 }
 
 function paint(ctx: Context, code: string, text: string): string {
@@ -88,6 +110,7 @@ function makeFirewall(ctx: Context, policy?: Policy): Firewall {
     insertMode: args.insertMode,
     runner: env.runnerFor(args.netns),
     ipVersions,
+    logger: cliLogger(ctx),
   });
   // Manage every selected table, so rules of ours that the files no longer
   // contain are removed too.
@@ -305,6 +328,13 @@ async function cmdApply(ctx: Context): Promise<number> {
   const { text, tables } = await planText(ctx, firewall);
   // Shown before the question: the operator decides knowing them.
   const warnings = reportWarnings(ctx, firewall);
+  if (args.netns === undefined && args.confirmTimeoutMs === undefined) {
+    const warning = lockoutWarning(plannedDrops(tables), {
+      policy: firewall.policy(),
+      sshConnection: env.env("SSH_CONNECTION"),
+    });
+    if (warning !== undefined) ctx.warn(warning, { lockout: plannedDrops(tables) });
+  }
   if (text === "") {
     if (args.json) {
       ctx.json({ command: "apply", applied: false, changed: false, tables: [], warnings });
@@ -576,12 +606,18 @@ function errorData(e: unknown): Record<string, unknown> {
   }
   if (e instanceof RuleError) Object.assign(data, { field: e.field });
   if (e instanceof PolicyError) Object.assign(data, { path: e.path });
+  if (e instanceof PrefixError) {
+    Object.assign(data, { field: e.field, prefix: e.prefix });
+    if (e.chain !== undefined) {
+      Object.assign(data, { chain: e.chain, table: e.table, ipVersion: e.ipVersion });
+    }
+  }
   return data;
 }
 
 function exitCodeOf(e: unknown): number {
   if (e instanceof Exit) return e.code;
-  if (e instanceof UsageError) return EXIT_CODES.USAGE;
+  if (e instanceof UsageError || e instanceof PrefixError) return EXIT_CODES.USAGE;
   if (
     e instanceof PolicyFileError || e instanceof PolicyError || e instanceof RuleError ||
     isRuleError(e)
@@ -655,13 +691,27 @@ export async function runCli(
   const color = args.color === "always" ||
     (args.color === "auto" && !args.json && env.stdoutIsTerminal &&
       env.env("NO_COLOR") === undefined);
+  let warnings: Record<string, unknown>[] = [];
+  /** The warnings not yet in a JSON document (each goes in one). */
+  const takeWarnings = () => {
+    const taken = warnings;
+    warnings = [];
+    return taken.length === 0 ? {} : { warnings: taken };
+  };
   const ctx: Context = {
     args,
     env,
     color,
     say: (text) => args!.json ? env.stderr(text) : env.stdout(text),
     note: (text) => env.stderr(text),
-    json: (value) => env.stdout(JSON.stringify({ ok: true, ...value }) + "\n"),
+    warn(message, fields = {}) {
+      const where = typeof fields.table === "string" && typeof fields.ipVersion === "number"
+        ? `${fields.table} IPv${fields.ipVersion}: `
+        : "";
+      env.stderr(`${paint(ctx, "33", "warning:")} ${where}${message}\n`);
+      warnings.push({ message, ...fields });
+    },
+    json: (value) => env.stdout(JSON.stringify({ ok: true, ...value, ...takeWarnings() }) + "\n"),
   };
   try {
     return await COMMANDS[args.command](ctx);
@@ -669,8 +719,13 @@ export async function runCli(
     const code = exitCodeOf(e);
     if (args.json) {
       env.stdout(
-        JSON.stringify({ ok: false, command: args.command, exitCode: code, error: errorData(e) }) +
-          "\n",
+        JSON.stringify({
+          ok: false,
+          command: args.command,
+          exitCode: code,
+          error: errorData(e),
+          ...takeWarnings(),
+        }) + "\n",
       );
     } else {
       env.stderr(`rampart ${args.command}: ${errorMessage(e)}\n`);

@@ -18,7 +18,8 @@ import {
   REJECT_TYPES_V6,
   TCP_FLAGS,
 } from "./tables.ts";
-import { saveString } from "./tokenize.ts";
+import { BUILTIN_TARGETS } from "../../dsl/validate.ts";
+import { saveString } from "../tokenize.ts";
 
 /** Which family and backend a rule is parsed for. */
 export interface NormaliseContext {
@@ -881,8 +882,22 @@ function markOp(opt: ParsedOption): string {
   }
 }
 
-/** Names of the target extensions the fake knows. */
-export const KNOWN_TARGETS: ReadonlySet<string> = new Set([...Object.keys(TARGETS), ...VERDICTS]);
+/**
+ * Names a chain may not have, as iptables refuses them ("chain name may not
+ * clash with target name"): the standard and extension targets, one list
+ * shared with the DSL and the engine's prefix checks.
+ */
+export const KNOWN_TARGETS: ReadonlySet<string> = BUILTIN_TARGETS;
+
+/** The targets the fake emulates: the verdicts, and the extensions whose options it parses. */
+export const EMULATED_TARGETS: ReadonlySet<string> = new Set([
+  ...VERDICTS,
+  ...Object.keys(TARGETS),
+]);
+
+function emulatesTarget(name: string): boolean {
+  return EMULATED_TARGETS.has(name);
+}
 
 const IMPLICIT: Record<number, string> = {
   6: "tcp",
@@ -971,7 +986,7 @@ export function parseRule(args: readonly string[], ctx: NormaliseContext): Parse
       if (target !== undefined) fail("multiple -j flags not allowed");
       target = need(++i, a);
       goto = a === "-g" || a === "--goto";
-      if (goto && (KNOWN_TARGETS.has(target))) fail(`goto '${target}' is not a chain`);
+      if (goto && emulatesTarget(target)) fail(`goto '${target}' is not a chain`);
       continue;
     }
     if (a === "-m" || a === "--match") {
@@ -1067,7 +1082,7 @@ export function parseRule(args: readonly string[], ctx: NormaliseContext): Parse
   if (target !== undefined) {
     out.push(goto ? "-g" : "-j", target);
     const spec = TARGETS[target];
-    targetIsExtension = KNOWN_TARGETS.has(target);
+    targetIsExtension = emulatesTarget(target);
     if (spec) {
       out.push(...(spec.save ? spec.save(targetOptions, rule, ctx) : asGiven(targetOptions)));
     }

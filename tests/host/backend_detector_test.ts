@@ -256,8 +256,8 @@ Deno.test("detectBackend conflict check: foreign rules, one backend, other famil
 
 Deno.test("detectBackend does not mistake a prefix with regex characters", async () => {
   const got = await detectBackend({
-    runner: saves(['-A X -m comment --comment "rpXabc" -j ACCEPT', FOREIGN], [
-      '-A X -m comment --comment "rp.abc" -j ACCEPT',
+    runner: saves(['-A X -m comment --comment "rpXabcdefghijklmnop" -j ACCEPT', FOREIGN], [
+      '-A X -m comment --comment "rp.abcdefghijklmnop" -j ACCEPT',
     ]),
     readFile: allLegacyLoaded,
     lookPath: lookPathAll,

@@ -15,6 +15,7 @@ import {
   type Rule,
 } from "../../mod.ts";
 import { FeatureDetector } from "../../src/feature_detector.ts";
+import { prng } from "../fixtures/neighbours.ts";
 import { DenoCommandRunner } from "../../src/runner.ts";
 import {
   chainIds,
@@ -30,18 +31,6 @@ import {
 
 const FOREIGN_PER_CHAIN = 500;
 const ROUNDS = 50;
-
-/** A small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The other program's rules, with stale rules of ours interleaved every 97 rules. */
 function foreignScript(v: Variant): string {
@@ -83,7 +72,14 @@ function foreignScript(v: Variant): string {
       }
     }
   }
-  lines.push("-A OTHER-PROG -j RETURN", "COMMIT", "");
+  // rp-old is a stale chain of ours: a rule of ours in it says so (an empty
+  // chain that only ID-less rules jump to would be another program's).
+  lines.push(
+    "-A OTHER-PROG -j RETURN",
+    '-A rp-old -m comment --comment "rampart:OLDoldOLDold0000" -j RETURN',
+    "COMMIT",
+    "",
+  );
   return lines.join("\n");
 }
 
