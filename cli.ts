@@ -26,6 +26,11 @@ export * from "./src/cli/help.ts";
 export * from "./src/cli/policy_files.ts";
 export * from "./src/cli/progress.ts";
 export * from "./src/cli/watchdog.ts";
+export * from "./src/cli/durable.ts";
+export * from "./src/cli/intent_file.ts";
+export * from "./src/cli/state_dir.ts";
+export * from "./src/cli/target_lock.ts";
+export * from "./src/cli/target_state.ts";
 
 if (import.meta.main) {
   Deno.exit(await runCli(Deno.args));
