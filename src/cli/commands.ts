@@ -6,6 +6,7 @@
 import { RuleError } from "../../dsl/errors.ts";
 import { FeatureDetector } from "../feature_detector.ts";
 import { Firewall, type FirewallApplyResult } from "../firewall.ts";
+import type { ApplyJournal } from "../journal.ts";
 import { TABLE_NAMES, type TableName } from "../kernel_chains.ts";
 import { diffTable, readKernelTable, renderDiff, type TableDiff } from "../plan_diff.ts";
 import {
@@ -16,7 +17,7 @@ import {
   policyForFamily,
 } from "../policy.ts";
 import { describePolicy } from "../repl/inspect.ts";
-import { snapshotToJson } from "../snapshot.ts";
+import { type Snapshot, snapshotFromJson, snapshotToJson } from "../snapshot.ts";
 import { policyToTypeScript } from "../ts_export.ts";
 import { PolicyFileError } from "../yaml/errors.ts";
 import { type CliArgs, type CommandName, EXIT_CODES, parseCliArgs, UsageError } from "./args.ts";
@@ -24,11 +25,25 @@ import { type CliEnvironment, denoCliEnvironment } from "./environment.ts";
 import { helpText } from "./help.ts";
 import { loadPolicyFiles, selectPolicy } from "./policy_files.ts";
 import { progressLine } from "./progress.ts";
+import { removeDurable } from "./durable.ts";
+import { FileApplyJournal, type IntentRecord, readIntentRecord } from "./intent_file.ts";
+import { type TargetFiles, targetFiles } from "./state_dir.ts";
+import { lockTarget, TargetBusyError, type TargetLock } from "./target_lock.ts";
+import {
+  inspectTarget,
+  type TargetState,
+  targetStateJson,
+  targetStateNotes,
+  type UnconfirmedApply,
+} from "./target_state.ts";
 import {
   armWatchdog,
   confirmPending,
   defaultStateDir,
   PendingApplyError,
+  type PendingConfirmation,
+  revertPending,
+  watchdogLogger,
   type WatchdogOutcome,
 } from "./watchdog.ts";
 
@@ -43,6 +58,13 @@ interface Context {
   args: CliArgs;
   env: CliEnvironment;
   color: boolean;
+  /** The command line, for the lock holder and the intent record. */
+  commandLine: string;
+  /** The state directory and the target's files in it. */
+  stateDir: string;
+  files: TargetFiles;
+  /** Merged into every JSON document: what the command found in the state files. */
+  report: Record<string, unknown>;
   /** Human text: stdout normally, stderr under --json. */
   say(text: string): void;
   /** Progress and notes: always stderr. */
@@ -69,11 +91,16 @@ function families(args: CliArgs, policy?: Policy): IpFamily[] {
   return chosen;
 }
 
-function makeFirewall(ctx: Context, policy?: Policy): Firewall {
+function makeFirewall(
+  ctx: Context,
+  policy?: Policy,
+  options: { journal?: ApplyJournal } = {},
+): Firewall {
   const { args, env } = ctx;
   const ipVersions = families(args, policy);
   const firewall = new Firewall({
     ...(args.netns === undefined ? {} : { netns: args.netns }),
+    ...(options.journal === undefined ? {} : { journal: options.journal }),
     backend: args.backend,
     hashPrefix: args.hashPrefix,
     chainPrefixes: args.chainPrefixes,
@@ -233,11 +260,19 @@ function describeOutcome(o: WatchdogOutcome | undefined): string {
   if (o === undefined) {
     return "The watchdog stopped without reporting: check the rules with 'rampart show'";
   }
+  const cli = o.by === "cli" ? " by this command (the watchdog had stopped)" : "";
   if (o.outcome === "confirmed") return "Confirmed: the new rules stay";
   if (o.outcome === "reverted") {
-    return o.reason === "deadline"
-      ? "Not confirmed in time: the previous rules were restored"
-      : "Declined: the previous rules were restored";
+    if (o.reason === "deadline") {
+      return `Not confirmed in time: the previous rules were restored${cli}`;
+    }
+    if (o.reason === "watchdog-stopped") {
+      return o.by === "recover"
+        ? "The unconfirmed rules were rolled back by 'rampart recover'"
+        : "The watchdog stopped without reporting, so this command restored the previous " +
+          "rules itself (the safety net was gone)";
+    }
+    return `Declined: the previous rules were restored${cli}`;
   }
   return `Restoring the previous rules FAILED: ${o.error ?? "unknown error"}`;
 }
@@ -248,132 +283,259 @@ function outcomeCode(o: WatchdogOutcome | undefined): number {
   return EXIT_CODES.FAILURE;
 }
 
+/** Puts what a command found in the state files on stderr and into its JSON. */
+function reportState(
+  ctx: Context,
+  state: TargetState,
+  remedy: "apply" | "remove" | "recover" | "none",
+): void {
+  for (const n of targetStateNotes(state, { target: target(ctx.args), remedy })) {
+    ctx.note(paint(ctx, "33", n));
+  }
+  Object.assign(ctx.report, targetStateJson(state));
+}
+
+/**
+ * Takes the target's lock for a command that writes (refused when another
+ * holds it, or when an apply waits for confirmation), and reports what it
+ * finds in the state files.
+ */
+async function holdTarget(
+  ctx: Context,
+  remedy: "apply" | "remove" | "recover",
+): Promise<{ lock: TargetLock; state: TargetState }> {
+  await Deno.mkdir(ctx.stateDir, { recursive: true, mode: 0o700 });
+  const lock = await lockTarget(ctx.files.lock, {
+    command: ctx.commandLine,
+    target: target(ctx.args),
+  });
+  try {
+    const state = await inspectTarget(ctx.stateDir, { netns: ctx.args.netns, holding: true });
+    if (state.watchdog !== undefined) throw new PendingApplyError(ctx.files.pending);
+    reportState(ctx, state, remedy);
+    return { lock, state };
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+/** After a write that brought every table to a chosen state: forget what the state files held. */
+async function settleState(
+  ctx: Context,
+  state: { interrupted?: IntentRecord | undefined; unconfirmed?: UnconfirmedApply | undefined },
+): Promise<void> {
+  if (state.interrupted !== undefined) await removeDurable(state.interrupted.path);
+  if (state.unconfirmed !== undefined) {
+    await Deno.remove(state.unconfirmed.dir, { recursive: true }).catch(() => {});
+  }
+  if (state.interrupted !== undefined || state.unconfirmed !== undefined) {
+    ctx.note("The earlier interrupted or unconfirmed apply is settled: its record is cleared\n");
+  }
+}
+
+function restoreThrough(firewall: Firewall): (snapshotJson: string) => Promise<void> {
+  return (json) => firewall.restoreSnapshot(snapshotFromJson(json));
+}
+
+/** Waits for the pending apply's outcome; if the watchdog died, restores in its place. */
+async function settlePending(
+  ctx: Context,
+  pending: PendingConfirmation,
+  firewall: Firewall,
+  snapshot: Snapshot,
+  signal?: AbortSignal,
+): Promise<WatchdogOutcome | undefined> {
+  const outcome = await pending.outcome(signal);
+  if (outcome !== undefined || signal?.aborted) return outcome;
+  return await pending.takeOver({
+    restore: () => firewall.restoreSnapshot(snapshot),
+    log: watchdogLogger(ctx.files.log),
+  });
+}
+
 async function cmdApply(ctx: Context): Promise<number> {
   const { args, env } = ctx;
   requireAnswer(ctx, "apply");
-  const firewall = makeFirewall(ctx, await loadPolicy(ctx));
-  const { text, tables } = await planText(ctx, firewall);
-  if (text === "") {
-    if (args.json) ctx.json({ command: "apply", applied: false, changed: false, tables: [] });
-    else ctx.say(`Nothing to do: ${target(args)} already matches the policy\n`);
-    return EXIT_CODES.OK;
-  }
-  if (!args.yes) {
-    ctx.note(
-      text + "\n" + renderDiff((await diffs(ctx, firewall)).filter((d) => d.changed), {
-        color: ctx.color,
-      }),
-    );
-    if (args.netns === undefined) {
-      ctx.note(paint(ctx, "33", "This changes the firewall of THIS HOST.") + "\n");
-    }
-    if (!await askYes(ctx, `Apply to ${target(args)}? [y/N] `)) {
-      if (args.json) ctx.json({ command: "apply", applied: false, changed: true, declined: true });
-      else ctx.note("Not applied\n");
-      return EXIT_CODES.NOT_CONFIRMED;
-    }
-  }
-  const stateDir = args.stateDir ?? defaultStateDir((n) => env.env(n), env.uid);
-  let pending;
-  if (args.confirmTimeoutMs !== undefined) {
-    const snapshot = await firewall.snapshot();
-    pending = await armWatchdog({
-      stateDir,
-      snapshotJson: snapshotToJson(snapshot),
-      timeoutMs: args.confirmTimeoutMs,
-      firewall: {
-        ...(args.netns === undefined ? {} : { netns: args.netns }),
-        backend: args.backend,
-        hashPrefix: args.hashPrefix,
-        chainPrefixes: args.chainPrefixes,
-        insertMode: args.insertMode,
-        ipVersions: [...firewall.ipVersions],
-      },
-      ...(env.spawnWatchdog === undefined ? {} : { spawn: env.spawnWatchdog }),
-    });
-    ctx.note(`Watchdog ${pending.pid} armed: it restores the current rules unless confirmed\n`);
-  }
-  let result: FirewallApplyResult;
+  const policy = await loadPolicy(ctx);
+  const { lock, state } = await holdTarget(ctx, "apply");
   try {
-    result = await firewall.apply({ onProgress: (e) => ctx.note(progressLine(e) + "\n") });
-  } catch (e) {
-    if (pending !== undefined) {
-      await pending.revertNow();
-      ctx.note(describeOutcome(await pending.outcome()) + "\n");
-      await pending.remove();
+    return await applyHolding(ctx, policy, state);
+  } finally {
+    lock.release();
+  }
+
+  async function applyHolding(ctx: Context, policy: Policy, state: TargetState): Promise<number> {
+    const journal = new FileApplyJournal(ctx.files.intent, {
+      command: ctx.commandLine,
+      ...(state.interrupted === undefined ? {} : { previous: state.interrupted.text }),
+    });
+    const firewall = makeFirewall(ctx, policy, { journal });
+    const { text, tables } = await planText(ctx, firewall);
+    if (text === "") {
+      await settleState(ctx, state);
+      if (args.json) ctx.json({ command: "apply", applied: false, changed: false, tables: [] });
+      else ctx.say(`Nothing to do: ${target(args)} already matches the policy\n`);
+      return EXIT_CODES.OK;
     }
-    throw e;
-  }
-  const applied = result.tables.filter((t) => t.changed);
-  const summary = {
-    command: "apply",
-    applied: true,
-    changed: applied.length > 0,
-    tables: result.tables,
-    planned: tables.filter((t) => t.script !== "").map((t) => ({
-      table: t.table,
-      ipVersion: t.ipVersion,
-    })),
-  };
-  if (pending === undefined) {
-    if (args.json) ctx.json(summary);
-    else {ctx.say(`Applied to ${target(args)}: ${
-        applied.map((t) => `${t.table} IPv${t.ipVersion}`).join(", ")
-      }\n`);}
-    return EXIT_CODES.OK;
-  }
-  const seconds = Math.max(1, Math.round((pending.deadline - Date.now()) / 1000));
-  const confirmCommand =
-    `rampart confirm${args.netns === undefined ? "" : ` --netns ${args.netns}`}` +
-    (args.stateDir === undefined ? "" : ` --state-dir ${args.stateDir}`);
-  ctx.note(
-    `Applied. Confirm within ${seconds}s or the previous rules come back ` +
-      `(answer here, or run '${confirmCommand}')\n`,
-  );
-  const stop = new AbortController();
-  const outcomeP = pending.outcome(stop.signal);
-  if (env.interactive) {
-    const remaining = pending.deadline - Date.now();
-    const answer = env.ask(`Keep the new rules? Type "yes" within ${seconds}s: `, remaining)
-      .then((a) => ({ answer: a }));
-    const first = await Promise.race([answer, outcomeP.then((o) => ({ outcome: o }))]);
-    if ("answer" in first) {
-      const yes = ["y", "yes"].includes((first.answer ?? "").trim().toLowerCase());
-      if (yes) await pending.confirm();
-      else if (first.answer !== undefined) await pending.revertNow();
+    if (!args.yes) {
+      ctx.note(
+        text + "\n" + renderDiff((await diffs(ctx, firewall)).filter((d) => d.changed), {
+          color: ctx.color,
+        }),
+      );
+      if (args.netns === undefined) {
+        ctx.note(paint(ctx, "33", "This changes the firewall of THIS HOST.") + "\n");
+      }
+      if (!await askYes(ctx, `Apply to ${target(args)}? [y/N] `)) {
+        if (args.json) {
+          ctx.json({ command: "apply", applied: false, changed: true, declined: true });
+        } else ctx.note("Not applied\n");
+        return EXIT_CODES.NOT_CONFIRMED;
+      }
     }
+    let pending: PendingConfirmation | undefined;
+    let snapshot: Snapshot | undefined;
+    if (args.confirmTimeoutMs !== undefined) {
+      snapshot = await firewall.snapshot();
+      pending = await armWatchdog({
+        stateDir: ctx.stateDir,
+        snapshotJson: snapshotToJson(snapshot),
+        timeoutMs: args.confirmTimeoutMs,
+        firewall: {
+          ...(args.netns === undefined ? {} : { netns: args.netns }),
+          backend: args.backend,
+          hashPrefix: args.hashPrefix,
+          chainPrefixes: args.chainPrefixes,
+          insertMode: args.insertMode,
+          ipVersions: [...firewall.ipVersions],
+        },
+        ...(state.interrupted === undefined ? {} : { interruptedRecord: state.interrupted.text }),
+        ...(env.spawnWatchdog === undefined ? {} : { spawn: env.spawnWatchdog }),
+      });
+      ctx.note(`Watchdog ${pending.pid} armed: it restores the current rules unless confirmed\n`);
+    }
+    let result: FirewallApplyResult;
+    try {
+      result = await firewall.apply({ onProgress: (e) => ctx.note(progressLine(e) + "\n") });
+    } catch (e) {
+      if (pending !== undefined && snapshot !== undefined) {
+        await pending.applied();
+        await pending.revertNow();
+        ctx.note(describeOutcome(await settlePending(ctx, pending, firewall, snapshot)) + "\n");
+        await pending.finish();
+      }
+      throw e;
+    }
+    const applied = result.tables.filter((t) => t.changed);
+    const summary = {
+      command: "apply",
+      applied: true,
+      changed: applied.length > 0,
+      tables: result.tables,
+      planned: tables.filter((t) => t.script !== "").map((t) => ({
+        table: t.table,
+        ipVersion: t.ipVersion,
+      })),
+    };
+    if (pending === undefined || snapshot === undefined) {
+      await settleState(ctx, { ...state, interrupted: undefined });
+      if (args.json) ctx.json(summary);
+      else {ctx.say(`Applied to ${target(args)}: ${
+          applied.map((t) => `${t.table} IPv${t.ipVersion}`).join(", ")
+        }\n`);}
+      return EXIT_CODES.OK;
+    }
+    await pending.applied();
+    const seconds = Math.max(1, Math.round((pending.deadline - Date.now()) / 1000));
+    const confirmCommand =
+      `rampart confirm${args.netns === undefined ? "" : ` --netns ${args.netns}`}` +
+      (args.stateDir === undefined ? "" : ` --state-dir ${args.stateDir}`);
+    ctx.note(
+      `Applied. Confirm within ${seconds}s or the previous rules come back ` +
+        `(answer here, or run '${confirmCommand}')\n`,
+    );
+    const stop = new AbortController();
+    const outcomeP = settlePending(ctx, pending, firewall, snapshot, stop.signal);
+    if (env.interactive) {
+      const remaining = pending.deadline - Date.now();
+      const answer = env.ask(`Keep the new rules? Type "yes" within ${seconds}s: `, remaining)
+        .then((a) => ({ answer: a }));
+      const first = await Promise.race([answer, outcomeP.then((o) => ({ outcome: o }))]);
+      if ("answer" in first) {
+        const yes = ["y", "yes"].includes((first.answer ?? "").trim().toLowerCase());
+        if (yes) await pending.confirm();
+        else if (first.answer !== undefined) await pending.revertNow();
+      }
+    }
+    const outcome = await outcomeP;
+    stop.abort();
+    await pending.finish();
+    const code = outcomeCode(outcome);
+    let message = describeOutcome(outcome);
+    if (outcome === undefined) message += ` (watchdog log: ${ctx.files.log})`;
+    if (code === EXIT_CODES.OK) {
+      await settleState(ctx, { ...state, interrupted: undefined });
+    }
+    if (args.json) {
+      ctx.json({
+        ...summary,
+        ...(code === EXIT_CODES.OK ? {} : { ok: false, exitCode: code }),
+        confirmation: outcome ?? null,
+      });
+    }
+    // A revert is news the operator must see, with or without a terminal: stderr.
+    if (code === EXIT_CODES.OK && !args.json) ctx.say(message + "\n");
+    else ctx.note(message + "\n");
+    return code;
   }
-  const outcome = await outcomeP;
-  stop.abort();
-  let message = describeOutcome(outcome);
-  if (outcome === undefined) {
-    // Keep the directory (and its log) for the operator.
-    const log = await Deno.readTextFile(`${pending.dir}/watchdog.log`).catch(() => "");
-    message += ` (watchdog log in ${pending.dir}: ${log.trim().split("\n").at(-1) ?? ""})`;
-  } else await pending.remove();
-  if (args.json) {
-    ctx.json({ ...summary, confirmation: outcome ?? null });
-  } else ctx.say(message + "\n");
-  if (args.json) ctx.note(message + "\n");
-  return outcomeCode(outcome);
 }
 
 async function cmdConfirm(ctx: Context): Promise<number> {
-  const { args, env } = ctx;
-  const stateDir = args.stateDir ?? defaultStateDir((n) => env.env(n), env.uid);
-  const { pending, outcome } = await confirmPending(stateDir, args.netns);
-  if (!pending) {
-    throw new Exit(
-      EXIT_CODES.FAILURE,
-      `No apply is waiting for confirmation in ${target(args)}` +
-        (outcome === undefined
-          ? ""
-          : ` (the last one ended at ${outcome.at}: ${describeOutcome(outcome)})`),
-    );
+  const { args } = ctx;
+  const result = await confirmPending(ctx.stateDir, args.netns);
+  const { decision, outcome } = result;
+  if (result.pending) {
+    let message = describeOutcome(outcome);
+    if (result.unfinished) {
+      message += "; but the apply did not finish (its command is gone): the record of it stays";
+    }
+    if (args.json) ctx.json({ command: "confirm", confirmed: true, ...outcome });
+    else ctx.say(message + "\n");
+    return EXIT_CODES.OK;
   }
-  if (args.json) ctx.json({ command: "confirm", ...outcome });
-  else ctx.say(describeOutcome(outcome) + "\n");
-  return outcomeCode(outcome);
+  let code: number = EXIT_CODES.FAILURE;
+  let message: string;
+  if (decision?.decision === "confirm") {
+    message = `Nothing is waiting for confirmation in ${target(args)}: the apply was already ` +
+      `confirmed at ${decision.at} (by pid ${decision.pid})`;
+  } else if (decision !== undefined) {
+    code = EXIT_CODES.NOT_CONFIRMED;
+    const what = {
+      deadline: "its confirm timeout passed",
+      revert: "it was declined",
+      takeover: "its watchdog stopped",
+      confirm: "",
+    }[decision.decision];
+    message = `Too late to confirm in ${target(args)}: ${what} at ${decision.at}` +
+      (outcome === undefined
+        ? ", and the previous rules are being restored"
+        : `. ${describeOutcome(outcome)}`);
+  } else if (result.stale) {
+    message = `Nothing can be confirmed in ${target(args)}: the apply was left unconfirmed ` +
+      "(neither its watchdog nor its command runs any more) and its rules are still in place; " +
+      "'rampart apply FILES' keeps your policy, 'rampart recover' restores the rules from before it";
+  } else {
+    message = `No apply is waiting for confirmation in ${target(args)}` +
+      (outcome === undefined
+        ? ""
+        : ` (the last one ended at ${outcome.at}: ${describeOutcome(outcome)})`);
+  }
+  throw new Exit(code, message, {
+    confirmed: false,
+    ...(decision === undefined ? {} : { decision }),
+    ...(outcome === undefined ? {} : { outcome }),
+  });
 }
 
 async function cmdRemove(ctx: Context): Promise<number> {
@@ -386,24 +548,137 @@ async function cmdRemove(ctx: Context): Promise<number> {
     ctx.note("Nothing removed\n");
     return EXIT_CODES.NOT_CONFIRMED;
   }
-  const firewall = makeFirewall(ctx);
-  const tables: readonly TableName[] = args.tables.length === 0 ? TABLE_NAMES : args.tables;
-  const done: { table: TableName; ipVersion: IpFamily }[] = [];
-  for (const v of firewall.ipVersions) {
-    for (const t of tables) {
-      ctx.note(`Removing our rules from ${t} IPv${v}…\n`);
-      await firewall.table(t, v).cleanUp();
-      done.push({ table: t, ipVersion: v });
+  const { lock, state } = await holdTarget(ctx, "remove");
+  try {
+    const firewall = makeFirewall(ctx);
+    const tables: readonly TableName[] = args.tables.length === 0 ? TABLE_NAMES : args.tables;
+    const order = firewall.ipVersions.flatMap((v) =>
+      tables.map((t) => ({ table: t, ipVersion: v }))
+    );
+    const journal = new FileApplyJournal(ctx.files.intent, {
+      command: ctx.commandLine,
+      ...(state.interrupted === undefined ? {} : { previous: state.interrupted.text }),
+    });
+    const snapshot = await firewall.snapshot();
+    const wanted = new Set(order.map((o) => `${o.table}/${o.ipVersion}`));
+    snapshot.tables = snapshot.tables.filter((t) => wanted.has(`${t.table}/${t.ipVersion}`));
+    await journal.begin({
+      operation: "remove",
+      startedAt: new Date().toISOString(),
+      tables: order,
+      snapshot,
+    });
+    const done: { table: TableName; ipVersion: IpFamily }[] = [];
+    try {
+      for (const where of order) {
+        ctx.note(`Removing our rules from ${where.table} IPv${where.ipVersion}…\n`);
+        await firewall.table(where.table, where.ipVersion).cleanUp();
+        done.push(where);
+        await journal.tableDone(where);
+      }
+    } catch (e) {
+      await journal.fail(errorMessage(e)).catch(() => {});
+      throw e;
     }
+    await journal.end("applied");
+    await settleState(ctx, { ...state, interrupted: undefined });
+    if (args.json) ctx.json({ command: "remove", removed: true, tables: done });
+    else ctx.say(`Removed Rampart's rules and chains from ${target(args)}\n`);
+    return EXIT_CODES.OK;
+  } finally {
+    lock.release();
   }
-  if (args.json) ctx.json({ command: "remove", removed: true, tables: done });
-  else ctx.say(`Removed Rampart's rules and chains from ${target(args)}\n`);
-  return EXIT_CODES.OK;
+}
+
+async function cmdRecover(ctx: Context): Promise<number> {
+  const { args } = ctx;
+  requireAnswer(ctx, "recover");
+  const { lock, state } = await holdTarget(ctx, "recover");
+  try {
+    if (state.unconfirmed === undefined && state.interrupted === undefined) {
+      if (args.json) ctx.json({ command: "recover", recovered: false, done: [] });
+      else {
+        ctx.say(
+          `Nothing to recover: no interrupted or unconfirmed apply is recorded for ${
+            target(args)
+          }\n`,
+        );
+      }
+      return EXIT_CODES.OK;
+    }
+    if (
+      !args.yes &&
+      !await askYes(ctx, `Roll ${target(args)} back to Rampart's rules from before it? [y/N] `)
+    ) {
+      ctx.note("Nothing rolled back\n");
+      return EXIT_CODES.NOT_CONFIRMED;
+    }
+    const firewall = makeFirewall(ctx);
+    const log = watchdogLogger(ctx.files.log);
+    const done: string[] = [];
+    if (state.unconfirmed !== undefined) {
+      ctx.note(`Restoring the rules from before the unconfirmed apply…\n`);
+      const outcome = await revertPending(state.unconfirmed.dir, {
+        restore: restoreThrough(firewall),
+        reason: "watchdog-stopped",
+        by: "recover",
+        ownsTarget: true,
+        log: (line) => log(`recover (pid ${Deno.pid}): ${line}`),
+      });
+      if (outcome.outcome !== "reverted") {
+        throw new Exit(EXIT_CODES.FAILURE, describeOutcome(outcome), { outcome });
+      }
+      done.push("the unconfirmed apply was rolled back");
+    }
+    // The unconfirmed apply's revert may have put back the record of an earlier one.
+    const record = state.unconfirmed === undefined
+      ? state.interrupted
+      : await readIntentRecord(ctx.files.intent);
+    if (record !== undefined) {
+      const snapshot = record.intent?.snapshot;
+      if (snapshot === undefined) {
+        throw new Exit(
+          EXIT_CODES.FAILURE,
+          `Cannot roll back the interrupted ${record.intent?.operation ?? "apply"}: its record ` +
+            `holds no snapshot (${record.problem ?? "a re-apply of 'rampart watch'"}). ` +
+            "'rampart apply FILES' brings every table to your policy instead",
+        );
+      }
+      ctx.note(
+        `Restoring Rampart's rules as they were before ${
+          record.intent?.operation === "remove" ? "the remove" : "the apply"
+        } (${snapshot.tables.map((t) => `${t.table} IPv${t.ipVersion}`).join(", ")})…\n`,
+      );
+      await firewall.restoreSnapshot(snapshot);
+      await removeDurable(record.path);
+      done.push(`the interrupted ${record.intent?.operation ?? "apply"} was rolled back`);
+    }
+    if (args.json) ctx.json({ command: "recover", recovered: true, done });
+    else ctx.say(`Recovered ${target(args)}: ${done.join("; ")}\n`);
+    return EXIT_CODES.OK;
+  } finally {
+    lock.release();
+  }
 }
 
 async function cmdWatch(ctx: Context): Promise<number> {
+  const policy = await loadPolicy(ctx);
+  const { lock, state } = await holdTarget(ctx, "apply");
+  try {
+    return await watchHolding(ctx, policy, state);
+  } finally {
+    lock.release();
+  }
+}
+
+async function watchHolding(ctx: Context, policy: Policy, state: TargetState): Promise<number> {
   const { args, env } = ctx;
-  let firewall = makeFirewall(ctx, await loadPolicy(ctx));
+  const journal = new FileApplyJournal(ctx.files.intent, {
+    command: ctx.commandLine,
+    ...(state.interrupted === undefined ? {} : { previous: state.interrupted.text }),
+  });
+  let unsettled = state.unconfirmed !== undefined;
+  let firewall = makeFirewall(ctx, policy, { journal });
   let fresh = true;
   const stop = new AbortController();
   let wake: (() => void) | undefined;
@@ -441,7 +716,7 @@ async function cmdWatch(ctx: Context): Promise<number> {
         reload = false;
         try {
           const policy = await loadPolicy(ctx);
-          firewall = makeFirewall(ctx, policy);
+          firewall = makeFirewall(ctx, policy, { journal });
           fresh = true;
           log("reloaded the policy files", { event: "reload" });
         } catch (e) {
@@ -457,6 +732,10 @@ async function cmdWatch(ctx: Context): Promise<number> {
         // every drift check.
         const result = await firewall.apply({ snapshot: fresh });
         fresh = false;
+        if (unsettled) {
+          await settleState(ctx, { ...state, interrupted: undefined });
+          unsettled = false;
+        }
         const changed = result.tables.filter((t) => t.changed);
         if (changed.length > 0) {
           log(
@@ -520,9 +799,12 @@ function exitCodeOf(e: unknown): number {
   if (e instanceof PolicyFileError || e instanceof PolicyError || e instanceof RuleError) {
     return EXIT_CODES.INVALID_POLICY;
   }
-  if (e instanceof PendingApplyError) return EXIT_CODES.FAILURE;
+  if (e instanceof PendingApplyError || e instanceof TargetBusyError) return EXIT_CODES.FAILURE;
   return EXIT_CODES.FAILURE;
 }
+
+/** Commands that read a target without writing: they report an interrupted apply and go on. */
+const READ_ONLY: readonly CommandName[] = ["plan", "diff", "show", "confirm"];
 
 const COMMANDS: Record<Exclude<CommandName, "help">, (ctx: Context) => Promise<number>> = {
   plan: cmdPlan,
@@ -533,6 +815,7 @@ const COMMANDS: Record<Exclude<CommandName, "help">, (ctx: Context) => Promise<n
   watch: cmdWatch,
   remove: cmdRemove,
   confirm: cmdConfirm,
+  recover: cmdRecover,
 };
 
 /**
@@ -587,22 +870,38 @@ export async function runCli(
   const color = args.color === "always" ||
     (args.color === "auto" && !args.json && env.stdoutIsTerminal &&
       env.env("NO_COLOR") === undefined);
+  const stateDir = args.stateDir ?? defaultStateDir((n) => env.env(n), env.uid);
+  const report: Record<string, unknown> = {};
   const ctx: Context = {
     args,
     env,
     color,
+    commandLine: argv.join(" "),
+    stateDir,
+    files: targetFiles(stateDir, args.netns),
+    report,
     say: (text) => args!.json ? env.stderr(text) : env.stdout(text),
     note: (text) => env.stderr(text),
-    json: (value) => env.stdout(JSON.stringify({ ok: true, ...value }) + "\n"),
+    json: (value) => env.stdout(JSON.stringify({ ok: true, ...report, ...value }) + "\n"),
   };
   try {
+    if (READ_ONLY.includes(args.command)) {
+      const state = await inspectTarget(stateDir, { netns: args.netns, holding: false });
+      reportState(ctx, state, "none");
+    }
     return await COMMANDS[args.command](ctx);
   } catch (e) {
     const code = exitCodeOf(e);
     if (args.json) {
       env.stdout(
-        JSON.stringify({ ok: false, command: args.command, exitCode: code, error: errorData(e) }) +
-          "\n",
+        JSON.stringify({
+          ok: false,
+          command: args.command,
+          exitCode: code,
+          ...report,
+          ...(e instanceof Exit ? e.data : {}),
+          error: errorData(e),
+        }) + "\n",
       );
     } else {
       env.stderr(`rampart ${args.command}: ${errorMessage(e)}\n`);

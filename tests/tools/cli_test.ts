@@ -377,10 +377,10 @@ async function waitFor(what: string, check: () => Promise<boolean>): Promise<voi
 }
 
 kernelTest("rampart plan, diff, apply, show, remove: outputs and exit codes", async (netns) => {
-  await withRules(async (file) => {
+  await withRules(async (file, dir) => {
     await nsExec(netns, "iptables-nft", ["-A", "INPUT", "-s", "192.0.2.1", "-j", "DROP"]);
     const foreign = "-A INPUT -s 192.0.2.1/32 -j DROP";
-    const ns = ["--netns", netns, "--backend", "nft"];
+    const ns = ["--netns", netns, "--backend", "nft", "--state-dir", dir];
 
     const plan = await cli(["plan", file, ...ns]);
     assert.equal(plan.code, 0, plan.err);
@@ -461,7 +461,7 @@ tables:
       const file = `${dir}/rules.yaml`;
       await Deno.writeTextFile(file, rules);
       for (const backend of ["nft", "legacy"]) {
-        const ns = ["--netns", netns, "--backend", backend, "--color", "never"];
+        const ns = ["--netns", netns, "--backend", backend, "--color", "never", "--state-dir", dir];
         const apply = await cli(["apply", file, ...ns, "--yes"]);
         assert.equal(apply.code, 0, apply.err);
         const saved = await nsExec(netns, `iptables-${backend}-save`, []);
@@ -475,7 +475,16 @@ tables:
         assert.doesNotMatch(diff.out, /^ *[-+] /m);
         const ids = (text: string) =>
           [...text.matchAll(/rampart:([\w-]{16})/g)].map((m) => m[1]).sort();
-        const shown = await cli(["show", file, "--netns", netns, "--color", "never"]);
+        const shown = await cli([
+          "show",
+          file,
+          "--netns",
+          netns,
+          "--color",
+          "never",
+          "--state-dir",
+          dir,
+        ]);
         assert.equal(shown.code, 0, shown.err);
         assert.match(shown.out, /--jump MASQUERADE --random-fully/);
         assert.deepEqual(ids(shown.out), ids(saved), "show FILES prints the IDs the kernel has");
@@ -525,8 +534,10 @@ kernelTest(
         return !lines.some((l) => l.includes("rp-input"));
       });
       assert.deepEqual(ruleLines(await saveFilter(netns)), before);
-      const log = await Deno.readTextFile(`${dir}/pending-netns-${netns}/watchdog.log`);
-      assert.match(log, /reverted: the previous rules are back/);
+      await waitFor("the watchdog's outcome", async () => {
+        const log = await Deno.readTextFile(`${dir}/netns-${netns}.watchdog.log`);
+        return log.includes("reverted: the previous rules are back");
+      });
     });
   },
 );
@@ -587,8 +598,17 @@ kernelTest(
 kernelTest(
   "rampart watch re-applies a clobbered rule and stops cleanly on SIGTERM",
   async (netns) => {
-    await withRules(async (file) => {
-      const child = cliCommand(["watch", file, "--netns", netns, "--backend", "nft"]).spawn();
+    await withRules(async (file, dir) => {
+      const child = cliCommand([
+        "watch",
+        file,
+        "--netns",
+        netns,
+        "--backend",
+        "nft",
+        "--state-dir",
+        dir,
+      ]).spawn();
       const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
       let err = "";
       const readUntil = async (text: string, from: number) => {
