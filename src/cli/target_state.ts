@@ -71,6 +71,7 @@ export async function inspectTarget(
     if (record !== undefined) state.interrupted = record;
     if (
       watchdog === undefined && await exists(`${files.pending}/snapshot.json`) &&
+      await exists(`${files.pending}/watchdog.pid`) &&
       await readOutcome(files.pending) === undefined &&
       (await readDecision(files.pending))?.decision !== "confirm"
     ) {

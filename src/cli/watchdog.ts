@@ -175,6 +175,16 @@ export async function liveWatchdog(dir: string): Promise<number | undefined> {
   }
 }
 
+/** The PID the watchdog wrote once armed (it may have ended since). */
+async function armedPid(dir: string): Promise<number | undefined> {
+  try {
+    const pid = Number((await Deno.readTextFile(`${dir}/watchdog.pid`)).trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Reads the outcome, if one was written.
  *
@@ -751,7 +761,9 @@ export async function armWatchdog(options: ArmWatchdogOptions): Promise<PendingC
   let exited = false;
   child.status.then(() => exited = true, () => exited = true);
   for (let waited = 0; waited < 30_000; waited += 20) {
-    const pid = await liveWatchdog(dir);
+    // Armed once it wrote its PID (holding its lock), even if a decision
+    // already ended it.
+    const pid = await armedPid(dir);
     if (pid !== undefined) return new PendingConfirmation(dir, { pid, deadline });
     if (exited) break;
     await sleep(20);
@@ -801,6 +813,8 @@ export async function confirmPending(
   if (standing !== undefined) {
     return { pending: false, outcome: await readOutcome(dir), decision: standing };
   }
+  // Nothing waits before the watchdog is armed (the apply has not started).
+  if (await armedPid(dir) === undefined) return { pending: false, outcome: undefined };
   const watchdog = await liveWatchdog(dir) !== undefined;
   const cli = await isTargetLocked(targetFiles(stateDir, netns).lock);
   if (!watchdog && !cli) {

@@ -333,6 +333,11 @@ Deno.test("confirmPending: an apply left unconfirmed with neither watchdog nor C
     const dir = pendingDir(stateDir, undefined);
     await Deno.mkdir(dir, { recursive: true });
     await writePending(dir, Date.now() + 3_600_000);
+    assert.deepEqual(await confirmPending(stateDir, undefined), {
+      pending: false,
+      outcome: undefined,
+    }, "not armed yet: nothing waits");
+    standInWatchdog(dir).die();
     const r = await confirmPending(stateDir, undefined);
     assert.equal(r.pending, false);
     assert.equal(r.stale, true);
