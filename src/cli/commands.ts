@@ -40,6 +40,7 @@ import {
   armWatchdog,
   confirmPending,
   defaultStateDir,
+  liveWatchdog,
   PendingApplyError,
   type PendingConfirmation,
   revertPending,
@@ -283,6 +284,11 @@ function outcomeCode(o: WatchdogOutcome | undefined): number {
   return EXIT_CODES.FAILURE;
 }
 
+function confirmCommand(args: CliArgs): string {
+  return `rampart confirm${args.netns === undefined ? "" : ` --netns ${args.netns}`}` +
+    (args.stateDir === undefined ? "" : ` --state-dir ${args.stateDir}`);
+}
+
 /** Puts what a command found in the state files on stderr and into its JSON. */
 function reportState(
   ctx: Context,
@@ -305,10 +311,21 @@ async function holdTarget(
   remedy: "apply" | "remove" | "recover",
 ): Promise<{ lock: TargetLock; state: TargetState }> {
   await Deno.mkdir(ctx.stateDir, { recursive: true, mode: 0o700 });
-  const lock = await lockTarget(ctx.files.lock, {
-    command: ctx.commandLine,
-    target: target(ctx.args),
-  });
+  let lock: TargetLock;
+  try {
+    lock = await lockTarget(ctx.files.lock, {
+      command: ctx.commandLine,
+      target: target(ctx.args),
+    });
+  } catch (e) {
+    if (!(e instanceof TargetBusyError) || await liveWatchdog(ctx.files.pending) === undefined) {
+      throw e;
+    }
+    throw new TargetBusyError(target(ctx.args), e.holder, {
+      detail: `it waits for confirmation ('${confirmCommand(ctx.args)}' keeps its rules; ` +
+        "otherwise its watchdog restores the previous ones at the deadline)",
+    });
+  }
   try {
     const state = await inspectTarget(ctx.stateDir, { netns: ctx.args.netns, holding: true });
     if (state.watchdog !== undefined) throw new PendingApplyError(ctx.files.pending);
@@ -448,12 +465,9 @@ async function cmdApply(ctx: Context): Promise<number> {
     }
     await pending.applied();
     const seconds = Math.max(1, Math.round((pending.deadline - Date.now()) / 1000));
-    const confirmCommand =
-      `rampart confirm${args.netns === undefined ? "" : ` --netns ${args.netns}`}` +
-      (args.stateDir === undefined ? "" : ` --state-dir ${args.stateDir}`);
     ctx.note(
       `Applied. Confirm within ${seconds}s or the previous rules come back ` +
-        `(answer here, or run '${confirmCommand}')\n`,
+        `(answer here, or run '${confirmCommand(args)}')\n`,
     );
     const stop = new AbortController();
     const outcomeP = settlePending(ctx, pending, firewall, snapshot, stop.signal);
@@ -501,7 +515,7 @@ async function cmdConfirm(ctx: Context): Promise<number> {
       message += "; but the apply did not finish (its command is gone): the record of it stays";
     }
     if (args.json) ctx.json({ command: "confirm", confirmed: true, ...outcome });
-    else ctx.say(message + "\n");
+    ctx.say(message + "\n");
     return EXIT_CODES.OK;
   }
   let code: number = EXIT_CODES.FAILURE;

@@ -40,13 +40,20 @@ export class TargetBusyError extends Error {
    *
    * @param target The target in words (`this host`, `network namespace "lab"`).
    * @param holder Who holds it, if known.
+   * @param options What the holder is doing, in words.
    */
-  constructor(target: string, holder: LockHolder | undefined) {
+  constructor(
+    target: string,
+    holder: LockHolder | undefined,
+    options: { detail?: string } = {},
+  ) {
     super(
       `Another rampart command is changing ${target}${
         holder === undefined
           ? ""
           : ` (pid ${holder.pid}, 'rampart ${holder.command}', since ${holder.since})`
+      }${
+        options.detail === undefined ? "" : `; ${options.detail}`
       }: nothing was changed; run this again once it has finished`,
     );
     this.name = "TargetBusyError";
