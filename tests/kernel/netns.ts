@@ -278,8 +278,15 @@ export class RunningCli {
     return true;
   }
 
-  /** Waits for the end: exit code, stdout, and the rest of stderr. */
-  async finish(): Promise<{ code: number; signal: Deno.Signal | null; out: string; err: string }> {
+  #finished?: Promise<{ code: number; signal: Deno.Signal | null; out: string; err: string }>;
+
+  /** Waits for the end: exit code, stdout, and the rest of stderr (may be called again). */
+  finish(): Promise<{ code: number; signal: Deno.Signal | null; out: string; err: string }> {
+    this.#finished ??= this.#finish();
+    return this.#finished;
+  }
+
+  async #finish(): Promise<{ code: number; signal: Deno.Signal | null; out: string; err: string }> {
     const out = new Response(this.child.stdout).text();
     while (!this.#ended) {
       const { value, done } = await this.#reader.read();
