@@ -3,10 +3,13 @@ import {
   type CliEnvironment,
   COMMAND_NAMES,
   EXIT_CODES,
+  FileApplyJournal,
+  lockTarget,
   mergePolicies,
   parseCliArgs,
   parseDuration,
   runCli,
+  targetFiles,
   UsageError,
 } from "../../cli.ts";
 import {
@@ -14,12 +17,14 @@ import {
   diffTable,
   Drop,
   emptyPolicy,
+  Firewall,
   Jump,
   Match,
   parseKernelTable,
   renderDiff,
   tablePolicy,
 } from "../../mod.ts";
+import { FakeDataplane } from "../../testing.ts";
 import { kernelTest, nsExec } from "../kernel/netns.ts";
 
 // ---- argument parsing ----------------------------------------------------------
@@ -177,6 +182,100 @@ Deno.test("runCli: apply and remove refuse without a terminal or --yes (exit 2)"
   assert.match(env.err, /no terminal to ask on; pass --yes/);
   const remove = fakeEnv();
   assert.equal(await runCli(["remove"], remove), EXIT_CODES.USAGE);
+});
+
+Deno.test("runCli on the fake: an interrupted apply is reported by every command, rolled back by recover, completed by apply", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rp-cli-test-" });
+  try {
+    const fake = new FakeDataplane({ backend: "nft" });
+    const envWithFake = (answers: string[] = []) =>
+      Object.assign(fakeEnv(answers), { runnerFor: () => fake.runner });
+    const rules = (port: number) =>
+      `family: ipv4\ntables:\n  filter:\n    kernelChains:\n      INPUT:\n        insert:\n` +
+      `          - jump: rp-in\n    chains:\n      rp-in:\n        - {protocol: tcp, destPorts: [${port}], action: accept}\n`;
+    await Deno.writeTextFile(`${dir}/a.yaml`, rules(22));
+    await Deno.writeTextFile(`${dir}/b.yaml`, rules(2222));
+    const common = ["--backend", "nft", "--state-dir", `${dir}/state`, "--netns", "lab"];
+    const run = async (args: string[], answers?: string[]) => {
+      const env = envWithFake(answers);
+      const code = await runCli([...args, ...common], env);
+      return { code, out: env.out, err: env.err };
+    };
+    const filter = async () =>
+      (await fake.runner.run("iptables-nft-save", ["-t", "filter"])).stdout.split("\n")
+        .filter((l) => l.includes("rp-in")).join("\n");
+
+    assert.equal((await run(["apply", `${dir}/a.yaml`, "--yes"])).code, 0);
+    const before = await filter();
+    const firewall = new Firewall({ runner: fake.runner, backend: "nft", ipVersions: [4] });
+    const snapshot = await firewall.snapshot();
+    // An apply to b.yaml that crashed after nat IPv4, while filter IPv4 was
+    // written (and got written): its record stays behind.
+    assert.equal((await run(["apply", `${dir}/b.yaml`, "--yes"])).code, 0);
+    const mixed = await filter();
+    assert.notEqual(mixed, before);
+    const files = targetFiles(`${dir}/state`, "lab");
+    const journal = new FileApplyJournal(files.intent, { command: "apply b.yaml" });
+    await journal.begin({
+      operation: "apply",
+      startedAt: new Date().toISOString(),
+      tables: [{ table: "nat", ipVersion: 4 }, { table: "filter", ipVersion: 4 }],
+      snapshot,
+    });
+    await journal.tableDone({ table: "nat", ipVersion: 4 });
+
+    const plan = await run(["plan", `${dir}/a.yaml`, "--json"]);
+    assert.equal(plan.code, 0, plan.err);
+    assert.match(
+      plan.err,
+      /INTERRUPTED: An earlier 'rampart apply b\.yaml' on network namespace "lab" \(pid \d+, started .*\) did not finish: it brought nat IPv4 in line; it was writing filter IPv4 when it stopped/,
+    );
+    const doc = JSON.parse(plan.out);
+    assert.deepEqual(doc.interrupted.tablesDone, [{ table: "nat", ipVersion: 4 }]);
+    assert.equal(doc.interrupted.record, files.intent);
+
+    assert.equal((await run(["recover"])).code, EXIT_CODES.USAGE, "asks first");
+    assert.equal((await run(["recover"], ["n"])).code, EXIT_CODES.NOT_CONFIRMED);
+    const recover = await run(["recover"], ["y"]);
+    assert.equal(recover.code, 0, recover.err);
+    assert.match(
+      recover.out,
+      /Recovered network namespace "lab": the interrupted apply was rolled back/,
+    );
+    assert.equal(await filter(), before);
+    assert.match((await run(["recover", "--yes"])).out, /Nothing to recover/);
+
+    // Interrupted again: this time apply completes it with the policy.
+    await journal.begin({
+      operation: "apply",
+      startedAt: new Date().toISOString(),
+      tables: [{ table: "filter", ipVersion: 4 }],
+    });
+    const apply = await run(["apply", `${dir}/b.yaml`, "--yes", "--json"]);
+    assert.equal(apply.code, 0, apply.err);
+    assert.match(apply.err, /INTERRUPTED: .*This apply brings every table to the policy/);
+    assert.equal(JSON.parse(apply.out).interrupted.canRollBack, false);
+    assert.equal(await filter(), mixed);
+    const after = await run(["show"]);
+    assert.doesNotMatch(after.err, /INTERRUPTED/);
+
+    // Another command holds the target: refused, nothing written.
+    const lock = await lockTarget(files.lock, { command: "apply other.yaml", target: "lab" });
+    const busy = await run(["apply", `${dir}/a.yaml`, "--yes", "--json"]);
+    lock.release();
+    assert.equal(busy.code, EXIT_CODES.FAILURE);
+    const error = JSON.parse(busy.out);
+    assert.equal(error.ok, false);
+    assert.equal(error.error.name, "TargetBusyError");
+    assert.match(error.error.message, /'rampart apply other\.yaml'.*nothing was changed/);
+    assert.equal(await filter(), mixed);
+
+    const confirm = await run(["confirm"]);
+    assert.equal(confirm.code, EXIT_CODES.FAILURE);
+    assert.match(confirm.err, /No apply is waiting for confirmation in network namespace "lab"/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("runCli export: TypeScript from merged files", async () => {
@@ -619,6 +718,10 @@ kernelTest(
         }
       };
       await readUntil("applied filter IPv4", 0);
+      // watch holds the target: an apply meanwhile is refused.
+      const refused = await cli(["apply", file, "--netns", netns, "--state-dir", dir, "--yes"]);
+      assert.equal(refused.code, EXIT_CODES.FAILURE);
+      assert.match(refused.err, /Another rampart command is changing .* 'rampart watch /);
       // Another program deletes our jump rule.
       const jump = (await saveFilter(netns)).split("\n").find((l) =>
         l.startsWith("-A INPUT") && l.includes("rampart:")
