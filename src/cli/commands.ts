@@ -25,7 +25,7 @@ import { type CliEnvironment, denoCliEnvironment } from "./environment.ts";
 import { helpText } from "./help.ts";
 import { loadPolicyFiles, selectPolicy } from "./policy_files.ts";
 import { progressLine } from "./progress.ts";
-import { removeDurable } from "./durable.ts";
+import { removeDurable, writeDurable } from "./durable.ts";
 import { FileApplyJournal, type IntentRecord, readIntentRecord } from "./intent_file.ts";
 import { type TargetFiles, targetFiles } from "./state_dir.ts";
 import { lockTarget, TargetBusyError, type TargetLock } from "./target_lock.ts";
@@ -34,7 +34,6 @@ import {
   type TargetState,
   targetStateJson,
   targetStateNotes,
-  type UnconfirmedApply,
 } from "./target_state.ts";
 import {
   armWatchdog,
@@ -338,17 +337,68 @@ async function holdTarget(
 }
 
 /** After a write that brought every table to a chosen state: forget what the state files held. */
-async function settleState(
-  ctx: Context,
-  state: { interrupted?: IntentRecord | undefined; unconfirmed?: UnconfirmedApply | undefined },
-): Promise<void> {
-  if (state.interrupted !== undefined) await removeDurable(state.interrupted.path);
-  if (state.unconfirmed !== undefined) {
-    await Deno.remove(state.unconfirmed.dir, { recursive: true }).catch(() => {});
+/** The journal of a write: an earlier interrupted record comes back on rollback, or stays when not covered. */
+function journalFor(ctx: Context, state: TargetState, scope: Scope): FileApplyJournal {
+  const record = state.interrupted;
+  return new FileApplyJournal(ctx.files.intent, {
+    command: ctx.commandLine,
+    ...(record === undefined
+      ? {}
+      : { previous: record.text, previousStays: !coversRecord(scope, record) }),
+  });
+}
+
+function coversRecord(scope: Scope, record: IntentRecord): boolean {
+  if (record.intent === undefined) {
+    return TABLE_NAMES.every((t) => scope.tables.includes(t)) &&
+      ([4, 6] as const).every((v) => scope.ipVersions.includes(v));
   }
-  if (state.interrupted !== undefined || state.unconfirmed !== undefined) {
-    ctx.note("The earlier interrupted or unconfirmed apply is settled: its record is cleared\n");
+  return record.intent.tables.every((t) =>
+    scope.tables.includes(t.table) && scope.ipVersions.includes(t.ipVersion)
+  );
+}
+
+/** The tables and families a command brought in line. */
+interface Scope {
+  tables: readonly TableName[];
+  ipVersions: readonly IpFamily[];
+}
+
+function scopeOf(args: CliArgs, ipVersions: readonly IpFamily[]): Scope {
+  return { tables: args.tables.length === 0 ? TABLE_NAMES : args.tables, ipVersions };
+}
+
+/**
+ * After a write brought the tables of `scope` to a state the operator chose:
+ * an interrupted record or unconfirmed apply it covers is settled (removed);
+ * one naming tables outside it stays (put back if the write replaced it).
+ */
+async function settleState(ctx: Context, state: TargetState, scope: Scope): Promise<void> {
+  const inScope = (t: { table: TableName; ipVersion: IpFamily }) =>
+    scope.tables.includes(t.table) && scope.ipVersions.includes(t.ipVersion);
+  const settled: string[] = [];
+  const record = state.interrupted;
+  if (record !== undefined) {
+    if (coversRecord(scope, record)) {
+      await removeDurable(record.path);
+      settled.push(`the record of the interrupted ${record.intent?.operation ?? "apply"}`);
+    } else {
+      await writeDurable(record.path, record.text);
+      ctx.note(
+        "The record of the interrupted apply stays: this command did not bring all of its " +
+          "tables in line\n",
+      );
+    }
   }
+  const unconfirmed = state.unconfirmed;
+  if (unconfirmed !== undefined) {
+    const versions = unconfirmed.ipVersions ?? [4, 6];
+    if (TABLE_NAMES.every((t) => versions.every((v) => inScope({ table: t, ipVersion: v })))) {
+      await Deno.remove(unconfirmed.dir, { recursive: true }).catch(() => {});
+      settled.push("the unconfirmed apply");
+    }
+  }
+  if (settled.length > 0) ctx.note(`Settled and cleared: ${settled.join(" and ")}\n`);
 }
 
 function restoreThrough(firewall: Firewall): (snapshotJson: string) => Promise<void> {
@@ -383,14 +433,11 @@ async function cmdApply(ctx: Context): Promise<number> {
   }
 
   async function applyHolding(ctx: Context, policy: Policy, state: TargetState): Promise<number> {
-    const journal = new FileApplyJournal(ctx.files.intent, {
-      command: ctx.commandLine,
-      ...(state.interrupted === undefined ? {} : { previous: state.interrupted.text }),
-    });
+    const journal = journalFor(ctx, state, scopeOf(args, families(args, policy)));
     const firewall = makeFirewall(ctx, policy, { journal });
     const { text, tables } = await planText(ctx, firewall);
     if (text === "") {
-      await settleState(ctx, state);
+      await settleState(ctx, state, scopeOf(args, firewall.ipVersions));
       if (args.json) ctx.json({ command: "apply", applied: false, changed: false, tables: [] });
       else ctx.say(`Nothing to do: ${target(args)} already matches the policy\n`);
       return EXIT_CODES.OK;
@@ -439,7 +486,12 @@ async function cmdApply(ctx: Context): Promise<number> {
       if (pending !== undefined && snapshot !== undefined) {
         await pending.applied();
         await pending.revertNow();
-        ctx.note(describeOutcome(await settlePending(ctx, pending, firewall, snapshot)) + "\n");
+        const outcome = await settlePending(ctx, pending, firewall, snapshot);
+        ctx.note(
+          (outcome?.outcome === "reverted"
+            ? "The apply failed: the previous rules are back"
+            : describeOutcome(outcome)) + "\n",
+        );
         await pending.finish();
       }
       throw e;
@@ -456,7 +508,7 @@ async function cmdApply(ctx: Context): Promise<number> {
       })),
     };
     if (pending === undefined || snapshot === undefined) {
-      await settleState(ctx, { ...state, interrupted: undefined });
+      await settleState(ctx, state, scopeOf(args, firewall.ipVersions));
       if (args.json) ctx.json(summary);
       else {ctx.say(`Applied to ${target(args)}: ${
           applied.map((t) => `${t.table} IPv${t.ipVersion}`).join(", ")
@@ -488,8 +540,10 @@ async function cmdApply(ctx: Context): Promise<number> {
     const code = outcomeCode(outcome);
     let message = describeOutcome(outcome);
     if (outcome === undefined) message += ` (watchdog log: ${ctx.files.log})`;
-    if (code === EXIT_CODES.OK) {
-      await settleState(ctx, { ...state, interrupted: undefined });
+    if (code === EXIT_CODES.OK) await settleState(ctx, state, scopeOf(args, firewall.ipVersions));
+    else if (outcome?.outcome === "reverted" && state.interrupted !== undefined) {
+      // Back to the interrupted state: so is its record.
+      await writeDurable(state.interrupted.path, state.interrupted.text);
     }
     if (args.json) {
       ctx.json({
@@ -569,10 +623,7 @@ async function cmdRemove(ctx: Context): Promise<number> {
     const order = firewall.ipVersions.flatMap((v) =>
       tables.map((t) => ({ table: t, ipVersion: v }))
     );
-    const journal = new FileApplyJournal(ctx.files.intent, {
-      command: ctx.commandLine,
-      ...(state.interrupted === undefined ? {} : { previous: state.interrupted.text }),
-    });
+    const journal = journalFor(ctx, state, scopeOf(args, firewall.ipVersions));
     const snapshot = await firewall.snapshot();
     const wanted = new Set(order.map((o) => `${o.table}/${o.ipVersion}`));
     snapshot.tables = snapshot.tables.filter((t) => wanted.has(`${t.table}/${t.ipVersion}`));
@@ -595,7 +646,7 @@ async function cmdRemove(ctx: Context): Promise<number> {
       throw e;
     }
     await journal.end("applied");
-    await settleState(ctx, { ...state, interrupted: undefined });
+    await settleState(ctx, state, scopeOf(args, firewall.ipVersions));
     if (args.json) ctx.json({ command: "remove", removed: true, tables: done });
     else ctx.say(`Removed Rampart's rules and chains from ${target(args)}\n`);
     return EXIT_CODES.OK;
@@ -687,11 +738,8 @@ async function cmdWatch(ctx: Context): Promise<number> {
 
 async function watchHolding(ctx: Context, policy: Policy, state: TargetState): Promise<number> {
   const { args, env } = ctx;
-  const journal = new FileApplyJournal(ctx.files.intent, {
-    command: ctx.commandLine,
-    ...(state.interrupted === undefined ? {} : { previous: state.interrupted.text }),
-  });
-  let unsettled = state.unconfirmed !== undefined;
+  const journal = journalFor(ctx, state, scopeOf(args, families(args, policy)));
+  let unsettled = state.unconfirmed !== undefined || state.interrupted !== undefined;
   let firewall = makeFirewall(ctx, policy, { journal });
   let fresh = true;
   const stop = new AbortController();
@@ -747,7 +795,7 @@ async function watchHolding(ctx: Context, policy: Policy, state: TargetState): P
         const result = await firewall.apply({ snapshot: fresh });
         fresh = false;
         if (unsettled) {
-          await settleState(ctx, { ...state, interrupted: undefined });
+          await settleState(ctx, state, scopeOf(args, firewall.ipVersions));
           unsettled = false;
         }
         const changed = result.tables.filter((t) => t.changed);

@@ -44,6 +44,11 @@ export interface FileApplyJournalOptions {
    * when this write is rolled back (the kernel is then as that one left it).
    */
   previous?: string;
+  /**
+   * Put `previous` back after a successful write too: this write does not
+   * cover every table the earlier record names. @default {false}
+   */
+  previousStays?: boolean;
 }
 
 function key(t: IntentTable): string {
@@ -75,6 +80,7 @@ export class FileApplyJournal implements ApplyJournal {
   readonly path: string;
   readonly #command: string;
   #previous: string | undefined;
+  readonly #previousStays: boolean;
 
   /**
    * Creates the journal; nothing is written before `begin()`.
@@ -86,6 +92,7 @@ export class FileApplyJournal implements ApplyJournal {
     this.path = path;
     this.#command = options.command;
     this.#previous = options.previous;
+    this.#previousStays = options.previousStays ?? false;
   }
 
   /** Writes the record durably (replacing any earlier one). */
@@ -101,11 +108,11 @@ export class FileApplyJournal implements ApplyJournal {
 
   /**
    * Removes the record, or puts back the earlier one after a rollback (the
-   * kernel is then as that one left it). Once an apply succeeded, the earlier
-   * record is settled for good.
+   * kernel is then as that one left it), or when it stays. Otherwise, once an
+   * apply succeeded, the earlier record is settled for good.
    */
   async end(outcome: "applied" | "rolled-back"): Promise<void> {
-    if (outcome === "rolled-back" && this.#previous !== undefined) {
+    if ((outcome === "rolled-back" || this.#previousStays) && this.#previous !== undefined) {
       await writeDurable(this.path, this.#previous);
       return;
     }

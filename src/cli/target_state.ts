@@ -24,6 +24,8 @@ export interface UnconfirmedApply {
   deadline?: string;
   /** The PID of the CLI that applied it, when readable. */
   cliPid?: number;
+  /** The families it applied, when readable. */
+  ipVersions?: (4 | 6)[];
 }
 
 /** What {@linkcode inspectTarget} found. */
@@ -82,6 +84,7 @@ export async function inspectTarget(
         ) as WatchdogConfig;
         unconfirmed.deadline = new Date(config.deadline).toISOString();
         unconfirmed.cliPid = config.cliPid;
+        unconfirmed.ipVersions = [...config.firewall.ipVersions];
       } catch { /* described without it */ }
       state.unconfirmed = unconfirmed;
     }

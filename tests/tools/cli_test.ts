@@ -9,6 +9,7 @@ import {
   parseCliArgs,
   parseDuration,
   runCli,
+  runWatchdog,
   targetFiles,
   UsageError,
 } from "../../cli.ts";
@@ -22,6 +23,7 @@ import {
   Match,
   parseKernelTable,
   renderDiff,
+  snapshotFromJson,
   tablePolicy,
 } from "../../mod.ts";
 import { FakeDataplane } from "../../testing.ts";
@@ -245,7 +247,18 @@ Deno.test("runCli on the fake: an interrupted apply is reported by every command
     assert.equal(await filter(), before);
     assert.match((await run(["recover", "--yes"])).out, /Nothing to recover/);
 
-    // Interrupted again: this time apply completes it with the policy.
+    // Interrupted again: an apply limited to fewer tables keeps the record…
+    await journal.begin({
+      operation: "apply",
+      startedAt: new Date().toISOString(),
+      tables: [{ table: "nat", ipVersion: 4 }, { table: "filter", ipVersion: 4 }],
+      snapshot,
+    });
+    const partial = await run(["apply", `${dir}/b.yaml`, "--yes", "--table", "filter"]);
+    assert.equal(partial.code, 0, partial.err);
+    assert.match(partial.err, /The record of the interrupted apply stays/);
+    assert.match((await run(["show"])).err, /INTERRUPTED/);
+    // …and a whole apply completes it with the policy.
     await journal.begin({
       operation: "apply",
       startedAt: new Date().toISOString(),
@@ -273,6 +286,40 @@ Deno.test("runCli on the fake: an interrupted apply is reported by every command
     const confirm = await run(["confirm"]);
     assert.equal(confirm.code, EXIT_CODES.FAILURE);
     assert.match(confirm.err, /No apply is waiting for confirmation in network namespace "lab"/);
+
+    // Over an interrupted record, an apply --confirm-timeout that is not confirmed brings back
+    // the interrupted state, and its record with it.
+    await journal.begin({
+      operation: "apply",
+      startedAt: new Date().toISOString(),
+      tables: [{ table: "filter", ipVersion: 4 }],
+      snapshot,
+    });
+    const record = await Deno.readTextFile(files.intent);
+    const env = envWithFake();
+    env.spawnWatchdog = (dir, applyId) => {
+      runWatchdog(dir, {
+        applyId,
+        log: () => {},
+        restore: (json) =>
+          new Firewall({ runner: fake.runner, backend: "nft" }).restoreSnapshot(
+            snapshotFromJson(json),
+          ),
+      });
+      return { pid: Deno.pid, status: new Promise(() => {}) };
+    };
+    const code = await runCli(
+      ["apply", `${dir}/a.yaml`, "--yes", "--confirm-timeout", "200ms", "--json", ...common],
+      env,
+    );
+    assert.equal(code, EXIT_CODES.NOT_CONFIRMED, env.err);
+    assert.match(env.err, /INTERRUPTED: /);
+    assert.match(env.err, /Not confirmed in time: the previous rules were restored/);
+    const reverted = JSON.parse(env.out);
+    assert.equal(reverted.ok, false);
+    assert.equal(reverted.confirmation.outcome, "reverted");
+    assert.equal(await filter(), mixed);
+    assert.equal(await Deno.readTextFile(files.intent), record);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
