@@ -139,3 +139,24 @@ export async function removeDurable(path: string): Promise<void> {
   }
   await syncDir(dirOf(path));
 }
+
+/**
+ * Tells whether a path exists (without following a last symbolic link).
+ *
+ * @param path The path.
+ * @returns Whether it exists.
+ *
+ * @example
+ * ```ts
+ * import { pathExists } from "@rampart/iptables/cli";
+ * console.log(await pathExists("/"), await pathExists("/no/such/path")); // true false
+ * ```
+ */
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

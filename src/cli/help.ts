@@ -109,7 +109,8 @@ ${EXIT}`,
 Applies the policy, then keeps it enforced: re-applies when the engine asks
 (periodic refresh, checks after each write), so rules another program removes
 come back. SIGHUP reloads the files; SIGINT or SIGTERM stop cleanly (exit 0),
-leaving the rules in place. See examples/rampart.service.
+leaving the rules in place. While it runs, apply, remove and recover on the
+same target are refused. See examples/rampart.service.
 
 ${COMMON}
 

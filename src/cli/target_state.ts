@@ -12,6 +12,7 @@ import {
   intentRecordJson,
   readIntentRecord,
 } from "./intent_file.ts";
+import { pathExists } from "./durable.ts";
 import { targetFiles } from "./state_dir.ts";
 import { isTargetLocked, type LockHolder, readLockHolder } from "./target_lock.ts";
 import { liveWatchdog, readDecision, readOutcome, type WatchdogConfig } from "./watchdog.ts";
@@ -40,15 +41,6 @@ export interface TargetState {
   watchdog?: number;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Reads a target's state files. Never throws: an unreadable state directory
  * finds nothing.
@@ -72,8 +64,8 @@ export async function inspectTarget(
     const record = await readIntentRecord(files.intent);
     if (record !== undefined) state.interrupted = record;
     if (
-      watchdog === undefined && await exists(`${files.pending}/snapshot.json`) &&
-      await exists(`${files.pending}/watchdog.pid`) &&
+      watchdog === undefined && await pathExists(`${files.pending}/snapshot.json`) &&
+      await pathExists(`${files.pending}/watchdog.pid`) &&
       await readOutcome(files.pending) === undefined &&
       (await readDecision(files.pending))?.decision !== "confirm"
     ) {

@@ -35,7 +35,7 @@
  *
  * @module
  */
-import { createExclusive, removeDurable, writeDurable } from "./durable.ts";
+import { createExclusive, pathExists, removeDurable, writeDurable } from "./durable.ts";
 import { targetFiles } from "./state_dir.ts";
 import { isTargetLocked, lockTarget, type TargetLock } from "./target_lock.ts";
 
@@ -97,15 +97,6 @@ const POLL_MS = 100;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function pidAlive(pid: number): boolean {
@@ -435,7 +426,7 @@ export async function runWatchdog(
       await sleep(Math.min(POLL_MS, Math.max(1, config.deadline - now())));
       decision = await readDecision(dir);
     }
-    const cliGone = async () => !await exists(`${dir}/applied`) && !await cliAlive(config);
+    const cliGone = async () => !await pathExists(`${dir}/applied`) && !await cliAlive(config);
     if (decision.decision === "confirm") {
       const interrupted = await cliGone();
       log(
@@ -462,14 +453,14 @@ export async function runWatchdog(
     // Never restore while the CLI is still writing tables: wait until it has
     // finished (`applied`) or is gone.
     let waitingLogged = false;
-    while (!await exists(`${dir}/applied`) && await cliAlive(config)) {
+    while (!await pathExists(`${dir}/applied`) && await cliAlive(config)) {
       if (!waitingLogged) log(`waiting for the CLI (pid ${config.cliPid}) to finish writing`);
       waitingLogged = true;
       await sleep(POLL_MS);
     }
     let interrupted: string | undefined;
     let ownsTarget = false;
-    if (!await exists(`${dir}/applied`) && config.stateDir !== undefined) {
+    if (!await pathExists(`${dir}/applied`) && config.stateDir !== undefined) {
       // The CLI died before it finished: hold the target while we restore.
       const path = targetFiles(config.stateDir, config.firewall.netns).lock;
       for (let i = 0; targetLock === undefined && i < 600; i++) {
@@ -736,7 +727,7 @@ export async function armWatchdog(options: ArmWatchdogOptions): Promise<PendingC
   const now = options.now ?? Date.now;
   const dir = pendingDir(options.stateDir, options.firewall.netns);
   await Deno.mkdir(options.stateDir, { recursive: true, mode: 0o700 });
-  if (await exists(dir)) {
+  if (await pathExists(dir)) {
     if (await liveWatchdog(dir) !== undefined) throw new PendingApplyError(dir);
     await Deno.remove(dir, { recursive: true });
   }
@@ -808,7 +799,7 @@ export async function confirmPending(
   netns: string | undefined,
 ): Promise<ConfirmResult> {
   const dir = pendingDir(stateDir, netns);
-  if (!await exists(dir)) return { pending: false, outcome: undefined };
+  if (!await pathExists(dir)) return { pending: false, outcome: undefined };
   const standing = await readDecision(dir);
   if (standing !== undefined) {
     return { pending: false, outcome: await readOutcome(dir), decision: standing };
@@ -820,12 +811,12 @@ export async function confirmPending(
   if (!watchdog && !cli) {
     const outcome = await readOutcome(dir);
     return outcome === undefined
-      ? { pending: false, outcome, stale: await exists(`${dir}/snapshot.json`) }
+      ? { pending: false, outcome, stale: await pathExists(`${dir}/snapshot.json`) }
       : { pending: false, outcome };
   }
   const { won, decision } = await claimDecision(dir, "confirm");
   if (!won) return { pending: false, outcome: await readOutcome(dir), decision };
-  const unfinished = !cli && !await exists(`${dir}/applied`);
+  const unfinished = !cli && !await pathExists(`${dir}/applied`);
   return {
     pending: true,
     outcome: { outcome: "confirmed", reason: "confirmed", at: decision.at },

@@ -106,18 +106,35 @@ interface Setup {
   dir: string;
   common: string[];
   rules: (port: number) => Promise<string>;
+  /** Applies port 22; returns our rules and the foreign ones after it. */
+  applyFirst(): Promise<{ before: string[]; seeded: string[] }>;
+  /** Starts `apply --confirm-timeout` of a port and waits until it asks for confirmation. */
+  pendingApply(port: number, extra?: string[]): Promise<RunningCli>;
 }
 
 async function setup(netns: string, dir: string): Promise<Setup> {
   await seedForeign(netns);
+  const common = ["--netns", netns, "--backend", "nft", "--state-dir", `${dir}/state`];
+  const rules = async (port: number) => {
+    const file = `${dir}/rules-${port}.yaml`;
+    await Deno.writeTextFile(file, RULES(port));
+    return file;
+  };
   return {
     netns,
     dir,
-    common: ["--netns", netns, "--backend", "nft", "--state-dir", `${dir}/state`],
-    async rules(port) {
-      const file = `${dir}/rules-${port}.yaml`;
-      await Deno.writeTextFile(file, RULES(port));
-      return file;
+    common,
+    rules,
+    async applyFirst() {
+      const first = await rampart(["apply", await rules(22), ...common, "--yes"]);
+      assert.equal(first.code, 0, first.err);
+      return { before: await ours(netns), seeded: await foreign(netns) };
+    },
+    async pendingApply(port, extra = []) {
+      const args = ["apply", await rules(port), ...common, "--yes", "--confirm-timeout", "10m"];
+      const child = new RunningCli([...args, ...extra]);
+      assert.ok(await child.waitFor("Applied. Confirm within"), child.err);
+      return child;
     },
   };
 }
@@ -133,20 +150,8 @@ kernelTest(
   async (netns) => {
     await withDir(async (dir) => {
       const s = await setup(netns, dir);
-      const first = await rampart(["apply", await s.rules(22), ...s.common, "--yes"]);
-      assert.equal(first.code, 0, first.err);
-      const before = await ours(netns);
-      const seeded = await foreign(netns);
-      const child = new RunningCli([
-        "apply",
-        await s.rules(2222),
-        ...s.common,
-        "--yes",
-        "--confirm-timeout",
-        "10m",
-        "--json",
-      ]);
-      assert.ok(await child.waitFor("Applied. Confirm within"), child.err);
+      const { before, seeded } = await s.applyFirst();
+      const child = await s.pendingApply(2222, ["--json"]);
       assert.notDeepEqual(await ours(netns), before);
       const pid = await watchdogPid(s);
       Deno.kill(pid, "SIGKILL");
@@ -184,10 +189,7 @@ kernelTest(
   async (netns) => {
     await withDir(async (dir) => {
       const s = await setup(netns, dir);
-      const first = await rampart(["apply", await s.rules(22), ...s.common, "--yes"]);
-      assert.equal(first.code, 0, first.err);
-      const before = await ours(netns);
-      const seeded = await foreign(netns);
+      const { before, seeded } = await s.applyFirst();
       // 15 000 rules per family: long enough to be killed in the middle.
       const lines = [
         "family: both",
@@ -287,15 +289,7 @@ kernelTest(
   async (netns) => {
     await withDir(async (dir) => {
       const s = await setup(netns, dir);
-      const child = new RunningCli([
-        "apply",
-        await s.rules(22),
-        ...s.common,
-        "--yes",
-        "--confirm-timeout",
-        "10m",
-      ]);
-      assert.ok(await child.waitFor("Applied. Confirm within"), child.err);
+      const child = await s.pendingApply(22);
       const [one, two] = await Promise.all([
         rampart(["confirm", ...s.common]),
         rampart(["confirm", ...s.common, "--json"]),
@@ -325,10 +319,7 @@ kernelTest(
   async (netns) => {
     await withDir(async (dir) => {
       const s = await setup(netns, dir);
-      const first = await rampart(["apply", await s.rules(22), ...s.common, "--yes"]);
-      assert.equal(first.code, 0, first.err);
-      const before = await ours(netns);
-      const seeded = await foreign(netns);
+      const { before, seeded } = await s.applyFirst();
       const file = await s.rules(2222);
       const plain = await rampart(["apply", file, ...s.common, "--yes", "--confirm-timeout", "1s"]);
       assert.equal(plain.code, 3, plain.err);
@@ -370,18 +361,8 @@ kernelTest(
   async (netns) => {
     await withDir(async (dir) => {
       const s = await setup(netns, dir);
-      const first = await rampart(["apply", await s.rules(22), ...s.common, "--yes"]);
-      assert.equal(first.code, 0, first.err);
-      const before = await ours(netns);
-      const child = new RunningCli([
-        "apply",
-        await s.rules(2222),
-        ...s.common,
-        "--yes",
-        "--confirm-timeout",
-        "10m",
-      ]);
-      assert.ok(await child.waitFor("Applied. Confirm within"), child.err);
+      const { before } = await s.applyFirst();
+      const child = await s.pendingApply(2222);
       const unconfirmed = await ours(netns);
       const remove = await rampart(["remove", ...s.common, "--yes"]);
       assert.equal(remove.code, 1);

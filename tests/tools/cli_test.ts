@@ -27,7 +27,7 @@ import {
   tablePolicy,
 } from "../../mod.ts";
 import { FakeDataplane } from "../../testing.ts";
-import { kernelTest, nsExec } from "../kernel/netns.ts";
+import { kernelTest, nsExec, rampart, rampartCommand } from "../kernel/netns.ts";
 
 // ---- argument parsing ----------------------------------------------------------
 
@@ -458,25 +458,6 @@ Deno.test("diffTable matches by rule ID, not text; foreign rules are context", (
 
 // ---- the real CLI on the kernel, in a private namespace -------------------------
 
-const CLI = new URL("../../cli.ts", import.meta.url).pathname;
-const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
-
-function cliCommand(args: string[], options: { stdin?: "piped" | "null" } = {}): Deno.Command {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `--config=${CONFIG}`, CLI, ...args],
-    stdin: options.stdin ?? "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  });
-}
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const r = await cliCommand(args).output();
-  const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
-}
-
 const RULES = `family: ipv4
 tables:
   filter:
@@ -528,12 +509,12 @@ kernelTest("rampart plan, diff, apply, show, remove: outputs and exit codes", as
     const foreign = "-A INPUT -s 192.0.2.1/32 -j DROP";
     const ns = ["--netns", netns, "--backend", "nft", "--state-dir", dir];
 
-    const plan = await cli(["plan", file, ...ns]);
+    const plan = await rampart(["plan", file, ...ns]);
     assert.equal(plan.code, 0, plan.err);
     assert.match(plan.out, /^# filter \(IPv4\)\n\*filter\n/);
     assert.match(plan.out, /-m comment --comment "rampart:[\w-]{16}" -m comment --comment "ssh"/);
 
-    const planJson = await cli(["plan", file, ...ns, "--json"]);
+    const planJson = await rampart(["plan", file, ...ns, "--json"]);
     const doc = JSON.parse(planJson.out);
     assert.equal(doc.ok, true);
     assert.equal(doc.changed, true);
@@ -543,36 +524,36 @@ kernelTest("rampart plan, diff, apply, show, remove: outputs and exit codes", as
       ),
     );
 
-    const diff = await cli(["diff", file, ...ns]);
+    const diff = await rampart(["diff", file, ...ns]);
     assert.equal(diff.code, 0, diff.err);
     assert.match(diff.out, /chain rp-input \(new\)/);
     assert.match(diff.out, /· -A INPUT -s 192\.0\.2\.1\/32 -j DROP/);
 
-    const refused = await cli(["apply", file, ...ns]);
+    const refused = await rampart(["apply", file, ...ns]);
     assert.equal(refused.code, EXIT_CODES.USAGE);
     assert.equal(ruleLines(await saveFilter(netns)).some((l) => l.includes("rampart:")), false);
 
-    const apply = await cli(["apply", file, ...ns, "--yes"]);
+    const apply = await rampart(["apply", file, ...ns, "--yes"]);
     assert.equal(apply.code, 0, apply.err);
     assert.match(apply.err, /\[\d+\/\d+\] filter IPv4: \d+ lines written/);
     assert.match(apply.out, /Applied to network namespace/);
     const applied = await saveFilter(netns);
     assert.match(applied, /-A rp-input -p tcp .*--dports 22 -j ACCEPT/);
 
-    const again = await cli(["plan", file, ...ns]);
+    const again = await rampart(["plan", file, ...ns]);
     assert.match(again.out, /Nothing to do/);
-    const inSync = await cli(["diff", file, ...ns]);
+    const inSync = await rampart(["diff", file, ...ns]);
     assert.match(inSync.out, /filter \(IPv4\): in sync/);
 
-    const show = await cli(["show", ...ns, "-4"]);
+    const show = await rampart(["show", ...ns, "-4"]);
     assert.equal(show.code, 0, show.err);
     assert.match(show.out, /chain rp-input \(2 rules\)/);
-    const showJson = JSON.parse((await cli(["show", ...ns, "-4", "--json"])).out);
+    const showJson = JSON.parse((await rampart(["show", ...ns, "-4", "--json"])).out);
     assert.equal(showJson.source, "kernel");
-    const desired = await cli(["show", file]);
+    const desired = await rampart(["show", file]);
     assert.match(desired.out, /filter \(IPv4\)\n {2}INPUT insertions \(1 rule\)/);
 
-    const remove = await cli(["remove", ...ns, "--yes", "-4"]);
+    const remove = await rampart(["remove", ...ns, "--yes", "-4"]);
     assert.equal(remove.code, 0, remove.err);
     const after = ruleLines(await saveFilter(netns));
     assert.equal(after.some((l) => l.includes("rampart") || l.includes("rp-input")), false);
@@ -608,20 +589,20 @@ tables:
       await Deno.writeTextFile(file, rules);
       for (const backend of ["nft", "legacy"]) {
         const ns = ["--netns", netns, "--backend", backend, "--color", "never", "--state-dir", dir];
-        const apply = await cli(["apply", file, ...ns, "--yes"]);
+        const apply = await rampart(["apply", file, ...ns, "--yes"]);
         assert.equal(apply.code, 0, apply.err);
         const saved = await nsExec(netns, `iptables-${backend}-save`, []);
         assert.match(saved, /-j MASQUERADE --random-fully/, "the host has the features");
         assert.match(saved, /--nflog-size 64/);
-        assert.match((await cli(["plan", file, ...ns])).out, /Nothing to do/);
-        const diff = await cli(["diff", file, ...ns]);
+        assert.match((await rampart(["plan", file, ...ns])).out, /Nothing to do/);
+        const diff = await rampart(["diff", file, ...ns]);
         assert.equal(diff.code, 0, diff.err);
         assert.match(diff.out, /nat \(IPv4\): in sync/);
         assert.match(diff.out, /filter \(IPv4\): in sync/);
         assert.doesNotMatch(diff.out, /^ *[-+] /m);
         const ids = (text: string) =>
           [...text.matchAll(/rampart:([\w-]{16})/g)].map((m) => m[1]).sort();
-        const shown = await cli([
+        const shown = await rampart([
           "show",
           file,
           "--netns",
@@ -634,7 +615,7 @@ tables:
         assert.equal(shown.code, 0, shown.err);
         assert.match(shown.out, /--jump MASQUERADE --random-fully/);
         assert.deepEqual(ids(shown.out), ids(saved), "show FILES prints the IDs the kernel has");
-        const remove = await cli(["remove", ...ns, "--yes", "-4"]);
+        const remove = await rampart(["remove", ...ns, "--yes", "-4"]);
         assert.equal(remove.code, 0, remove.err);
       }
     } finally {
@@ -649,7 +630,7 @@ kernelTest(
     await withRules(async (file, dir) => {
       await nsExec(netns, "iptables-nft", ["-A", "INPUT", "-i", "lo", "-j", "ACCEPT"]);
       const before = ruleLines(await saveFilter(netns));
-      const child = cliCommand([
+      const child = rampartCommand([
         "apply",
         file,
         "--netns",
@@ -692,7 +673,7 @@ kernelTest(
   "rampart apply --confirm-timeout, confirmed from another session with rampart confirm",
   async (netns) => {
     await withRules(async (file, dir) => {
-      const child = cliCommand([
+      const child = rampartCommand([
         "apply",
         file,
         "--netns",
@@ -713,7 +694,7 @@ kernelTest(
         if (done) throw new Error(`CLI ended early: ${err}`);
         err += value;
       }
-      const confirm = await cli(["confirm", "--netns", netns, "--state-dir", dir]);
+      const confirm = await rampart(["confirm", "--netns", netns, "--state-dir", dir]);
       if (confirm.code !== 0) {
         const pending = `${dir}/pending-netns-${netns}`;
         const files = await Array.fromAsync(Deno.readDir(pending)).then(
@@ -735,7 +716,7 @@ kernelTest(
       const doc = JSON.parse(out);
       assert.equal(doc.confirmation.outcome, "confirmed");
       assert.match(await saveFilter(netns), /rp-input/);
-      const none = await cli(["confirm", "--netns", netns, "--state-dir", dir]);
+      const none = await rampart(["confirm", "--netns", netns, "--state-dir", dir]);
       assert.equal(none.code, EXIT_CODES.FAILURE);
     });
   },
@@ -745,7 +726,7 @@ kernelTest(
   "rampart watch re-applies a clobbered rule and stops cleanly on SIGTERM",
   async (netns) => {
     await withRules(async (file, dir) => {
-      const child = cliCommand([
+      const child = rampartCommand([
         "watch",
         file,
         "--netns",
@@ -766,7 +747,7 @@ kernelTest(
       };
       await readUntil("applied filter IPv4", 0);
       // watch holds the target: an apply meanwhile is refused.
-      const refused = await cli(["apply", file, "--netns", netns, "--state-dir", dir, "--yes"]);
+      const refused = await rampart(["apply", file, "--netns", netns, "--state-dir", dir, "--yes"]);
       assert.equal(refused.code, EXIT_CODES.FAILURE);
       assert.match(refused.err, /Another rampart command is changing .* 'rampart watch /);
       // Another program deletes our jump rule.

@@ -370,10 +370,10 @@ for (const backend of ["nft", "legacy"] as const) {
   });
 }
 
-Deno.test("firewall (fake): a failed rollback is reported with both errors", async () => {
-  const env = fakeEnv();
+/** A runner whose every iptables-restore after the first fails. */
+function failingAfterFirstRestore(inner: CommandRunner): CommandRunner {
   let restores = 0;
-  const runner: CommandRunner = {
+  return {
     run(cmd, args, opts) {
       if (cmd.includes("restore") && ++restores > 1) {
         return Promise.resolve({
@@ -382,10 +382,14 @@ Deno.test("firewall (fake): a failed rollback is reported with both errors", asy
           stderr: "iptables-restore: line 2 failed\n",
         });
       }
-      return env.runner.run(cmd, args, opts);
+      return inner.run(cmd, args, opts);
     },
   };
-  const fw = firewall(env, runner);
+}
+
+Deno.test("firewall (fake): a failed rollback is reported with both errors", async () => {
+  const env = fakeEnv();
+  const fw = firewall(env, failingAfterFirstRestore(env.runner));
   fw.setPolicy(policyA());
   await assert.rejects(() => fw.apply(), (e: unknown) => {
     assert.ok(e instanceof FirewallRollbackError);
@@ -479,21 +483,12 @@ Deno.test("firewall (fake): a rolled-back apply ends the journal; a failed rollb
     "end rolled-back",
   ]);
 
-  let restores = 0;
   const second = recordingJournal();
-  const failing: CommandRunner = {
-    run(cmd, args, opts) {
-      if (cmd.includes("restore") && ++restores > 1) {
-        return Promise.resolve({
-          code: 1,
-          stdout: "",
-          stderr: "iptables-restore: line 2 failed\n",
-        });
-      }
-      return env.runner.run(cmd, args, opts);
-    },
-  };
-  const fw2 = new Firewall({ runner: failing, backend: "nft", journal: second.journal });
+  const fw2 = new Firewall({
+    runner: failingAfterFirstRestore(env.runner),
+    backend: "nft",
+    journal: second.journal,
+  });
   fw2.setPolicy(policyA());
   await assert.rejects(() => fw2.apply(), FirewallRollbackError);
   assert.deepEqual(second.calls, [

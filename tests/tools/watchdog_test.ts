@@ -67,6 +67,18 @@ function logWatcher() {
   };
 }
 
+/** A restore that only counts its calls. */
+function counter(): { count: number; restore(): Promise<void> } {
+  const c = {
+    count: 0,
+    restore() {
+      c.count++;
+      return Promise.resolve();
+    },
+  };
+  return c;
+}
+
 /** A stand-in watchdog that arms (locks and writes its PID) but never acts; `die()` drops the lock. */
 function standInWatchdog(dir: string): { die(): void } {
   const file = Deno.openSync(`${dir}/watchdog.lock`, { read: true, write: true, create: true });
@@ -122,20 +134,14 @@ Deno.test("runWatchdog: the deadline passes without confirmation → restores", 
 Deno.test("runWatchdog: a confirmation keeps the rules", async () => {
   await withDir(async (dir) => {
     await writePending(dir, Date.now() + 3_600_000);
-    let restores = 0;
     const watcher = logWatcher();
-    const done = runWatchdog(dir, {
-      log: watcher.log,
-      restore: () => {
-        restores++;
-        return Promise.resolve();
-      },
-    });
+    const restores = counter();
+    const done = runWatchdog(dir, { log: watcher.log, restore: restores.restore });
     await watcher.seen("armed");
     assert.equal((await claimDecision(dir, "confirm")).won, true);
     const outcome = await done;
     assert.equal(outcome.outcome, "confirmed");
-    assert.equal(restores, 0);
+    assert.equal(restores.count, 0);
   });
 });
 
@@ -157,21 +163,15 @@ Deno.test("runWatchdog: never restores while the CLI is still writing; restores 
   await withDir(async (dir) => {
     // The deadline has passed, the CLI (this process) is alive and has not written `applied`.
     await writePending(dir, 0, { applied: false });
-    let restores = 0;
     const watcher = logWatcher();
-    const done = runWatchdog(dir, {
-      log: watcher.log,
-      restore: () => {
-        restores++;
-        return Promise.resolve();
-      },
-    });
+    const restores = counter();
+    const done = runWatchdog(dir, { log: watcher.log, restore: restores.restore });
     await watcher.seen("waiting for the CLI");
-    assert.equal(restores, 0);
+    assert.equal(restores.count, 0);
     assert.equal((await claimDecision(dir, "confirm")).won, false, "too late to confirm");
     await new PendingConfirmation(dir, { pid: Deno.pid, deadline: 0 }).applied();
     assert.equal((await done).outcome, "reverted");
-    assert.equal(restores, 1);
+    assert.equal(restores.count, 1);
   });
 });
 
