@@ -422,7 +422,6 @@ async function settlePending(
 }
 
 async function cmdApply(ctx: Context): Promise<number> {
-  const { args, env } = ctx;
   requireAnswer(ctx, "apply");
   const policy = await loadPolicy(ctx);
   const { lock, state } = await holdTarget(ctx, "apply");
@@ -431,132 +430,133 @@ async function cmdApply(ctx: Context): Promise<number> {
   } finally {
     lock.release();
   }
+}
 
-  async function applyHolding(ctx: Context, policy: Policy, state: TargetState): Promise<number> {
-    const journal = journalFor(ctx, state, scopeOf(args, families(args, policy)));
-    const firewall = makeFirewall(ctx, policy, { journal });
-    const { text, tables } = await planText(ctx, firewall);
-    if (text === "") {
-      await settleState(ctx, state, scopeOf(args, firewall.ipVersions));
-      if (args.json) ctx.json({ command: "apply", applied: false, changed: false, tables: [] });
-      else ctx.say(`Nothing to do: ${target(args)} already matches the policy\n`);
-      return EXIT_CODES.OK;
-    }
-    if (!args.yes) {
-      ctx.note(
-        text + "\n" + renderDiff((await diffs(ctx, firewall)).filter((d) => d.changed), {
-          color: ctx.color,
-        }),
-      );
-      if (args.netns === undefined) {
-        ctx.note(paint(ctx, "33", "This changes the firewall of THIS HOST.") + "\n");
-      }
-      if (!await askYes(ctx, `Apply to ${target(args)}? [y/N] `)) {
-        if (args.json) {
-          ctx.json({ command: "apply", applied: false, changed: true, declined: true });
-        } else ctx.note("Not applied\n");
-        return EXIT_CODES.NOT_CONFIRMED;
-      }
-    }
-    let pending: PendingConfirmation | undefined;
-    let snapshot: Snapshot | undefined;
-    if (args.confirmTimeoutMs !== undefined) {
-      snapshot = await firewall.snapshot();
-      pending = await armWatchdog({
-        stateDir: ctx.stateDir,
-        snapshotJson: snapshotToJson(snapshot),
-        timeoutMs: args.confirmTimeoutMs,
-        firewall: {
-          ...(args.netns === undefined ? {} : { netns: args.netns }),
-          backend: args.backend,
-          hashPrefix: args.hashPrefix,
-          chainPrefixes: args.chainPrefixes,
-          insertMode: args.insertMode,
-          ipVersions: [...firewall.ipVersions],
-        },
-        ...(state.interrupted === undefined ? {} : { interruptedRecord: state.interrupted.text }),
-        ...(env.spawnWatchdog === undefined ? {} : { spawn: env.spawnWatchdog }),
-      });
-      ctx.note(`Watchdog ${pending.pid} armed: it restores the current rules unless confirmed\n`);
-    }
-    let result: FirewallApplyResult;
-    try {
-      result = await firewall.apply({ onProgress: (e) => ctx.note(progressLine(e) + "\n") });
-    } catch (e) {
-      if (pending !== undefined && snapshot !== undefined) {
-        await pending.applied();
-        await pending.revertNow();
-        const outcome = await settlePending(ctx, pending, firewall, snapshot);
-        ctx.note(
-          (outcome?.outcome === "reverted"
-            ? "The apply failed: the previous rules are back"
-            : describeOutcome(outcome)) + "\n",
-        );
-        await pending.finish();
-      }
-      throw e;
-    }
-    const applied = result.tables.filter((t) => t.changed);
-    const summary = {
-      command: "apply",
-      applied: true,
-      changed: applied.length > 0,
-      tables: result.tables,
-      planned: tables.filter((t) => t.script !== "").map((t) => ({
-        table: t.table,
-        ipVersion: t.ipVersion,
-      })),
-    };
-    if (pending === undefined || snapshot === undefined) {
-      await settleState(ctx, state, scopeOf(args, firewall.ipVersions));
-      if (args.json) ctx.json(summary);
-      else {ctx.say(`Applied to ${target(args)}: ${
-          applied.map((t) => `${t.table} IPv${t.ipVersion}`).join(", ")
-        }\n`);}
-      return EXIT_CODES.OK;
-    }
-    await pending.applied();
-    const seconds = Math.max(1, Math.round((pending.deadline - Date.now()) / 1000));
-    ctx.note(
-      `Applied. Confirm within ${seconds}s or the previous rules come back ` +
-        `(answer here, or run '${confirmCommand(args)}')\n`,
-    );
-    const stop = new AbortController();
-    const outcomeP = settlePending(ctx, pending, firewall, snapshot, stop.signal);
-    if (env.interactive) {
-      const remaining = pending.deadline - Date.now();
-      const answer = env.ask(`Keep the new rules? Type "yes" within ${seconds}s: `, remaining)
-        .then((a) => ({ answer: a }));
-      const first = await Promise.race([answer, outcomeP.then((o) => ({ outcome: o }))]);
-      if ("answer" in first) {
-        const yes = ["y", "yes"].includes((first.answer ?? "").trim().toLowerCase());
-        if (yes) await pending.confirm();
-        else if (first.answer !== undefined) await pending.revertNow();
-      }
-    }
-    const outcome = await outcomeP;
-    stop.abort();
-    await pending.finish();
-    const code = outcomeCode(outcome);
-    let message = describeOutcome(outcome);
-    if (outcome === undefined) message += ` (watchdog log: ${ctx.files.log})`;
-    if (code === EXIT_CODES.OK) await settleState(ctx, state, scopeOf(args, firewall.ipVersions));
-    else if (outcome?.outcome === "reverted" && state.interrupted !== undefined) {
-      // Back to the interrupted state: so is its record.
-      await writeDurable(state.interrupted.path, state.interrupted.text);
-    }
-    if (args.json) {
-      ctx.json({
-        ...summary,
-        ...(code === EXIT_CODES.OK ? {} : { ok: false, exitCode: code }),
-        confirmation: outcome ?? null,
-      });
-    }
-    // A revert is news the operator must see, with or without a terminal: stderr.
-    if (code === EXIT_CODES.OK && !args.json) ctx.say(message + "\n");
-    else ctx.note(message + "\n");
-    return code;
+async function applyHolding(ctx: Context, policy: Policy, state: TargetState): Promise<number> {
+  const { args, env } = ctx;
+  const journal = journalFor(ctx, state, scopeOf(args, families(args, policy)));
+  const firewall = makeFirewall(ctx, policy, { journal });
+  const { text, tables } = await planText(ctx, firewall);
+  if (text === "") {
+    await settleState(ctx, state, scopeOf(args, firewall.ipVersions));
+    if (args.json) ctx.json({ command: "apply", applied: false, changed: false, tables: [] });
+    else ctx.say(`Nothing to do: ${target(args)} already matches the policy\n`);
+    return EXIT_CODES.OK;
   }
+  if (!args.yes) {
+    ctx.note(
+      text + "\n" + renderDiff((await diffs(ctx, firewall)).filter((d) => d.changed), {
+        color: ctx.color,
+      }),
+    );
+    if (args.netns === undefined) {
+      ctx.note(paint(ctx, "33", "This changes the firewall of THIS HOST.") + "\n");
+    }
+    if (!await askYes(ctx, `Apply to ${target(args)}? [y/N] `)) {
+      if (args.json) {
+        ctx.json({ command: "apply", applied: false, changed: true, declined: true });
+      } else ctx.note("Not applied\n");
+      return EXIT_CODES.NOT_CONFIRMED;
+    }
+  }
+  let pending: PendingConfirmation | undefined;
+  let snapshot: Snapshot | undefined;
+  if (args.confirmTimeoutMs !== undefined) {
+    snapshot = await firewall.snapshot();
+    pending = await armWatchdog({
+      stateDir: ctx.stateDir,
+      snapshotJson: snapshotToJson(snapshot),
+      timeoutMs: args.confirmTimeoutMs,
+      firewall: {
+        ...(args.netns === undefined ? {} : { netns: args.netns }),
+        backend: args.backend,
+        hashPrefix: args.hashPrefix,
+        chainPrefixes: args.chainPrefixes,
+        insertMode: args.insertMode,
+        ipVersions: [...firewall.ipVersions],
+      },
+      ...(state.interrupted === undefined ? {} : { interruptedRecord: state.interrupted.text }),
+      ...(env.spawnWatchdog === undefined ? {} : { spawn: env.spawnWatchdog }),
+    });
+    ctx.note(`Watchdog ${pending.pid} armed: it restores the current rules unless confirmed\n`);
+  }
+  let result: FirewallApplyResult;
+  try {
+    result = await firewall.apply({ onProgress: (e) => ctx.note(progressLine(e) + "\n") });
+  } catch (e) {
+    if (pending !== undefined && snapshot !== undefined) {
+      await pending.applied();
+      await pending.revertNow();
+      const outcome = await settlePending(ctx, pending, firewall, snapshot);
+      ctx.note(
+        (outcome?.outcome === "reverted"
+          ? "The apply failed: the previous rules are back"
+          : describeOutcome(outcome)) + "\n",
+      );
+      await pending.finish();
+    }
+    throw e;
+  }
+  const applied = result.tables.filter((t) => t.changed);
+  const summary = {
+    command: "apply",
+    applied: true,
+    changed: applied.length > 0,
+    tables: result.tables,
+    planned: tables.filter((t) => t.script !== "").map((t) => ({
+      table: t.table,
+      ipVersion: t.ipVersion,
+    })),
+  };
+  if (pending === undefined || snapshot === undefined) {
+    await settleState(ctx, state, scopeOf(args, firewall.ipVersions));
+    if (args.json) ctx.json(summary);
+    else {ctx.say(`Applied to ${target(args)}: ${
+        applied.map((t) => `${t.table} IPv${t.ipVersion}`).join(", ")
+      }\n`);}
+    return EXIT_CODES.OK;
+  }
+  await pending.applied();
+  const seconds = Math.max(1, Math.round((pending.deadline - Date.now()) / 1000));
+  ctx.note(
+    `Applied. Confirm within ${seconds}s or the previous rules come back ` +
+      `(answer here, or run '${confirmCommand(args)}')\n`,
+  );
+  const stop = new AbortController();
+  const outcomeP = settlePending(ctx, pending, firewall, snapshot, stop.signal);
+  if (env.interactive) {
+    const remaining = pending.deadline - Date.now();
+    const answer = env.ask(`Keep the new rules? Type "yes" within ${seconds}s: `, remaining)
+      .then((a) => ({ answer: a }));
+    const first = await Promise.race([answer, outcomeP.then((o) => ({ outcome: o }))]);
+    if ("answer" in first) {
+      const yes = ["y", "yes"].includes((first.answer ?? "").trim().toLowerCase());
+      if (yes) await pending.confirm();
+      else if (first.answer !== undefined) await pending.revertNow();
+    }
+  }
+  const outcome = await outcomeP;
+  stop.abort();
+  await pending.finish();
+  const code = outcomeCode(outcome);
+  let message = describeOutcome(outcome);
+  if (outcome === undefined) message += ` (watchdog log: ${ctx.files.log})`;
+  if (code === EXIT_CODES.OK) await settleState(ctx, state, scopeOf(args, firewall.ipVersions));
+  else if (outcome?.outcome === "reverted" && state.interrupted !== undefined) {
+    // Back to the interrupted state: so is its record.
+    await writeDurable(state.interrupted.path, state.interrupted.text);
+  }
+  if (args.json) {
+    ctx.json({
+      ...summary,
+      ...(code === EXIT_CODES.OK ? {} : { ok: false, exitCode: code }),
+      confirmation: outcome ?? null,
+    });
+  }
+  // A revert is news the operator must see, with or without a terminal: stderr.
+  if (code === EXIT_CODES.OK && !args.json) ctx.say(message + "\n");
+  else ctx.note(message + "\n");
+  return code;
 }
 
 async function cmdConfirm(ctx: Context): Promise<number> {
@@ -617,42 +617,53 @@ async function cmdRemove(ctx: Context): Promise<number> {
     return EXIT_CODES.NOT_CONFIRMED;
   }
   const { lock, state } = await holdTarget(ctx, "remove");
+  const journal = { current: undefined as FileApplyJournal | undefined };
   try {
-    const firewall = makeFirewall(ctx);
-    const tables: readonly TableName[] = args.tables.length === 0 ? TABLE_NAMES : args.tables;
-    const order = firewall.ipVersions.flatMap((v) =>
-      tables.map((t) => ({ table: t, ipVersion: v }))
-    );
-    const journal = journalFor(ctx, state, scopeOf(args, firewall.ipVersions));
-    const snapshot = await firewall.snapshot();
-    const wanted = new Set(order.map((o) => `${o.table}/${o.ipVersion}`));
-    snapshot.tables = snapshot.tables.filter((t) => wanted.has(`${t.table}/${t.ipVersion}`));
-    await journal.begin({
-      operation: "remove",
-      startedAt: new Date().toISOString(),
-      tables: order,
-      snapshot,
-    });
-    const done: { table: TableName; ipVersion: IpFamily }[] = [];
-    try {
-      for (const where of order) {
-        ctx.note(`Removing our rules from ${where.table} IPv${where.ipVersion}…\n`);
-        await firewall.table(where.table, where.ipVersion).cleanUp();
-        done.push(where);
-        await journal.tableDone(where);
-      }
-    } catch (e) {
-      await journal.fail(errorMessage(e)).catch(() => {});
-      throw e;
-    }
-    await journal.end("applied");
-    await settleState(ctx, state, scopeOf(args, firewall.ipVersions));
-    if (args.json) ctx.json({ command: "remove", removed: true, tables: done });
-    else ctx.say(`Removed Rampart's rules and chains from ${target(args)}\n`);
-    return EXIT_CODES.OK;
+    return await removeHolding(ctx, state, journal);
+  } catch (e) {
+    // Some tables may be emptied, others not: the record stays, with the error.
+    await journal.current?.fail(errorMessage(e)).catch(() => {});
+    throw e;
   } finally {
     lock.release();
   }
+}
+
+/** `remove` holding the target; its intent is recorded like an apply's. */
+async function removeHolding(
+  ctx: Context,
+  state: TargetState,
+  journal: { current: FileApplyJournal | undefined },
+): Promise<number> {
+  const { args } = ctx;
+  const firewall = makeFirewall(ctx);
+  const tables: readonly TableName[] = args.tables.length === 0 ? TABLE_NAMES : args.tables;
+  const record = journalFor(ctx, state, scopeOf(args, firewall.ipVersions));
+  const order = firewall.ipVersions.flatMap((v) => tables.map((t) => ({ table: t, ipVersion: v })));
+  const snapshot = await firewall.snapshot();
+  const wanted = new Set(order.map((o) => `${o.table}/${o.ipVersion}`));
+  snapshot.tables = snapshot.tables.filter((t) => wanted.has(`${t.table}/${t.ipVersion}`));
+  await record.begin({
+    operation: "remove",
+    startedAt: new Date().toISOString(),
+    tables: order,
+    snapshot,
+  });
+  journal.current = record;
+  const done: { table: TableName; ipVersion: IpFamily }[] = [];
+  for (const v of firewall.ipVersions) {
+    for (const t of tables) {
+      ctx.note(`Removing our rules from ${t} IPv${v}…\n`);
+      await firewall.table(t, v).cleanUp();
+      done.push({ table: t, ipVersion: v });
+      await record.tableDone({ table: t, ipVersion: v });
+    }
+  }
+  await record.end("applied");
+  await settleState(ctx, state, scopeOf(args, firewall.ipVersions));
+  if (args.json) ctx.json({ command: "remove", removed: true, tables: done });
+  else ctx.say(`Removed Rampart's rules and chains from ${target(args)}\n`);
+  return EXIT_CODES.OK;
 }
 
 async function cmdRecover(ctx: Context): Promise<number> {
