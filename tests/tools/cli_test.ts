@@ -320,6 +320,20 @@ Deno.test("runCli on the fake: an interrupted apply is reported by every command
     assert.equal(reverted.confirmation.outcome, "reverted");
     assert.equal(await filter(), mixed);
     assert.equal(await Deno.readTextFile(files.intent), record);
+    assert.match((await run(["recover", "--yes"])).out, /the interrupted apply was rolled back/);
+
+    // A remove that fails half way keeps its record, with the error; recover puts our rules back.
+    const full = await filter();
+    fake.failNextRestore({ count: 20, stderr: "iptables-restore: no\n" });
+    const remove = await run(["remove", "--yes"]);
+    assert.equal(remove.code, EXIT_CODES.FAILURE);
+    const shown = await run(["show"]);
+    assert.match(
+      shown.err,
+      /INTERRUPTED: An earlier 'rampart remove .*' on network namespace "lab" \(pid \d+, started .*\) failed and could not be rolled back \(.*no.*\): it emptied raw IPv4, mangle IPv4 and nat IPv4; it was writing filter IPv4 when it failed/,
+    );
+    assert.equal((await run(["recover", "--yes"])).code, 0);
+    assert.equal(await filter(), full);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
