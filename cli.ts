@@ -1,6 +1,7 @@
 /**
  * The `rampart` command line: plan, diff, apply (with a confirm-timeout
- * watchdog), show, export, watch and remove the rules of YAML policy files.
+ * watchdog), show, export, watch and remove the rules of YAML policy files,
+ * and recover from an interrupted apply.
  *
  * Run it with `deno task cli <command> …` or
  * `deno run -A jsr:@rampart/iptables/cli <command> …`; `rampart --help` lists

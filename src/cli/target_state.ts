@@ -112,9 +112,13 @@ export function targetStateNotes(
       none: "'rampart apply FILES' completes it with your policy; 'rampart recover' puts back " +
         "Rampart's rules as they were before it.",
     }[options.remedy];
+    const watchdog = state.watchdog === undefined
+      ? ""
+      : ` Its confirm-timeout watchdog (pid ${state.watchdog}) restores the previous rules at ` +
+        "its deadline; until then nothing else can change the target.";
     notes.push(
       `INTERRUPTED: ${describeIntentRecord(state.interrupted, options)}.${
-        remedy === "" ? "" : ` ${remedy}`
+        watchdog === "" && remedy !== "" ? ` ${remedy}` : watchdog
       }\n`,
     );
   }
