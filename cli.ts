@@ -1,6 +1,7 @@
 /**
  * The `rampart` command line: plan, diff, apply (with a confirm-timeout
- * watchdog), show, export, watch and remove the rules of YAML policy files.
+ * watchdog), show, export, watch and remove the rules of YAML policy files,
+ * and recover from an interrupted apply.
  *
  * Run it with `deno task cli <command> …` or
  * `deno run -A jsr:@rampart/iptables/cli <command> …`; `rampart --help` lists
@@ -27,6 +28,11 @@ export * from "./src/cli/policy_errors.ts";
 export * from "./src/cli/policy_files.ts";
 export * from "./src/cli/progress.ts";
 export * from "./src/cli/watchdog.ts";
+export * from "./src/cli/durable.ts";
+export * from "./src/cli/intent_file.ts";
+export * from "./src/cli/state_dir.ts";
+export * from "./src/cli/target_lock.ts";
+export * from "./src/cli/target_state.ts";
 
 if (import.meta.main) {
   Deno.exit(await runCli(Deno.args));

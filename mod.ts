@@ -50,6 +50,7 @@ export * from "./src/lock.ts";
 export * from "./src/metrics_text.ts";
 export * from "./src/policy.ts";
 export * from "./src/firewall.ts";
+export * from "./src/journal.ts";
 export * from "./src/snapshot.ts";
 export * from "./src/ts_export.ts";
 export * from "./src/yaml/errors.ts";

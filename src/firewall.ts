@@ -6,6 +6,7 @@
  */
 import { autoDetectBackend } from "./backend_detector.ts";
 import type { FeatureSource } from "./feature_source.ts";
+import type { ApplyJournal } from "./journal.ts";
 import { KERNEL_CHAINS, TABLE_NAMES, type TableName } from "./kernel_chains.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import { checkPrefixes } from "./ownership.ts";
@@ -63,6 +64,12 @@ export interface FirewallOptions {
   featureDetector?: FeatureSource;
   /** Further options for every table (timings, clock, lock, …). */
   tableOptions?: FirewallTableOptions;
+  /**
+   * Where `apply()` records its intent (the tables it writes and the snapshot
+   * that undoes them) before writing, so that a crash in the middle can be
+   * detected and finished or rolled back by a later run. @default {none}
+   */
+  journal?: ApplyJournal;
 }
 
 /** One table's script in a {@linkcode FirewallPlan}. */
@@ -401,7 +408,9 @@ export class Firewall {
    * IPv6). A snapshot of our rules is taken first; if a table fails, the
    * tables already applied and the failing one are restored from it, and the
    * error is rethrown (a {@linkcode FirewallRollbackError} if the rollback
-   * fails too).
+   * fails too). With a `journal`, the intent (tables and snapshot) is
+   * recorded before the first write and cleared once every table is applied
+   * or rolled back; a failure that is not rolled back keeps it.
    *
    * @param options Progress callback; `snapshot: false` skips the snapshot (and the rollback).
    * @returns What changed, when to re-apply, and the snapshot taken before.
@@ -429,6 +438,14 @@ export class Firewall {
     const result: FirewallApplyResult = { tables: [], rescheduleAfterMs: 0, warnings: [] };
     if (previous !== undefined) result.previous = previous;
     if (this.#appliedPolicy !== undefined) result.previousPolicy = this.#appliedPolicy;
+    const journal = this.#options.journal;
+    // Durable before the first write: a rejection aborts with nothing written.
+    await journal?.begin({
+      operation: "apply",
+      startedAt: new Date().toISOString(),
+      tables: tables.map((t) => ({ table: t.name, ipVersion: t.ipVersion })),
+      ...(previous === undefined ? {} : { snapshot: previous }),
+    });
     const touched: { table: TableName; ipVersion: IpFamily }[] = [];
     for (const [index, t] of tables.entries()) {
       const where = { table: t.name, ipVersion: t.ipVersion };
@@ -445,16 +462,23 @@ export class Firewall {
           ipVersion: t.ipVersion,
           error: errorText(error),
         });
-        if (previous === undefined) throw error;
+        if (previous === undefined) {
+          await this.#journal("fail", () => journal?.fail(errorText(error)));
+          throw error;
+        }
         progress({ type: "rollback-start", tables: [...touched] });
         try {
           await this.#restore(previous, touched);
         } catch (rollbackError) {
-          throw new FirewallRollbackError(error, rollbackError);
+          const e = new FirewallRollbackError(error, rollbackError);
+          await this.#journal("fail", () => journal?.fail(e.message));
+          throw e;
         }
         progress({ type: "rollback-done", tables: [...touched] });
+        await this.#journal("end", () => journal?.end("rolled-back"));
         throw error;
       }
+      await this.#journal("tableDone", () => journal?.tableDone(where));
       const linesWritten = t.metrics().linesExecuted - before;
       const entry = { ...where, changed: linesWritten > 0, linesWritten };
       result.tables.push(entry);
@@ -465,7 +489,17 @@ export class Firewall {
       }
     }
     this.#appliedPolicy = this.#policy;
+    await this.#journal("end", () => journal?.end("applied"));
     return result;
+  }
+
+  /** Calls the journal after tables were written: a failure is logged, not thrown. */
+  async #journal(step: string, call: () => Promise<void> | undefined): Promise<void> {
+    try {
+      await call();
+    } catch (e) {
+      this.#logger.log("warn", "the apply journal failed", { step, error: errorText(e) });
+    }
   }
 
   /**

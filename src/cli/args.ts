@@ -17,6 +17,7 @@ export type CommandName =
   | "watch"
   | "remove"
   | "confirm"
+  | "recover"
   | "help";
 
 /** Every command name, in the order `rampart --help` lists them. */
@@ -29,6 +30,7 @@ export const COMMAND_NAMES: readonly CommandName[] = Object.freeze([
   "watch",
   "remove",
   "confirm",
+  "recover",
   "help",
 ]);
 
@@ -85,7 +87,7 @@ export interface CliArgs {
   hashPrefix: string;
   /** `--chain-prefix` (repeatable). */
   chainPrefixes: string[];
-  /** `--state-dir`: where pending confirmations live. */
+  /** `--state-dir`: where locks, intent records and pending confirmations live. */
   stateDir?: string;
   /** `--insert-mode`. */
   insertMode: "insert" | "append";

@@ -13,6 +13,7 @@ import {
   type FirewallPlan,
   type TablePlanEntry,
 } from "../firewall.ts";
+import type { ApplyJournal } from "../journal.ts";
 import { TABLE_NAMES, type TableName } from "../kernel_chains.ts";
 import { diffTable, readKernelTable, renderDiff, type TableDiff } from "../plan_diff.ts";
 import {
@@ -23,7 +24,7 @@ import {
   policyForFamily,
 } from "../policy.ts";
 import { describePolicy } from "../repl/inspect.ts";
-import { snapshotToJson } from "../snapshot.ts";
+import { type Snapshot, snapshotFromJson, snapshotToJson } from "../snapshot.ts";
 import { policyToTypeScript } from "../ts_export.ts";
 import { type EngineWarning, warningKey } from "../warnings.ts";
 import { PolicyFileError } from "../yaml/errors.ts";
@@ -35,11 +36,25 @@ import { loadPolicyFiles, selectPolicy } from "./policy_files.ts";
 import { lockoutWarning, plannedDrops } from "./lockout.ts";
 import { progressLine } from "./progress.ts";
 import { warningJson, warningLine } from "./warnings.ts";
+import { removeDurable, writeDurable } from "./durable.ts";
+import { FileApplyJournal, type IntentRecord, readIntentRecord } from "./intent_file.ts";
+import { type TargetFiles, targetFiles } from "./state_dir.ts";
+import { lockTarget, TargetBusyError, type TargetLock } from "./target_lock.ts";
+import {
+  inspectTarget,
+  type TargetState,
+  targetStateJson,
+  targetStateNotes,
+} from "./target_state.ts";
 import {
   armWatchdog,
   confirmPending,
   defaultStateDir,
+  liveWatchdog,
   PendingApplyError,
+  type PendingConfirmation,
+  revertPending,
+  watchdogLogger,
   type WatchdogOutcome,
 } from "./watchdog.ts";
 
@@ -54,6 +69,13 @@ interface Context {
   args: CliArgs;
   env: CliEnvironment;
   color: boolean;
+  /** The command line, for the lock holder and the intent record. */
+  commandLine: string;
+  /** The state directory and the target's files in it. */
+  stateDir: string;
+  files: TargetFiles;
+  /** Merged into every JSON document: what the command found in the state files. */
+  report: Record<string, unknown>;
   /** Human text: stdout normally, stderr under --json. */
   say(text: string): void;
   /** Progress and notes: always stderr. */
@@ -99,11 +121,16 @@ function families(args: CliArgs, policy?: Policy): IpFamily[] {
   return chosen;
 }
 
-function makeFirewall(ctx: Context, policy?: Policy): Firewall {
+function makeFirewall(
+  ctx: Context,
+  policy?: Policy,
+  options: { journal?: ApplyJournal } = {},
+): Firewall {
   const { args, env } = ctx;
   const ipVersions = families(args, policy);
   const firewall = new Firewall({
     ...(args.netns === undefined ? {} : { netns: args.netns }),
+    ...(options.journal === undefined ? {} : { journal: options.journal }),
     backend: args.backend,
     hashPrefix: args.hashPrefix,
     chainPrefixes: args.chainPrefixes,
@@ -306,11 +333,19 @@ function describeOutcome(o: WatchdogOutcome | undefined): string {
   if (o === undefined) {
     return "The watchdog stopped without reporting: check the rules with 'rampart show'";
   }
+  const cli = o.by === "cli" ? " by this command (the watchdog had stopped)" : "";
   if (o.outcome === "confirmed") return "Confirmed: the new rules stay";
   if (o.outcome === "reverted") {
-    return o.reason === "deadline"
-      ? "Not confirmed in time: the previous rules were restored"
-      : "Declined: the previous rules were restored";
+    if (o.reason === "deadline") {
+      return `Not confirmed in time: the previous rules were restored${cli}`;
+    }
+    if (o.reason === "watchdog-stopped") {
+      return o.by === "recover"
+        ? "The unconfirmed rules were rolled back by 'rampart recover'"
+        : "The watchdog stopped without reporting, so this command restored the previous " +
+          "rules itself (the safety net was gone)";
+    }
+    return `Declined: the previous rules were restored${cli}`;
   }
   return `Restoring the previous rules FAILED: ${o.error ?? "unknown error"}`;
 }
@@ -321,10 +356,159 @@ function outcomeCode(o: WatchdogOutcome | undefined): number {
   return EXIT_CODES.FAILURE;
 }
 
+function confirmCommand(args: CliArgs): string {
+  return `rampart confirm${args.netns === undefined ? "" : ` --netns ${args.netns}`}` +
+    (args.stateDir === undefined ? "" : ` --state-dir ${args.stateDir}`);
+}
+
+/** Puts what a command found in the state files on stderr and into its JSON. */
+function reportState(
+  ctx: Context,
+  state: TargetState,
+  remedy: "apply" | "remove" | "recover" | "none",
+): void {
+  for (const n of targetStateNotes(state, { target: target(ctx.args), remedy })) {
+    ctx.note(paint(ctx, "33", n));
+  }
+  Object.assign(ctx.report, targetStateJson(state));
+}
+
+/**
+ * Takes the target's lock for a command that writes (refused when another
+ * holds it, or when an apply waits for confirmation), and reports what it
+ * finds in the state files.
+ */
+async function holdTarget(
+  ctx: Context,
+  remedy: "apply" | "remove" | "recover",
+): Promise<{ lock: TargetLock; state: TargetState }> {
+  await Deno.mkdir(ctx.stateDir, { recursive: true, mode: 0o700 });
+  let lock: TargetLock;
+  try {
+    lock = await lockTarget(ctx.files.lock, {
+      command: ctx.commandLine,
+      target: target(ctx.args),
+    });
+  } catch (e) {
+    if (!(e instanceof TargetBusyError) || await liveWatchdog(ctx.files.pending) === undefined) {
+      throw e;
+    }
+    throw new TargetBusyError(target(ctx.args), e.holder, {
+      detail: `it waits for confirmation ('${confirmCommand(ctx.args)}' keeps its rules; ` +
+        "otherwise its watchdog restores the previous ones at the deadline)",
+    });
+  }
+  try {
+    const state = await inspectTarget(ctx.stateDir, { netns: ctx.args.netns, holding: true });
+    if (state.watchdog !== undefined) throw new PendingApplyError(ctx.files.pending);
+    reportState(ctx, state, remedy);
+    return { lock, state };
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+/** After a write that brought every table to a chosen state: forget what the state files held. */
+/** The journal of a write: an earlier interrupted record comes back on rollback, or stays when not covered. */
+function journalFor(ctx: Context, state: TargetState, scope: Scope): FileApplyJournal {
+  const record = state.interrupted;
+  return new FileApplyJournal(ctx.files.intent, {
+    command: ctx.commandLine,
+    ...(record === undefined
+      ? {}
+      : { previous: record.text, previousStays: !coversRecord(scope, record) }),
+  });
+}
+
+function coversRecord(scope: Scope, record: IntentRecord): boolean {
+  if (record.intent === undefined) {
+    return TABLE_NAMES.every((t) => scope.tables.includes(t)) &&
+      ([4, 6] as const).every((v) => scope.ipVersions.includes(v));
+  }
+  return record.intent.tables.every((t) =>
+    scope.tables.includes(t.table) && scope.ipVersions.includes(t.ipVersion)
+  );
+}
+
+/** The tables and families a command brought in line. */
+interface Scope {
+  tables: readonly TableName[];
+  ipVersions: readonly IpFamily[];
+}
+
+function scopeOf(args: CliArgs, ipVersions: readonly IpFamily[]): Scope {
+  return { tables: args.tables.length === 0 ? TABLE_NAMES : args.tables, ipVersions };
+}
+
+/**
+ * After a write brought the tables of `scope` to a state the operator chose:
+ * an interrupted record or unconfirmed apply it covers is settled (removed);
+ * one naming tables outside it stays (put back if the write replaced it).
+ */
+async function settleState(ctx: Context, state: TargetState, scope: Scope): Promise<void> {
+  const inScope = (t: { table: TableName; ipVersion: IpFamily }) =>
+    scope.tables.includes(t.table) && scope.ipVersions.includes(t.ipVersion);
+  const settled: string[] = [];
+  const record = state.interrupted;
+  if (record !== undefined) {
+    if (coversRecord(scope, record)) {
+      await removeDurable(record.path);
+      settled.push(`the record of the interrupted ${record.intent?.operation ?? "apply"}`);
+    } else {
+      await writeDurable(record.path, record.text);
+      ctx.note(
+        "The record of the interrupted apply stays: this command did not bring all of its " +
+          "tables in line\n",
+      );
+    }
+  }
+  const unconfirmed = state.unconfirmed;
+  if (unconfirmed !== undefined) {
+    const versions = unconfirmed.ipVersions ?? [4, 6];
+    if (TABLE_NAMES.every((t) => versions.every((v) => inScope({ table: t, ipVersion: v })))) {
+      await Deno.remove(unconfirmed.dir, { recursive: true }).catch(() => {});
+      settled.push("the unconfirmed apply");
+    }
+  }
+  if (settled.length > 0) ctx.note(`Settled and cleared: ${settled.join(" and ")}\n`);
+}
+
+function restoreThrough(firewall: Firewall): (snapshotJson: string) => Promise<void> {
+  return (json) => firewall.restoreSnapshot(snapshotFromJson(json));
+}
+
+/** Waits for the pending apply's outcome; if the watchdog died, restores in its place. */
+async function settlePending(
+  ctx: Context,
+  pending: PendingConfirmation,
+  firewall: Firewall,
+  snapshot: Snapshot,
+  signal?: AbortSignal,
+): Promise<WatchdogOutcome | undefined> {
+  const outcome = await pending.outcome(signal);
+  if (outcome !== undefined || signal?.aborted) return outcome;
+  return await pending.takeOver({
+    restore: () => firewall.restoreSnapshot(snapshot),
+    log: watchdogLogger(ctx.files.log),
+  });
+}
+
 async function cmdApply(ctx: Context): Promise<number> {
-  const { args, env } = ctx;
   requireAnswer(ctx, "apply");
-  const firewall = makeFirewall(ctx, await loadPolicy(ctx));
+  const policy = await loadPolicy(ctx);
+  const { lock, state } = await holdTarget(ctx, "apply");
+  try {
+    return await applyHolding(ctx, policy, state);
+  } finally {
+    lock.release();
+  }
+}
+
+async function applyHolding(ctx: Context, policy: Policy, state: TargetState): Promise<number> {
+  const { args, env } = ctx;
+  const journal = journalFor(ctx, state, scopeOf(args, families(args, policy)));
+  const firewall = makeFirewall(ctx, policy, { journal });
   const { text, tables } = await planText(ctx, firewall);
   // Shown before the question: the operator decides knowing them.
   const warnings = reportWarnings(ctx, firewall);
@@ -336,6 +520,7 @@ async function cmdApply(ctx: Context): Promise<number> {
     if (warning !== undefined) ctx.warn(warning, { lockout: plannedDrops(tables) });
   }
   if (text === "") {
+    await settleState(ctx, state, scopeOf(args, firewall.ipVersions));
     if (args.json) {
       ctx.json({ command: "apply", applied: false, changed: false, tables: [], warnings });
     } else ctx.say(`Nothing to do: ${target(args)} already matches the policy\n`);
@@ -351,17 +536,18 @@ async function cmdApply(ctx: Context): Promise<number> {
       ctx.note(paint(ctx, "33", "This changes the firewall of THIS HOST.") + "\n");
     }
     if (!await askYes(ctx, `Apply to ${target(args)}? [y/N] `)) {
-      if (args.json) ctx.json({ command: "apply", applied: false, changed: true, declined: true });
-      else ctx.note("Not applied\n");
+      if (args.json) {
+        ctx.json({ command: "apply", applied: false, changed: true, declined: true });
+      } else ctx.note("Not applied\n");
       return EXIT_CODES.NOT_CONFIRMED;
     }
   }
-  const stateDir = args.stateDir ?? defaultStateDir((n) => env.env(n), env.uid);
-  let pending;
+  let pending: PendingConfirmation | undefined;
+  let snapshot: Snapshot | undefined;
   if (args.confirmTimeoutMs !== undefined) {
-    const snapshot = await firewall.snapshot();
+    snapshot = await firewall.snapshot();
     pending = await armWatchdog({
-      stateDir,
+      stateDir: ctx.stateDir,
       snapshotJson: snapshotToJson(snapshot),
       timeoutMs: args.confirmTimeoutMs,
       firewall: {
@@ -372,6 +558,7 @@ async function cmdApply(ctx: Context): Promise<number> {
         insertMode: args.insertMode,
         ipVersions: [...firewall.ipVersions],
       },
+      ...(state.interrupted === undefined ? {} : { interruptedRecord: state.interrupted.text }),
       ...(env.spawnWatchdog === undefined ? {} : { spawn: env.spawnWatchdog }),
     });
     ctx.note(`Watchdog ${pending.pid} armed: it restores the current rules unless confirmed\n`);
@@ -380,10 +567,16 @@ async function cmdApply(ctx: Context): Promise<number> {
   try {
     result = await firewall.apply({ onProgress: (e) => ctx.note(progressLine(e) + "\n") });
   } catch (e) {
-    if (pending !== undefined) {
+    if (pending !== undefined && snapshot !== undefined) {
+      await pending.applied();
       await pending.revertNow();
-      ctx.note(describeOutcome(await pending.outcome()) + "\n");
-      await pending.remove();
+      const outcome = await settlePending(ctx, pending, firewall, snapshot);
+      ctx.note(
+        (outcome?.outcome === "reverted"
+          ? "The apply failed: the previous rules are back"
+          : describeOutcome(outcome)) + "\n",
+      );
+      await pending.finish();
     }
     throw e;
   }
@@ -399,23 +592,22 @@ async function cmdApply(ctx: Context): Promise<number> {
     })),
     warnings,
   };
-  if (pending === undefined) {
+  if (pending === undefined || snapshot === undefined) {
+    await settleState(ctx, state, scopeOf(args, firewall.ipVersions));
     if (args.json) ctx.json(summary);
     else {ctx.say(`Applied to ${target(args)}: ${
         applied.map((t) => `${t.table} IPv${t.ipVersion}`).join(", ")
       }\n`);}
     return EXIT_CODES.OK;
   }
+  await pending.applied();
   const seconds = Math.max(1, Math.round((pending.deadline - Date.now()) / 1000));
-  const confirmCommand =
-    `rampart confirm${args.netns === undefined ? "" : ` --netns ${args.netns}`}` +
-    (args.stateDir === undefined ? "" : ` --state-dir ${args.stateDir}`);
   ctx.note(
     `Applied. Confirm within ${seconds}s or the previous rules come back ` +
-      `(answer here, or run '${confirmCommand}')\n`,
+      `(answer here, or run '${confirmCommand(args)}')\n`,
   );
   const stop = new AbortController();
-  const outcomeP = pending.outcome(stop.signal);
+  const outcomeP = settlePending(ctx, pending, firewall, snapshot, stop.signal);
   if (env.interactive) {
     const remaining = pending.deadline - Date.now();
     const answer = env.ask(`Keep the new rules? Type "yes" within ${seconds}s: `, remaining)
@@ -429,35 +621,73 @@ async function cmdApply(ctx: Context): Promise<number> {
   }
   const outcome = await outcomeP;
   stop.abort();
+  await pending.finish();
+  const code = outcomeCode(outcome);
   let message = describeOutcome(outcome);
-  if (outcome === undefined) {
-    // Keep the directory (and its log) for the operator.
-    const log = await Deno.readTextFile(`${pending.dir}/watchdog.log`).catch(() => "");
-    message += ` (watchdog log in ${pending.dir}: ${log.trim().split("\n").at(-1) ?? ""})`;
-  } else await pending.remove();
+  if (outcome === undefined) message += ` (watchdog log: ${ctx.files.log})`;
+  if (code === EXIT_CODES.OK) await settleState(ctx, state, scopeOf(args, firewall.ipVersions));
+  else if (outcome?.outcome === "reverted" && state.interrupted !== undefined) {
+    // Back to the interrupted state: so is its record.
+    await writeDurable(state.interrupted.path, state.interrupted.text);
+  }
   if (args.json) {
-    ctx.json({ ...summary, confirmation: outcome ?? null });
-  } else ctx.say(message + "\n");
-  if (args.json) ctx.note(message + "\n");
-  return outcomeCode(outcome);
+    ctx.json({
+      ...summary,
+      ...(code === EXIT_CODES.OK ? {} : { ok: false, exitCode: code }),
+      confirmation: outcome ?? null,
+    });
+  }
+  // A revert is news the operator must see, with or without a terminal: stderr.
+  if (code === EXIT_CODES.OK && !args.json) ctx.say(message + "\n");
+  else ctx.note(message + "\n");
+  return code;
 }
 
 async function cmdConfirm(ctx: Context): Promise<number> {
-  const { args, env } = ctx;
-  const stateDir = args.stateDir ?? defaultStateDir((n) => env.env(n), env.uid);
-  const { pending, outcome } = await confirmPending(stateDir, args.netns);
-  if (!pending) {
-    throw new Exit(
-      EXIT_CODES.FAILURE,
-      `No apply is waiting for confirmation in ${target(args)}` +
-        (outcome === undefined
-          ? ""
-          : ` (the last one ended at ${outcome.at}: ${describeOutcome(outcome)})`),
-    );
+  const { args } = ctx;
+  const result = await confirmPending(ctx.stateDir, args.netns);
+  const { decision, outcome } = result;
+  if (result.pending) {
+    let message = describeOutcome(outcome);
+    if (result.unfinished) {
+      message += "; but the apply did not finish (its command is gone): the record of it stays";
+    }
+    if (args.json) ctx.json({ command: "confirm", confirmed: true, ...outcome });
+    ctx.say(message + "\n");
+    return EXIT_CODES.OK;
   }
-  if (args.json) ctx.json({ command: "confirm", ...outcome });
-  else ctx.say(describeOutcome(outcome) + "\n");
-  return outcomeCode(outcome);
+  let code: number = EXIT_CODES.FAILURE;
+  let message: string;
+  if (decision?.decision === "confirm") {
+    message = `Nothing is waiting for confirmation in ${target(args)}: the apply was already ` +
+      `confirmed at ${decision.at} (by pid ${decision.pid})`;
+  } else if (decision !== undefined) {
+    code = EXIT_CODES.NOT_CONFIRMED;
+    const what = {
+      deadline: "its confirm timeout passed",
+      revert: "it was declined",
+      takeover: "its watchdog stopped",
+      confirm: "",
+    }[decision.decision];
+    message = `Too late to confirm in ${target(args)}: ${what} at ${decision.at}` +
+      (outcome === undefined
+        ? ", and the previous rules are being restored"
+        : `. ${describeOutcome(outcome)}`);
+  } else if (result.stale) {
+    message = `Nothing can be confirmed in ${target(args)}: the apply was left unconfirmed ` +
+      "(neither its watchdog nor its command runs any more) and its rules are still in place; " +
+      "'rampart apply FILES' keeps your policy, 'rampart recover' restores the rules from before it";
+  } else {
+    message = `No apply is waiting for confirmation in ${target(args)}` +
+      (outcome === undefined
+        ? ""
+        : ` (the last one ended at ${outcome.at}: ${describeOutcome(outcome)})`);
+  }
+  throw new Exit(code, message, {
+    confirmed: false,
+    ...(decision === undefined ? {} : { decision }),
+    ...(outcome === undefined ? {} : { outcome }),
+  });
 }
 
 async function cmdRemove(ctx: Context): Promise<number> {
@@ -470,24 +700,142 @@ async function cmdRemove(ctx: Context): Promise<number> {
     ctx.note("Nothing removed\n");
     return EXIT_CODES.NOT_CONFIRMED;
   }
+  const { lock, state } = await holdTarget(ctx, "remove");
+  const journal = { current: undefined as FileApplyJournal | undefined };
+  try {
+    return await removeHolding(ctx, state, journal);
+  } catch (e) {
+    // Some tables may be emptied, others not: the record stays, with the error.
+    await journal.current?.fail(errorMessage(e)).catch(() => {});
+    throw e;
+  } finally {
+    lock.release();
+  }
+}
+
+/** `remove` holding the target; its intent is recorded like an apply's. */
+async function removeHolding(
+  ctx: Context,
+  state: TargetState,
+  journal: { current: FileApplyJournal | undefined },
+): Promise<number> {
+  const { args } = ctx;
   const firewall = makeFirewall(ctx);
   const tables: readonly TableName[] = args.tables.length === 0 ? TABLE_NAMES : args.tables;
+  const record = journalFor(ctx, state, scopeOf(args, firewall.ipVersions));
+  const order = firewall.ipVersions.flatMap((v) => tables.map((t) => ({ table: t, ipVersion: v })));
+  const snapshot = await firewall.snapshot();
+  const wanted = new Set(order.map((o) => `${o.table}/${o.ipVersion}`));
+  snapshot.tables = snapshot.tables.filter((t) => wanted.has(`${t.table}/${t.ipVersion}`));
+  await record.begin({
+    operation: "remove",
+    startedAt: new Date().toISOString(),
+    tables: order,
+    snapshot,
+  });
+  journal.current = record;
   const done: { table: TableName; ipVersion: IpFamily }[] = [];
   for (const v of firewall.ipVersions) {
     for (const t of tables) {
       ctx.note(`Removing our rules from ${t} IPv${v}…\n`);
       await firewall.table(t, v).cleanUp();
       done.push({ table: t, ipVersion: v });
+      await record.tableDone({ table: t, ipVersion: v });
     }
   }
+  await record.end("applied");
+  await settleState(ctx, state, scopeOf(args, firewall.ipVersions));
   if (args.json) ctx.json({ command: "remove", removed: true, tables: done });
   else ctx.say(`Removed Rampart's rules and chains from ${target(args)}\n`);
   return EXIT_CODES.OK;
 }
 
+async function cmdRecover(ctx: Context): Promise<number> {
+  const { args } = ctx;
+  requireAnswer(ctx, "recover");
+  const { lock, state } = await holdTarget(ctx, "recover");
+  try {
+    if (state.unconfirmed === undefined && state.interrupted === undefined) {
+      if (args.json) ctx.json({ command: "recover", recovered: false, done: [] });
+      else {
+        ctx.say(
+          `Nothing to recover: no interrupted or unconfirmed apply is recorded for ${
+            target(args)
+          }\n`,
+        );
+      }
+      return EXIT_CODES.OK;
+    }
+    if (
+      !args.yes &&
+      !await askYes(ctx, `Roll ${target(args)} back to Rampart's rules from before it? [y/N] `)
+    ) {
+      ctx.note("Nothing rolled back\n");
+      return EXIT_CODES.NOT_CONFIRMED;
+    }
+    const firewall = makeFirewall(ctx);
+    const log = watchdogLogger(ctx.files.log);
+    const done: string[] = [];
+    if (state.unconfirmed !== undefined) {
+      ctx.note(`Restoring the rules from before the unconfirmed apply…\n`);
+      const outcome = await revertPending(state.unconfirmed.dir, {
+        restore: restoreThrough(firewall),
+        reason: "watchdog-stopped",
+        by: "recover",
+        ownsTarget: true,
+        log: (line) => log(`recover (pid ${Deno.pid}): ${line}`),
+      });
+      if (outcome.outcome !== "reverted") {
+        throw new Exit(EXIT_CODES.FAILURE, describeOutcome(outcome), { outcome });
+      }
+      done.push("the unconfirmed apply was rolled back");
+    }
+    // The unconfirmed apply's revert may have put back the record of an earlier one.
+    const record = state.unconfirmed === undefined
+      ? state.interrupted
+      : await readIntentRecord(ctx.files.intent);
+    if (record !== undefined) {
+      const snapshot = record.intent?.snapshot;
+      if (snapshot === undefined) {
+        throw new Exit(
+          EXIT_CODES.FAILURE,
+          `Cannot roll back the interrupted ${record.intent?.operation ?? "apply"}: its record ` +
+            `holds no snapshot (${record.problem ?? "a re-apply of 'rampart watch'"}). ` +
+            "'rampart apply FILES' brings every table to your policy instead",
+        );
+      }
+      ctx.note(
+        `Restoring Rampart's rules as they were before ${
+          record.intent?.operation === "remove" ? "the remove" : "the apply"
+        } (${snapshot.tables.map((t) => `${t.table} IPv${t.ipVersion}`).join(", ")})…\n`,
+      );
+      await firewall.restoreSnapshot(snapshot);
+      await removeDurable(record.path);
+      done.push(`the interrupted ${record.intent?.operation ?? "apply"} was rolled back`);
+    }
+    if (args.json) ctx.json({ command: "recover", recovered: true, done });
+    else ctx.say(`Recovered ${target(args)}: ${done.join("; ")}\n`);
+    return EXIT_CODES.OK;
+  } finally {
+    lock.release();
+  }
+}
+
 async function cmdWatch(ctx: Context): Promise<number> {
+  const policy = await loadPolicy(ctx);
+  const { lock, state } = await holdTarget(ctx, "apply");
+  try {
+    return await watchHolding(ctx, policy, state);
+  } finally {
+    lock.release();
+  }
+}
+
+async function watchHolding(ctx: Context, policy: Policy, state: TargetState): Promise<number> {
   const { args, env } = ctx;
-  let firewall = makeFirewall(ctx, await loadPolicy(ctx));
+  const journal = journalFor(ctx, state, scopeOf(args, families(args, policy)));
+  let unsettled = state.unconfirmed !== undefined || state.interrupted !== undefined;
+  let firewall = makeFirewall(ctx, policy, { journal });
   let fresh = true;
   /** The warnings last reported (each is reported when it appears). */
   let warned = new Set<string>();
@@ -527,7 +875,7 @@ async function cmdWatch(ctx: Context): Promise<number> {
         reload = false;
         try {
           const policy = await loadPolicy(ctx);
-          firewall = makeFirewall(ctx, policy);
+          firewall = makeFirewall(ctx, policy, { journal });
           fresh = true;
           log("reloaded the policy files", { event: "reload" });
         } catch (e) {
@@ -543,6 +891,10 @@ async function cmdWatch(ctx: Context): Promise<number> {
         // every drift check.
         const result = await firewall.apply({ snapshot: fresh });
         fresh = false;
+        if (unsettled) {
+          await settleState(ctx, state, scopeOf(args, firewall.ipVersions));
+          unsettled = false;
+        }
         const keys = new Set<string>();
         for (const w of result.warnings) {
           const key = warningKey(w);
@@ -624,9 +976,12 @@ function exitCodeOf(e: unknown): number {
   ) {
     return EXIT_CODES.INVALID_POLICY;
   }
-  if (e instanceof PendingApplyError) return EXIT_CODES.FAILURE;
+  if (e instanceof PendingApplyError || e instanceof TargetBusyError) return EXIT_CODES.FAILURE;
   return EXIT_CODES.FAILURE;
 }
+
+/** Commands that read a target without writing: they report an interrupted apply and go on. */
+const READ_ONLY: readonly CommandName[] = ["plan", "diff", "show", "confirm"];
 
 const COMMANDS: Record<Exclude<CommandName, "help">, (ctx: Context) => Promise<number>> = {
   plan: cmdPlan,
@@ -637,6 +992,7 @@ const COMMANDS: Record<Exclude<CommandName, "help">, (ctx: Context) => Promise<n
   watch: cmdWatch,
   remove: cmdRemove,
   confirm: cmdConfirm,
+  recover: cmdRecover,
 };
 
 /**
@@ -691,17 +1047,28 @@ export async function runCli(
   const color = args.color === "always" ||
     (args.color === "auto" && !args.json && env.stdoutIsTerminal &&
       env.env("NO_COLOR") === undefined);
+  const stateDir = args.stateDir ?? defaultStateDir((n) => env.env(n), env.uid);
+  const report: Record<string, unknown> = {};
   let warnings: Record<string, unknown>[] = [];
-  /** The warnings not yet in a JSON document (each goes in one). */
-  const takeWarnings = () => {
+  /**
+   * Adds the warnings not yet in a JSON document to `value` (each goes in
+   * one), after the engine warnings a command put there itself.
+   */
+  const withWarnings = (value: Record<string, unknown>): Record<string, unknown> => {
     const taken = warnings;
     warnings = [];
-    return taken.length === 0 ? {} : { warnings: taken };
+    if (taken.length === 0) return value;
+    const own = Array.isArray(value.warnings) ? value.warnings : [];
+    return { ...value, warnings: [...own, ...taken] };
   };
   const ctx: Context = {
     args,
     env,
     color,
+    commandLine: argv.join(" "),
+    stateDir,
+    files: targetFiles(stateDir, args.netns),
+    report,
     say: (text) => args!.json ? env.stderr(text) : env.stdout(text),
     note: (text) => env.stderr(text),
     warn(message, fields = {}) {
@@ -711,9 +1078,14 @@ export async function runCli(
       env.stderr(`${paint(ctx, "33", "warning:")} ${where}${message}\n`);
       warnings.push({ message, ...fields });
     },
-    json: (value) => env.stdout(JSON.stringify({ ok: true, ...value, ...takeWarnings() }) + "\n"),
+    json: (value) =>
+      env.stdout(JSON.stringify({ ok: true, ...report, ...withWarnings(value) }) + "\n"),
   };
   try {
+    if (READ_ONLY.includes(args.command)) {
+      const state = await inspectTarget(stateDir, { netns: args.netns, holding: false });
+      reportState(ctx, state, "none");
+    }
     return await COMMANDS[args.command](ctx);
   } catch (e) {
     const code = exitCodeOf(e);
@@ -723,8 +1095,11 @@ export async function runCli(
           ok: false,
           command: args.command,
           exitCode: code,
-          error: errorData(e),
-          ...takeWarnings(),
+          ...withWarnings({
+            ...report,
+            ...(e instanceof Exit ? e.data : {}),
+            error: errorData(e),
+          }),
         }) + "\n",
       );
     } else {

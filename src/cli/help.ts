@@ -39,6 +39,7 @@ Commands:
   watch FILES    keep the policy enforced (re-applies on refresh and after writes;
                  SIGHUP reloads the files; SIGINT/SIGTERM stop)
   remove         remove all of Rampart's rules and chains (nothing else)
+  recover        roll back an interrupted (or abandoned unconfirmed) apply
 
 Run 'rampart <command> --help' for a command's flags.
 
@@ -67,7 +68,9 @@ ${EXIT}`,
 
 Shows the plan and asks before applying (no terminal and no --yes: refused with
 exit code 2). Progress goes to stderr. If a table fails, the tables already
-written are put back.
+written are put back. One command at a time changes a target: while another
+apply, remove, recover or watch runs on it (or an apply waits for
+confirmation), this one is refused (exit 1) and changes nothing.
 
   -y, --yes                 apply without asking
       --confirm-timeout D   after applying, wait up to D (30s, 2m, 1m30s) for
@@ -75,8 +78,9 @@ written are put back.
                             from another session. Without it, a detached
                             watchdog restores the previous rules (ours only),
                             even if this process, the terminal or SSH dies.
-      --state-dir DIR       where pending confirmations live
-                            (default $RAMPART_STATE_DIR, /run/rampart for root)
+      --state-dir DIR       where locks, intent records and pending
+                            confirmations live (default $RAMPART_STATE_DIR,
+                            /run/rampart for root)
 
 ${COMMON}
 
@@ -84,8 +88,9 @@ ${EXIT}`,
   confirm: `Usage: rampart confirm [--netns NAME] [--state-dir DIR] [--json]
 
 Confirms the apply waiting for confirmation on this host (or namespace), so
-its watchdog keeps the new rules. Exit 0 when confirmed, 3 when the watchdog
-had already reverted, 1 when nothing was pending.
+its watchdog keeps the new rules. Exactly one confirmation counts: exit 0 when
+this one confirmed, 1 when it was already confirmed or nothing was pending, 3
+when it is too late (the deadline passed, or the apply was declined).
 
 ${EXIT}`,
   show: `Usage: rampart show [FILES…] [flags]
@@ -109,7 +114,8 @@ ${EXIT}`,
 Applies the policy, then keeps it enforced: re-applies when the engine asks
 (periodic refresh, checks after each write), so rules another program removes
 come back. SIGHUP reloads the files; SIGINT or SIGTERM stop cleanly (exit 0),
-leaving the rules in place. See examples/rampart.service.
+leaving the rules in place. While it runs, apply, remove and recover on the
+same target are refused. See examples/rampart.service.
 
 ${COMMON}
 
@@ -119,6 +125,22 @@ ${EXIT}`,
 Removes every rule and chain Rampart owns (by rule ID and chain prefix) from the
 selected tables and families; other programs' rules are not touched. Asks first
 unless --yes.
+
+${COMMON}
+
+${EXIT}`,
+  recover: `Usage: rampart recover [--yes] [--netns NAME] [--state-dir DIR] [--json]
+
+Rolls back an apply or remove that was interrupted (the process was killed, the
+machine lost power) or an apply left unconfirmed after its watchdog and command
+both died: puts back Rampart's rules as they were before it, from the snapshot
+in its record, and clears the record. Other programs' rules are not touched.
+Every rampart command reports such a record; 'rampart apply FILES' completes
+it with your policy instead. Asks first unless --yes; exit 0 when there is
+nothing to recover.
+
+      --state-dir DIR       where records live (default $RAMPART_STATE_DIR,
+                            /run/rampart for root)
 
 ${COMMON}
 

@@ -225,3 +225,87 @@ export function kernelTable(
 export function variantName(v: Variant): string {
   return `${v.backend}-ipv${v.ipVersion}`;
 }
+
+// ---- The rampart CLI as a whole process ---------------------------------------
+
+const CLI = new URL("../../cli.ts", import.meta.url).pathname;
+const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
+
+/** `deno run -A cli.ts …`: the CLI as an operator runs it, Deno start-up included. */
+export function rampartCommand(
+  args: string[],
+  options: { stdin?: "piped" | "null" } = {},
+): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `--config=${CONFIG}`, CLI, ...args],
+    stdin: options.stdin ?? "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  });
+}
+
+/** Runs the CLI to the end. */
+export async function rampart(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const r = await rampartCommand(args).output();
+  const dec = new TextDecoder();
+  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+}
+
+/** A running CLI whose stderr is read as it comes. */
+export class RunningCli {
+  readonly child: Deno.ChildProcess;
+  err = "";
+  readonly #reader: ReadableStreamDefaultReader<string>;
+  #ended = false;
+
+  constructor(args: string[]) {
+    this.child = rampartCommand(args).spawn();
+    this.#reader = this.child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  }
+
+  /** Reads stderr until it contains `text` (after `from`); `false` if the process ended first. */
+  async waitFor(text: string, from = 0): Promise<boolean> {
+    while (!this.err.slice(from).includes(text)) {
+      if (this.#ended) return false;
+      const { value, done } = await this.#reader.read();
+      if (done) {
+        this.#ended = true;
+        return this.err.slice(from).includes(text);
+      }
+      this.err += value;
+    }
+    return true;
+  }
+
+  #finished?: Promise<{ code: number; signal: Deno.Signal | null; out: string; err: string }>;
+
+  /** Waits for the end: exit code, stdout, and the rest of stderr (may be called again). */
+  finish(): Promise<{ code: number; signal: Deno.Signal | null; out: string; err: string }> {
+    this.#finished ??= this.#finish();
+    return this.#finished;
+  }
+
+  async #finish(): Promise<{ code: number; signal: Deno.Signal | null; out: string; err: string }> {
+    const out = new Response(this.child.stdout).text();
+    while (!this.#ended) {
+      const { value, done } = await this.#reader.read();
+      if (done) this.#ended = true;
+      else this.err += value;
+    }
+    const status = await this.child.status;
+    return { code: status.code, signal: status.signal, out: await out, err: this.err };
+  }
+}
+
+/** Waits until no process runs inside the namespace (an orphaned iptables-restore finishes). */
+export async function waitNamespaceIdle(netns: string): Promise<void> {
+  for (let i = 0; i < 3000; i++) {
+    const r = await run("ip", ["netns", "pids", netns]);
+    if (r.out.trim() === "") return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(
+    `Processes still run in ${netns}: ${(await run("ip", ["netns", "pids", netns])).out}`,
+  );
+}

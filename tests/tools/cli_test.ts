@@ -3,10 +3,14 @@ import {
   type CliEnvironment,
   COMMAND_NAMES,
   EXIT_CODES,
+  FileApplyJournal,
+  lockTarget,
   mergePolicies,
   parseCliArgs,
   parseDuration,
   runCli,
+  runWatchdog,
+  targetFiles,
   UsageError,
 } from "../../cli.ts";
 import {
@@ -14,13 +18,16 @@ import {
   diffTable,
   Drop,
   emptyPolicy,
+  Firewall,
   Jump,
   Match,
   parseKernelTable,
   renderDiff,
+  snapshotFromJson,
   tablePolicy,
 } from "../../mod.ts";
-import { kernelTest, nsExec } from "../kernel/netns.ts";
+import { FakeDataplane } from "../../testing.ts";
+import { kernelTest, nsExec, rampart, rampartCommand } from "../kernel/netns.ts";
 
 // ---- argument parsing ----------------------------------------------------------
 
@@ -179,6 +186,159 @@ Deno.test("runCli: apply and remove refuse without a terminal or --yes (exit 2)"
   assert.equal(await runCli(["remove"], remove), EXIT_CODES.USAGE);
 });
 
+Deno.test("runCli on the fake: an interrupted apply is reported by every command, rolled back by recover, completed by apply", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rp-cli-test-" });
+  try {
+    const fake = new FakeDataplane({ backend: "nft" });
+    const envWithFake = (answers: string[] = []) =>
+      Object.assign(fakeEnv(answers), { runnerFor: () => fake.runner });
+    const rules = (port: number) =>
+      `family: ipv4\ntables:\n  filter:\n    kernelChains:\n      INPUT:\n        insert:\n` +
+      `          - jump: rp-in\n    chains:\n      rp-in:\n        - {protocol: tcp, destPorts: [${port}], action: accept}\n`;
+    await Deno.writeTextFile(`${dir}/a.yaml`, rules(22));
+    await Deno.writeTextFile(`${dir}/b.yaml`, rules(2222));
+    const common = ["--backend", "nft", "--state-dir", `${dir}/state`, "--netns", "lab"];
+    const run = async (args: string[], answers?: string[]) => {
+      const env = envWithFake(answers);
+      const code = await runCli([...args, ...common], env);
+      return { code, out: env.out, err: env.err };
+    };
+    const filter = async () =>
+      (await fake.runner.run("iptables-nft-save", ["-t", "filter"])).stdout.split("\n")
+        .filter((l) => l.includes("rp-in")).join("\n");
+
+    assert.equal((await run(["apply", `${dir}/a.yaml`, "--yes"])).code, 0);
+    const before = await filter();
+    const firewall = new Firewall({ runner: fake.runner, backend: "nft", ipVersions: [4] });
+    const snapshot = await firewall.snapshot();
+    // An apply to b.yaml that crashed after nat IPv4, while filter IPv4 was
+    // written (and got written): its record stays behind.
+    assert.equal((await run(["apply", `${dir}/b.yaml`, "--yes"])).code, 0);
+    const mixed = await filter();
+    assert.notEqual(mixed, before);
+    const files = targetFiles(`${dir}/state`, "lab");
+    const journal = new FileApplyJournal(files.intent, { command: "apply b.yaml" });
+    await journal.begin({
+      operation: "apply",
+      startedAt: new Date().toISOString(),
+      tables: [{ table: "nat", ipVersion: 4 }, { table: "filter", ipVersion: 4 }],
+      snapshot,
+    });
+    await journal.tableDone({ table: "nat", ipVersion: 4 });
+
+    const plan = await run(["plan", `${dir}/a.yaml`, "--json"]);
+    assert.equal(plan.code, 0, plan.err);
+    assert.match(
+      plan.err,
+      /INTERRUPTED: An earlier 'rampart apply b\.yaml' on network namespace "lab" \(pid \d+, started .*\) did not finish: it brought nat IPv4 in line; it was writing filter IPv4 when it stopped/,
+    );
+    const doc = JSON.parse(plan.out);
+    assert.deepEqual(doc.interrupted.tablesDone, [{ table: "nat", ipVersion: 4 }]);
+    assert.equal(doc.interrupted.record, files.intent);
+
+    assert.equal((await run(["recover"])).code, EXIT_CODES.USAGE, "asks first");
+    assert.equal((await run(["recover"], ["n"])).code, EXIT_CODES.NOT_CONFIRMED);
+    const recover = await run(["recover"], ["y"]);
+    assert.equal(recover.code, 0, recover.err);
+    assert.match(
+      recover.out,
+      /Recovered network namespace "lab": the interrupted apply was rolled back/,
+    );
+    assert.equal(await filter(), before);
+    assert.match((await run(["recover", "--yes"])).out, /Nothing to recover/);
+
+    // Interrupted again: an apply limited to fewer tables keeps the record…
+    await journal.begin({
+      operation: "apply",
+      startedAt: new Date().toISOString(),
+      tables: [{ table: "nat", ipVersion: 4 }, { table: "filter", ipVersion: 4 }],
+      snapshot,
+    });
+    const partial = await run(["apply", `${dir}/b.yaml`, "--yes", "--table", "filter"]);
+    assert.equal(partial.code, 0, partial.err);
+    assert.match(partial.err, /The record of the interrupted apply stays/);
+    assert.match((await run(["show"])).err, /INTERRUPTED/);
+    // …and a whole apply completes it with the policy.
+    await journal.begin({
+      operation: "apply",
+      startedAt: new Date().toISOString(),
+      tables: [{ table: "filter", ipVersion: 4 }],
+    });
+    const apply = await run(["apply", `${dir}/b.yaml`, "--yes", "--json"]);
+    assert.equal(apply.code, 0, apply.err);
+    assert.match(apply.err, /INTERRUPTED: .*This apply brings every table to the policy/);
+    assert.equal(JSON.parse(apply.out).interrupted.canRollBack, false);
+    assert.equal(await filter(), mixed);
+    const after = await run(["show"]);
+    assert.doesNotMatch(after.err, /INTERRUPTED/);
+
+    // Another command holds the target: refused, nothing written.
+    const lock = await lockTarget(files.lock, { command: "apply other.yaml", target: "lab" });
+    const busy = await run(["apply", `${dir}/a.yaml`, "--yes", "--json"]);
+    lock.release();
+    assert.equal(busy.code, EXIT_CODES.FAILURE);
+    const error = JSON.parse(busy.out);
+    assert.equal(error.ok, false);
+    assert.equal(error.error.name, "TargetBusyError");
+    assert.match(error.error.message, /'rampart apply other\.yaml'.*nothing was changed/);
+    assert.equal(await filter(), mixed);
+
+    const confirm = await run(["confirm"]);
+    assert.equal(confirm.code, EXIT_CODES.FAILURE);
+    assert.match(confirm.err, /No apply is waiting for confirmation in network namespace "lab"/);
+
+    // Over an interrupted record, an apply --confirm-timeout that is not confirmed brings back
+    // the interrupted state, and its record with it.
+    await journal.begin({
+      operation: "apply",
+      startedAt: new Date().toISOString(),
+      tables: [{ table: "filter", ipVersion: 4 }],
+      snapshot,
+    });
+    const record = await Deno.readTextFile(files.intent);
+    const env = envWithFake();
+    env.spawnWatchdog = (dir, applyId) => {
+      runWatchdog(dir, {
+        applyId,
+        log: () => {},
+        restore: (json) =>
+          new Firewall({ runner: fake.runner, backend: "nft" }).restoreSnapshot(
+            snapshotFromJson(json),
+          ),
+      });
+      return { pid: Deno.pid, status: new Promise(() => {}) };
+    };
+    const code = await runCli(
+      ["apply", `${dir}/a.yaml`, "--yes", "--confirm-timeout", "200ms", "--json", ...common],
+      env,
+    );
+    assert.equal(code, EXIT_CODES.NOT_CONFIRMED, env.err);
+    assert.match(env.err, /INTERRUPTED: /);
+    assert.match(env.err, /Not confirmed in time: the previous rules were restored/);
+    const reverted = JSON.parse(env.out);
+    assert.equal(reverted.ok, false);
+    assert.equal(reverted.confirmation.outcome, "reverted");
+    assert.equal(await filter(), mixed);
+    assert.equal(await Deno.readTextFile(files.intent), record);
+    assert.match((await run(["recover", "--yes"])).out, /the interrupted apply was rolled back/);
+
+    // A remove that fails half way keeps its record, with the error; recover puts our rules back.
+    const full = await filter();
+    fake.failNextRestore({ count: 20, stderr: "iptables-restore: no\n" });
+    const remove = await run(["remove", "--yes"]);
+    assert.equal(remove.code, EXIT_CODES.FAILURE);
+    const shown = await run(["show"]);
+    assert.match(
+      shown.err,
+      /INTERRUPTED: An earlier 'rampart remove .*' on network namespace "lab" \(pid \d+, started .*\) failed and could not be rolled back \(.*no.*\): it emptied raw IPv4, mangle IPv4 and nat IPv4; it was writing filter IPv4 when it failed/,
+    );
+    assert.equal((await run(["recover", "--yes"])).code, 0);
+    assert.equal(await filter(), full);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("runCli export: TypeScript from merged files", async () => {
   const dir = await Deno.makeTempDir();
   try {
@@ -312,25 +472,6 @@ Deno.test("diffTable matches by rule ID, not text; foreign rules are context", (
 
 // ---- the real CLI on the kernel, in a private namespace -------------------------
 
-const CLI = new URL("../../cli.ts", import.meta.url).pathname;
-const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
-
-function cliCommand(args: string[], options: { stdin?: "piped" | "null" } = {}): Deno.Command {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `--config=${CONFIG}`, CLI, ...args],
-    stdin: options.stdin ?? "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  });
-}
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const r = await cliCommand(args).output();
-  const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
-}
-
 const RULES = `family: ipv4
 tables:
   filter:
@@ -377,17 +518,17 @@ async function waitFor(what: string, check: () => Promise<boolean>): Promise<voi
 }
 
 kernelTest("rampart plan, diff, apply, show, remove: outputs and exit codes", async (netns) => {
-  await withRules(async (file) => {
+  await withRules(async (file, dir) => {
     await nsExec(netns, "iptables-nft", ["-A", "INPUT", "-s", "192.0.2.1", "-j", "DROP"]);
     const foreign = "-A INPUT -s 192.0.2.1/32 -j DROP";
-    const ns = ["--netns", netns, "--backend", "nft"];
+    const ns = ["--netns", netns, "--backend", "nft", "--state-dir", dir];
 
-    const plan = await cli(["plan", file, ...ns]);
+    const plan = await rampart(["plan", file, ...ns]);
     assert.equal(plan.code, 0, plan.err);
     assert.match(plan.out, /^# filter \(IPv4\)\n\*filter\n/);
     assert.match(plan.out, /-m comment --comment "rampart:[\w-]{16}" -m comment --comment "ssh"/);
 
-    const planJson = await cli(["plan", file, ...ns, "--json"]);
+    const planJson = await rampart(["plan", file, ...ns, "--json"]);
     const doc = JSON.parse(planJson.out);
     assert.equal(doc.ok, true);
     assert.equal(doc.changed, true);
@@ -397,36 +538,36 @@ kernelTest("rampart plan, diff, apply, show, remove: outputs and exit codes", as
       ),
     );
 
-    const diff = await cli(["diff", file, ...ns]);
+    const diff = await rampart(["diff", file, ...ns]);
     assert.equal(diff.code, 0, diff.err);
     assert.match(diff.out, /chain rp-input \(new\)/);
     assert.match(diff.out, /· -A INPUT -s 192\.0\.2\.1\/32 -j DROP/);
 
-    const refused = await cli(["apply", file, ...ns]);
+    const refused = await rampart(["apply", file, ...ns]);
     assert.equal(refused.code, EXIT_CODES.USAGE);
     assert.equal(ruleLines(await saveFilter(netns)).some((l) => l.includes("rampart:")), false);
 
-    const apply = await cli(["apply", file, ...ns, "--yes"]);
+    const apply = await rampart(["apply", file, ...ns, "--yes"]);
     assert.equal(apply.code, 0, apply.err);
     assert.match(apply.err, /\[\d+\/\d+\] filter IPv4: \d+ lines written/);
     assert.match(apply.out, /Applied to network namespace/);
     const applied = await saveFilter(netns);
     assert.match(applied, /-A rp-input -p tcp .*--dports 22 -j ACCEPT/);
 
-    const again = await cli(["plan", file, ...ns]);
+    const again = await rampart(["plan", file, ...ns]);
     assert.match(again.out, /Nothing to do/);
-    const inSync = await cli(["diff", file, ...ns]);
+    const inSync = await rampart(["diff", file, ...ns]);
     assert.match(inSync.out, /filter \(IPv4\): in sync/);
 
-    const show = await cli(["show", ...ns, "-4"]);
+    const show = await rampart(["show", ...ns, "-4"]);
     assert.equal(show.code, 0, show.err);
     assert.match(show.out, /chain rp-input \(2 rules\)/);
-    const showJson = JSON.parse((await cli(["show", ...ns, "-4", "--json"])).out);
+    const showJson = JSON.parse((await rampart(["show", ...ns, "-4", "--json"])).out);
     assert.equal(showJson.source, "kernel");
-    const desired = await cli(["show", file]);
+    const desired = await rampart(["show", file]);
     assert.match(desired.out, /filter \(IPv4\)\n {2}INPUT insertions \(1 rule\)/);
 
-    const remove = await cli(["remove", ...ns, "--yes", "-4"]);
+    const remove = await rampart(["remove", ...ns, "--yes", "-4"]);
     assert.equal(remove.code, 0, remove.err);
     const after = ruleLines(await saveFilter(netns));
     assert.equal(after.some((l) => l.includes("rampart") || l.includes("rp-input")), false);
@@ -461,25 +602,34 @@ tables:
       const file = `${dir}/rules.yaml`;
       await Deno.writeTextFile(file, rules);
       for (const backend of ["nft", "legacy"]) {
-        const ns = ["--netns", netns, "--backend", backend, "--color", "never"];
-        const apply = await cli(["apply", file, ...ns, "--yes"]);
+        const ns = ["--netns", netns, "--backend", backend, "--color", "never", "--state-dir", dir];
+        const apply = await rampart(["apply", file, ...ns, "--yes"]);
         assert.equal(apply.code, 0, apply.err);
         const saved = await nsExec(netns, `iptables-${backend}-save`, []);
         assert.match(saved, /-j MASQUERADE --random-fully/, "the host has the features");
         assert.match(saved, /--nflog-size 64/);
-        assert.match((await cli(["plan", file, ...ns])).out, /Nothing to do/);
-        const diff = await cli(["diff", file, ...ns]);
+        assert.match((await rampart(["plan", file, ...ns])).out, /Nothing to do/);
+        const diff = await rampart(["diff", file, ...ns]);
         assert.equal(diff.code, 0, diff.err);
         assert.match(diff.out, /nat \(IPv4\): in sync/);
         assert.match(diff.out, /filter \(IPv4\): in sync/);
         assert.doesNotMatch(diff.out, /^ *[-+] /m);
         const ids = (text: string) =>
           [...text.matchAll(/rampart:([\w-]{16})/g)].map((m) => m[1]).sort();
-        const shown = await cli(["show", file, "--netns", netns, "--color", "never"]);
+        const shown = await rampart([
+          "show",
+          file,
+          "--netns",
+          netns,
+          "--color",
+          "never",
+          "--state-dir",
+          dir,
+        ]);
         assert.equal(shown.code, 0, shown.err);
         assert.match(shown.out, /--jump MASQUERADE --random-fully/);
         assert.deepEqual(ids(shown.out), ids(saved), "show FILES prints the IDs the kernel has");
-        const remove = await cli(["remove", ...ns, "--yes", "-4"]);
+        const remove = await rampart(["remove", ...ns, "--yes", "-4"]);
         assert.equal(remove.code, 0, remove.err);
       }
     } finally {
@@ -494,7 +644,7 @@ kernelTest(
     await withRules(async (file, dir) => {
       await nsExec(netns, "iptables-nft", ["-A", "INPUT", "-i", "lo", "-j", "ACCEPT"]);
       const before = ruleLines(await saveFilter(netns));
-      const child = cliCommand([
+      const child = rampartCommand([
         "apply",
         file,
         "--netns",
@@ -525,8 +675,10 @@ kernelTest(
         return !lines.some((l) => l.includes("rp-input"));
       });
       assert.deepEqual(ruleLines(await saveFilter(netns)), before);
-      const log = await Deno.readTextFile(`${dir}/pending-netns-${netns}/watchdog.log`);
-      assert.match(log, /reverted: the previous rules are back/);
+      await waitFor("the watchdog's outcome", async () => {
+        const log = await Deno.readTextFile(`${dir}/netns-${netns}.watchdog.log`);
+        return log.includes("reverted: the previous rules are back");
+      });
     });
   },
 );
@@ -535,7 +687,7 @@ kernelTest(
   "rampart apply --confirm-timeout, confirmed from another session with rampart confirm",
   async (netns) => {
     await withRules(async (file, dir) => {
-      const child = cliCommand([
+      const child = rampartCommand([
         "apply",
         file,
         "--netns",
@@ -556,7 +708,7 @@ kernelTest(
         if (done) throw new Error(`CLI ended early: ${err}`);
         err += value;
       }
-      const confirm = await cli(["confirm", "--netns", netns, "--state-dir", dir]);
+      const confirm = await rampart(["confirm", "--netns", netns, "--state-dir", dir]);
       if (confirm.code !== 0) {
         const pending = `${dir}/pending-netns-${netns}`;
         const files = await Array.fromAsync(Deno.readDir(pending)).then(
@@ -578,7 +730,7 @@ kernelTest(
       const doc = JSON.parse(out);
       assert.equal(doc.confirmation.outcome, "confirmed");
       assert.match(await saveFilter(netns), /rp-input/);
-      const none = await cli(["confirm", "--netns", netns, "--state-dir", dir]);
+      const none = await rampart(["confirm", "--netns", netns, "--state-dir", dir]);
       assert.equal(none.code, EXIT_CODES.FAILURE);
     });
   },
@@ -587,8 +739,17 @@ kernelTest(
 kernelTest(
   "rampart watch re-applies a clobbered rule and stops cleanly on SIGTERM",
   async (netns) => {
-    await withRules(async (file) => {
-      const child = cliCommand(["watch", file, "--netns", netns, "--backend", "nft"]).spawn();
+    await withRules(async (file, dir) => {
+      const child = rampartCommand([
+        "watch",
+        file,
+        "--netns",
+        netns,
+        "--backend",
+        "nft",
+        "--state-dir",
+        dir,
+      ]).spawn();
       const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
       let err = "";
       const readUntil = async (text: string, from: number) => {
@@ -599,6 +760,10 @@ kernelTest(
         }
       };
       await readUntil("applied filter IPv4", 0);
+      // watch holds the target: an apply meanwhile is refused.
+      const refused = await rampart(["apply", file, "--netns", netns, "--state-dir", dir, "--yes"]);
+      assert.equal(refused.code, EXIT_CODES.FAILURE);
+      assert.match(refused.err, /Another rampart command is changing .* 'rampart watch /);
       // Another program deletes our jump rule.
       const jump = (await saveFilter(netns)).split("\n").find((l) =>
         l.startsWith("-A INPUT") && l.includes("rampart:")
@@ -671,12 +836,12 @@ Deno.test("rampart plan: file errors found before the kernel is read exit 4 with
   ];
   for (const [text, message, field] of cases) {
     await withFile(text, async (file) => {
-      const r = await cli(["plan", file, "--netns", "rp-never-created"]);
+      const r = await rampart(["plan", file, "--netns", "rp-never-created"]);
       assert.equal(r.code, EXIT_CODES.INVALID_POLICY, r.err);
       assert.match(r.err, message);
       assert.doesNotMatch(r.err, /RangeError|at .*\.ts:\d+/);
       const json = JSON.parse(
-        (await cli(["plan", file, "--netns", "rp-never-created", "--json"])).out,
+        (await rampart(["plan", file, "--netns", "rp-never-created", "--json"])).out,
       );
       assert.equal(json.error.field, field);
       assert.equal(json.exitCode, EXIT_CODES.INVALID_POLICY);
@@ -685,17 +850,17 @@ Deno.test("rampart plan: file errors found before the kernel is read exit 4 with
 });
 
 Deno.test("rampart plan: endless and oversized input stop with a clear error (--max-file-size raises the limit)", async () => {
-  const zero = await cli(["plan", "/dev/zero", "--netns", "rp-never-created"]);
+  const zero = await rampart(["plan", "/dev/zero", "--netns", "rp-never-created"]);
   assert.equal(zero.code, EXIT_CODES.INVALID_POLICY);
   assert.match(
     zero.err,
     /^rampart plan: \/dev\/zero:1:1: File larger than 64 MiB: .*--max-file-size/,
   );
   await withFile(rulesEnding("action: drop") + "#".repeat(2048) + "\n", async (file) => {
-    const small = await cli(["export", file, "--max-file-size", "1K"]);
+    const small = await rampart(["export", file, "--max-file-size", "1K"]);
     assert.equal(small.code, EXIT_CODES.INVALID_POLICY);
     assert.match(small.err, /File larger than 1 KiB|File larger than 1024 bytes/);
-    const ok = await cli(["export", file, "--max-file-size", "1M"]);
+    const ok = await rampart(["export", file, "--max-file-size", "1M"]);
     assert.equal(ok.code, 0, ok.err);
   });
   assert.equal(parseCliArgs(["plan", "a.yaml", "--max-file-size", "2G"]).maxFileBytes, 2 ** 31);
@@ -707,25 +872,25 @@ kernelTest(
   async (netns) => {
     const ns = ["--netns", netns, "--backend", "nft"];
     await withFile(rulesEnding("jump: MISSING"), async (file) => {
-      const plan = await cli(["plan", file, ...ns]);
+      const plan = await rampart(["plan", file, ...ns]);
       assert.equal(plan.code, EXIT_CODES.INVALID_POLICY, plan.err);
       assert.match(
         plan.err,
         /rules\.yaml:13:17: Invalid jump "MISSING": the filter table \(IPv4\) has no chain of that name/,
       );
-      const apply = await cli(["apply", file, ...ns, "--yes"]);
+      const apply = await rampart(["apply", file, ...ns, "--yes"]);
       assert.equal(apply.code, EXIT_CODES.INVALID_POLICY, apply.err);
       assert.doesNotMatch(await saveFilter(netns), /rp-in/, "nothing was written");
       // Once another program has created the chain, the same file applies.
       await nsExec(netns, "iptables-nft", ["-N", "MISSING"]);
-      const again = await cli(["apply", file, ...ns, "--yes"]);
+      const again = await rampart(["apply", file, ...ns, "--yes"]);
       assert.equal(again.code, 0, again.err);
       assert.match(await saveFilter(netns), /-A rp-in .*-j MISSING/);
     });
     await withFile(
       rulesEnding("sourceIpSet: rp-no-such-set\n          action: drop"),
       async (file) => {
-        const plan = await cli(["plan", file, ...ns, "--json"]);
+        const plan = await rampart(["plan", file, ...ns, "--json"]);
         assert.equal(plan.code, EXIT_CODES.INVALID_POLICY, plan.out);
         const doc = JSON.parse(plan.out);
         assert.deepEqual([doc.error.line, doc.error.column, doc.error.field], [
@@ -739,7 +904,7 @@ kernelTest(
         );
         await nsExec(netns, "ipset", ["create", "rp-no-such-set", "hash:ip"]);
         try {
-          const ok = await cli(["plan", file, ...ns]);
+          const ok = await rampart(["plan", file, ...ns]);
           assert.equal(ok.code, 0, ok.err);
           assert.match(ok.out, /--match-set rp-no-such-set src/);
         } finally {
@@ -757,7 +922,7 @@ kernelTest(
       ] as const
     ) {
       await withFile(text, async (file) => {
-        const plan = await cli(["plan", file, ...ns]);
+        const plan = await rampart(["plan", file, ...ns]);
         assert.equal(plan.code, EXIT_CODES.INVALID_POLICY, plan.err);
         assert.match(plan.err, message);
       });

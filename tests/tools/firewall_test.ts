@@ -1,6 +1,8 @@
 import assert from "assert";
 import {
   Accept,
+  type ApplyIntent,
+  type ApplyJournal,
   type CommandRunner,
   DenoCommandRunner,
   Dnat,
@@ -368,10 +370,10 @@ for (const backend of ["nft", "legacy"] as const) {
   });
 }
 
-Deno.test("firewall (fake): a failed rollback is reported with both errors", async () => {
-  const env = fakeEnv();
+/** A runner whose every iptables-restore after the first fails. */
+function failingAfterFirstRestore(inner: CommandRunner): CommandRunner {
   let restores = 0;
-  const runner: CommandRunner = {
+  return {
     run(cmd, args, opts) {
       if (cmd.includes("restore") && ++restores > 1) {
         return Promise.resolve({
@@ -380,16 +382,131 @@ Deno.test("firewall (fake): a failed rollback is reported with both errors", asy
           stderr: "iptables-restore: line 2 failed\n",
         });
       }
-      return env.runner.run(cmd, args, opts);
+      return inner.run(cmd, args, opts);
     },
   };
-  const fw = firewall(env, runner);
+}
+
+Deno.test("firewall (fake): a failed rollback is reported with both errors", async () => {
+  const env = fakeEnv();
+  const fw = firewall(env, failingAfterFirstRestore(env.runner));
   fw.setPolicy(policyA());
   await assert.rejects(() => fw.apply(), (e: unknown) => {
     assert.ok(e instanceof FirewallRollbackError);
     assert.ok(e.cause instanceof Error && e.rollbackError instanceof Error);
     return true;
   });
+});
+
+/** A journal that records every call, and can refuse to begin. */
+function recordingJournal(options: { refuseBegin?: boolean } = {}) {
+  const calls: string[] = [];
+  let intent: ApplyIntent | undefined;
+  const journal: ApplyJournal = {
+    begin(i) {
+      if (options.refuseBegin) return Promise.reject(new Error("disk full"));
+      intent = i;
+      calls.push(
+        `begin ${i.operation} ${i.tables.map((t) => `${t.table}/${t.ipVersion}`).join(",")}`,
+      );
+      return Promise.resolve();
+    },
+    tableDone(t) {
+      calls.push(`done ${t.table}/${t.ipVersion}`);
+      return Promise.resolve();
+    },
+    end(outcome) {
+      calls.push(`end ${outcome}`);
+      return Promise.resolve();
+    },
+    fail(error) {
+      calls.push(`fail ${error.split(" (")[0]}`);
+      return Promise.resolve();
+    },
+  };
+  return { journal, calls, intent: () => intent };
+}
+
+/** policyA's tables in apply order (its nat table is IPv4 only). */
+const ALL_TABLES = "raw/4,mangle/4,nat/4,filter/4,raw/6,mangle/6,filter/6";
+
+Deno.test("firewall (fake): the journal records the intent before writing, each table, and the end", async () => {
+  const env = fakeEnv();
+  const { journal, calls, intent } = recordingJournal();
+  let writesBeforeBegin = -1;
+  const runner: CommandRunner = {
+    run(cmd, args, opts) {
+      if (cmd.includes("restore") && calls.length === 0) writesBeforeBegin++;
+      return env.runner.run(cmd, args, opts);
+    },
+  };
+  const fw = new Firewall({ runner, backend: "nft", journal });
+  fw.setPolicy(policyA());
+  await fw.apply();
+  assert.equal(writesBeforeBegin, -1, "nothing is written before the intent is recorded");
+  assert.deepEqual(calls, [
+    `begin apply ${ALL_TABLES}`,
+    ...ALL_TABLES.split(",").map((t) => `done ${t}`),
+    "end applied",
+  ]);
+  // The intent holds the snapshot taken before: restoring it undoes the apply.
+  const snapshot = intent()!.snapshot!;
+  assert.equal(snapshot.tables.length, 7);
+  assert.ok(snapshot.tables.every((t) => t.chains.length === 0));
+  const applied = await saveAll(env);
+  await fw.restoreSnapshot(snapshot);
+  assert.doesNotMatch(Object.values(await saveAll(env)).join("\n"), /rampart:/);
+  assert.match(applied["filter/4"]!, /rampart:/);
+});
+
+Deno.test("firewall (fake): a journal that cannot record aborts the apply with nothing written", async () => {
+  const env = fakeEnv();
+  const before = await saveAll(env);
+  const { journal } = recordingJournal({ refuseBegin: true });
+  const fw = new Firewall({ runner: env.runner, backend: "nft", journal });
+  fw.setPolicy(policyA());
+  await assert.rejects(() => fw.apply(), /disk full/);
+  assert.deepEqual(await saveAll(env), before);
+});
+
+Deno.test("firewall (fake): a rolled-back apply ends the journal; a failed rollback keeps it", async () => {
+  const env = fakeEnv();
+  const runner = faulty(env.runner, "nat");
+  const { journal, calls } = recordingJournal();
+  const fw = new Firewall({ runner, backend: "nft", journal });
+  fw.setPolicy(policyA());
+  await assert.rejects(() => fw.apply());
+  assert.deepEqual(calls, [
+    `begin apply ${ALL_TABLES}`,
+    "done raw/4",
+    "done mangle/4",
+    "end rolled-back",
+  ]);
+
+  const second = recordingJournal();
+  const fw2 = new Firewall({
+    runner: failingAfterFirstRestore(env.runner),
+    backend: "nft",
+    journal: second.journal,
+  });
+  fw2.setPolicy(policyA());
+  await assert.rejects(() => fw2.apply(), FirewallRollbackError);
+  assert.deepEqual(second.calls, [
+    `begin apply ${ALL_TABLES}`,
+    "done raw/4",
+    "fail Apply failed",
+  ]);
+
+  const third = recordingJournal();
+  const fw3 = new Firewall({
+    runner: faulty(env.runner, "filter"),
+    backend: "nft",
+    journal: third.journal,
+  });
+  fw3.setPolicy(policyA());
+  await assert.rejects(() => fw3.apply({ snapshot: false }));
+  assert.equal(third.intent()?.snapshot, undefined, "no snapshot, nothing to roll back to");
+  assert.match(third.calls.at(-1)!, /^fail .*line 2 failed/, "kept: the tables are mixed");
 });
 
 Deno.test("firewall (fake): a table left out of the policy loses our rules; policies go back to ACCEPT", async () => {
