@@ -12,10 +12,13 @@
  *    value rather than by number (numbers race with other writers), and only
  *    create, flush or delete chains whose names carry one of our prefixes.
  * 2. **Atomic, minimal writes.** Each apply is one `iptables-restore --noflush`
- *    transaction. Every rule carries a chained ID (see `calculateRuleHashes`):
- *    comparing ID lists position by position finds the first rule that
- *    differs, and a common suffix of IDs (a rule another program inserted into
- *    our chain) is kept, so unchanged rules keep their counters.
+ *    transaction. Every rule carries an ID: by default a stable one, from the
+ *    rule's own content (see `calculateStableRuleHashes`), so a longest common
+ *    subsequence of the kernel's IDs and ours gives the fewest lines to write
+ *    and unchanged rules keep their counters; a chain whose edit would cost
+ *    more than writing it afresh is flushed and rewritten. With Felix's
+ *    chained IDs (`ruleIds: "chained"`), lists are compared from the first
+ *    rule that differs, keeping a common suffix.
  * 3. **Do not parse iptables-save.** iptables-save prints rules in its own,
  *    backend-specific normalised form. We read only chain names, policies and
  *    the first comment of each rule; when a rule of ours must be deleted from
@@ -45,7 +48,7 @@
  * @module
  */
 import type { Features } from "../dsl/features.ts";
-import { calculateRuleHashes } from "../dsl/hash.ts";
+import { calculateRuleIds, type RuleIds } from "../dsl/hash.ts";
 import { type Chain, type Rule, ruleComments } from "../dsl/rule.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { RestoreError, SaveError, TableConfigError } from "./errors.ts";
@@ -93,6 +96,14 @@ export interface TableOptions {
   ipVersion?: 4 | 6;
   /** Prefix of the comment that carries each rule's ID. @default {"rampart:"} */
   hashPrefix?: string;
+  /**
+   * How rule IDs are computed: `"stable"` from each rule's own content (see
+   * `calculateStableRuleHashes`), so changing, inserting or deleting one rule
+   * writes about one line and every other rule keeps its counters;
+   * `"chained"` as Felix does (see `calculateRuleHashes`), so a change
+   * rewrites every later rule of the chain. @default {"stable"}
+   */
+  ruleIds?: RuleIds;
   /** Chains whose names start with one of these are ours. @default {["rp-"]} */
   chainPrefixes?: readonly string[];
   /** Regular expression (source) for old rules of ours in chains we do not own. @default {""} */
@@ -247,6 +258,7 @@ export class Table {
   readonly ipVersion: 4 | 6;
 
   readonly #hashPrefix: string;
+  readonly #ruleIds: RuleIds;
   readonly #chainPrefixes: readonly string[];
   readonly #oldInsertPattern: RegExp | undefined;
   readonly #insertMode: "insert" | "append";
@@ -324,6 +336,13 @@ export class Table {
         { field: "hashPrefix", value: this.#hashPrefix },
       );
     }
+    this.#ruleIds = options.ruleIds ?? "stable";
+    if (this.#ruleIds !== "stable" && this.#ruleIds !== "chained") {
+      throw new TableConfigError(
+        `Invalid ruleIds ${JSON.stringify(this.#ruleIds)}: expected "stable" or "chained"`,
+        { field: "ruleIds", value: this.#ruleIds },
+      );
+    }
     this.#chainPrefixes = [...(options.chainPrefixes ?? ["rp-"])];
     for (const p of this.#chainPrefixes) {
       if (!CHAIN_PREFIX.test(p)) {
@@ -399,6 +418,11 @@ export class Table {
    */
   get features(): Readonly<Features> | undefined {
     return this.#currentFeatures;
+  }
+
+  /** How this table computes rule IDs (`ruleIds` option). */
+  get ruleIds(): RuleIds {
+    return this.#ruleIds;
   }
 
   /** Tells whether a chain name carries one of our prefixes. */
@@ -830,7 +854,7 @@ export class Table {
 
   #hashed(key: string, list: RuleList, features: Features): HashedRules {
     this.#takeOver(list, features);
-    list.hashes ??= calculateRuleHashes(key, list.rules, features);
+    list.hashes ??= calculateRuleIds(key, list.rules, { ruleIds: this.#ruleIds, features });
     return { rules: list.rules, hashes: list.hashes };
   }
 
@@ -927,6 +951,7 @@ export class Table {
       positionalEdits: this.#backend === "legacy" || features.nftPositionalEdits === true,
       insertMode: this.#insertMode,
       hashPrefix: this.#hashPrefix,
+      ruleIds: this.#ruleIds,
       features,
       owned,
       foreign,
