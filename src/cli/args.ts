@@ -4,6 +4,7 @@
  * @module
  */
 import { parseArgs } from "parse-args";
+import type { RuleIds } from "../../dsl/hash.ts";
 import { isTableName, type TableName } from "../kernel_chains.ts";
 
 /** The CLI's commands. */
@@ -88,6 +89,8 @@ export interface CliArgs {
   stateDir?: string;
   /** `--insert-mode`. */
   insertMode: "insert" | "append";
+  /** `--rule-ids`; absent: the policy files' `ruleIds`, else `"stable"`. */
+  ruleIds?: RuleIds;
 }
 
 /**
@@ -206,6 +209,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
         "chain-prefix": { type: "string", multiple: true },
         "state-dir": { type: "string" },
         "insert-mode": { type: "string", default: "insert" },
+        "rule-ids": { type: "string" },
       },
     });
   } catch (e) {
@@ -269,6 +273,16 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     );
   }
   args.insertMode = insertMode;
+  const ruleIds = v["rule-ids"];
+  if (ruleIds !== undefined) {
+    if (ruleIds !== "stable" && ruleIds !== "chained") {
+      throw new UsageError(
+        `Invalid --rule-ids ${JSON.stringify(ruleIds)}: expected stable or chained`,
+        { command },
+      );
+    }
+    args.ruleIds = ruleIds;
+  }
   args.yes = v.yes === true;
   args.json = v.json === true;
   args.hashPrefix = v["hash-prefix"] ?? "rampart:";

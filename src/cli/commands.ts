@@ -4,6 +4,7 @@
  * @module
  */
 import { RuleError } from "../../dsl/errors.ts";
+import type { RuleIds } from "../../dsl/hash.ts";
 import { FeatureDetector } from "../feature_detector.ts";
 import { Firewall, type FirewallApplyResult } from "../firewall.ts";
 import { TABLE_NAMES, type TableName } from "../kernel_chains.ts";
@@ -69,13 +70,20 @@ function families(args: CliArgs, policy?: Policy): IpFamily[] {
   return chosen;
 }
 
+/** The rule-ID scheme: `--rule-ids`, else the files' `ruleIds`, else stable. */
+function ruleIdsOf(args: CliArgs, policy?: Policy): RuleIds {
+  return args.ruleIds ?? policy?.ruleIds ?? "stable";
+}
+
 function makeFirewall(ctx: Context, policy?: Policy): Firewall {
   const { args, env } = ctx;
   const ipVersions = families(args, policy);
+  const ruleIds = ruleIdsOf(args, policy);
   const firewall = new Firewall({
     ...(args.netns === undefined ? {} : { netns: args.netns }),
     backend: args.backend,
     hashPrefix: args.hashPrefix,
+    ruleIds,
     chainPrefixes: args.chainPrefixes,
     insertMode: args.insertMode,
     runner: env.runnerFor(args.netns),
@@ -86,7 +94,9 @@ function makeFirewall(ctx: Context, policy?: Policy): Firewall {
   const tables: readonly TableName[] = args.tables.length === 0 ? TABLE_NAMES : args.tables;
   for (const v of ipVersions) for (const t of tables) firewall.table(t, v);
   if (policy !== undefined) {
-    firewall.setPolicy(selectPolicy(policy, { tables: args.tables, ipVersions }));
+    // --rule-ids overrides the files' setting.
+    const selected = selectPolicy(policy, { tables: args.tables, ipVersions });
+    firewall.setPolicy({ ...selected, ruleIds });
   }
   return firewall;
 }
@@ -116,6 +126,7 @@ async function diffs(ctx: Context, firewall: Firewall): Promise<TableDiff[]> {
       chainPrefixes: ctx.args.chainPrefixes,
       insertMode: ctx.args.insertMode,
       features: engine.features ?? {},
+      ruleIds: firewall.ruleIds,
     }));
   }
   return out;
@@ -181,6 +192,7 @@ async function cmdShow(ctx: Context): Promise<number> {
     const detector = new FeatureDetector({ runner: ctx.env.runnerFor(ctx.args.netns) });
     const text = describePolicy(policy, {
       hashPrefix: ctx.args.hashPrefix,
+      ruleIds: ruleIdsOf(ctx.args, policy),
       color: ctx.color,
       features: await detector.getFeatures(),
     });
