@@ -211,39 +211,39 @@ class ScriptWriter {
 
 /**
  * Relative costs of writing an owned chain, in units of one rule appended to
- * a chain (measured with iptables 1.8.9 on chains of 100 and 20,000 rules;
- * see `rewriteIsCheaper`). On nft, the first positional line (`-R`, `-D n`,
- * `-I n`) of a transaction makes iptables read every rule of that chain from
- * the kernel (about 0.75 units per rule), and each one walks the chain to its
- * position; on legacy, the whole table is read and written whatever the
- * script, and a positional line walks the chain more cheaply.
+ * a chain (fitted to restores of iptables 1.8.9 on chains of 100 and 20,000
+ * rules, both backends; see `editCosts`). On nft, the first positional line
+ * (`-R`, `-D n`, `-I n`) of a transaction makes iptables read every rule of
+ * that chain from the kernel, each positional line walks the chain to its
+ * position, and a flush deletes every old rule one by one; on legacy, the
+ * whole table is read and written whatever the script (a cost common to both
+ * ways, left out), and a positional line walks the chain more cheaply.
  */
-const EDIT_COST = {
-  nft: { readPerRule: 0.75, perLine: 0.5, positionsPerUnit: 200 },
-  legacy: { readPerRule: 0, perLine: 0.35, positionsPerUnit: 2000 },
+const WRITE_COST = {
+  nft: { readPerRule: 0.75, perLine: 0.5, positionsPerUnit: 200, flushPerRule: 0.25 },
+  legacy: { readPerRule: 0, perLine: 0.35, positionsPerUnit: 2000, flushPerRule: 0 },
 } as const;
 
 /**
- * Below this cost (about 5 ms of iptables' time), an owned chain is always
- * edited in place: rewriting it would save less than a process start-up and
- * reset the counters of its unchanged rules.
+ * Owned chains are flushed and rewritten only when that saves more than this
+ * over the whole table (about 13 ms of iptables' time): a rewrite resets the
+ * counters of the chain's unchanged rules, so a few milliseconds are not
+ * worth it.
  */
-const ALWAYS_EDIT_BELOW = 200;
+const MIN_REWRITE_SAVING = 500;
 
 /**
- * Whether flushing an owned chain and appending all its rules costs less than
- * editing it: the cost of the positional lines `writeOwnedChain` would write
- * (computed at their positions in the chain as the script changes it) against
- * one append per rule.
+ * The cost of editing an owned chain (the positional lines `writeOwnedChain`
+ * writes, each at its position in the chain as the script changes it, plus
+ * reading the chain on nft) and of flushing it and appending every rule.
  */
-function rewriteIsCheaper(
+function editCosts(
   blocks: readonly EditBlock[],
   prevLength: number,
   curLength: number,
   backend: "nft" | "legacy",
-): boolean {
-  const { readPerRule, perLine, positionsPerUnit } = EDIT_COST[backend];
-  const threshold = Math.max(curLength, ALWAYS_EDIT_BELOW);
+): { edit: number; rewrite: number } {
+  const { readPerRule, perLine, positionsPerUnit, flushPerRule } = WRITE_COST[backend];
   let edit = 0;
   let positional = false;
   for (const { oldStart, oldCount, newStart, newCount } of blocks) {
@@ -261,10 +261,9 @@ function rewriteIsCheaper(
       else edit += added * (perLine + (newStart + replaced + added / 2) / positionsPerUnit);
     }
     positional ||= replaced > 0 || oldCount > replaced || oldStart + oldCount < prevLength;
-    if (edit > threshold) return true;
   }
   if (positional) edit += readPerRule * prevLength;
-  return edit > threshold;
+  return { edit, rewrite: curLength + flushPerRule * prevLength };
 }
 
 /**
@@ -275,10 +274,10 @@ function rewriteIsCheaper(
  *   subsequence of IDs (stable IDs; with chained IDs, from the first ID that
  *   differs, skipping a common suffix), so a changed rule, or a rule another
  *   program inserted into or deleted from our chain, costs one line and every
- *   other rule keeps its counters. A chain that changes so much that editing
- *   it costs more than writing it again is flushed and rewritten instead
- *   (`rewriteIsCheaper`), and so is every changed chain with nft and no
- *   positional edits (iptables < 1.8.3).
+ *   other rule keeps its counters. Chains that change so much that editing
+ *   them costs more than writing them again are flushed and rewritten
+ *   instead, when that saves a measurable time (`editCosts`), and so is every
+ *   changed chain with nft and no positional edits (iptables < 1.8.3).
  * - Chains we do not own: with stable IDs, the rules of ours that went away
  *   are deleted by value and the new ones inserted at their place; with
  *   chained IDs (or old nft), if our rules are not exactly where expected,
@@ -327,37 +326,44 @@ export function streamTablePlan(
     /** Rules the kernel has in the chain before the edit (0 when rewritten). */
     prevLength: number;
   }[] = [];
+  const all = (m: number): EditBlock[] =>
+    m === 0 ? [] : [{ oldStart: 0, oldCount: 0, newStart: 0, newCount: m }];
+  // Chains a rewrite would make cheaper, and by how much in all.
+  const cheaper: number[] = [];
+  let saving = 0;
   for (const name of ownedNames) {
     const prev = input.dataplane.get(name);
     const cur = input.owned.get(name)!;
     const m = cur.rules.length;
-    const all = [{ oldStart: 0, oldCount: 0, newStart: 0, newCount: m }];
     if (prev === undefined) {
       // New chain: everything is written, so its IDs can wait.
       rewrite.add(name);
       const hashes = "hash" in cur ? () => cur.hash() : cur.hashes;
-      ownedPlans.push({
-        name,
-        rules: cur.rules,
-        hashes,
-        blocks: m === 0 ? [] : all,
-        prevLength: 0,
-      });
+      ownedPlans.push({ name, rules: cur.rules, hashes, blocks: all(m), prevLength: 0 });
       continue;
     }
     const hashes = "hash" in cur ? cur.hash() : cur.hashes;
-    let blocks = chained ? diffIdsAtEnds(prev.hashes, hashes) : diffIds(prev.hashes, hashes);
-    let prevLength = prev.hashes.length;
-    if (
-      blocks.length > 0 &&
-      (rewriteAll || rewriteIsCheaper(blocks, prevLength, m, input.backend))
-    ) {
-      rewrite.add(name);
-      blocks = m === 0 ? [] : all;
-      prevLength = 0;
+    const blocks = chained ? diffIdsAtEnds(prev.hashes, hashes) : diffIds(prev.hashes, hashes);
+    const prevLength = prev.hashes.length;
+    if (blocks.length > 0) {
+      hasEdits = true;
+      if (rewriteAll) rewrite.add(name);
+      else {
+        const { edit, rewrite: fresh } = editCosts(blocks, prevLength, m, input.backend);
+        if (edit > fresh) {
+          cheaper.push(ownedPlans.length);
+          saving += edit - fresh;
+        }
+      }
     }
-    if (blocks.length > 0 || rewrite.has(name)) hasEdits = true;
     ownedPlans.push({ name, rules: cur.rules, hashes, blocks, prevLength });
+  }
+  if (saving > MIN_REWRITE_SAVING) { for (const i of cheaper) rewrite.add(ownedPlans[i]!.name); }
+  for (const plan of ownedPlans) {
+    if (plan.prevLength > 0 && rewrite.has(plan.name)) {
+      plan.blocks = all(plan.rules.length);
+      plan.prevLength = 0;
+    }
   }
   for (const { name, blocks } of ownedPlans) {
     if (blocks.some((b) => b.newCount > 0)) writtenChains.add(name);
