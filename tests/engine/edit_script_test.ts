@@ -24,9 +24,7 @@ function lcsLength(a: string[], b: string[]): number {
     let diag = 0;
     for (let j = 1; j <= b.length; j++) {
       const up = row[j]!;
-      row[j] = a[i - 1] !== "" && a[i - 1] === b[j - 1]
-        ? diag + 1
-        : Math.max(row[j]!, row[j - 1]!);
+      row[j] = a[i - 1] !== "" && a[i - 1] === b[j - 1] ? diag + 1 : Math.max(row[j]!, row[j - 1]!);
       diag = up;
     }
   }
@@ -71,7 +69,7 @@ Deno.test("diffIds: scattered changes give one run each; a move is a delete and 
   ]);
 });
 
-Deno.test("diffIds: foreign rules (\"\") never match; duplicated old IDs are kept once", () => {
+Deno.test('diffIds: foreign rules ("") never match; duplicated old IDs are kept once', () => {
   check(["a", "", "b", "", "c"], ["a", "b", "c"]);
   check(["a", "b", "a", "b", "a"], ["b", "a", "c"]);
   check(["x", "x", "x"], ["x"]);
