@@ -171,6 +171,45 @@ Deno.test("table: extend, replace, insert, move and truncate write one line per 
   assert.equal(await table.plan(), "");
 });
 
+Deno.test("table: a table written with chained IDs is taken over with stable ones, and back", async () => {
+  const { fake, table } = setup({ ruleIds: "chained" });
+  const rules = [tcp(1), tcp(2), tcp(3)];
+  table.updateChain({ name: "rp-in", rules });
+  table.setRuleInsertions("INPUT", [{ action: Jump("rp-in") }, { action: Drop() }]);
+  await table.apply();
+  const stable = new Table("filter", {
+    runner: fake.runner,
+    backend: "nft",
+    hashPrefix: "rp:",
+    featureDetector: {
+      getFeatures: () => Promise.resolve({ nftPositionalEdits: true }),
+      refreshFeatures: () => Promise.resolve({ nftPositionalEdits: true }),
+    },
+  });
+  stable.updateChain({ name: "rp-in", rules });
+  stable.setRuleInsertions("INPUT", [{ action: Jump("rp-in") }, { action: Drop() }]);
+  // Each list's first rule has the same ID in both schemes: only the others are written.
+  const heads = (await stable.plan()).trim().split("\n").map((l) =>
+    l.split(" ").slice(0, 3).join(" ")
+  );
+  assert.deepEqual(heads, [
+    "*filter",
+    "-R rp-in 2",
+    "-R rp-in 3",
+    "-D INPUT -m",
+    "-A INPUT -m",
+    "COMMIT",
+  ]);
+  await stable.apply();
+  assert.equal(await stable.plan(), "");
+  assert.equal((await rulesOf(fake)).filter((l) => l.startsWith("-A ")).length, 5);
+  // And back: two -R, and (chained IDs) both INPUT rules deleted and inserted again.
+  assert.deepEqual(
+    (await table.plan()).trim().split("\n").map((l) => l.split(" ").slice(0, 2).join(" ")),
+    ["*filter", "-R rp-in", "-R rp-in", "-D INPUT", "-D INPUT", "-I INPUT", "-I INPUT", "COMMIT"],
+  );
+});
+
 for (const backend of ["nft", "legacy"] as const) {
   for (const insertMode of ["insert", "append"] as const) {
     Deno.test(`table: dirty start cleans stale rules, keeps foreign ones (${backend}, ${insertMode})`, async () => {
