@@ -223,10 +223,7 @@ export function calculateRuleHashes(
 ): string[] {
   // The digest chain lives in the first 28 bytes of `buffer`: each rule's
   // text is encoded right after the previous digest and hashed in place.
-  const first = encoder.encode(chainName);
-  ensureRoom(first.length);
-  buffer.set(first, 0);
-  sha224InPlace(buffer, first.length);
+  hashChainName(chainName);
   const ids: string[] = new Array(rules.length);
   const options = { hash: "HASH", features };
   for (let i = 0; i < rules.length; i++) {
@@ -294,10 +291,7 @@ export function calculateStableRuleHashes(
   rules: readonly Rule[],
   options: StableRuleHashOptions = {},
 ): string[] {
-  const first = encoder.encode(chainName);
-  ensureRoom(first.length);
-  buffer.set(first, 0);
-  sha224InPlace(buffer, first.length);
+  hashChainName(chainName);
   const seed = buffer.slice(0, DIGEST_BYTES);
   const ids: string[] = new Array(rules.length);
   const render = { hash: "HASH", features: options.features ?? {} };
@@ -394,6 +388,14 @@ function tableSize(n: number): number {
     copies = new Int32Array(size);
   }
   return size;
+}
+
+/** Writes `SHA-224(chainName)` to the first 28 bytes of the shared buffer. */
+function hashChainName(chainName: string): void {
+  const first = encoder.encode(chainName);
+  ensureRoom(first.length);
+  buffer.set(first, 0);
+  sha224InPlace(buffer, first.length);
 }
 
 /** Grows the shared buffer to hold `bytes` bytes plus SHA-224 padding, keeping the digest. */

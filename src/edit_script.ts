@@ -38,15 +38,10 @@ export interface EditBlock {
  * @returns The runs to replace, in increasing order.
  */
 export function diffIds(prev: readonly string[], cur: readonly string[]): EditBlock[] {
-  const n = prev.length, m = cur.length;
   // A common prefix and suffix are kept without looking them up.
-  let p = 0;
-  while (p < n && p < m && prev[p] === cur[p]) p++;
-  let s = 0;
-  while (s < n - p && s < m - p && prev[n - 1 - s] === cur[m - 1 - s]) s++;
-  const a = n - p - s, b = m - p - s;
-  if (a === 0 && b === 0) return [];
-  if (a === 0 || b === 0) return [{ oldStart: p, oldCount: a, newStart: p, newCount: b }];
+  const middle = diffIdsAtEnds(prev, cur);
+  if (middle.length === 0 || middle[0]!.oldCount === 0 || middle[0]!.newCount === 0) return middle;
+  const { oldStart: p, oldCount: a, newCount: b } = middle[0]!;
   // Old positions of each ID in the middle (ascending); "" (not ours) never matches.
   const where = new Map<string, number | number[]>();
   for (let i = p; i < p + a; i++) {
