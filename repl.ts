@@ -5,8 +5,8 @@
  * Run it with `deno task repl` (or `deno run --allow-read --allow-write
  * --allow-env jsr:@rampart/iptables/repl`): without `--allow-run`, Deno asks
  * before Rampart runs each iptables binary. Flags: `--netns <name>`,
- * `--backend nft|legacy|auto`, `--history <file>`, `--no-history`, `--fake`
- * (an in-memory dataplane instead of the kernel).
+ * `--backend nft|legacy|auto`, `--rule-ids stable|chained`, `--history <file>`,
+ * `--no-history`, `--fake` (an in-memory dataplane instead of the kernel).
  *
  * @example Embedding a session
  * ```ts
@@ -38,10 +38,13 @@ export * from "./src/repl/run.ts";
 export * from "./src/repl/session.ts";
 
 const USAGE =
-  `Usage: deno task repl [--netns NAME] [--backend nft|legacy|auto] [--history FILE | --no-history] [--fake]
+  `Usage: deno task repl [--netns NAME] [--backend nft|legacy|auto] [--rule-ids stable|chained]
+                      [--history FILE | --no-history] [--fake]
 
   --netns NAME     work in network namespace NAME (netns("other") switches later)
   --backend B      iptables backend (default auto)
+  --rule-ids S     stable (default) or chained (Felix's) rule IDs; a loaded file's
+                   ruleIds key switches to the file's
   --history FILE   history file (default $XDG_STATE_HOME/rampart/repl_history or
                    ~/.local/state/rampart/repl_history; $RAMPART_REPL_HISTORY overrides)
   --no-history     keep no history
@@ -57,6 +60,7 @@ if (import.meta.main) {
       options: {
         netns: { type: "string" },
         backend: { type: "string", default: "auto" },
+        "rule-ids": { type: "string" },
         history: { type: "string" },
         "no-history": { type: "boolean", default: false },
         fake: { type: "boolean", default: false },
@@ -76,6 +80,11 @@ if (import.meta.main) {
     console.error(`Invalid --backend ${JSON.stringify(backend)}: expected nft, legacy or auto`);
     Deno.exit(2);
   }
+  const ruleIds = values["rule-ids"];
+  if (ruleIds !== undefined && ruleIds !== "stable" && ruleIds !== "chained") {
+    console.error(`Invalid --rule-ids ${JSON.stringify(ruleIds)}: expected stable or chained`);
+    Deno.exit(2);
+  }
   let runner;
   if (values.fake) {
     const { FakeDataplane } = await import("./testing.ts");
@@ -84,6 +93,7 @@ if (import.meta.main) {
   await runRepl({
     ...(values.netns === undefined ? {} : { netns: values.netns }),
     backend,
+    ...(ruleIds === undefined ? {} : { ruleIds }),
     ...(runner === undefined ? {} : { runner }),
     historyFile: values["no-history"] ? false : values.history ?? undefined,
   });

@@ -1,5 +1,6 @@
 /**
- * Rule IDs: the reference's chained SHA-224 hashes.
+ * Rule IDs: stable per-rule SHA-224 hashes (the default), and the
+ * reference's chained ones.
  *
  * @module
  */
@@ -8,6 +9,13 @@ import { renderAppend, type Rule } from "./rule.ts";
 
 /** Length of a rule ID in base64url characters (96 bits). */
 export const HASH_LENGTH = 16;
+
+/**
+ * How rule IDs are computed: `"stable"` from each rule's own content (see
+ * {@linkcode calculateStableRuleHashes}), `"chained"` as the reference does,
+ * from the rule and every rule before it (see {@linkcode calculateRuleHashes}).
+ */
+export type RuleIds = "stable" | "chained";
 
 const encoder = new TextEncoder();
 /** SHA-224 digest size in bytes. */
@@ -153,14 +161,38 @@ function putWord(buf: Uint8Array, at: number, v: number): void {
   buf[at + 3] = v;
 }
 
-/** The first 16 base64url characters of a digest (12 bytes encode exactly 16). */
+/** Character codes of the base64url alphabet. */
+const B64URL_CODES = Uint8Array.from(B64URL, (c) => c.charCodeAt(0));
+
+/**
+ * The first 16 base64url characters of a digest (12 bytes encode exactly 16),
+ * made as one flat string: IDs are compared and used as map keys (the
+ * planner's diff), and a string built by concatenation is flattened first.
+ */
 function idOf(digest: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < 12; i += 3) {
-    const n = (digest[i]! << 16) | (digest[i + 1]! << 8) | digest[i + 2]!;
-    s += B64URL[n >> 18]! + B64URL[(n >> 12) & 63]! + B64URL[(n >> 6) & 63]! + B64URL[n & 63]!;
-  }
-  return s;
+  const c = B64URL_CODES;
+  const n0 = (digest[0]! << 16) | (digest[1]! << 8) | digest[2]!;
+  const n1 = (digest[3]! << 16) | (digest[4]! << 8) | digest[5]!;
+  const n2 = (digest[6]! << 16) | (digest[7]! << 8) | digest[8]!;
+  const n3 = (digest[9]! << 16) | (digest[10]! << 8) | digest[11]!;
+  return String.fromCharCode(
+    c[n0 >> 18]!,
+    c[(n0 >> 12) & 63]!,
+    c[(n0 >> 6) & 63]!,
+    c[n0 & 63]!,
+    c[n1 >> 18]!,
+    c[(n1 >> 12) & 63]!,
+    c[(n1 >> 6) & 63]!,
+    c[n1 & 63]!,
+    c[n2 >> 18]!,
+    c[(n2 >> 12) & 63]!,
+    c[(n2 >> 6) & 63]!,
+    c[n2 & 63]!,
+    c[n3 >> 18]!,
+    c[(n3 >> 12) & 63]!,
+    c[(n3 >> 6) & 63]!,
+    c[n3 & 63]!,
+  );
 }
 
 /**
@@ -191,10 +223,7 @@ export function calculateRuleHashes(
 ): string[] {
   // The digest chain lives in the first 28 bytes of `buffer`: each rule's
   // text is encoded right after the previous digest and hashed in place.
-  const first = encoder.encode(chainName);
-  ensureRoom(first.length);
-  buffer.set(first, 0);
-  sha224InPlace(buffer, first.length);
+  hashChainName(chainName);
   const ids: string[] = new Array(rules.length);
   const options = { hash: "HASH", features };
   for (let i = 0; i < rules.length; i++) {
@@ -205,6 +234,168 @@ export function calculateRuleHashes(
     ids[i] = idOf(buffer);
   }
   return ids;
+}
+
+/** Options of {@linkcode calculateStableRuleHashes}. */
+export interface StableRuleHashOptions {
+  /** Host features (they change some fragments, so IDs). @default {{}} */
+  features?: Features | undefined;
+}
+
+/**
+ * Computes a stable ID for every rule of a chain: an ID depends only on the
+ * chain, the rule's rendered text and, for identical rules, on how many
+ * identical rules come before it in the chain. Inserting, deleting or changing
+ * one rule leaves the ID of every other rule as it was (except later copies of
+ * a rule identical to the one inserted or deleted), so an edit of a long chain
+ * can be written as a few positional lines.
+ *
+ * `h0 = SHA-224(chainName)`; a rule rendered as `text`
+ * (`renderAppend(rule, chainName, { hash: "HASH" })`) gets
+ * `d = SHA-224(h0 || text)` when no identical rule comes before it, and the
+ * copy with `n ≥ 1` identical rules before it gets `SHA-224(d || "\n" || n)`
+ * (`d` of the first copy, `n` in decimal). An ID is the first 16 base64url
+ * characters of its digest. A chain's first rule
+ * therefore has the same ID as {@linkcode calculateRuleHashes} gives it, and
+ * identical rules get different IDs.
+ *
+ * @param chainName The chain the rules are in (`X*appends*` for rules appended to kernel chain `X`).
+ * @param rules The rules, in order.
+ * @param options Host features.
+ * @returns One ID per rule.
+ *
+ * @example Changing one rule changes only its ID
+ * ```ts
+ * import { Accept, calculateStableRuleHashes, Drop, Match } from "@rampart/iptables";
+ * import assert from "node:assert/strict";
+ * const web = { match: Match().protocol("tcp").destPorts(80), action: Accept() };
+ * const before = calculateStableRuleHashes("rp-in", [{ action: Accept() }, web, { action: Drop() }]);
+ * const after = calculateStableRuleHashes("rp-in", [{ action: Accept() }, { ...web, comment: "web" }, { action: Drop() }]);
+ * assert.equal(after[0], before[0]);
+ * assert.notEqual(after[1], before[1]);
+ * assert.equal(after[2], before[2]);
+ * ```
+ *
+ * @example Identical rules are told apart by their occurrence
+ * ```ts
+ * import { calculateRuleHashes, calculateStableRuleHashes, Drop } from "@rampart/iptables";
+ * import assert from "node:assert/strict";
+ * const ids = calculateStableRuleHashes("rp-in", [{ action: Drop() }, { action: Drop() }]);
+ * assert.notEqual(ids[0], ids[1]);
+ * // The first rule's ID is the reference's.
+ * assert.equal(ids[0], calculateRuleHashes("rp-in", [{ action: Drop() }])[0]);
+ * ```
+ */
+export function calculateStableRuleHashes(
+  chainName: string,
+  rules: readonly Rule[],
+  options: StableRuleHashOptions = {},
+): string[] {
+  hashChainName(chainName);
+  const seed = buffer.slice(0, DIGEST_BYTES);
+  const ids: string[] = new Array(rules.length);
+  const render = { hash: "HASH", features: options.features ?? {} };
+  // Identical rules are found by their first digest, in an open-addressing
+  // table keyed on its first word (a map keyed on ID strings cost a third
+  // more than the hashing itself): per slot, 1 + the index of the first
+  // rule with that digest (its ID tells a copy from a collision of the key),
+  // and how many rules had it.
+  const size = tableSize(rules.length);
+  const slots = firstOf.subarray(0, size).fill(0);
+  const mask = size - 1;
+  for (let i = 0; i < rules.length; i++) {
+    const text = renderAppend(rules[i]!, chainName, render);
+    ensureRoom(DIGEST_BYTES + text.length * 3 + 12);
+    buffer.set(seed, 0);
+    sha224InPlace(buffer, DIGEST_BYTES + encoder.encodeInto(text, tail).written);
+    let id = idOf(buffer);
+    const key = (buffer[0]! << 24) | (buffer[1]! << 16) | (buffer[2]! << 8) | buffer[3]!;
+    let slot = key & mask;
+    for (;;) {
+      const at = slots[slot]!;
+      if (at === 0) {
+        slots[slot] = i + 1;
+        copies[slot] = 1;
+        break;
+      }
+      if (ids[at - 1] === id) {
+        // A copy: the first copy's digest (at the start of the buffer), then its number.
+        const n = copies[slot]!;
+        copies[slot] = n + 1;
+        let end = DIGEST_BYTES;
+        buffer[end++] = 10; // "\n"
+        const digits = String(n);
+        for (let d = 0; d < digits.length; d++) buffer[end++] = digits.charCodeAt(d);
+        sha224InPlace(buffer, end);
+        id = idOf(buffer);
+        break;
+      }
+      slot = (slot + 1) & mask;
+    }
+    ids[i] = id;
+  }
+  return ids;
+}
+
+/** Options of {@linkcode calculateRuleIds}. */
+export interface RuleIdOptions {
+  /** How IDs are computed. @default {"stable"} */
+  ruleIds?: RuleIds | undefined;
+  /** Host features (they change some fragments, so IDs). @default {{}} */
+  features?: Features | undefined;
+}
+
+/**
+ * Computes the ID of every rule in a chain with the chosen scheme:
+ * {@linkcode calculateStableRuleHashes} for `"stable"` (the default),
+ * {@linkcode calculateRuleHashes} for `"chained"`.
+ *
+ * @param chainName The chain the rules are in (`X*appends*` for rules appended to kernel chain `X`).
+ * @param rules The rules, in order.
+ * @param options The scheme and host features.
+ * @returns One ID per rule.
+ *
+ * @example
+ * ```ts
+ * import { calculateRuleIds, Jump } from "@rampart/iptables";
+ * import assert from "node:assert/strict";
+ * const rules = [{ action: Jump("cali-INPUT") }];
+ * assert.deepEqual(calculateRuleIds("INPUT", rules, { ruleIds: "chained" }), ["Cz_u1IQiXIMmKD4c"]);
+ * assert.equal(calculateRuleIds("INPUT", rules).length, 1);
+ * ```
+ */
+export function calculateRuleIds(
+  chainName: string,
+  rules: readonly Rule[],
+  options: RuleIdOptions = {},
+): string[] {
+  const features = options.features ?? {};
+  return options.ruleIds === "chained"
+    ? calculateRuleHashes(chainName, rules, features)
+    : calculateStableRuleHashes(chainName, rules, { features });
+}
+
+/** Open-addressing table of {@linkcode calculateStableRuleHashes} (reused). */
+let firstOf = new Int32Array(256);
+let copies = new Int32Array(256);
+
+/** A power of two at least twice `n`, with the shared tables grown to it. */
+function tableSize(n: number): number {
+  let size = 256;
+  while (size < 2 * n) size *= 2;
+  if (firstOf.length < size) {
+    firstOf = new Int32Array(size);
+    copies = new Int32Array(size);
+  }
+  return size;
+}
+
+/** Writes `SHA-224(chainName)` to the first 28 bytes of the shared buffer. */
+function hashChainName(chainName: string): void {
+  const first = encoder.encode(chainName);
+  ensureRoom(first.length);
+  buffer.set(first, 0);
+  sha224InPlace(buffer, first.length);
 }
 
 /** Grows the shared buffer to hold `bytes` bytes plus SHA-224 padding, keeping the digest. */

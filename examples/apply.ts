@@ -1,7 +1,9 @@
 /**
  * The demo: builds a realistic host policy with the DSL (raw, mangle, nat and
  * filter tables; IPv4 and IPv6; kernel-chain insertions, owned chains and IP
- * sets), prints the plan, applies it and prints the resulting iptables-save.
+ * sets), prints the plan, applies it, changes one rule (one line with stable
+ * rule IDs; `--rule-ids chained` for Felix's IDs) and prints the resulting
+ * iptables-save.
  *
  *     deno run -A examples/apply.ts            # into a throwaway network namespace
  *     deno run -A examples/apply.ts --fake     # into the in-memory FakeDataplane
@@ -32,6 +34,7 @@ import {
   type Policy,
   Reject,
   RestoreConnMark,
+  type RuleIds,
   SaveConnMark,
   SetMaskedMark,
   tablePolicy,
@@ -47,7 +50,7 @@ const IP_SETS = [
 const TABLE_NAMES = ["raw", "mangle", "nat", "filter"] as const;
 
 /** The demo policy: a web server with SSH, a container behind NAT, and a blocklist. */
-function buildPolicy(): Policy {
+function buildPolicy(webPorts: readonly number[] = [22, 80, 443]): Policy {
   const established = Match().conntrackState(["RELATED", "ESTABLISHED"]);
   return {
     ipVersions: [4, 6],
@@ -137,7 +140,7 @@ function buildPolicy(): Policy {
               { match: Match().protocol("icmp").icmpType(8), action: Accept(), ipVersion: 4 },
               { match: Match().protocol("ipv6-icmp"), action: Accept(), ipVersion: 6 },
               {
-                match: Match().protocol("tcp").destPorts(22, 80, 443),
+                match: Match().protocol("tcp").destPorts(...webPorts),
                 action: Accept(),
                 comment: "ssh and web",
               },
@@ -219,6 +222,14 @@ async function demo(firewall: Firewall, runner: CommandRunner): Promise<void> {
   say("== Plan after applying");
   await printPlan(firewall);
   say();
+  // With stable rule IDs (the default) a changed rule is one line, wherever
+  // it is, and every other rule keeps its counters; with --rule-ids chained,
+  // every later rule of its chain is written too.
+  say(`== One rule changed (port 8443 added to "ssh and web"), ${firewall.ruleIds} rule IDs`);
+  firewall.setPolicy(buildPolicy([22, 80, 443, 8443]));
+  await printPlan(firewall);
+  await firewall.apply({ onProgress: progress });
+  say();
   const backend = firewall.table("filter", 4).backend ?? "nft";
   await printSave(runner, backend);
 }
@@ -251,7 +262,7 @@ async function kernelUsable(): Promise<string | undefined> {
   return undefined;
 }
 
-async function inNamespace(backend: "auto" | "nft" | "legacy"): Promise<void> {
+async function inNamespace(backend: "auto" | "nft" | "legacy", ruleIds: RuleIds): Promise<void> {
   const host = new DenoCommandRunner();
   const netns = `rp-demo-${crypto.randomUUID().slice(0, 8)}`;
   await run(host, "ip", ["netns", "add", netns]);
@@ -260,17 +271,17 @@ async function inNamespace(backend: "auto" | "nft" | "legacy"): Promise<void> {
     const runner = new DenoCommandRunner({ netns });
     await run(runner, "ip", ["link", "set", "lo", "up"]);
     await createIpSets(runner);
-    await demo(new Firewall({ netns, runner, backend }), runner);
+    await demo(new Firewall({ netns, runner, backend, ruleIds }), runner);
   } finally {
     await host.run("ip", ["netns", "del", netns]);
     say(`Deleted the network namespace ${netns}.`);
   }
 }
 
-async function inFake(): Promise<void> {
+async function inFake(ruleIds: RuleIds): Promise<void> {
   const fake = new FakeDataplane();
   for (const set of IP_SETS) fake.addIpSet(set.name);
-  await demo(new Firewall({ runner: fake.runner, backend: "nft" }), fake.runner);
+  await demo(new Firewall({ runner: fake.runner, backend: "nft", ruleIds }), fake.runner);
 }
 
 function confirmHost(action: string): boolean {
@@ -280,7 +291,11 @@ function confirmHost(action: string): boolean {
   return answer?.trim() === "yes";
 }
 
-async function onHost(backend: "auto" | "nft" | "legacy", remove: boolean): Promise<number> {
+async function onHost(
+  backend: "auto" | "nft" | "legacy",
+  ruleIds: RuleIds,
+  remove: boolean,
+): Promise<number> {
   if (!Deno.stdin.isTerminal()) {
     console.error(
       "--host needs an interactive confirmation, but standard input is not a terminal.",
@@ -289,7 +304,7 @@ async function onHost(backend: "auto" | "nft" | "legacy", remove: boolean): Prom
     return 1;
   }
   const runner = new DenoCommandRunner();
-  const firewall = new Firewall({ runner, backend });
+  const firewall = new Firewall({ runner, backend, ruleIds });
   if (remove) {
     if (!confirmHost("remove Rampart's rules and chains from")) return 1;
     firewall.setPolicy(buildPolicy());
@@ -313,12 +328,14 @@ async function onHost(backend: "auto" | "nft" | "legacy", remove: boolean): Prom
 
 const USAGE =
   `Usage: deno run -A examples/apply.ts [--fake | --host [--remove]] [--backend auto|nft|legacy]
+                                     [--rule-ids stable|chained]
 
   (default)   apply the demo policy in a throwaway network namespace and print iptables-save
   --fake      use the in-memory FakeDataplane instead of the kernel
   --host      apply to this machine's own tables (asks for confirmation first)
   --remove    with --host: remove the demo's rules and chains again
-  --backend   iptables backend (default auto)`;
+  --backend   iptables backend (default auto)
+  --rule-ids  stable (default) or chained (Felix's) rule IDs`;
 
 async function main(args: string[]): Promise<number> {
   let values;
@@ -330,6 +347,7 @@ async function main(args: string[]): Promise<number> {
         fake: { type: "boolean" },
         remove: { type: "boolean" },
         backend: { type: "string", default: "auto" },
+        "rule-ids": { type: "string", default: "stable" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -346,6 +364,11 @@ async function main(args: string[]): Promise<number> {
     console.error(`Invalid --backend ${JSON.stringify(backend)}: expected auto, nft or legacy`);
     return 2;
   }
+  const ruleIds = values["rule-ids"];
+  if (ruleIds !== "stable" && ruleIds !== "chained") {
+    console.error(`Invalid --rule-ids ${JSON.stringify(ruleIds)}: expected stable or chained`);
+    return 2;
+  }
   if (values.host && values.fake) {
     console.error("--host and --fake cannot be combined");
     return 2;
@@ -354,13 +377,13 @@ async function main(args: string[]): Promise<number> {
     console.error("--remove only applies with --host (a namespace is deleted anyway)");
     return 2;
   }
-  if (values.host) return await onHost(backend, values.remove === true);
+  if (values.host) return await onHost(backend, ruleIds, values.remove === true);
   const problem = values.fake ? "--fake was given" : await kernelUsable();
   if (problem !== undefined) {
     say(`Notice: using the in-memory FakeDataplane instead of the kernel (${problem}).`);
-    await inFake();
+    await inFake(ruleIds);
   } else {
-    await inNamespace(backend);
+    await inNamespace(backend, ruleIds);
   }
   return 0;
 }

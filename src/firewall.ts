@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { RuleIds } from "../dsl/hash.ts";
 import { autoDetectBackend } from "./backend_detector.ts";
 import type { FeatureSource } from "./feature_source.ts";
 import type { ApplyJournal } from "./journal.ts";
@@ -14,6 +15,7 @@ import {
   emptyPolicy,
   type IpFamily,
   type Policy,
+  PolicyError,
   policyForFamily,
   validatePolicy,
 } from "./policy.ts";
@@ -33,6 +35,7 @@ export type FirewallTableOptions = Omit<
   TableOptions,
   | "ipVersion"
   | "hashPrefix"
+  | "ruleIds"
   | "chainPrefixes"
   | "insertMode"
   | "backend"
@@ -50,6 +53,8 @@ export interface FirewallOptions {
   backend?: Backend | "auto";
   /** Prefix of the comment that carries each rule's ID. @default {"rampart:"} */
   hashPrefix?: string;
+  /** How every table computes rule IDs (see `TableOptions.ruleIds`). @default {"stable"} */
+  ruleIds?: RuleIds;
   /** Chains whose names start with one of these are ours. @default {["rp-"]} */
   chainPrefixes?: readonly string[];
   /** Whether our rules go above (`insert`) or below (`append`) foreign rules. @default {"insert"} */
@@ -261,6 +266,11 @@ export class Firewall {
     return this.#ipVersions;
   }
 
+  /** How the tables compute rule IDs (`ruleIds` option). */
+  get ruleIds(): RuleIds {
+    return this.#options.ruleIds ?? "stable";
+  }
+
   /** The runner every command goes through. */
   get runner(): CommandRunner {
     return this.#runner;
@@ -288,6 +298,7 @@ export class Firewall {
         backendDetector: (opts) => this.#backend(opts.ipVersion),
       };
       if (o.insertMode !== undefined) options.insertMode = o.insertMode;
+      if (o.ruleIds !== undefined) options.ruleIds = o.ruleIds;
       if (o.backend !== undefined) options.backend = o.backend;
       if (o.featureDetector !== undefined) options.featureDetector = o.featureDetector;
       t = new Table(name, options);
@@ -303,10 +314,18 @@ export class Firewall {
    * before Rampart changed them.
    *
    * @param policy The new policy.
-   * @throws {PolicyError} when the policy is inconsistent or names a chain without our prefixes.
+   * @throws {PolicyError} when the policy is inconsistent, names a chain without our prefixes, or
+   * asks for another rule-ID scheme than the firewall's `ruleIds`.
    */
   setPolicy(policy: Policy): void {
     validatePolicy(policy, { chainPrefixes: this.#chainPrefixes });
+    if (policy.ruleIds !== undefined && policy.ruleIds !== this.ruleIds) {
+      throw new PolicyError(
+        `The policy asks for ${policy.ruleIds} rule IDs but this firewall computes ${this.ruleIds} ` +
+          `ones: create the Firewall with ruleIds: ${JSON.stringify(policy.ruleIds)}`,
+        { path: "ruleIds", value: policy.ruleIds },
+      );
+    }
     for (const v of this.#ipVersions) {
       const wanted = new Map(policyForFamily(policy, v).map((t) => [t.table, t]));
       for (const name of TABLE_NAMES) {

@@ -11,7 +11,7 @@
  * @module
  */
 import type { Features } from "../dsl/features.ts";
-import { calculateRuleHashes } from "../dsl/hash.ts";
+import { calculateRuleIds, type RuleIds } from "../dsl/hash.ts";
 import { renderAppend, renderInsert, type Rule } from "../dsl/rule.ts";
 import { isKernelChain, type TableName } from "./kernel_chains.ts";
 import type { FamilyTablePolicy } from "./policy.ts";
@@ -22,6 +22,7 @@ import {
   policyRecordRules,
   readPolicyRecord,
 } from "./policy_record.ts";
+import { diffIds, diffIdsAtEnds } from "./edit_script.ts";
 import { computeReachability } from "./reachability.ts";
 import type { CommandRunner } from "./runner.ts";
 import { ruleIdReader } from "./ownership.ts";
@@ -131,12 +132,14 @@ export interface DiffTableOptions {
   insertMode?: "insert" | "append";
   /** Host features (they are part of rule IDs). @default {{}} */
   features?: Features;
+  /** How rule IDs are computed (as the table's `ruleIds`). @default {"stable"} */
+  ruleIds?: RuleIds;
   /** Keep unchanged chains in the result. @default {false} */
   all?: boolean;
 }
 
-function ids(chain: string, rules: readonly Rule[], features: Features): string[] {
-  return rules.length === 0 ? [] : calculateRuleHashes(chain, rules, features);
+function ids(chain: string, rules: readonly Rule[], options: DiffTableOptions): string[] {
+  return rules.length === 0 ? [] : calculateRuleIds(chain, rules, options);
 }
 
 /**
@@ -145,7 +148,7 @@ function ids(chain: string, rules: readonly Rule[], features: Features): string[
  *
  * @param desired The desired state (from `policyForFamily`).
  * @param kernelSave The kernel's `iptables-save -t <table>` output.
- * @param options Prefixes, insert mode and features.
+ * @param options Prefixes, insert mode, features and the rule-ID scheme.
  * @returns The chains that change.
  *
  * @example
@@ -204,8 +207,8 @@ export function diffTable(
   for (const name of [...foreignNames].sort()) {
     const inserts = desired.insertions[name] ?? [];
     const appends = desired.appends[name] ?? [];
-    const insertIds = ids(name, inserts, features);
-    const appendIds = ids(`${name}*appends*`, appends, features);
+    const insertIds = ids(name, inserts, options);
+    const appendIds = ids(`${name}*appends*`, appends, options);
     const wanted = new Set([...insertIds, ...appendIds]);
     const k = kernel.get(name);
     const present = new Set((k?.rules ?? []).map((r) => r.id).filter((id) => id !== undefined));
@@ -289,34 +292,33 @@ export function diffTable(
       }
       continue;
     }
-    const want = ids(name, chain.rules, features);
+    const want = ids(name, chain.rules, options);
     const have = (k?.rules ?? []).map((r) => r.id ?? "");
-    let head = 0;
-    while (head < want.length && head < have.length && want[head] === have[head]) head++;
-    let tail = 0;
-    while (
-      tail < want.length - head && tail < have.length - head &&
-      want[want.length - 1 - tail] === have[have.length - 1 - tail]
-    ) tail++;
     const lines: DiffLine[] = [];
     const keep = (i: number): DiffLine => ({
       kind: "keep",
       id: want[i]!,
       text: renderAppend(chain.rules[i]!, name, { ...render, hash: want[i]! }),
     });
-    for (let i = 0; i < head; i++) lines.push(keep(i));
-    for (let i = head; i < have.length - tail; i++) {
-      const r = k!.rules[i]!;
-      lines.push({ kind: "remove", ...(r.id === undefined ? {} : { id: r.id }), text: r.line });
+    // The same edit as the planner's: kept rules, then each run of removed and added ones.
+    let next = 0;
+    const blocks = options.ruleIds === "chained" ? diffIdsAtEnds(have, want) : diffIds(have, want);
+    for (const b of blocks) {
+      while (next < b.newStart) lines.push(keep(next++));
+      for (let i = b.oldStart; i < b.oldStart + b.oldCount; i++) {
+        const r = k!.rules[i]!;
+        lines.push({ kind: "remove", ...(r.id === undefined ? {} : { id: r.id }), text: r.line });
+      }
+      for (let i = b.newStart; i < b.newStart + b.newCount; i++) {
+        lines.push({
+          kind: "add",
+          id: want[i]!,
+          text: renderAppend(chain.rules[i]!, name, { ...render, hash: want[i]! }),
+        });
+      }
+      next = b.newStart + b.newCount;
     }
-    for (let i = head; i < want.length - tail; i++) {
-      lines.push({
-        kind: "add",
-        id: want[i]!,
-        text: renderAppend(chain.rules[i]!, name, { ...render, hash: want[i]! }),
-      });
-    }
-    for (let i = want.length - tail; i < want.length; i++) lines.push(keep(i));
+    while (next < want.length) lines.push(keep(next++));
     const status = k === undefined
       ? "new"
       : lines.some((l) => l.kind !== "keep")

@@ -5,6 +5,7 @@
  * @module
  */
 import { isReferrer } from "../dsl/action.ts";
+import type { RuleIds } from "../dsl/hash.ts";
 import type { Chain, Rule } from "../dsl/rule.ts";
 import { MAX_CHAIN_NAME_LENGTH } from "../dsl/rule.ts";
 import { BUILTIN_TARGETS, KERNEL_CHAIN_NAMES } from "../dsl/validate.ts";
@@ -97,6 +98,13 @@ export interface Policy {
   ipVersions: IpFamily[];
   /** One entry per table (each table at most once). */
   tables: TablePolicy[];
+  /**
+   * How rule IDs are computed when this policy is applied (YAML top-level
+   * `ruleIds`); absent: the firewall's choice (`"stable"` by default). A
+   * {@linkcode Firewall} refuses a policy that asks for another scheme than
+   * its own.
+   */
+  ruleIds?: RuleIds;
 }
 
 /** The desired state of one table in one family: what a `Table` is given. */
@@ -264,6 +272,15 @@ export function validatePolicy(policy: Policy, options: ValidatePolicyOptions = 
     }
     if (versions.indexOf(v) !== i) fail(`ipVersions[${i}]`, v, `Duplicate IP version ${v}`);
   });
+  if (
+    policy.ruleIds !== undefined && policy.ruleIds !== "stable" && policy.ruleIds !== "chained"
+  ) {
+    fail(
+      "ruleIds",
+      policy.ruleIds,
+      `Invalid ruleIds ${JSON.stringify(policy.ruleIds)}: expected "stable" or "chained"`,
+    );
+  }
   const seen = new Set<string>();
   policy.tables.forEach((t, ti) => {
     const at = `tables[${ti}]`;

@@ -18,10 +18,13 @@
  *    another program's chain is refused (`PrefixError`). Chain policies we
  *    change are recorded in the kernel and put back (`src/policy_record.ts`).
  * 2. **Atomic, minimal writes.** Each apply is one `iptables-restore --noflush`
- *    transaction. Every rule carries a chained ID (see `calculateRuleHashes`):
- *    comparing ID lists position by position finds the first rule that
- *    differs, and a common suffix of IDs (a rule another program inserted into
- *    our chain) is kept, so unchanged rules keep their counters.
+ *    transaction. Every rule carries an ID: by default a stable one, from the
+ *    rule's own content (see `calculateStableRuleHashes`), so a longest common
+ *    subsequence of the kernel's IDs and ours gives the fewest lines to write
+ *    and unchanged rules keep their counters; a chain whose edit would cost
+ *    more than writing it afresh is flushed and rewritten. With Felix's
+ *    chained IDs (`ruleIds: "chained"`), lists are compared from the first
+ *    rule that differs, keeping a common suffix.
  * 3. **Do not interpret iptables-save.** iptables-save prints rules in its
  *    own, backend-specific normalised form. We read only chain names,
  *    policies, the first comment of each rule and whether it jumps to one of
@@ -54,7 +57,7 @@
  */
 import { isReferrer } from "../dsl/action.ts";
 import type { Features } from "../dsl/features.ts";
-import { calculateRuleHashes } from "../dsl/hash.ts";
+import { calculateRuleIds, type RuleIds } from "../dsl/hash.ts";
 import { type Chain, checkRule, type Rule, ruleComments } from "../dsl/rule.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import {
@@ -127,6 +130,14 @@ export interface TableOptions {
    * otherwise). @default {"rampart:"}
    */
   hashPrefix?: string;
+  /**
+   * How rule IDs are computed: `"stable"` from each rule's own content (see
+   * `calculateStableRuleHashes`), so changing, inserting or deleting one rule
+   * writes about one line and every other rule keeps its counters;
+   * `"chained"` as Felix does (see `calculateRuleHashes`), so a change
+   * rewrites every later rule of the chain. @default {"stable"}
+   */
+  ruleIds?: RuleIds;
   /**
    * Chains whose names start with one of these are ours: each 1 to 22
    * characters, not the start of a built-in chain or target name (see
@@ -292,6 +303,7 @@ export class Table {
   readonly ipVersion: 4 | 6;
 
   readonly #hashPrefix: string;
+  readonly #ruleIds: RuleIds;
   readonly #chainPrefixes: readonly string[];
   /** Our chain that records the policies we changed (see `src/policy_record.ts`). */
   readonly #recordChain: string;
@@ -370,6 +382,13 @@ export class Table {
       });
     }
     this.#hashPrefix = options.hashPrefix ?? "rampart:";
+    this.#ruleIds = options.ruleIds ?? "stable";
+    if (this.#ruleIds !== "stable" && this.#ruleIds !== "chained") {
+      throw new TableConfigError(
+        `Invalid ruleIds ${JSON.stringify(this.#ruleIds)}: expected "stable" or "chained"`,
+        { field: "ruleIds", value: this.#ruleIds },
+      );
+    }
     this.#chainPrefixes = [...(options.chainPrefixes ?? ["rp-"])];
     checkPrefixes({ chainPrefixes: this.#chainPrefixes, hashPrefix: this.#hashPrefix });
     this.#recordChain = policyRecordChain(this.#chainPrefixes);
@@ -439,6 +458,11 @@ export class Table {
    */
   get features(): Readonly<Features> | undefined {
     return this.#currentFeatures;
+  }
+
+  /** How this table computes rule IDs (`ruleIds` option). */
+  get ruleIds(): RuleIds {
+    return this.#ruleIds;
   }
 
   /** Tells whether a chain name carries one of our prefixes. */
@@ -983,7 +1007,7 @@ export class Table {
 
   #hashed(key: string, list: RuleList, features: Features): HashedRules {
     this.#takeOver(list, features);
-    list.hashes ??= calculateRuleHashes(key, list.rules, features);
+    list.hashes ??= calculateRuleIds(key, list.rules, { ruleIds: this.#ruleIds, features });
     return { rules: list.rules, hashes: list.hashes };
   }
 
@@ -1110,6 +1134,7 @@ export class Table {
       positionalEdits: this.#backend === "legacy" || features.nftPositionalEdits === true,
       insertMode: this.#insertMode,
       hashPrefix: this.#hashPrefix,
+      ruleIds: this.#ruleIds,
       features,
       owned,
       foreign,

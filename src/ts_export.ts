@@ -159,6 +159,7 @@ export function policyToTypeScript(
     `export const ${name}: Policy = {`,
     `  ipVersions: ${literal([...policy.ipVersions])},`,
     policy.tables.length === 0 ? "  tables: []," : `  tables: [\n${tables}  ],`,
+    ...(policy.ruleIds === undefined ? [] : [`  ruleIds: ${JSON.stringify(policy.ruleIds)},`]),
     "};",
     "",
   ].join("\n");

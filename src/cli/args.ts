@@ -4,6 +4,7 @@
  * @module
  */
 import { parseArgs } from "parse-args";
+import type { RuleIds } from "../../dsl/hash.ts";
 import { isTableName, type TableName } from "../kernel_chains.ts";
 import { chainPrefixProblem, hashPrefixProblem } from "../ownership.ts";
 
@@ -93,6 +94,8 @@ export interface CliArgs {
   insertMode: "insert" | "append";
   /** `--max-file-size` in bytes: larger policy files are refused. */
   maxFileBytes?: number;
+  /** `--rule-ids`; absent: the policy files' `ruleIds`, else `"stable"`. */
+  ruleIds?: RuleIds;
 }
 
 /**
@@ -221,6 +224,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
         "state-dir": { type: "string" },
         "insert-mode": { type: "string", default: "insert" },
         "max-file-size": { type: "string" },
+        "rule-ids": { type: "string" },
       },
     });
   } catch (e) {
@@ -284,6 +288,16 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     );
   }
   args.insertMode = insertMode;
+  const ruleIds = v["rule-ids"];
+  if (ruleIds !== undefined) {
+    if (ruleIds !== "stable" && ruleIds !== "chained") {
+      throw new UsageError(
+        `Invalid --rule-ids ${JSON.stringify(ruleIds)}: expected stable or chained`,
+        { command },
+      );
+    }
+    args.ruleIds = ruleIds;
+  }
   args.yes = v.yes === true;
   args.json = v.json === true;
   args.hashPrefix = v["hash-prefix"] ?? "rampart:";

@@ -6,6 +6,7 @@
 import { RuleError } from "../../dsl/errors.ts";
 import { PrefixError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import type { RuleIds } from "../../dsl/hash.ts";
 import { FeatureDetector } from "../feature_detector.ts";
 import {
   Firewall,
@@ -121,6 +122,11 @@ function families(args: CliArgs, policy?: Policy): IpFamily[] {
   return chosen;
 }
 
+/** The rule-ID scheme: `--rule-ids`, else the files' `ruleIds`, else stable. */
+function ruleIdsOf(args: CliArgs, policy?: Policy): RuleIds {
+  return args.ruleIds ?? policy?.ruleIds ?? "stable";
+}
+
 function makeFirewall(
   ctx: Context,
   policy?: Policy,
@@ -128,11 +134,13 @@ function makeFirewall(
 ): Firewall {
   const { args, env } = ctx;
   const ipVersions = families(args, policy);
+  const ruleIds = ruleIdsOf(args, policy);
   const firewall = new Firewall({
     ...(args.netns === undefined ? {} : { netns: args.netns }),
     ...(options.journal === undefined ? {} : { journal: options.journal }),
     backend: args.backend,
     hashPrefix: args.hashPrefix,
+    ruleIds,
     chainPrefixes: args.chainPrefixes,
     insertMode: args.insertMode,
     runner: env.runnerFor(args.netns),
@@ -144,7 +152,9 @@ function makeFirewall(
   const tables: readonly TableName[] = args.tables.length === 0 ? TABLE_NAMES : args.tables;
   for (const v of ipVersions) for (const t of tables) firewall.table(t, v);
   if (policy !== undefined) {
-    firewall.setPolicy(selectPolicy(policy, { tables: args.tables, ipVersions }));
+    // --rule-ids overrides the files' setting.
+    const selected = selectPolicy(policy, { tables: args.tables, ipVersions });
+    firewall.setPolicy({ ...selected, ruleIds });
   }
   return firewall;
 }
@@ -212,6 +222,7 @@ async function diffs(ctx: Context, firewall: Firewall): Promise<TableDiff[]> {
       chainPrefixes: ctx.args.chainPrefixes,
       insertMode: ctx.args.insertMode,
       features: engine.features ?? {},
+      ruleIds: firewall.ruleIds,
     }));
   }
   return out;
@@ -281,6 +292,7 @@ async function cmdShow(ctx: Context): Promise<number> {
     const detector = new FeatureDetector({ runner: ctx.env.runnerFor(ctx.args.netns) });
     const text = describePolicy(policy, {
       hashPrefix: ctx.args.hashPrefix,
+      ruleIds: ruleIdsOf(ctx.args, policy),
       color: ctx.color,
       features: await detector.getFeatures(),
     });

@@ -14,6 +14,8 @@ const COMMON = `Target and scope:
       --chain-prefix P      prefix of chains Rampart owns (repeatable; default "rp-")
       --insert-mode M       insert (above other programs' rules, default) or append
       --max-file-size S     refuse policy files larger than S (default 64M)
+      --rule-ids S          stable (default) or chained (Felix's IDs); default: the
+                            files' ruleIds key, else stable
 Output:
       --json                machine-readable output on stdout (progress stays on stderr)
       --color WHEN          auto, always or never (NO_COLOR is honoured)

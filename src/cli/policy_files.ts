@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { RuleIds } from "../../dsl/hash.ts";
 import type { TableName } from "../kernel_chains.ts";
 import { type IpFamily, type Policy, PolicyError, type TablePolicy } from "../policy.ts";
 import { loadPolicyFile } from "../yaml/load.ts";
@@ -51,7 +52,7 @@ function mergeTable(into: TablePolicy, from: TablePolicy, file: string): void {
 /**
  * Merges policies (in order): the union of their families; tables with the
  * same name are combined (chains must not repeat; kernel-chain rules are
- * concatenated in file order; chain policies must agree).
+ * concatenated in file order; chain policies and `ruleIds` settings must agree).
  *
  * @param policies The policies with their file names.
  * @returns The merged policy.
@@ -72,7 +73,18 @@ export function mergePolicies(policies: readonly { file: string; policy: Policy 
   if (policies.length === 1) return policies[0]!.policy;
   const versions = new Set<IpFamily>();
   const tables = new Map<TableName, TablePolicy>();
+  let ruleIds: { file: string; value: RuleIds } | undefined;
   for (const { file, policy } of policies) {
+    if (policy.ruleIds !== undefined) {
+      if (ruleIds !== undefined && ruleIds.value !== policy.ruleIds) {
+        throw new PolicyError(
+          `${file} asks for ${policy.ruleIds} rule IDs but ${ruleIds.file} for ${ruleIds.value} ` +
+            "ones: expected one ruleIds setting (or none)",
+          { path: "ruleIds", value: policy.ruleIds },
+        );
+      }
+      ruleIds = { file, value: policy.ruleIds };
+    }
     for (const v of policy.ipVersions) versions.add(v);
     for (const t of policy.tables) {
       const existing = tables.get(t.table);
@@ -87,7 +99,9 @@ export function mergePolicies(policies: readonly { file: string; policy: Policy 
       } else mergeTable(existing, t, file);
     }
   }
-  return { ipVersions: [...versions].sort(), tables: [...tables.values()] };
+  const merged: Policy = { ipVersions: [...versions].sort(), tables: [...tables.values()] };
+  if (ruleIds !== undefined) merged.ruleIds = ruleIds.value;
+  return merged;
 }
 
 /**
@@ -127,7 +141,7 @@ export function selectPolicy(
   policy: Policy,
   options: { tables: readonly TableName[]; ipVersions: readonly IpFamily[] },
 ): Policy {
-  return {
+  const selected: Policy = {
     ipVersions: options.ipVersions.length === 0
       ? [...policy.ipVersions]
       : policy.ipVersions.filter((v) => options.ipVersions.includes(v)),
@@ -135,4 +149,6 @@ export function selectPolicy(
       ? [...policy.tables]
       : policy.tables.filter((t) => options.tables.includes(t.table)),
   };
+  if (policy.ruleIds !== undefined) selected.ruleIds = policy.ruleIds;
+  return selected;
 }

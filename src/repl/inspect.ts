@@ -5,7 +5,7 @@
  */
 import type { Action } from "../../dsl/action.ts";
 import type { Features } from "../../dsl/features.ts";
-import { calculateRuleHashes } from "../../dsl/hash.ts";
+import { calculateRuleIds, type RuleIds } from "../../dsl/hash.ts";
 import { MatchCriteria } from "../../dsl/match.ts";
 import { type Chain, renderAppend, renderInsert, type Rule } from "../../dsl/rule.ts";
 import { KERNEL_CHAINS } from "../kernel_chains.ts";
@@ -18,6 +18,11 @@ export interface DescribeOptions {
   hashPrefix?: string;
   /** Host features (part of rule IDs). @default {{}} */
   features?: Features;
+  /**
+   * How rule IDs are computed. @default {a table's own `ruleIds`, a policy's
+   * `ruleIds`, else "stable"}
+   */
+  ruleIds?: RuleIds;
   /** ANSI colours. @default {false} */
   color?: boolean;
 }
@@ -90,7 +95,10 @@ function describeRules(
   const features = options.features ?? {};
   const n = rules.length;
   const lines = [bold(`${options.title} (${n} rule${n === 1 ? "" : "s"})`, color)];
-  const ids = n === 0 ? [] : calculateRuleHashes(options.hashChain ?? chainName, rules, features);
+  const ids = n === 0 ? [] : calculateRuleIds(options.hashChain ?? chainName, rules, {
+    ruleIds: options.ruleIds,
+    features,
+  });
   rules.forEach((rule, i) => {
     const id = ids[i]!;
     const render = options.insert === true ? renderInsert : renderAppend;
@@ -136,6 +144,8 @@ export function describeRule(rule: Rule, options: DescribeOptions = {}): string 
  * ```
  */
 export function describePolicy(policy: Policy, options: DescribeOptions = {}): string {
+  const ruleIds = options.ruleIds ?? policy.ruleIds;
+  if (ruleIds !== undefined) options = { ...options, ruleIds };
   const color = options.color === true;
   const out: string[] = [];
   for (const ipVersion of [4, 6] as const) {
@@ -192,6 +202,7 @@ function describeKernelChainRules(
  * @returns The text.
  */
 export function describeTable(table: Table, options: DescribeOptions = {}): string {
+  options = { ...options, ruleIds: options.ruleIds ?? table.ruleIds };
   const color = options.color === true;
   const parts: string[] = [bold(`table ${table.name} (IPv${table.ipVersion})`, color)];
   for (const [chain, p] of table.policies()) parts.push(`  policy ${chain} ${p}`);

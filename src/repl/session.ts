@@ -8,6 +8,7 @@
 import * as rampart from "../../mod.ts";
 import type { Action } from "../../dsl/action.ts";
 import { MatchCriteria } from "../../dsl/match.ts";
+import type { RuleIds } from "../../dsl/hash.ts";
 import type { Chain, Rule } from "../../dsl/rule.ts";
 import { Firewall } from "../firewall.ts";
 import { isTableName, TABLE_NAMES, type TableName } from "../kernel_chains.ts";
@@ -46,6 +47,11 @@ export interface ReplSessionOptions {
   hashPrefix?: string;
   /** Prefixes of owned chains. @default {["rp-"]} */
   chainPrefixes?: string[];
+  /**
+   * How rule IDs are computed (`load()` of a file with a `ruleIds` key
+   * switches to the file's). @default {"stable"}
+   */
+  ruleIds?: RuleIds;
   /**
    * Runs the iptables binaries (e.g. `new FakeDataplane().runner` to try the
    * REPL without a kernel). When absent, real binaries run and Deno's `run`
@@ -213,6 +219,8 @@ export class ReplSession {
   readonly #options: ReplSessionOptions;
   readonly #evaluator: Evaluator;
   #netns: string | undefined;
+  /** The rule-ID scheme: the option's, or the last loaded file's (`undefined`: the default). */
+  #ruleIds: RuleIds | undefined;
   #runner!: CommandRunner;
   #firewall!: Firewall;
   readonly #undo: { snapshot: Snapshot; takenAt: Date; netns: string | undefined }[] = [];
@@ -228,6 +236,7 @@ export class ReplSession {
     this.#io = options.io;
     this.#options = options;
     this.#netns = options.netns;
+    this.#ruleIds = options.ruleIds;
     this.#setTarget(options.netns, emptyPolicy());
     const scope: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(rampart)) scope[name] = value;
@@ -308,6 +317,7 @@ export class ReplSession {
       const value = await this.#evaluator.evaluate(input);
       const shown = describeValue(value, {
         hashPrefix: this.#options.hashPrefix ?? "rampart:",
+        ruleIds: this.#firewall.ruleIds,
         color: this.#options.color === true,
       });
       if (shown !== "") this.#io.write(shown + "\n");
@@ -394,6 +404,7 @@ export class ReplSession {
       ...(netns === undefined ? {} : { netns }),
       backend: o.backend ?? "auto",
       hashPrefix: o.hashPrefix ?? "rampart:",
+      ...(this.#ruleIds === undefined ? {} : { ruleIds: this.#ruleIds }),
       chainPrefixes: o.chainPrefixes ?? ["rp-"],
       runner: this.#runner,
       ipVersions: [4, 6],
@@ -432,6 +443,7 @@ export class ReplSession {
   desiredPolicy(): Policy {
     const { policy, warnings } = desiredPolicy(this.#firewall, [...this.#used.values()]);
     for (const w of warnings) this.#io.write(this.#paint("33", `Warning: ${w}`) + "\n");
+    if (this.#ruleIds !== undefined) policy.ruleIds = this.#ruleIds;
     return policy;
   }
 
@@ -449,6 +461,7 @@ export class ReplSession {
     this.#io.write(
       describePolicy(this.desiredPolicy(), {
         hashPrefix: this.#options.hashPrefix ?? "rampart:",
+        ruleIds: this.#firewall.ruleIds,
         color: this.#options.color === true,
       }) + "\n",
     );
@@ -517,6 +530,7 @@ export class ReplSession {
           chainPrefixes: this.#options.chainPrefixes ?? ["rp-"],
           // The features plan() detected: IDs of rules such as MASQUERADE depend on them.
           features: engine.features ?? {},
+          ruleIds: engine.ruleIds,
         },
       ));
     }
@@ -622,10 +636,18 @@ export class ReplSession {
     const policy = await loadPolicyFile(path, {
       chainPrefixes: this.#options.chainPrefixes ?? ["rp-"],
     });
-    this.#firewall.setPolicy(policy);
+    const ruleIds = policy.ruleIds ?? this.#options.ruleIds;
+    if (ruleIds !== this.#ruleIds) {
+      // The file's rule-ID scheme: a firewall computes IDs one way.
+      this.#ruleIds = ruleIds;
+      this.#setTarget(this.#netns, policy);
+    } else this.#firewall.setPolicy(policy);
     this.#usePolicyTables(policy);
     const chains = policy.tables.reduce((n, t) => n + t.chains.length, 0);
-    this.#io.write(`Loaded ${path}: ${policy.tables.length} table(s), ${chains} chain(s)\n`);
+    this.#io.write(
+      `Loaded ${path}: ${policy.tables.length} table(s), ${chains} chain(s)` +
+        (policy.ruleIds === undefined ? "" : `, ${policy.ruleIds} rule IDs`) + "\n",
+    );
   }
 
   /**

@@ -6,6 +6,7 @@
  */
 import type { Action, DslArg } from "../../dsl/action.ts";
 import * as DslActions from "../../dsl/actions.ts";
+import type { RuleIds } from "../../dsl/hash.ts";
 import { Match, type MatchCriteria } from "../../dsl/match.ts";
 import { commentProblem } from "../../dsl/rule.ts";
 import { isKernelChain, isTableName, KERNEL_CHAINS, type TableName } from "../kernel_chains.ts";
@@ -261,6 +262,16 @@ class Loader {
     return this.isMap(node) ? "(a mapping)" : this.isSeq(node) ? "(a list)" : "(unknown)";
   }
 
+  /** Reads the top-level `ruleIds` value. */
+  ruleIds(node: Node, keyNode: Node): RuleIds {
+    const s = this.string(node, "ruleIds", "stable or chained", keyNode);
+    if (s !== "stable" && s !== "chained") {
+      const message = `Invalid ruleIds ${JSON.stringify(s)}: expected stable or chained`;
+      this.fail(node, "ruleIds", message, { allowed: ["stable", "chained"] });
+    }
+    return s;
+  }
+
   /** Reads a `family` value: the families it leaves, and the one it names (not for `both`). */
   family(
     node: Node,
@@ -299,8 +310,10 @@ class Loader {
     }
     const top = this.map(root, "(top level)", "a mapping with the keys family and tables")!;
     let ipVersions: IpFamily[] = [4, 6];
+    let ruleIds: RuleIds | undefined;
     for (const e of this.entries(top, "", TOP_KEYS)) {
       if (e.key === "family") [ipVersions] = this.family(e.value, "family", [4, 6], e.keyNode);
+      if (e.key === "ruleIds") ruleIds = this.ruleIds(e.value, e.keyNode);
     }
     const tables: TablePolicy[] = [];
     for (const e of this.entries(top, "", TOP_KEYS)) {
@@ -323,7 +336,9 @@ class Loader {
         tables.push(this.table(t.key, t.value, t.path, ipVersions, t.keyNode));
       }
     }
-    const policy: Policy = { ipVersions, tables };
+    const policy: Policy = ruleIds === undefined
+      ? { ipVersions, tables }
+      : { ipVersions, tables, ruleIds };
     try {
       validatePolicy(policy);
     } catch (e) {

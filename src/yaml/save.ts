@@ -229,6 +229,7 @@ export function stringifyPolicy(policy: Policy, options: StringifyPolicyOptions 
     );
   }
   if (versions.length === 1) root.set("family", familyName(versions[0]!));
+  if (policy.ruleIds !== undefined) root.set("ruleIds", policy.ruleIds);
   const tables = w.doc.createNode({}) as YAMLMap;
   for (const t of policy.tables) tables.set(t.table, w.table(t));
   root.set("tables", tables);

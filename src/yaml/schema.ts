@@ -156,7 +156,7 @@ export const ACTION_SPECS_BY_KIND: ReadonlyMap<string, CallSpec> = new Map(
 export const RULE_KEYS: readonly string[] = Object.freeze(["comment", "family", "match", "action"]);
 
 /** Keys of the top-level mapping. */
-export const TOP_KEYS: readonly string[] = Object.freeze(["family", "tables"]);
+export const TOP_KEYS: readonly string[] = Object.freeze(["family", "ruleIds", "tables"]);
 
 /** Keys of a table's mapping. */
 export const TABLE_KEYS: readonly string[] = Object.freeze(["family", "kernelChains", "chains"]);

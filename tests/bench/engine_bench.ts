@@ -8,7 +8,7 @@
  * @module
  */
 import {
-  calculateRuleHashes,
+  calculateRuleIds,
   type Chain,
   type CommandRunner,
   parseSave,
@@ -27,7 +27,7 @@ function savedText(): string {
   const out = ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]"];
   for (const chain of chains) out.push(`:${chain.name} - [0:0]`);
   for (const chain of chains) {
-    const ids = calculateRuleHashes(chain.name, chain.rules);
+    const ids = calculateRuleIds(chain.name, chain.rules);
     chain.rules.forEach((rule, i) =>
       out.push(renderAppend(rule, chain.name, { hash: ids[i]!, hashPrefix: PREFIX }))
     );
@@ -72,7 +72,7 @@ Deno.bench({
   warmup: 2,
   fn() {
     for (const chain of chains) {
-      const ids = calculateRuleHashes(chain.name, chain.rules);
+      const ids = calculateRuleIds(chain.name, chain.rules);
       for (let i = 0; i < chain.rules.length; i++) {
         renderAppend(chain.rules[i]!, chain.name, { hash: ids[i]!, hashPrefix: PREFIX });
       }

@@ -10,7 +10,7 @@
  * deno run -A tests/bench/run.ts --backend legacy --only m1,m7 --out /tmp/b.md
  * ```
  *
- * Flags: `--backend nft|legacy|both`, `--only m1,…,m7`, `--quick` (fewer runs,
+ * Flags: `--backend nft|legacy|both`, `--only m1,…,m7,m9`, `--quick` (fewer runs,
  * for smoke-testing the harness; the numbers are not meaningful), `--out FILE`
  * (also write the markdown there).
  *
@@ -26,6 +26,7 @@
 import { parseArgs } from "parse-args";
 import {
   calculateRuleHashes,
+  calculateRuleIds,
   type Chain,
   Jump,
   parseSave,
@@ -53,7 +54,7 @@ const { values: flags } = parseArgs({
   args: Deno.args,
   options: {
     backend: { type: "string", default: "both" },
-    only: { type: "string", default: "m1,m2,m3,m4,m5,m6,m7" },
+    only: { type: "string", default: "m1,m2,m3,m4,m5,m6,m7,m9" },
     quick: { type: "boolean", default: false },
     out: { type: "string" },
     // Internal: run one group of measurements and write its rows as JSON.
@@ -69,7 +70,8 @@ const QUICK = flags.quick;
 /**
  * Rounds per measurement: small tables, large (100k) ones, changes to the
  * large table (a legacy restore of it takes 530 to 830 ms, in two clusters,
- * from one run to the next), ferm, many (cheap, in-process) and the per-rule
+ * from one run to the next), ferm, each share of measurement 9 (a 20k first
+ * apply and a change per round), many (cheap, in-process) and the per-rule
  * baseline.
  */
 const RUNS = {
@@ -77,6 +79,7 @@ const RUNS = {
   change: QUICK ? 1 : 15,
   large: QUICK ? 1 : 5,
   ferm: QUICK ? 1 : 11,
+  largeChange: QUICK ? 1 : 5,
   many: QUICK ? 3 : 50,
   perRule: { nft: QUICK ? 1 : 3, legacy: 1 },
 };
@@ -239,7 +242,7 @@ async function onLargeTable(
       const last = chains[c]!.rules.length - 1;
       // Raw: rewrite the last rule of another chain with itself (the kernel stays in sync).
       const other = chains[700 + r]!;
-      const ids = calculateRuleHashes(other.name, other.rules);
+      const ids = calculateRuleIds(other.name, other.rules);
       const line = renderReplace(other.rules[last]!, other.name, {
         position: last + 1,
         hash: ids[last]!,
@@ -273,7 +276,8 @@ async function onLargeTable(
       met: lines <= 3 && x <= limit,
     });
 
-    // First rule of a 1000-rule chain changed: every later ID changes too.
+    // First rule of a 1000-rule chain changed (with chained IDs, every later ID
+    // changed too, so this wrote 1002 lines).
     runner.record = true;
     table.updateChain(bigChain(1000));
     table.setRuleInsertions("INPUT", [rootJump(), { action: Jump(BIG_CHAIN) }]);
@@ -457,26 +461,37 @@ async function pureJs(): Promise<void> {
   for (let r = 0; r < RUNS.small; r++) {
     build.push(await time(() => (chains = buildChains(numChains, RULES_PER_CHAIN))));
   }
+  // Stable IDs (the default), and the reference's chained ones, alternating.
   const renderHash: number[] = [];
+  const renderHashChained: number[] = [];
+  const renderAndHash = (hash: typeof calculateRuleIds) => {
+    for (const chain of chains) {
+      const ids = hash(chain.name, chain.rules);
+      for (let i = 0; i < chain.rules.length; i++) {
+        renderAppend(chain.rules[i]!, chain.name, { hash: ids[i]!, hashPrefix: HASH_PREFIX });
+      }
+    }
+  };
   for (let r = 0; r < RUNS.small + 2; r++) {
-    renderHash.push(
-      await time(() => {
-        for (const chain of chains) {
-          const ids = calculateRuleHashes(chain.name, chain.rules);
-          for (let i = 0; i < chain.rules.length; i++) {
-            renderAppend(chain.rules[i]!, chain.name, { hash: ids[i]!, hashPrefix: HASH_PREFIX });
-          }
-        }
-      }),
+    await pair(
+      r,
+      async () => renderHash.push(await time(() => renderAndHash(calculateRuleIds))),
+      async () =>
+        renderHashChained.push(
+          await time(() => renderAndHash((c, rs) => calculateRuleHashes(c, rs))),
+        ),
     );
   }
   const perSec = rules / (median(renderHash) / 1000);
+  const perSecChained = rules / (median(renderHashChained) / 1000);
   row({
     measure: "6. Render + hash throughput (pure JS)",
     backend: "–",
     rules: k(rules),
     ours: `${Math.round(perSec / 1000)}k rules/s (${ms(median(renderHash))})`,
-    raw: "–",
+    raw: `chained IDs: ${Math.round(perSecChained / 1000)}k rules/s (${
+      ms(median(renderHashChained))
+    })`,
     ratio: "–",
     target: "≥ 500k rules/s",
     met: perSec >= 500_000,
@@ -674,6 +689,93 @@ async function operatorReload(): Promise<void> {
   }
 }
 
+// ---- 9. Large changes vs a fresh write of the result ------------------------
+
+/** Shares of the rules changed (spread evenly over every chain); 0 stands for one rule. */
+const CHANGE_SHARES = [0, 0.01, 0.1, 1];
+
+/** The workload of `numChains` × `rulesPerChain` with a share of its rules changed. */
+function withShareChanged(numChains: number, rulesPerChain: number, share: number): Chain[] {
+  const step = share === 0 ? 0 : Math.max(1, Math.round(1 / share));
+  const out: Chain[] = new Array(numChains);
+  for (let c = 0; c < numChains; c++) {
+    const rules = new Array(rulesPerChain);
+    for (let i = 0; i < rulesPerChain; i++) {
+      const changed = share === 0
+        ? c === numChains >> 1 && i === rulesPerChain >> 1
+        : i % step === step >> 1;
+      rules[i] = dslRule(ruleSpec(c, i, numChains, changed ? 1 : 0));
+    }
+    out[c] = { name: chainName(c), rules };
+  }
+  return out;
+}
+
+/**
+ * Issue 14's item 5: a change of any size costs at most 1.5× a fresh write of
+ * the result. For each share of the rules changed, the engine's apply of the
+ * change (in a warm process, as measurement 2) alternates with a first apply
+ * of the same result into a fresh namespace; the change goes back and forth
+ * between the two versions in one namespace, so each round is a change of the
+ * same size.
+ */
+async function largeChanges(backend: Backend): Promise<void> {
+  for (const [numChains, perChain] of [[1, 20_000], [200, 100]] as const) {
+    const results: { share: number; ours: number; fresh: number; lines: number }[] = [];
+    for (const share of CHANGE_SHARES) {
+      const versions = [
+        buildChains(numChains, perChain),
+        withShareChanged(numChains, perChain, share),
+      ];
+      const ours: number[] = [];
+      const fresh: number[] = [];
+      let lines = 0;
+      await withBenchNetns(async (_ns, inner) => {
+        const runner = new CountingRunner(inner);
+        const table = benchTable(runner, backend);
+        load(table, versions[0]!);
+        await table.apply();
+        for (let r = 0; r < RUNS.largeChange; r++) {
+          const to = versions[(r + 1) % 2]!;
+          await pair(
+            r,
+            async () => {
+              table.updateChains(to);
+              const before = table.metrics().linesExecuted;
+              ours.push(await time(() => table.apply()));
+              lines = table.metrics().linesExecuted - before;
+            },
+            () =>
+              withBenchNetns(async (_ns2, inner2) => {
+                const first = benchTable(new CountingRunner(inner2), backend);
+                load(first, to);
+                fresh.push(await time(() => first.apply()));
+              }),
+          );
+        }
+      });
+      results.push({ share, ours: median(ours), fresh: median(fresh), lines });
+    }
+    const worst = results.reduce((a, b) => b.ours / b.fresh > a.ours / a.fresh ? b : a);
+    const label = (share: number) => share === 0 ? "1 rule" : `${share * 100} %`;
+    const x = worst.ours / worst.fresh;
+    row({
+      measure: `9. A share of the rules changed (${
+        numChains === 1 ? "1 chain" : `${numChains} chains`
+      }) vs a fresh write of the result`,
+      backend,
+      rules: `${numChains} × ${perChain >= 1000 ? k(perChain) : perChain}`,
+      ours: results.map((r) =>
+        `${label(r.share)}: ${ms(r.ours)}, ${r.lines} lines (${ratio(r.ours / r.fresh)})`
+      ).join("; "),
+      raw: `fresh ${results.map((r) => ms(r.fresh)).join(", ")}`,
+      ratio: `${ratio(x)} (${label(worst.share)})`,
+      target: "≤ 1.5× for every share",
+      met: x <= 1.5,
+    });
+  }
+}
+
 // ---- Machine and report -----------------------------------------------------
 
 async function output(cmd: string, args: string[]): Promise<string> {
@@ -721,7 +823,7 @@ function markdown(machineLines: string[], seconds: number): string {
 }
 
 /** A group of measurements that runs in its own Deno process. */
-type Group = "small" | "large" | "perRule" | "pureJs" | "operator";
+type Group = "small" | "large" | "perRule" | "pureJs" | "operator" | "changes";
 
 /** Runs one group in this process. */
 async function runGroup(group: Group, backend: Backend): Promise<void> {
@@ -752,6 +854,8 @@ async function runGroup(group: Group, backend: Backend): Promise<void> {
       return await pureJs();
     case "operator":
       return await operatorReload();
+    case "changes":
+      return await largeChanges(backend);
   }
 }
 
@@ -811,6 +915,7 @@ async function main(): Promise<void> {
     if (ONLY.has("m1")) await runChild("small", backend);
     if (["m1", "m2", "m3", "m4"].some((m) => ONLY.has(m))) await runChild("large", backend);
     if (ONLY.has("m5")) await runChild("perRule", backend);
+    if (ONLY.has("m9")) await runChild("changes", backend);
   }
   if (ONLY.has("m6")) await runChild("pureJs", "nft");
   if (ONLY.has("m7") && BACKENDS.includes("legacy")) await runChild("operator", "legacy");

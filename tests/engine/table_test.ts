@@ -107,8 +107,8 @@ Deno.test("table: first apply programs chains and insertions; second apply runs 
   assert.equal(await table.plan(), "");
 });
 
-Deno.test("table: extend, replace and truncate write only what changed", async () => {
-  const { fake, table } = setup();
+Deno.test("table: extend, replace and truncate write only what changed (chained IDs)", async () => {
+  const { fake, table } = setup({ ruleIds: "chained" });
   table.setRuleInsertions("INPUT", [{ action: Jump("rp-in") }]);
   table.updateChain({ name: "rp-in", rules: [tcp(1), tcp(2)] });
   await table.apply();
@@ -134,6 +134,81 @@ Deno.test("table: extend, replace and truncate write only what changed", async (
   last = restores(fake).at(-1)!.trim().split("\n");
   assert.deepEqual(last, ["*filter", "-D rp-in 2", "-D rp-in 2", "COMMIT"]);
   assert.equal((await rulesOf(fake)).filter((l) => l.startsWith("-A rp-in")).length, 1);
+});
+
+Deno.test("table: extend, replace, insert, move and truncate write one line per rule (stable IDs)", async () => {
+  const { fake, table } = setup();
+  const last = () => restores(fake).at(-1)!.trim().split("\n");
+  const heads = () => last().map((l) => l.split(" ").slice(0, 3).join(" "));
+  table.setRuleInsertions("INPUT", [{ action: Jump("rp-in") }]);
+  table.updateChain({ name: "rp-in", rules: [tcp(1), tcp(2), tcp(3), tcp(4), tcp(5)] });
+  await table.apply();
+  // One rule in the middle changed: one -R.
+  table.updateChain({ name: "rp-in", rules: [tcp(1), tcp(2), tcp(9), tcp(4), tcp(5)] });
+  await table.apply();
+  assert.deepEqual(last().slice(1, -1).map((l) => l.replace(/"rp:[\w-]{16}"/, "ID")), [
+    "-R rp-in 3 -m comment --comment ID -p tcp -m multiport --destination-ports 9 --jump ACCEPT",
+  ]);
+  // One inserted at the top, one appended.
+  table.updateChain({
+    name: "rp-in",
+    rules: [tcp(0), tcp(1), tcp(2), tcp(9), tcp(4), tcp(5), tcp(6)],
+  });
+  await table.apply();
+  assert.deepEqual(heads(), ["*filter", "-I rp-in 1", "-A rp-in -m", "COMMIT"]);
+  // tcp(0) moved to the end: a delete and an append.
+  table.updateChain({
+    name: "rp-in",
+    rules: [tcp(1), tcp(2), tcp(9), tcp(4), tcp(5), tcp(6), tcp(0)],
+  });
+  await table.apply();
+  assert.deepEqual(heads(), ["*filter", "-D rp-in 1", "-A rp-in -m", "COMMIT"]);
+  // Three deleted from the middle.
+  table.updateChain({ name: "rp-in", rules: [tcp(1), tcp(5), tcp(6), tcp(0)] });
+  await table.apply();
+  assert.deepEqual(heads(), ["*filter", "-D rp-in 2", "-D rp-in 2", "-D rp-in 2", "COMMIT"]);
+  const kept = (await rulesOf(fake)).filter((l) => l.startsWith("-A rp-in"));
+  assert.deepEqual(kept.map((l) => l.split(" ").at(-3)), ["1", "5", "6", "0"]);
+  assert.equal(await table.plan(), "");
+});
+
+Deno.test("table: a table written with chained IDs is taken over with stable ones, and back", async () => {
+  const { fake, table } = setup({ ruleIds: "chained" });
+  const rules = [tcp(1), tcp(2), tcp(3)];
+  table.updateChain({ name: "rp-in", rules });
+  table.setRuleInsertions("INPUT", [{ action: Jump("rp-in") }, { action: Drop() }]);
+  await table.apply();
+  const stable = new Table("filter", {
+    runner: fake.runner,
+    backend: "nft",
+    hashPrefix: "rp:",
+    featureDetector: {
+      getFeatures: () => Promise.resolve({ nftPositionalEdits: true }),
+      refreshFeatures: () => Promise.resolve({ nftPositionalEdits: true }),
+    },
+  });
+  stable.updateChain({ name: "rp-in", rules });
+  stable.setRuleInsertions("INPUT", [{ action: Jump("rp-in") }, { action: Drop() }]);
+  // Each list's first rule has the same ID in both schemes: only the others are written.
+  const heads = (await stable.plan()).trim().split("\n").map((l) =>
+    l.split(" ").slice(0, 3).join(" ")
+  );
+  assert.deepEqual(heads, [
+    "*filter",
+    "-R rp-in 2",
+    "-R rp-in 3",
+    "-D INPUT -m",
+    "-A INPUT -m",
+    "COMMIT",
+  ]);
+  await stable.apply();
+  assert.equal(await stable.plan(), "");
+  assert.equal((await rulesOf(fake)).filter((l) => l.startsWith("-A ")).length, 5);
+  // And back: two -R, and (chained IDs) both INPUT rules deleted and inserted again.
+  assert.deepEqual(
+    (await table.plan()).trim().split("\n").map((l) => l.split(" ").slice(0, 2).join(" ")),
+    ["*filter", "-R rp-in", "-R rp-in", "-D INPUT", "-D INPUT", "-I INPUT", "-I INPUT", "COMMIT"],
+  );
 });
 
 for (const backend of ["nft", "legacy"] as const) {

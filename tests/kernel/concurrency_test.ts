@@ -7,7 +7,7 @@
 import assert from "assert";
 import {
   Accept,
-  calculateRuleHashes,
+  calculateRuleIds,
   Drop,
   type Features,
   Jump,
@@ -109,14 +109,14 @@ async function concurrency(netns: string, v: Variant): Promise<void> {
   await table.apply();
   const save = await saveTable(netns, v, "filter");
   // Ours: exactly once each, in order, on top of INPUT; nothing of ours elsewhere.
-  const ours = calculateRuleHashes("INPUT", inserts, features);
+  const ours = calculateRuleIds("INPUT", inserts, { features });
   assert.deepEqual(chainIds(save, "INPUT").filter((id) => id !== ""), ours);
   assert.deepEqual(chainIds(save, "INPUT").slice(0, ours.length), ours);
   assert.deepEqual(chainIds(save, "FORWARD").filter((id) => id !== ""), [
-    ...calculateRuleHashes(
+    ...calculateRuleIds(
       "FORWARD*appends*",
       (APPLIES - 1) % 2 === 0 ? [{ action: Drop() }] : [],
-      features,
+      { features },
     ),
   ]);
   // Theirs: exactly the rules they think are present, once each, in their order.

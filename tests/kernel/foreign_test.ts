@@ -6,7 +6,7 @@
 import assert from "assert";
 import {
   Accept,
-  calculateRuleHashes,
+  calculateRuleIds,
   Drop,
   type Features,
   Jump,
@@ -153,8 +153,8 @@ async function foreign(netns: string, v: Variant, insertMode: "insert" | "append
         expectedForeign.get(chain),
         `round ${round} ${chain}`,
       );
-      const ins = calculateRuleHashes(chain, inserts.get(chain)!, features);
-      const app = calculateRuleHashes(`${chain}*appends*`, appends.get(chain)!, features);
+      const ins = calculateRuleIds(chain, inserts.get(chain)!, { features });
+      const app = calculateRuleIds(`${chain}*appends*`, appends.get(chain)!, { features });
       const ids = chainLinesWithCounters(save, chain).map((r) =>
         isOurs(r.line) ? chainIds(r.line, chain)[0]! : ""
       );

@@ -3,9 +3,10 @@
  * the lines that must change, and every untouched rule keeps its packet and
  * byte counters (`iptables-save -c`).
  *
- * Rule IDs are chained (each depends on every rule before it), so changing
- * rule k changes the IDs of rules k..n-1: those are replaced with `-R`; the
- * rules before k are untouched.
+ * With chained rule IDs (`ruleIds: "chained"`: each depends on every rule
+ * before it), changing rule k changes the IDs of rules k..n-1: those are
+ * replaced with `-R`; the rules before k are untouched. Stable IDs (the
+ * default) are tested in `stable_ids_test.ts`.
  */
 import assert from "assert";
 import { Jump, Match, type Rule } from "../../mod.ts";
@@ -13,8 +14,8 @@ import {
   chainLinesWithCounters,
   kernelTable,
   kernelTest,
-  nsExec,
   saveTable,
+  tcpTraffic,
   type Variant,
   variantName,
   VARIANTS,
@@ -34,24 +35,12 @@ function bigChain(change: { at?: number; extra?: boolean; drop?: number } = {}):
   return rules;
 }
 
-/**
- * Sends a few TCP connection attempts over lo inside the namespace, so that
- * every counting rule's counters grow (ip6tables-nft-restore 1.8.9 ignores
- * `--counters`, so seeding counters with `-c` does not work there).
- */
-async function traffic(netns: string, v: Variant): Promise<void> {
-  const host = v.ipVersion === 6 ? "::1" : "127.0.0.1";
-  const code =
-    `for (let i = 0; i < 3; i++) { try { (await Deno.connect({ hostname: "${host}", port: 9 })).close(); } catch { /* refused */ } }`;
-  await nsExec(netns, Deno.execPath(), ["eval", code]);
-}
-
 async function incremental(netns: string, v: Variant): Promise<void> {
-  const table = kernelTable(netns, "filter", v);
+  const table = kernelTable(netns, "filter", v, { ruleIds: "chained" });
   table.updateChain({ name: "rp-big", rules: bigChain() });
   table.setRuleInsertions("OUTPUT", [{ action: Jump("rp-big") }]);
   await table.apply();
-  await traffic(netns, v);
+  await tcpTraffic(netns, v);
   const before = chainLinesWithCounters(
     await saveTable(netns, v, "filter", { counters: true }),
     "rp-big",
@@ -60,7 +49,7 @@ async function incremental(netns: string, v: Variant): Promise<void> {
   assert.ok(before.every((r) => r.counters !== "[0:0]"), "counters are non-zero");
 
   async function step(rules: Rule[], expected: RegExp[], untouched: number, label: string) {
-    await traffic(netns, v);
+    await tcpTraffic(netns, v);
     const prev = chainLinesWithCounters(
       await saveTable(netns, v, "filter", { counters: true }),
       "rp-big",
@@ -121,7 +110,7 @@ async function incremental(netns: string, v: Variant): Promise<void> {
 
 for (const v of VARIANTS) {
   kernelTest(
-    `incremental change keeps counters (${variantName(v)})`,
+    `incremental change keeps counters, chained IDs (${variantName(v)})`,
     (netns) => incremental(netns, v),
   );
 }

@@ -309,3 +309,16 @@ export async function waitNamespaceIdle(netns: string): Promise<void> {
     `Processes still run in ${netns}: ${(await run("ip", ["netns", "pids", netns])).out}`,
   );
 }
+
+/**
+ * Sends a few TCP connection attempts over lo inside the namespace (refused:
+ * nothing listens on port 9), so that counting rules on OUTPUT and INPUT see
+ * packets. Seeding counters with `--counters` does not work everywhere
+ * (ip6tables-nft-restore 1.8.9 ignores it).
+ */
+export async function tcpTraffic(netns: string, v: Variant): Promise<void> {
+  const host = v.ipVersion === 6 ? "::1" : "127.0.0.1";
+  const code =
+    `for (let i = 0; i < 3; i++) { try { (await Deno.connect({ hostname: "${host}", port: 9 })).close(); } catch { /* refused */ } }`;
+  await nsExec(netns, Deno.execPath(), ["eval", code]);
+}

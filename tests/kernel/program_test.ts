@@ -5,7 +5,7 @@
 import assert from "assert";
 import {
   Accept,
-  calculateRuleHashes,
+  calculateRuleIds,
   ClearMark,
   Dnat,
   Drop,
@@ -245,7 +245,7 @@ async function program(netns: string, v: Variant): Promise<void> {
         assert.equal(save.includes(`:${chain.name} `), false, "unreachable chains are not written");
         continue;
       }
-      assert.deepEqual(ids, calculateRuleHashes(chain.name, chain.rules, features), chain.name);
+      assert.deepEqual(ids, calculateRuleIds(chain.name, chain.rules, { features }), chain.name);
       const lines = chainLines(save, chain.name);
       const shapes = SHAPES[chain.name]!;
       assert.equal(lines.length, shapes.length, chain.name);
@@ -257,8 +257,8 @@ async function program(netns: string, v: Variant): Promise<void> {
     for (const [chain, rules] of spec.inserts) {
       const appends = spec.appends.get(chain) ?? [];
       assert.deepEqual(chainIds(save, chain), [
-        ...calculateRuleHashes(chain, rules, features),
-        ...calculateRuleHashes(`${chain}*appends*`, appends, features),
+        ...calculateRuleIds(chain, rules, { features }),
+        ...calculateRuleIds(`${chain}*appends*`, appends, { features }),
       ], chain);
     }
     if (name === "filter") assert.match(save, /^:FORWARD DROP /m);
@@ -303,7 +303,7 @@ async function hookedWrite(netns: string, v: Variant): Promise<void> {
   await table.apply();
   assert.equal(seen.length, 1);
   const save = await saveTable(netns, v, "filter");
-  assert.deepEqual(chainIds(save, "rp-hooked"), calculateRuleHashes("rp-hooked", rules));
+  assert.deepEqual(chainIds(save, "rp-hooked"), calculateRuleIds("rp-hooked", rules));
   assert.equal(await table.plan(), "");
   await table.cleanUp();
 }

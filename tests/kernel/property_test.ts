@@ -18,7 +18,7 @@ import * as actions from "../../dsl/actions.ts";
 import {
   Accept,
   type Action,
-  calculateRuleHashes,
+  calculateRuleIds,
   ClearMark,
   Dnat,
   Drop,
@@ -39,6 +39,7 @@ import {
   RestoreConnMark,
   Return,
   type Rule,
+  type RuleIds,
   SaveConnMark,
   SetConnMark,
   SetMark,
@@ -496,16 +497,28 @@ function reachable(model: TableModel): Set<string> {
 }
 
 /** Chain → rule IDs the kernel must hold. */
+/**
+ * How each table computes rule IDs: both schemes in every run (filter, the
+ * table most rounds change, with the default stable IDs).
+ */
+const RULE_IDS: Readonly<Record<TableName, RuleIds>> = {
+  filter: "stable",
+  nat: "chained",
+  mangle: "chained",
+  raw: "stable",
+};
+
 function expectedIds(model: TableModel, features: Features): Map<string, string[]> {
+  const options = { ruleIds: RULE_IDS[model.name], features };
   const out = new Map<string, string[]>();
   for (const chain of KERNEL_CHAINS[model.name]) {
     out.set(chain, [
-      ...calculateRuleHashes(chain, model.inserts.get(chain) ?? [], features),
-      ...calculateRuleHashes(`${chain}*appends*`, model.appends.get(chain) ?? [], features),
+      ...calculateRuleIds(chain, model.inserts.get(chain) ?? [], options),
+      ...calculateRuleIds(`${chain}*appends*`, model.appends.get(chain) ?? [], options),
     ]);
   }
   for (const name of [...reachable(model)].sort()) {
-    out.set(name, calculateRuleHashes(name, model.chains.get(name)!.rules, features));
+    out.set(name, calculateRuleIds(name, model.chains.get(name)!.rules, options));
   }
   return out;
 }
@@ -666,7 +679,7 @@ async function property(netns: string, v: Variant, seed: number): Promise<void> 
       appends: new Map(),
       counter: 0,
     });
-    kernel.set(name, kernelTable(netns, name, v));
+    kernel.set(name, kernelTable(netns, name, v, { ruleIds: RULE_IDS[name] }));
     emulated.set(
       name,
       new Table(name, {
@@ -674,6 +687,7 @@ async function property(netns: string, v: Variant, seed: number): Promise<void> 
         runner: fake.runner,
         backend: v.backend,
         ipVersion: v.ipVersion,
+        ruleIds: RULE_IDS[name],
         featureDetector: staticFeatures(features),
       }),
     );

@@ -47,6 +47,11 @@ function assertDemoOutput(out: string): void {
     out,
     /== Plan after applying\n\(nothing to do: the kernel already matches the policy\)/,
   );
+  // One rule changed: one line per family with stable rule IDs (the default).
+  assert.match(
+    out,
+    /stable rule IDs\n# filter \(IPv4\)\n\*filter\n-R rp-input 5 .*8443 --jump ACCEPT\nCOMMIT\n# filter \(IPv6\)\n\*filter\n-R rp-input 5 /,
+  );
   assert.match(out, /== iptables-save \(IPv4/);
   assert.match(out, /== ip6tables-save \(IPv6/);
   assert.match(out, /^:INPUT DROP/m);

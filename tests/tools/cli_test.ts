@@ -62,6 +62,9 @@ Deno.test("parseCliArgs: commands, files and flags", () => {
   assert.equal(a.confirmTimeoutMs, 90_000);
   assert.equal(a.json, true);
   assert.deepEqual(a.chainPrefixes, ["fw-"]);
+  assert.equal(a.ruleIds, undefined);
+  assert.equal(parseCliArgs(["plan", "r.yaml", "--rule-ids", "chained"]).ruleIds, "chained");
+  assert.equal(parseCliArgs(["plan", "r.yaml", "--rule-ids", "stable"]).ruleIds, "stable");
   assert.equal(parseCliArgs([]).command, "help");
   assert.equal(parseCliArgs(["remove", "--help"]).help, true);
   assert.equal(parseCliArgs(["show"]).files.length, 0);
@@ -85,6 +88,7 @@ Deno.test("parseCliArgs: usage errors say what was expected", () => {
     [["remove", "r.yaml"], /remove takes no files/],
     [["plan", "r.yaml", "--color", "pink"], /Invalid --color "pink"/],
     [["plan", "r.yaml", "--insert-mode", "middle"], /Invalid --insert-mode "middle"/],
+    [["plan", "r.yaml", "--rule-ids", "felix"], /Invalid --rule-ids "felix": expected stable/],
     [["help", "nope"], /Unknown command "nope"/],
   ];
   for (const [argv, message] of bad) {
@@ -468,6 +472,83 @@ Deno.test("diffTable matches by rule ID, not text; foreign rules are context", (
   const rp = changed.chains.find((c) => c.chain === "rp-in")!;
   assert.deepEqual(rp.lines.map((l) => l.kind), ["keep", "remove", "add"]);
   assert.ok(renderDiff([changed], { color: true }).includes("\x1b[32m+ "));
+});
+
+Deno.test("mergePolicies: one ruleIds setting among the files", () => {
+  const chained = { ...emptyPolicy([4]), ruleIds: "chained" as const };
+  assert.equal(
+    mergePolicies([{ file: "a.yaml", policy: chained }, {
+      file: "b.yaml",
+      policy: emptyPolicy([4]),
+    }]).ruleIds,
+    "chained",
+  );
+  assert.equal(
+    mergePolicies([{ file: "a.yaml", policy: emptyPolicy([4]) }, {
+      file: "b.yaml",
+      policy: emptyPolicy([6]),
+    }]).ruleIds,
+    undefined,
+  );
+  assert.throws(
+    () =>
+      mergePolicies([{ file: "a.yaml", policy: chained }, {
+        file: "b.yaml",
+        policy: { ...emptyPolicy([4]), ruleIds: "stable" },
+      }]),
+    /b\.yaml asks for stable rule IDs but a\.yaml for chained ones/,
+  );
+});
+
+Deno.test("diffTable (stable IDs): a change in the middle is one removed and one added line", () => {
+  const rules = [1, 2, 3, 4].map((p) => ({
+    match: Match().protocol("tcp").destPorts(p),
+    action: Accept(),
+  }));
+  const desired = (rs: typeof rules) => ({
+    table: "filter" as const,
+    ipVersion: 4 as const,
+    chains: [{ name: "rp-in", rules: rs }],
+    insertions: { INPUT: [{ action: Jump("rp-in") }] },
+    appends: {},
+    policies: {},
+  });
+  const first = diffTable(desired(rules), "*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n");
+  const ids = first.chains.find((c) => c.chain === "rp-in")!.lines.map((l) => l.id!);
+  const jump = first.chains.find((c) => c.chain === "INPUT")!.lines[0]!.id!;
+  const kernel = [
+    "*filter",
+    ":INPUT ACCEPT [0:0]",
+    ":rp-in - [0:0]",
+    `-A INPUT -m comment --comment "rampart:${jump}" -j rp-in`,
+    ...ids.map((id, i) =>
+      `-A rp-in -p tcp -m comment --comment "rampart:${id}" -m multiport --dports ${
+        i + 1
+      } -j ACCEPT`
+    ),
+    "COMMIT",
+  ].join("\n");
+  const changed = [...rules];
+  changed[1] = { match: Match().protocol("tcp").destPorts(9), action: Accept() };
+  const stable = diffTable(desired(changed), kernel).chains.find((c) => c.chain === "rp-in")!;
+  assert.deepEqual(stable.lines.map((l) => l.kind), ["keep", "remove", "add", "keep", "keep"]);
+  // With chained IDs (and a kernel written with them), every later rule changes.
+  const chainedFirst = diffTable(desired(rules), "*filter\nCOMMIT\n", { ruleIds: "chained" });
+  const chainedIds = chainedFirst.chains.find((c) => c.chain === "rp-in")!.lines.map((l) => l.id!);
+  assert.equal(chainedIds[0], ids[0], "a chain's first rule has the same ID in both schemes");
+  assert.notEqual(chainedIds[1], ids[1]);
+  const chainedKernel = ids.reduce((k, id, i) => k.replace(id, chainedIds[i]!), kernel);
+  const chained = diffTable(desired(changed), chainedKernel, { ruleIds: "chained" }).chains
+    .find((c) => c.chain === "rp-in")!;
+  assert.deepEqual(chained.lines.map((l) => l.kind), [
+    "keep",
+    "remove",
+    "remove",
+    "remove",
+    "add",
+    "add",
+    "add",
+  ]);
 });
 
 // ---- the real CLI on the kernel, in a private namespace -------------------------

@@ -3,6 +3,7 @@ import {
   Accept,
   type ApplyIntent,
   type ApplyJournal,
+  calculateRuleHashes,
   type CommandRunner,
   DenoCommandRunner,
   Dnat,
@@ -614,3 +615,42 @@ for (const backend of ["nft", "legacy"] as const) {
     },
   );
 }
+
+Deno.test("firewall (fake): ruleIds reaches every table, and a policy asking for the other scheme is refused", async () => {
+  const fake = new FakeDataplane();
+  const policy: Policy = {
+    ipVersions: [4],
+    tables: [tablePolicy("filter", {
+      chains: [{ name: "rp-in", rules: [{ action: Drop() }, { action: Accept() }] }],
+      insertions: { INPUT: [{ action: Jump("rp-in") }] },
+    })],
+  };
+  const chained = new Firewall({ runner: fake.runner, ipVersions: [4], ruleIds: "chained" });
+  assert.equal(chained.ruleIds, "chained");
+  assert.equal(chained.table("nat", 4).ruleIds, "chained");
+  chained.setPolicy({ ...policy, ruleIds: "chained" });
+  await chained.apply();
+  const saved = (await fake.runner.run("iptables-save", ["-t", "filter"])).stdout;
+  const ids = [...saved.matchAll(/-A rp-in -m comment --comment "?rampart:([\w-]{16})/g)].map((m) =>
+    m[1]
+  );
+  assert.deepEqual(ids, calculateRuleHashes("rp-in", policy.tables[0]!.chains[0]!.rules));
+  assert.throws(
+    () => chained.setPolicy({ ...policy, ruleIds: "stable" }),
+    (e: unknown) =>
+      e instanceof PolicyError && e.path === "ruleIds" &&
+      /asks for stable rule IDs but this firewall computes chained ones/.test(e.message),
+  );
+  const stable = new Firewall({ runner: fake.runner, ipVersions: [4] });
+  assert.equal(stable.ruleIds, "stable");
+  assert.equal(stable.table("filter", 4).ruleIds, "stable");
+  assert.throws(() => stable.setPolicy({ ...policy, ruleIds: "chained" }), PolicyError);
+  // The same policy with stable IDs: only the chain's second rule gets a new ID.
+  stable.setPolicy(policy);
+  const plan = (await stable.plan()).tables.find((t) => t.table === "filter")!.script;
+  assert.deepEqual(plan.trim().split("\n").map((l) => l.slice(0, 10)), [
+    "*filter",
+    "-R rp-in 2",
+    "COMMIT",
+  ]);
+});

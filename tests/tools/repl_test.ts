@@ -394,6 +394,39 @@ Deno.test("ReplSession plan and apply: warnings come before the plan and the que
   assert.match(session.fake.rules("nat", "rp-local").at(-1)!, /-i docker0 .*-j RETURN$/);
 });
 
+Deno.test("ReplSession: a file's ruleIds key switches the session's rule IDs, and save keeps it", async () => {
+  const session = await fakeSession([]);
+  const run = async (input: string) => {
+    const { r, out } = await session.run(input);
+    assert.equal(r, "ok", out);
+    return out;
+  };
+  const dir = await Deno.makeTempDir({ prefix: "rp-repl-ids-" });
+  try {
+    const rules = "tables:\n  filter:\n    chains:\n      rp-in:\n        - action: drop\n" +
+      "        - action: accept\n";
+    await Deno.writeTextFile(`${dir}/chained.yaml`, `ruleIds: chained\n${rules}`);
+    await Deno.writeTextFile(`${dir}/stable.yaml`, rules);
+    const { calculateRuleHashes, calculateStableRuleHashes, Accept, Drop } = await import(
+      "../../mod.ts"
+    );
+    const list = [{ action: Drop() }, { action: Accept() }];
+    const [chainedId] = calculateRuleHashes("rp-in", list).slice(1);
+    const [stableId] = calculateStableRuleHashes("rp-in", list).slice(1);
+    assert.match(await run(`load("${dir}/chained.yaml")`), /1 chain\(s\), chained rule IDs/);
+    assert.match(await run("show()"), new RegExp(chainedId!));
+    assert.match(await run('chain("rp-in", Drop(), Accept())'), new RegExp(chainedId!));
+    await run(`save("${dir}/saved.yaml")`);
+    assert.match(await Deno.readTextFile(`${dir}/saved.yaml`), /^ruleIds: chained$/m);
+    await run(`load("${dir}/stable.yaml")`);
+    assert.match(await run("show()"), new RegExp(stableId!));
+    await run(`save("${dir}/saved.yaml")`);
+    assert.doesNotMatch(await Deno.readTextFile(`${dir}/saved.yaml`), /ruleIds/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 // ---- the REPL in a real terminal (tmux), applying into a namespace --------------
 
 /** Runs one tmux command against the test's own server. */

@@ -624,6 +624,28 @@ Deno.test("yaml: a top-level family restricts every table", () => {
   assert.match(stringifyPolicy(p), /^family: ipv6$/m);
 });
 
+Deno.test("yaml: a top-level ruleIds key loads, round-trips and is checked", () => {
+  const text = "family: ipv4\nruleIds: chained\ntables:\n  filter:\n    chains:\n      rp-a: []\n";
+  const p = parsePolicy(text);
+  assert.equal(p.ruleIds, "chained");
+  const saved = stringifyPolicy(p);
+  assert.match(saved, /^family: ipv4\nruleIds: chained\ntables:$/m);
+  assert.equal(stringifyPolicy(parsePolicy(saved)), saved);
+  assert.equal(parsePolicy(saved.replace("chained", "stable")).ruleIds, "stable");
+  assert.equal(parsePolicy("tables: {}\n").ruleIds, undefined);
+  assert.doesNotMatch(stringifyPolicy(parsePolicy("tables: {}\n")), /ruleIds/);
+  assert.throws(
+    () => parsePolicy("ruleIds: felix\ntables: {}\n", { file: "r.yaml" }),
+    (e: unknown) => {
+      assert.ok(e instanceof PolicyFileError);
+      assert.equal(e.message, 'r.yaml:1:10: Invalid ruleIds "felix": expected stable or chained');
+      assert.equal(e.field, "ruleIds");
+      return true;
+    },
+  );
+  assert.match(policyToTypeScript(p), /^ {2}ruleIds: "chained",$/m);
+});
+
 // ---- TypeScript export ----------------------------------------------------------------------------
 
 Deno.test("ts export: the generated module rebuilds the same policy", async () => {
