@@ -10,7 +10,7 @@
  * deno run -A tests/bench/run.ts --backend legacy --only m1,m7 --out /tmp/b.md
  * ```
  *
- * Flags: `--backend nft|legacy|both`, `--only m1,…,m7,m9`, `--quick` (fewer runs,
+ * Flags: `--backend nft|legacy|both`, `--only m1,…,m9`, `--quick` (fewer runs,
  * for smoke-testing the harness; the numbers are not meaningful), `--out FILE`
  * (also write the markdown there).
  *
@@ -36,6 +36,7 @@ import {
   type TableOptions,
 } from "../../mod.ts";
 import { kernelAvailability } from "../kernel/netns.ts";
+import { operatorLegacy, operatorNft } from "./operator_path.ts";
 import { CountingRunner, exec, median, ms, pair, ratio, time, withBenchNetns } from "./harness.ts";
 import {
   BIG_CHAIN,
@@ -54,7 +55,7 @@ const { values: flags } = parseArgs({
   args: Deno.args,
   options: {
     backend: { type: "string", default: "both" },
-    only: { type: "string", default: "m1,m2,m3,m4,m5,m6,m7,m9" },
+    only: { type: "string", default: "m1,m2,m3,m4,m5,m6,m7,m8,m9" },
     quick: { type: "boolean", default: false },
     out: { type: "string" },
     // Internal: run one group of measurements and write its rows as JSON.
@@ -82,6 +83,8 @@ const RUNS = {
   largeChange: QUICK ? 1 : 5,
   many: QUICK ? 3 : 50,
   perRule: { nft: QUICK ? 1 : 3, legacy: 1 },
+  /** Measurement 8 (whole processes), at 20k and at 100k rules. */
+  operator: { 200: QUICK ? 1 : 7, 1000: QUICK ? 1 : 5 } as Record<number, number>,
 };
 const RULES_PER_CHAIN = 100;
 const HASH_PREFIX = "rampart:";
@@ -823,7 +826,15 @@ function markdown(machineLines: string[], seconds: number): string {
 }
 
 /** A group of measurements that runs in its own Deno process. */
-type Group = "small" | "large" | "perRule" | "pureJs" | "operator" | "changes";
+type Group =
+  | "small"
+  | "large"
+  | "perRule"
+  | "pureJs"
+  | "operator"
+  | "changes"
+  | "operatorPath20k"
+  | "operatorPath100k";
 
 /** Runs one group in this process. */
 async function runGroup(group: Group, backend: Backend): Promise<void> {
@@ -856,6 +867,13 @@ async function runGroup(group: Group, backend: Backend): Promise<void> {
       return await operatorReload();
     case "changes":
       return await largeChanges(backend);
+    case "operatorPath20k":
+    case "operatorPath100k": {
+      const numChains = group === "operatorPath20k" ? 200 : 1000;
+      const options = { runs: RUNS.operator[numChains]!, row };
+      if (backend === "legacy") return await operatorLegacy(numChains, options);
+      return await operatorNft(numChains, options);
+    }
   }
 }
 
@@ -916,6 +934,10 @@ async function main(): Promise<void> {
     if (["m1", "m2", "m3", "m4"].some((m) => ONLY.has(m))) await runChild("large", backend);
     if (ONLY.has("m5")) await runChild("perRule", backend);
     if (ONLY.has("m9")) await runChild("changes", backend);
+    if (ONLY.has("m8")) {
+      await runChild("operatorPath20k", backend);
+      await runChild("operatorPath100k", backend);
+    }
   }
   if (ONLY.has("m6")) await runChild("pureJs", "nft");
   if (ONLY.has("m7") && BACKENDS.includes("legacy")) await runChild("operator", "legacy");
