@@ -41,6 +41,8 @@ import { removeDurable, writeDurable } from "./durable.ts";
 import { FileApplyJournal, type IntentRecord, readIntentRecord } from "./intent_file.ts";
 import { type TargetFiles, targetFiles } from "./state_dir.ts";
 import { lockTarget, TargetBusyError, type TargetLock } from "./target_lock.ts";
+import { ReadReuse } from "./read_reuse.ts";
+import type { CommandRunner } from "../runner.ts";
 import {
   inspectTarget,
   type TargetState,
@@ -130,7 +132,7 @@ function ruleIdsOf(args: CliArgs, policy?: Policy): RuleIds {
 function makeFirewall(
   ctx: Context,
   policy?: Policy,
-  options: { journal?: ApplyJournal } = {},
+  options: { journal?: ApplyJournal; runner?: CommandRunner } = {},
 ): Firewall {
   const { args, env } = ctx;
   const ipVersions = families(args, policy);
@@ -143,7 +145,7 @@ function makeFirewall(
     ruleIds,
     chainPrefixes: args.chainPrefixes,
     insertMode: args.insertMode,
-    runner: env.runnerFor(args.netns),
+    runner: options.runner ?? env.runnerFor(args.netns),
     ipVersions,
     logger: cliLogger(ctx),
   });
@@ -520,7 +522,10 @@ async function cmdApply(ctx: Context): Promise<number> {
 async function applyHolding(ctx: Context, policy: Policy, state: TargetState): Promise<number> {
   const { args, env } = ctx;
   const journal = journalFor(ctx, state, scopeOf(args, families(args, policy)));
-  const firewall = makeFirewall(ctx, policy, { journal });
+  // The snapshot, and any read before the first write, come from the plan's
+  // read (`read_reuse.ts`): the write is computed from it, under our lock.
+  const reads = new ReadReuse(env.runnerFor(args.netns));
+  const firewall = makeFirewall(ctx, policy, { journal, runner: reads });
   const { text, tables } = await planText(ctx, firewall);
   // Shown before the question: the operator decides knowing them.
   const warnings = reportWarnings(ctx, firewall);
@@ -547,7 +552,10 @@ async function applyHolding(ctx: Context, policy: Policy, state: TargetState): P
     if (args.netns === undefined) {
       ctx.note(paint(ctx, "33", "This changes the firewall of THIS HOST.") + "\n");
     }
-    if (!await askYes(ctx, `Apply to ${target(args)}? [y/N] `)) {
+    const yes = await askYes(ctx, `Apply to ${target(args)}? [y/N] `);
+    // The kernel may have changed while the question waited: read it again.
+    reads.forget();
+    if (!yes) {
       if (args.json) {
         ctx.json({ command: "apply", applied: false, changed: true, declined: true });
       } else ctx.note("Not applied\n");
