@@ -11,6 +11,7 @@ import { FeatureDetector } from "../feature_detector.ts";
 import {
   Firewall,
   type FirewallApplyResult,
+  type FirewallOptions,
   type FirewallPlan,
   type TablePlanEntry,
 } from "../firewall.ts";
@@ -60,6 +61,13 @@ import {
   watchdogLogger,
   type WatchdogOutcome,
 } from "./watchdog.ts";
+
+/**
+ * The first post-write re-read of a one-shot `apply` (the longest the engine
+ * takes): it exits after its write, so that check would only re-read what
+ * its plan has just read.
+ */
+const ONE_SHOT_POST_WRITE_MS = 3_600_000;
 
 /** Thrown inside a command to end it with an exit code and a message. */
 class Exit extends Error {
@@ -132,7 +140,11 @@ function ruleIdsOf(args: CliArgs, policy?: Policy): RuleIds {
 function makeFirewall(
   ctx: Context,
   policy?: Policy,
-  options: { journal?: ApplyJournal; runner?: CommandRunner } = {},
+  options: {
+    journal?: ApplyJournal;
+    runner?: CommandRunner;
+    tableOptions?: FirewallOptions["tableOptions"];
+  } = {},
 ): Firewall {
   const { args, env } = ctx;
   const ipVersions = families(args, policy);
@@ -140,6 +152,7 @@ function makeFirewall(
   const firewall = new Firewall({
     ...(args.netns === undefined ? {} : { netns: args.netns }),
     ...(options.journal === undefined ? {} : { journal: options.journal }),
+    ...(options.tableOptions === undefined ? {} : { tableOptions: options.tableOptions }),
     backend: args.backend,
     hashPrefix: args.hashPrefix,
     ruleIds,
@@ -525,7 +538,13 @@ async function applyHolding(ctx: Context, policy: Policy, state: TargetState): P
   // The snapshot, and any read before the first write, come from the plan's
   // read (`read_reuse.ts`): the write is computed from it, under our lock.
   const reads = new ReadReuse(env.runnerFor(args.netns));
-  const firewall = makeFirewall(ctx, policy, { journal, runner: reads });
+  // One write follows the plan: no post-write re-read before it (a question
+  // in between invalidates the plan's read instead), so it writes that plan.
+  const firewall = makeFirewall(ctx, policy, {
+    journal,
+    runner: reads,
+    tableOptions: { postWriteIntervalMs: ONE_SHOT_POST_WRITE_MS },
+  });
   const { text, tables } = await planText(ctx, firewall);
   // Shown before the question: the operator decides knowing them.
   const warnings = reportWarnings(ctx, firewall);
@@ -555,6 +574,9 @@ async function applyHolding(ctx: Context, policy: Policy, state: TargetState): P
     const yes = await askYes(ctx, `Apply to ${target(args)}? [y/N] `);
     // The kernel may have changed while the question waited: read it again.
     reads.forget();
+    for (const t of tables) {
+      firewall.table(t.table, t.ipVersion).invalidateDataplaneCache("asked before applying");
+    }
     if (!yes) {
       if (args.json) {
         ctx.json({ command: "apply", applied: false, changed: true, declined: true });
