@@ -220,8 +220,17 @@ async function planTables(ctx: Context, firewall: Firewall): Promise<FirewallPla
   return { tables, warnings };
 }
 
-async function diffs(ctx: Context, firewall: Firewall): Promise<TableDiff[]> {
-  const { tables } = await planTables(ctx, firewall);
+/**
+ * The diff of every planned table (of `planned`, or of a plan made now)
+ * against the kernel's table, read through the firewall's runner (a
+ * `ReadReuse` serves the plan's own read).
+ */
+async function diffs(
+  ctx: Context,
+  firewall: Firewall,
+  planned?: readonly TablePlanEntry[],
+): Promise<TableDiff[]> {
+  const tables = planned ?? (await planTables(ctx, firewall)).tables;
   const policy = firewall.policy();
   const out: TableDiff[] = [];
   for (const { table, ipVersion } of tables) {
@@ -276,7 +285,9 @@ async function cmdPlan(ctx: Context): Promise<number> {
 }
 
 async function cmdDiff(ctx: Context): Promise<number> {
-  const firewall = makeFirewall(ctx, await loadPolicy(ctx));
+  // The diff reads each table once: its plan's read (`read_reuse.ts`).
+  const runner = new ReadReuse(ctx.env.runnerFor(ctx.args.netns));
+  const firewall = makeFirewall(ctx, await loadPolicy(ctx), { runner });
   const d = await diffs(ctx, firewall);
   const warnings = reportWarnings(ctx, firewall);
   if (ctx.args.json) {
@@ -564,7 +575,7 @@ async function applyHolding(ctx: Context, policy: Policy, state: TargetState): P
   }
   if (!args.yes) {
     ctx.note(
-      text + "\n" + renderDiff((await diffs(ctx, firewall)).filter((d) => d.changed), {
+      text + "\n" + renderDiff((await diffs(ctx, firewall, tables)).filter((d) => d.changed), {
         color: ctx.color,
       }),
     );

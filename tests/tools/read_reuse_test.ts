@@ -48,7 +48,7 @@ Deno.test("ReadReuse: a save that a write overlapped is not kept", async () => {
   assert.equal(fake.calls.filter((c) => c.cmd.endsWith("-save")).length, 2);
 });
 
-Deno.test("rampart apply reads each table once; its record and snapshot are on disk before the first write", async () => {
+Deno.test("rampart apply and diff read each table once; the record and snapshot are on disk before the first write", async () => {
   const dir = await Deno.makeTempDir({ prefix: "rp-reads-test-" });
   try {
     const fake = new FakeDataplane({ backend: "nft" });
@@ -97,6 +97,11 @@ Deno.test("rampart apply reads each table once; its record and snapshot are on d
     assert.match(seen[0]!, /--dports 22 -j ACCEPT/);
     assert.doesNotMatch(seen[0]!, /2222/);
     assert.equal(await readIntentRecord(files.intent), undefined);
+    // diff: the diff is made from the plan's read, not from a second one.
+    fake.calls.length = 0;
+    assert.equal(await runCli(["diff", `${dir}/a.yaml`, ...common.slice(1)], env), 0);
+    const diffSaves = fake.calls.filter((c) => c.cmd === "iptables-nft-save").map((c) => c.args[1]);
+    assert.deepEqual(diffSaves, ["raw", "mangle", "nat", "filter"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
