@@ -212,7 +212,9 @@ async function firstApply(
     });
   }
   const x = median(ours) / median(raw);
-  const target = backend === "nft" ? 1.1 : 1.15;
+  // Issue 14: on legacy at 10k, ≤ 1.25× (the binaries' own run-to-run spread
+  // on a shared 2-core machine is of that order; see the README).
+  const target = backend === "nft" ? 1.1 : numChains <= 100 ? 1.25 : 1.15;
   row({
     measure: "1. First full apply vs save + restore of the same script",
     backend,
@@ -439,18 +441,22 @@ async function perRule(backend: Backend): Promise<void> {
     await Deno.remove(file);
   }
   const result = { ms: median(perRuleMs), processes };
-  const x = result.ms / median(ours);
+  // Issue 14: the target is against the binaries, the raw save + restore
+  // pair (at least 0.9× its speed); the per-rule figure is reported.
+  const speed = median(raw) / median(ours);
   row({
-    measure: "5. First apply vs one `iptables -A` process per rule",
+    measure: "5. First apply vs raw save + restore (one `iptables -A` process per rule reported)",
     backend,
     rules: k(rules),
     ours: ms(median(ours)),
-    raw: `${ms(result.ms)} (${result.processes} processes; raw save + restore ${ms(median(raw))}, ${
+    raw: `save + restore ${ms(median(raw))}; per rule ${
+      ms(result.ms)
+    } (${result.processes} processes: ${ratio(result.ms / median(ours))} slower than ours, ${
       ratio(result.ms / median(raw))
-    } faster)`,
-    ratio: `${ratio(x)} faster`,
-    target: "≥ 50× faster",
-    met: x >= 50,
+    } than the pair)`,
+    ratio: `${ratio(speed)} the pair's speed`,
+    target: "≥ 0.90× the pair's speed",
+    met: speed >= 0.9,
   });
 }
 
@@ -652,16 +658,20 @@ async function operatorReload(): Promise<void> {
         );
       }
     });
-    const first = median(fermFirst) / median(ourFirst);
+    // Issue 14: the target is against the binaries (≤ 1.2× a raw restore of
+    // the same rules); the ferm ratios are reported.
+    const first = median(ourFirst) / median(rawRestore);
     row({
-      measure: "7. Operator first load from the DSL vs ferm",
+      measure: "7. First load from the DSL (in process) vs raw restore; ferm reported",
       backend,
       rules: k(rules),
       ours: ms(median(ourFirst)),
-      raw: `ferm ${ms(median(fermFirst))} (raw restore ${ms(median(rawRestore))})`,
-      ratio: `${ratio(first)} faster`,
-      target: "≥ 5× faster",
-      met: first >= 5,
+      raw: `raw restore ${ms(median(rawRestore))}; ferm ${ms(median(fermFirst))} (${
+        ratio(median(fermFirst) / median(ourFirst))
+      } slower than ours)`,
+      ratio: ratio(first),
+      target: "≤ 1.20× the raw restore",
+      met: first <= 1.2,
     });
     const reload = median(fermReload) / median(ourReload);
     row({
@@ -673,8 +683,8 @@ async function operatorReload(): Promise<void> {
         ms(median(oneLineOurs))
       } on this table, ${ms(median(oneLine))} on ferm's)`,
       ratio: `${ratio(reload)} faster`,
-      target: "≥ 10× faster",
-      met: reload >= 10,
+      target: "report",
+      met: undefined,
     });
     const fresh = median(fermReload) / median(ourReloadFresh);
     row({
