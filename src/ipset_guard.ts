@@ -47,6 +47,23 @@ export class IpSetGuard {
     if (names.length === 0) return;
     this.#chains.push(chain);
     for (const name of names) this.#names.add(name);
+    this.#list();
+  }
+
+  /**
+   * The same check once more, with a new `ipset list -n` (for a write made
+   * from a plan whose check has passed: a set may have gone since).
+   */
+  again(): IpSetGuard {
+    const copy = new IpSetGuard(this.#runner, this.#listOptions);
+    copy.#chains.push(...this.#chains);
+    for (const name of this.#names) copy.#names.add(name);
+    if (copy.#names.size > 0) copy.#list();
+    return copy;
+  }
+
+  /** Starts `ipset list -n` (once). */
+  #list(): void {
     if (this.#existing === undefined) {
       // Started on the next turn of the event loop: names are noted while a
       // script chunk is being produced, and spawning holds this thread, so

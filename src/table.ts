@@ -358,6 +358,13 @@ export class Table {
   /** The warnings of the last plan or write, and their keys (each is logged once). */
   #warnings: readonly EngineWarning[] = [];
   #warned = new Set<string>();
+  /**
+   * The last `plan()`, for the `apply()` that follows it with nothing
+   * changed or read since: that write is this plan, not computed again.
+   */
+  #planned:
+    | { version: number; dataplane: DataplaneState; plan: TablePlanStream; guard: IpSetGuard }
+    | undefined;
 
   /**
    * Creates a table. Nothing runs until the first {@linkcode Table.apply} or
@@ -722,7 +729,25 @@ export class Table {
     this.#guardWrites(stream, write, guard);
     const script = await checkedScript(stream, guard);
     this.#noteWarnings(warnings());
+    this.#planned = {
+      version: this.#desiredVersion,
+      dataplane: this.#dataplane,
+      plan: finishedStream(stream),
+      guard,
+    };
     return script;
+  }
+
+  /** The plan `plan()` made of this version of the desired state and of the kernel, if it is still that. */
+  #takePlanned(version: number): { plan: TablePlanStream; guard: IpSetGuard } | undefined {
+    const planned = this.#planned;
+    this.#planned = undefined;
+    if (
+      planned === undefined || planned.version !== version ||
+      planned.dataplane !== this.#dataplane || this.#beforeWrite !== undefined
+    ) return undefined;
+    // The IP sets are listed again: the write checks them as it always does.
+    return { plan: planned.plan, guard: planned.guard.again() };
   }
 
   /**
@@ -777,24 +802,27 @@ export class Table {
       // destroyed (the kernel refuses while it is in use), and scanning every
       // rule of a large table on each small write cost more than the write.
       // Chains the kernel does not have yet are noted as they are produced.
-      const guard = new IpSetGuard(this.#runner, { timeoutMs: this.#commandTimeoutMs });
       // A streamed write keeps no copy of its script: on failure it is planned
       // again from the same inputs for the error report.
       const streamed = this.#runner.streamsStdin === true && this.#beforeWrite === undefined;
       // The version this plan is made of: a change made while the write runs
       // (updateChain() during the await) is applied by the next apply().
       const version = this.#desiredVersion;
-      const { plan: stream, write, warnings } = this.#computePlan(guard, {
-        keepScript: !streamed,
-      });
+      // Right after plan(), with nothing changed or read since: that plan.
+      const planned = this.#takePlanned(version);
+      const guard = planned?.guard ??
+        new IpSetGuard(this.#runner, { timeoutMs: this.#commandTimeoutMs });
+      const { plan: stream, write, warnings } = planned === undefined
+        ? this.#computePlan(guard, { keepScript: !streamed })
+        : { ...planned, write: undefined, warnings: () => this.#warnings };
       if (stream.empty) {
         this.#dataplane = stream.drain().next;
         this.#appliedVersion = version;
         this.#noteWarnings(warnings());
         break;
       }
-      this.#guardWrites(stream, write, guard);
-      if (this.#beforeWrite !== undefined) {
+      if (write !== undefined) this.#guardWrites(stream, write, guard);
+      if (this.#beforeWrite !== undefined && write !== undefined) {
         await this.#beforeWrite({ ...write, script: await checkedScript(stream, guard) });
       }
       let plan: Pick<TablePlan, "next" | "lineCount">;
@@ -1474,6 +1502,18 @@ export class Table {
     await guard.verify();
     throw restoreError(r, plan);
   }
+}
+
+/** A finished plan as a stream that writes its script in one chunk (`plan()`'s, reused by `apply()`). */
+function finishedStream(stream: TablePlanStream): TablePlanStream {
+  const plan = stream.finish();
+  return {
+    empty: stream.empty,
+    writtenChains: stream.writtenChains,
+    chunks: plan.script === "" ? [] : [plan.script],
+    finish: () => plan,
+    drain: () => ({ next: plan.next, lineCount: plan.lineCount }),
+  };
 }
 
 /** The plan's chunks as they are produced, the last one (with COMMIT) held until `guard` passes. */

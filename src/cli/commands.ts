@@ -11,6 +11,7 @@ import { FeatureDetector } from "../feature_detector.ts";
 import {
   Firewall,
   type FirewallApplyResult,
+  type FirewallOptions,
   type FirewallPlan,
   type TablePlanEntry,
 } from "../firewall.ts";
@@ -41,6 +42,8 @@ import { removeDurable, writeDurable } from "./durable.ts";
 import { FileApplyJournal, type IntentRecord, readIntentRecord } from "./intent_file.ts";
 import { type TargetFiles, targetFiles } from "./state_dir.ts";
 import { lockTarget, TargetBusyError, type TargetLock } from "./target_lock.ts";
+import { ReadReuse } from "./read_reuse.ts";
+import type { CommandRunner } from "../runner.ts";
 import {
   inspectTarget,
   type TargetState,
@@ -58,6 +61,13 @@ import {
   watchdogLogger,
   type WatchdogOutcome,
 } from "./watchdog.ts";
+
+/**
+ * The first post-write re-read of a one-shot `apply` (the longest the engine
+ * takes): it exits after its write, so that check would only re-read what
+ * its plan has just read.
+ */
+const ONE_SHOT_POST_WRITE_MS = 3_600_000;
 
 /** Thrown inside a command to end it with an exit code and a message. */
 class Exit extends Error {
@@ -130,7 +140,11 @@ function ruleIdsOf(args: CliArgs, policy?: Policy): RuleIds {
 function makeFirewall(
   ctx: Context,
   policy?: Policy,
-  options: { journal?: ApplyJournal } = {},
+  options: {
+    journal?: ApplyJournal;
+    runner?: CommandRunner;
+    tableOptions?: FirewallOptions["tableOptions"];
+  } = {},
 ): Firewall {
   const { args, env } = ctx;
   const ipVersions = families(args, policy);
@@ -138,12 +152,13 @@ function makeFirewall(
   const firewall = new Firewall({
     ...(args.netns === undefined ? {} : { netns: args.netns }),
     ...(options.journal === undefined ? {} : { journal: options.journal }),
+    ...(options.tableOptions === undefined ? {} : { tableOptions: options.tableOptions }),
     backend: args.backend,
     hashPrefix: args.hashPrefix,
     ruleIds,
     chainPrefixes: args.chainPrefixes,
     insertMode: args.insertMode,
-    runner: env.runnerFor(args.netns),
+    runner: options.runner ?? env.runnerFor(args.netns),
     ipVersions,
     logger: cliLogger(ctx),
   });
@@ -205,8 +220,17 @@ async function planTables(ctx: Context, firewall: Firewall): Promise<FirewallPla
   return { tables, warnings };
 }
 
-async function diffs(ctx: Context, firewall: Firewall): Promise<TableDiff[]> {
-  const { tables } = await planTables(ctx, firewall);
+/**
+ * The diff of every planned table (of `planned`, or of a plan made now)
+ * against the kernel's table, read through the firewall's runner (a
+ * `ReadReuse` serves the plan's own read).
+ */
+async function diffs(
+  ctx: Context,
+  firewall: Firewall,
+  planned?: readonly TablePlanEntry[],
+): Promise<TableDiff[]> {
+  const tables = planned ?? (await planTables(ctx, firewall)).tables;
   const policy = firewall.policy();
   const out: TableDiff[] = [];
   for (const { table, ipVersion } of tables) {
@@ -261,7 +285,9 @@ async function cmdPlan(ctx: Context): Promise<number> {
 }
 
 async function cmdDiff(ctx: Context): Promise<number> {
-  const firewall = makeFirewall(ctx, await loadPolicy(ctx));
+  // The diff reads each table once: its plan's read (`read_reuse.ts`).
+  const runner = new ReadReuse(ctx.env.runnerFor(ctx.args.netns));
+  const firewall = makeFirewall(ctx, await loadPolicy(ctx), { runner });
   const d = await diffs(ctx, firewall);
   const warnings = reportWarnings(ctx, firewall);
   if (ctx.args.json) {
@@ -520,7 +546,16 @@ async function cmdApply(ctx: Context): Promise<number> {
 async function applyHolding(ctx: Context, policy: Policy, state: TargetState): Promise<number> {
   const { args, env } = ctx;
   const journal = journalFor(ctx, state, scopeOf(args, families(args, policy)));
-  const firewall = makeFirewall(ctx, policy, { journal });
+  // The snapshot, and any read before the first write, come from the plan's
+  // read (`read_reuse.ts`): the write is computed from it, under our lock.
+  const reads = new ReadReuse(env.runnerFor(args.netns));
+  // One write follows the plan: no post-write re-read before it (a question
+  // in between invalidates the plan's read instead), so it writes that plan.
+  const firewall = makeFirewall(ctx, policy, {
+    journal,
+    runner: reads,
+    tableOptions: { postWriteIntervalMs: ONE_SHOT_POST_WRITE_MS },
+  });
   const { text, tables } = await planText(ctx, firewall);
   // Shown before the question: the operator decides knowing them.
   const warnings = reportWarnings(ctx, firewall);
@@ -540,14 +575,20 @@ async function applyHolding(ctx: Context, policy: Policy, state: TargetState): P
   }
   if (!args.yes) {
     ctx.note(
-      text + "\n" + renderDiff((await diffs(ctx, firewall)).filter((d) => d.changed), {
+      text + "\n" + renderDiff((await diffs(ctx, firewall, tables)).filter((d) => d.changed), {
         color: ctx.color,
       }),
     );
     if (args.netns === undefined) {
       ctx.note(paint(ctx, "33", "This changes the firewall of THIS HOST.") + "\n");
     }
-    if (!await askYes(ctx, `Apply to ${target(args)}? [y/N] `)) {
+    const yes = await askYes(ctx, `Apply to ${target(args)}? [y/N] `);
+    // The kernel may have changed while the question waited: read it again.
+    reads.forget();
+    for (const t of tables) {
+      firewall.table(t.table, t.ipVersion).invalidateDataplaneCache("asked before applying");
+    }
+    if (!yes) {
       if (args.json) {
         ctx.json({ command: "apply", applied: false, changed: true, declined: true });
       } else ctx.note("Not applied\n");

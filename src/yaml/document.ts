@@ -101,7 +101,8 @@ interface Frame {
   children: number;
   /** Expanded size so far (aliases counted as what they stand for). */
   size: number;
-  keys: Set<string> | undefined;
+  /** A mapping's keys so far (a list while short); `undefined` for sequences. */
+  keys: ScalarValue[] | Set<ScalarValue> | undefined;
 }
 
 /**
@@ -327,7 +328,7 @@ export class YamlDocument {
             index: i,
             children: 0,
             size: 1,
-            keys: e.type === EVENT_ID.MAPPING ? new Set() : undefined,
+            keys: e.type === EVENT_ID.MAPPING ? [] : undefined,
           });
           break;
         case EVENT_ID.POP: {
@@ -362,12 +363,14 @@ export class YamlDocument {
       n = t;
     }
     if (this.kind(n) !== "scalar") return;
+    // Equal keys are equal values (SameValueZero: 1 and 1.0 are one key, "1" another).
     const v = this.value(n);
-    const id = `${typeof v}:${String(v)}`;
-    if (frame.keys!.has(id)) {
-      throw new YamlSyntaxError("Map keys must be unique", this.offset(index));
-    }
-    frame.keys!.add(id);
+    const keys = frame.keys!;
+    const seen = Array.isArray(keys) ? keys.includes(v) : keys.has(v);
+    if (seen) throw new YamlSyntaxError("Map keys must be unique", this.offset(index));
+    if (!Array.isArray(keys)) keys.add(v);
+    else if (keys.length < 16) keys.push(v);
+    else frame.keys = new Set([...keys, v]);
   }
 
   /** Accepts only the tags of the core schema (and `!`, which makes a plain scalar a string). */
@@ -521,11 +524,19 @@ export class YamlDocument {
 
   /** A mapping's key and value nodes, in order. */
   pairs(node: number): [number, number][] {
+    const flat = this.flatPairs(node);
     const out: [number, number][] = [];
+    for (let i = 0; i < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
+    return out;
+  }
+
+  /** A mapping's key and value nodes in one list: key, value, key, value, … */
+  flatPairs(node: number): number[] {
+    const out: number[] = [];
     const end = this.#next[node]! - 1;
     for (let i = node + 1; i < end;) {
       const value = this.#next[i]!;
-      out.push([i, value]);
+      out.push(i, value);
       i = this.#next[value]!;
     }
     return out;
@@ -535,14 +546,19 @@ export class YamlDocument {
   size(node: number): number {
     const kind = this.kind(node);
     if (kind === "seq") return this.items(node).length;
-    if (kind === "map") return this.pairs(node).length;
+    if (kind === "map") return this.flatPairs(node).length / 2;
     return 0;
   }
 
   /** The 1-based line and column of an offset. */
   linePos(offset: number): { line: number; col: number } {
-    this.#lineStarts ??= lineStarts(this.text);
-    return findLine(this.#lineStarts, offset);
+    return this.lines().linePos(offset);
+  }
+
+  /** Where the text's lines start (kept by positions that outlive the document). */
+  lines(): { linePos(offset: number): { line: number; col: number } } {
+    const starts = this.#lineStarts ??= lineStarts(this.text);
+    return { linePos: (offset) => findLine(starts, offset) };
   }
 }
 

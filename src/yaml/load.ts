@@ -61,7 +61,17 @@ export interface SourcePosition {
   field: string;
 }
 
-const SOURCES = new WeakMap<object, SourcePosition>();
+/** Where one load's items are: the file, and where its lines start (for line and column). */
+interface LoadedFile {
+  file: string;
+  lines: { linePos(offset: number): { line: number; col: number } };
+}
+
+/**
+ * Items and where they were written: the offset, turned into a line and
+ * column only when asked (a large file has tens of thousands of items).
+ */
+const SOURCES = new WeakMap<object, { at: LoadedFile; offset: number; field: string }>();
 
 /**
  * Where a rule, chain or table policy returned by `parsePolicy` was
@@ -81,7 +91,10 @@ const SOURCES = new WeakMap<object, SourcePosition>();
  * ```
  */
 export function sourcePositionOf(item: object): SourcePosition | undefined {
-  return SOURCES.get(item);
+  const source = SOURCES.get(item);
+  if (source === undefined) return undefined;
+  const { line, col } = source.at.lines.linePos(source.offset);
+  return { file: source.at.file, line, column: col, field: source.field };
 }
 
 /** The key a field path ends with, without list indexes: `a.b[1].destPorts[0]` → `destPorts`. */
@@ -119,11 +132,13 @@ class Loader {
   readonly #file: string;
   readonly #doc: YamlDocument;
   readonly #chainPrefixes: readonly string[] | undefined;
+  readonly #loaded: LoadedFile;
 
   constructor(file: string, doc: YamlDocument, prefixes?: readonly string[]) {
     this.#file = file;
     this.#doc = doc;
     this.#chainPrefixes = prefixes;
+    this.#loaded = { file, lines: doc.lines() };
   }
 
   // ---- positions and errors ------------------------------------------------
@@ -151,8 +166,11 @@ class Loader {
   }
 
   record(item: object, node: Node, field: string): void {
-    const { line, col } = this.position(node);
-    SOURCES.set(item, { file: this.#file, line, column: col, field });
+    SOURCES.set(item, {
+      at: this.#loaded,
+      offset: node === undefined ? 0 : this.#doc.offset(node),
+      field,
+    });
   }
 
   /** The node an alias stands for (aliases are expanded here, never copied). */
@@ -218,13 +236,16 @@ class Loader {
     return v;
   }
 
-  /** Iterates a mapping's pairs with their string keys, rejecting keys not in `allowed`. */
-  *entries(
+  /** A mapping's pairs with their string keys, rejecting keys not in `allowed`. */
+  entries(
     map: number,
     field: string,
     allowed?: readonly string[],
-  ): Generator<{ key: string; keyNode: Node; value: Node; path: string }> {
-    for (const [keyNode, value] of this.#doc.pairs(map)) {
+  ): { key: string; keyNode: Node; value: Node; path: string }[] {
+    const out: { key: string; keyNode: Node; value: Node; path: string }[] = [];
+    const pairs = this.#doc.flatPairs(map);
+    for (let i = 0; i < pairs.length; i += 2) {
+      const keyNode = pairs[i]!, value = pairs[i + 1]!;
       const key = this.key(keyNode, field);
       const path = field === "" ? key : `${field}.${key}`;
       if (allowed !== undefined && !allowed.includes(key)) {
@@ -238,8 +259,9 @@ class Loader {
           { allowed },
         );
       }
-      yield { key, keyNode, value, path };
+      out.push({ key, keyNode, value, path });
     }
+    return out;
   }
 
   string(node: Node, field: string, what = "a string", keyNode?: Node): string {
@@ -521,9 +543,10 @@ class Loader {
     }
     const rule: PolicyRule = {};
     this.record(rule, m, path);
-    let families = [...enclosing];
+    let families = enclosing;
     const allowed = RULE_FIELDS;
-    for (const e of this.entries(m, path, undefined)) {
+    const entries = this.entries(m, path, undefined);
+    for (const e of entries) {
       if (e.key === "family") {
         let v: IpFamily | undefined;
         [families, v] = this.family(e.value, e.path, enclosing, e.keyNode);
@@ -546,7 +569,7 @@ class Loader {
       actionKey = keyNode;
       rule.action = action;
     };
-    for (const e of this.entries(m, path, undefined)) {
+    for (const e of entries) {
       const spec = MATCH_SPECS.get(e.key);
       if (e.key === "family") continue;
       if (e.key === "comment") {
@@ -923,7 +946,9 @@ class Loader {
     const ruleValue = (e as { value?: unknown }).value;
     const last = typeof ruleField === "string" ? ruleField.replace(/^.*\./, "") : "";
     if (this.isMap(n)) {
-      for (const [key, value] of this.#doc.pairs(n)) {
+      const pairs = this.#doc.flatPairs(n);
+      for (let i = 0; i < pairs.length; i += 2) {
+        const key = pairs[i]!, value = pairs[i + 1]!;
         const k = this.resolve(key, path);
         if (this.scalar(k) === last) {
           target = value;

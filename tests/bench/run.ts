@@ -10,7 +10,7 @@
  * deno run -A tests/bench/run.ts --backend legacy --only m1,m7 --out /tmp/b.md
  * ```
  *
- * Flags: `--backend nft|legacy|both`, `--only m1,…,m7,m9`, `--quick` (fewer runs,
+ * Flags: `--backend nft|legacy|both`, `--only m1,…,m9`, `--quick` (fewer runs,
  * for smoke-testing the harness; the numbers are not meaningful), `--out FILE`
  * (also write the markdown there).
  *
@@ -36,6 +36,7 @@ import {
   type TableOptions,
 } from "../../mod.ts";
 import { kernelAvailability } from "../kernel/netns.ts";
+import { operatorLegacy, operatorNft } from "./operator_path.ts";
 import { CountingRunner, exec, median, ms, pair, ratio, time, withBenchNetns } from "./harness.ts";
 import {
   BIG_CHAIN,
@@ -54,7 +55,7 @@ const { values: flags } = parseArgs({
   args: Deno.args,
   options: {
     backend: { type: "string", default: "both" },
-    only: { type: "string", default: "m1,m2,m3,m4,m5,m6,m7,m9" },
+    only: { type: "string", default: "m1,m2,m3,m4,m5,m6,m7,m8,m9" },
     quick: { type: "boolean", default: false },
     out: { type: "string" },
     // Internal: run one group of measurements and write its rows as JSON.
@@ -82,6 +83,8 @@ const RUNS = {
   largeChange: QUICK ? 1 : 5,
   many: QUICK ? 3 : 50,
   perRule: { nft: QUICK ? 1 : 3, legacy: 1 },
+  /** Measurement 8 (whole processes), at 20k and at 100k rules. */
+  operator: { 200: QUICK ? 1 : 7, 1000: QUICK ? 1 : 5 } as Record<number, number>,
 };
 const RULES_PER_CHAIN = 100;
 const HASH_PREFIX = "rampart:";
@@ -209,7 +212,9 @@ async function firstApply(
     });
   }
   const x = median(ours) / median(raw);
-  const target = backend === "nft" ? 1.1 : 1.15;
+  // Issue 14: on legacy at 10k, ≤ 1.25× (the binaries' own run-to-run spread
+  // on a shared 2-core machine is of that order; see the README).
+  const target = backend === "nft" ? 1.1 : numChains <= 100 ? 1.25 : 1.15;
   row({
     measure: "1. First full apply vs save + restore of the same script",
     backend,
@@ -436,18 +441,22 @@ async function perRule(backend: Backend): Promise<void> {
     await Deno.remove(file);
   }
   const result = { ms: median(perRuleMs), processes };
-  const x = result.ms / median(ours);
+  // Issue 14: the target is against the binaries, the raw save + restore
+  // pair (at least 0.9× its speed); the per-rule figure is reported.
+  const speed = median(raw) / median(ours);
   row({
-    measure: "5. First apply vs one `iptables -A` process per rule",
+    measure: "5. First apply vs raw save + restore (one `iptables -A` process per rule reported)",
     backend,
     rules: k(rules),
     ours: ms(median(ours)),
-    raw: `${ms(result.ms)} (${result.processes} processes; raw save + restore ${ms(median(raw))}, ${
+    raw: `save + restore ${ms(median(raw))}; per rule ${
+      ms(result.ms)
+    } (${result.processes} processes: ${ratio(result.ms / median(ours))} slower than ours, ${
       ratio(result.ms / median(raw))
-    } faster)`,
-    ratio: `${ratio(x)} faster`,
-    target: "≥ 50× faster",
-    met: x >= 50,
+    } than the pair)`,
+    ratio: `${ratio(speed)} the pair's speed`,
+    target: "≥ 0.90× the pair's speed",
+    met: speed >= 0.9,
   });
 }
 
@@ -649,16 +658,20 @@ async function operatorReload(): Promise<void> {
         );
       }
     });
-    const first = median(fermFirst) / median(ourFirst);
+    // Issue 14: the target is against the binaries (≤ 1.2× a raw restore of
+    // the same rules); the ferm ratios are reported.
+    const first = median(ourFirst) / median(rawRestore);
     row({
-      measure: "7. Operator first load from the DSL vs ferm",
+      measure: "7. First load from the DSL (in process) vs raw restore; ferm reported",
       backend,
       rules: k(rules),
       ours: ms(median(ourFirst)),
-      raw: `ferm ${ms(median(fermFirst))} (raw restore ${ms(median(rawRestore))})`,
-      ratio: `${ratio(first)} faster`,
-      target: "≥ 5× faster",
-      met: first >= 5,
+      raw: `raw restore ${ms(median(rawRestore))}; ferm ${ms(median(fermFirst))} (${
+        ratio(median(fermFirst) / median(ourFirst))
+      } slower than ours)`,
+      ratio: ratio(first),
+      target: "≤ 1.20× the raw restore",
+      met: first <= 1.2,
     });
     const reload = median(fermReload) / median(ourReload);
     row({
@@ -670,8 +683,8 @@ async function operatorReload(): Promise<void> {
         ms(median(oneLineOurs))
       } on this table, ${ms(median(oneLine))} on ferm's)`,
       ratio: `${ratio(reload)} faster`,
-      target: "≥ 10× faster",
-      met: reload >= 10,
+      target: "report",
+      met: undefined,
     });
     const fresh = median(fermReload) / median(ourReloadFresh);
     row({
@@ -823,7 +836,15 @@ function markdown(machineLines: string[], seconds: number): string {
 }
 
 /** A group of measurements that runs in its own Deno process. */
-type Group = "small" | "large" | "perRule" | "pureJs" | "operator" | "changes";
+type Group =
+  | "small"
+  | "large"
+  | "perRule"
+  | "pureJs"
+  | "operator"
+  | "changes"
+  | "operatorPath20k"
+  | "operatorPath100k";
 
 /** Runs one group in this process. */
 async function runGroup(group: Group, backend: Backend): Promise<void> {
@@ -856,6 +877,13 @@ async function runGroup(group: Group, backend: Backend): Promise<void> {
       return await operatorReload();
     case "changes":
       return await largeChanges(backend);
+    case "operatorPath20k":
+    case "operatorPath100k": {
+      const numChains = group === "operatorPath20k" ? 200 : 1000;
+      const options = { runs: RUNS.operator[numChains]!, row };
+      if (backend === "legacy") return await operatorLegacy(numChains, options);
+      return await operatorNft(numChains, options);
+    }
   }
 }
 
@@ -916,6 +944,10 @@ async function main(): Promise<void> {
     if (["m1", "m2", "m3", "m4"].some((m) => ONLY.has(m))) await runChild("large", backend);
     if (ONLY.has("m5")) await runChild("perRule", backend);
     if (ONLY.has("m9")) await runChild("changes", backend);
+    if (ONLY.has("m8")) {
+      await runChild("operatorPath20k", backend);
+      await runChild("operatorPath100k", backend);
+    }
   }
   if (ONLY.has("m6")) await runChild("pureJs", "nft");
   if (ONLY.has("m7") && BACKENDS.includes("legacy")) await runChild("operator", "legacy");

@@ -222,3 +222,44 @@ export function bigChain(rules: number, variant = 0): Chain {
   }
   return { name: BIG_CHAIN, rules: out };
 }
+
+function yamlRule(s: RuleSpec): string {
+  const w: string[] = [];
+  if (s.proto !== undefined) w.push(`protocol: ${s.proto}`);
+  if (s.srcSet !== undefined) w.push(`sourceIpSet: ${s.srcSet}`);
+  if (s.notDstSet !== undefined) w.push(`notDestIpSet: ${s.notDstSet}`);
+  if (s.dstNet !== undefined) w.push(`destNet: ${s.dstNet}`);
+  if (s.dports !== undefined) w.push(`destPorts: [${s.dports.join(", ")}]`);
+  if (s.dportRanges !== undefined) {
+    w.push(`destPortRanges: [${s.dportRanges.map(([a, b]) => `"${a}:${b}"`).join(", ")}]`);
+  }
+  if (s.inIface !== undefined) w.push(`inInterface: ${s.inIface}`);
+  if (s.ctState !== undefined) w.push(`conntrackState: [${s.ctState}]`);
+  if (s.markBit !== undefined) w.push(`markSingleBitSet: 0x${s.markBit.toString(16)}`);
+  if (s.icmp !== undefined) w.push(`icmpTypeAndCode: {type: ${s.icmp[0]}, code: ${s.icmp[1]}}`);
+  if (s.comment !== undefined) w.push(`comment: ${s.comment}`);
+  const t = s.target;
+  if (typeof t === "string") w.push(`action: ${t.toLowerCase()}`);
+  else if ("jump" in t) w.push(`jump: ${t.jump}`);
+  else w.push(`log: ${t.log}`);
+  return "        - " + w.join("\n          ") + "\n";
+}
+
+/**
+ * The same policy as a Rampart YAML rule file (IPv4, the filter table), for
+ * the operator's path: `rampart apply FILE`.
+ */
+export function yamlPolicy(chains: number, rulesPerChain: number, edit?: Edit): string {
+  const out: string[] = [
+    "family: ipv4\ntables:\n  filter:\n    kernelChains:\n      INPUT:\n        insert:\n" +
+    `          - jump: ${chainName(0)}\n    chains:\n`,
+  ];
+  for (let c = 0; c < chains; c++) {
+    out.push(`      ${chainName(c)}:\n`);
+    for (let i = 0; i < rulesPerChain; i++) {
+      const variant = edit !== undefined && edit.chain === c && edit.rule === i ? edit.variant : 0;
+      out.push(yamlRule(ruleSpec(c, i, chains, variant)));
+    }
+  }
+  return out.join("");
+}

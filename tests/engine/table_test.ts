@@ -859,3 +859,51 @@ Deno.test("table: malformed rules are refused when given, with a RuleError namin
   // Other characters are escaped when rendered, as the reference does.
   table.setRuleInsertions("INPUT", [{ action: Accept(), comment: "it's" }]);
 });
+
+Deno.test("Table: apply() right after plan() writes that plan (no second read or plan); a change or a read in between plans again; the IP sets are listed again", async () => {
+  const fake = new FakeDataplane({ backend: "nft", ipsets: ["rp-set"] });
+  const table = new Table("filter", { runner: fake.runner, backend: "nft" });
+  // A rule that counts how often its match is read (rendering, hashing, checks).
+  let matchReads = 0;
+  const match = Match().sourceIpSet("rp-set");
+  const counted: Rule = {
+    get match() {
+      matchReads++;
+      return match;
+    },
+    action: Drop(),
+  };
+  const rules = [tcp(22), counted];
+  table.updateChain({ name: "rp-in", rules });
+  table.setRuleInsertions("INPUT", [{ action: Jump("rp-in") }]);
+  const script = await table.plan();
+  const planned = matchReads;
+  fake.calls.length = 0;
+  await table.apply();
+  assert.deepEqual(fake.calls.map((c) => c.cmd), ["ipset", "iptables-nft-restore"]);
+  assert.equal(fake.calls[1]!.stdin, script);
+  assert.equal(matchReads, planned, "apply() rendered or checked the rules again");
+  // Changed after the plan: planned again.
+  table.updateChain({ name: "rp-in", rules: [tcp(2222), ...rules] });
+  const next = await table.plan();
+  table.updateChain({ name: "rp-in", rules: [tcp(2223), ...rules] });
+  fake.calls.length = 0;
+  await table.apply();
+  assert.notEqual(fake.calls.at(-1)!.stdin, next);
+  assert.match(fake.calls.at(-1)!.stdin!, /2223/);
+  // Read again after the plan (the cache was invalidated): planned again from that read.
+  table.updateChain({ name: "rp-in", rules });
+  await table.plan();
+  table.invalidateDataplaneCache("test");
+  fake.calls.length = 0;
+  await table.apply();
+  assert.ok(fake.calls.some((c) => c.cmd === "iptables-nft-save"));
+  // A set destroyed between the plan and the write: the write's own check refuses.
+  table.updateChain({ name: "rp-in", rules: [tcp(2224), ...rules] });
+  await table.plan();
+  await fake.runner.run("iptables-nft-restore", ["--noflush"], {
+    stdin: "*filter\n-F rp-in\nCOMMIT\n",
+  });
+  await fake.runner.run("ipset", ["destroy", "rp-set"]);
+  await assert.rejects(table.apply(), MissingIpSetError);
+});
