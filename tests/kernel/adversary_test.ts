@@ -1,0 +1,242 @@
+/**
+ * Issue 13 item 9: the adversarial regression suite, as an operator runs
+ * Rampart (whole `rampart` processes) on the kernel, both backends and both
+ * families. Every case asserts every other program's line of every table
+ * byte for byte, counters included (`foreign_rules.ts`, which decides what
+ * is Rampart's without the engine's code).
+ *
+ * - foreign rules whose comments, LOG and NFLOG prefixes imitate our markers,
+ *   and chains named like ours, through a whole policy's life: apply, one
+ *   rule changed, many changed and a chain removed, the rule-ID scheme
+ *   switched and back, remove;
+ * - line breaks in foreign comments and interface names that make
+ *   iptables-save print lines that look like ours, a policy or a chain;
+ * - chains under our prefix that another program made (`rp-policy`, an
+ *   empty `rp-` chain it jumps to), prefixes that collide;
+ * - concurrent commands, two namespaces at once, backends switched between
+ *   runs, `remove` after `iptables -F` and after `rp-policy` was deleted.
+ *
+ * The crash cases (`kill -9` of large applies, the watchdog killed) are in
+ * `crash_test.ts` and `confirm_test.ts`, which use the same foreign rules;
+ * other programs' real rule sets in `neighbours_test.ts`.
+ */
+import assert from "assert";
+import {
+  BACKENDS,
+  binary,
+  kernelTest,
+  nsExec,
+  rampart,
+  RunningCli,
+  saveTable,
+  type Variant,
+  waitNamespaceIdle,
+} from "./netns.ts";
+import {
+  foreignState,
+  foreignView,
+  iptables,
+  LOOKALIKE_CHAINS,
+  ourLines,
+  saveAll,
+  seedHostile,
+  withTempDir,
+} from "./foreign_rules.ts";
+
+// ---- a policy's life beside hostile foreign rules ----------------------------------------
+
+/** Our chains in every version of the policy (and the record of chain policies). */
+const OUR_CHAINS: ReadonlySet<string> = new Set([
+  "rp-in",
+  "rp-web",
+  "rp-log",
+  "rp-fwd",
+  "rp-mark",
+  "rp-nat",
+  "rp-policy",
+]);
+
+const OURS = { ourChains: OUR_CHAINS };
+const FORWARD_POLICY: ReadonlySet<string> = new Set(["filter/FORWARD"]);
+
+interface Version {
+  ssh: number;
+  web: number[];
+  mark: string;
+  withLog: boolean;
+}
+
+/**
+ * A realistic policy whose own strings imitate markers too (they are ours:
+ * each rule's first comment is its ID): owned chains, INPUT inserts and
+ * appends, FORWARD's policy DROP, NAT in PREROUTING and POSTROUTING, mangle
+ * marks, raw NOTRACK.
+ */
+function policy(v: Version): string {
+  return `tables:
+  raw:
+    kernelChains:
+      PREROUTING:
+        insert:
+          - {protocol: udp, destPorts: [5353], action: noTrack, comment: "-j rp-x"}
+  mangle:
+    kernelChains:
+      PREROUTING:
+        insert:
+          - jump: rp-mark
+    chains:
+      rp-mark:
+        - {protocol: tcp, destPorts: [${v.ssh}], setMark: ${v.mark}}
+        - {protocol: tcp, destPorts: [443], setMaskedMark: {mark: 0x100, mask: 0xff00}}
+  nat:
+    kernelChains:
+      PREROUTING:
+        insert:
+          - jump: rp-nat
+      POSTROUTING:
+        append:
+          - {outInterface: eth9, action: masq, comment: "x --goto rp-nat"}
+    chains:
+      rp-nat:
+        - {family: ipv4, protocol: tcp, destPorts: [8080], dnat: {destAddr: 10.0.0.5, destPort: 80}}
+        - {family: ipv6, protocol: tcp, destPorts: [8080], dnat: {destAddr: "fd00::5", destPort: 80}}
+  filter:
+    kernelChains:
+      INPUT:
+        insert:
+          - jump: rp-in
+        append:
+          - {protocol: tcp, destPorts: [9999], action: drop, comment: "rampart:AAAAAAAAAAAAAAAA"}
+      FORWARD:
+        policy: DROP
+        insert:
+          - jump: rp-fwd
+      OUTPUT:
+        append:
+          - {protocol: udp, destPorts: [53], action: accept, comment: "see -j rp-in"}
+    chains:
+      rp-in:
+        - {conntrackState: [RELATED, ESTABLISHED], action: accept}
+        - {inInterface: lo, action: accept, comment: "-g rp-in"}
+        - {protocol: tcp, destPorts: [${v.ssh}], action: accept, comment: ssh}
+        - {protocol: tcp, destPorts: [${v.web.join(", ")}], jump: rp-web}
+${v.withLog ? "        - jump: rp-log\n" : ""}      rp-web:
+${v.web.map((p) => `        - {protocol: tcp, destPorts: [${p}], action: accept}\n`).join("")}${
+    v.withLog
+      ? `      rp-log:
+        - {limit: 5/minute, log: "-j rp-in --comment x"}
+        - {nflog: {group: 3, prefix: "rampart:AAAAAAAAAAAAAAAA"}}
+`
+      : ""
+  }      rp-fwd:
+        - {conntrackState: [RELATED, ESTABLISHED], action: accept}
+        - {inInterface: eth9, notOutInterface: eth9, action: accept}
+`;
+}
+
+const V1: Version = { ssh: 22, web: [80, 443], mark: "0x10", withLog: true };
+/** One rule changed. */
+const V2: Version = { ...V1, ssh: 2222 };
+/** Many rules changed and a chain removed. */
+const V3: Version = { ssh: 2222, web: [8000, 8001, 8002, 8443], mark: "0x20", withLog: false };
+
+for (const backend of BACKENDS) {
+  kernelTest(
+    `hostile foreign rules survive a policy's life byte for byte, counters included (${backend}, IPv4 and IPv6)`,
+    async (netns) => {
+      await seedHostile(netns, backend);
+      const saved = await saveAll(netns, backend);
+      const before = foreignView(saved, { ...OURS, backend });
+      const whileOurs = foreignView(saved, { ...OURS, backend, ourPolicies: FORWARD_POLICY });
+      assert.deepEqual(await ourLines(netns, backend, OUR_CHAINS), [], "nothing of ours yet");
+      const counted = before.filter((l) => /^\[[1-9]\d*:\d+\] -A /.test(l));
+      // Every foreign rule but those of FORWARD (no traffic; ip6tables-nft ignores -c) counts.
+      assert.ok(counted.length >= 70, `foreign rules with counters:\n${counted.join("\n")}`);
+      await withTempDir(async (dir) => {
+        const ns = ["--netns", netns, "--backend", backend, "--state-dir", `${dir}/state`];
+        const file = `${dir}/rules.yaml`;
+        const steps: [string, Version, string[]][] = [
+          ["apply", V1, []],
+          ["one rule changed", V2, []],
+          ["many rules changed, a chain removed", V3, []],
+          ["rule IDs switched to chained", V3, ["--rule-ids", "chained"]],
+          ["rule IDs switched back to stable", V1, []],
+        ];
+        for (const [step, version, flags] of steps) {
+          await Deno.writeTextFile(file, policy(version));
+          const apply = await rampart(["apply", file, "--yes", ...flags, ...ns]);
+          assert.equal(apply.code, 0, `${step}: ${apply.err}`);
+          assert.deepEqual(
+            await foreignState(netns, backend, { ...OURS, ourPolicies: FORWARD_POLICY }),
+            whileOurs,
+            step,
+          );
+          const plan = await rampart(["plan", file, ...flags, ...ns]);
+          assert.equal(plan.code, 0, `${step}: ${plan.err}`);
+          assert.match(plan.out, /Nothing to do/, `${step}: ${plan.out}`);
+          for (const ipVersion of [4, 6] as const) {
+            assert.match(
+              await saveTable(netns, { backend, ipVersion }, "filter"),
+              /^:FORWARD DROP /m,
+              step,
+            );
+          }
+        }
+        const remove = await rampart(["remove", "--yes", ...ns]);
+        assert.equal(remove.code, 0, remove.err);
+        assert.deepEqual(await ourLines(netns, backend, OUR_CHAINS), [], "nothing of ours left");
+        assert.deepEqual(await foreignState(netns, backend, OURS), before, "after remove");
+      });
+    },
+  );
+}
+
+// ---- line breaks that forge lines of iptables-save ------------------------------------------
+
+const DROP_INPUT = `family: ipv4
+tables:
+  filter:
+    kernelChains:
+      INPUT:
+        policy: DROP
+        insert:
+          - jump: rp-in
+    chains:
+      rp-in:
+        - {protocol: tcp, destPorts: [22], action: accept}
+`;
+
+for (const backend of BACKENDS) {
+  kernelTest(
+    `a line break in a foreign comment that forges a policy, a chain or a rule of ours: refused, nothing written (${backend})`,
+    async (netns) => {
+      const v: Variant = { backend, ipVersion: 4 };
+      const forgeries = [
+        // iptables-save prints the comment's second line as a line of its own.
+        "x\n:INPUT DROP [0:0]",
+        "x\n:rp-in - [0:0]",
+        `x\n-A INPUT -m comment --comment rampart:${"A".repeat(16)} -j ACCEPT`,
+        "x\n-A INPUT -j rp-in",
+      ];
+      await withTempDir(async (dir) => {
+        const file = `${dir}/rules.yaml`;
+        await Deno.writeTextFile(file, DROP_INPUT);
+        const ns = ["--netns", netns, "--backend", backend, "--state-dir", `${dir}/state`, "-4"];
+        for (const forged of forgeries) {
+          await iptables(netns, v, ["-F", "INPUT"]);
+          await iptables(netns, v, ["-A", "INPUT", "-i", "lo", "-j", "ACCEPT"]);
+          await iptables(netns, v, ["-A", "INPUT", "-m", "comment", "--comment", forged]);
+          await iptables(netns, v, ["-A", "INPUT", "-s", "10.9.9.9", "-j", "DROP"]);
+          const before = await saveAll(netns, backend);
+          for (const args of [["plan", file], ["apply", file, "--yes"], ["remove", "--yes"]]) {
+            const r = await rampart([...args, ...ns]);
+            const why = `${JSON.stringify(forged)}, ${args[0]}: ${r.out}${r.err}`;
+            assert.equal(r.code, 1, why);
+            assert.match(r.err, /line break/, why);
+            assert.equal(await saveAll(netns, backend), before, why);
+          }
+        }
+      });
+    },
+  );
+}
