@@ -98,7 +98,7 @@ import {
 import { computeReachability, type OwnedJump, ownedJumps } from "./reachability.ts";
 import { type CommandRunner, DenoCommandRunner } from "./runner.ts";
 import { IptablesCommands, type IptablesResult } from "./iptables_commands.ts";
-import { type DataplaneState, parseSave } from "./save_parser.ts";
+import { AmbiguousSaveError, type DataplaneState, parseSave } from "./save_parser.ts";
 import {
   type EngineWarning,
   type PlacementWarning,
@@ -1382,7 +1382,8 @@ export class Table {
         return state!;
       }
       this.#metrics.saveErrors++;
-      if (attempt >= SAVE_RETRIES) throw error;
+      // A table that reads ambiguously reads so again: no retry.
+      if (attempt >= SAVE_RETRIES || error instanceof AmbiguousSaveError) throw error;
       this.#logger.log("warn", "iptables-save failed; retrying", {
         table: this.name,
         ipVersion: this.ipVersion,
