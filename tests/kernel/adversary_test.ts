@@ -23,10 +23,9 @@
 import assert from "assert";
 import { BACKENDS, kernelTest, rampart, saveTable, type Variant } from "./netns.ts";
 import {
-  foreignState,
-  foreignView,
+  assertForeignKept,
+  comparable,
   iptables,
-  ourLines,
   saveAll,
   seedHostile,
   withTempDir,
@@ -45,8 +44,8 @@ const OUR_CHAINS: ReadonlySet<string> = new Set([
   "rp-policy",
 ]);
 
-const OURS = { ourChains: OUR_CHAINS };
 const FORWARD_POLICY: ReadonlySet<string> = new Set(["filter/FORWARD"]);
+const OURS_WITH_POLICY = { ourChains: OUR_CHAINS, ourPolicies: FORWARD_POLICY };
 
 interface Version {
   ssh: number;
@@ -135,9 +134,8 @@ for (const backend of BACKENDS) {
     async (netns) => {
       await seedHostile(netns, backend);
       const saved = await saveAll(netns, backend);
-      const before = foreignView(saved, { ...OURS, backend });
-      const whileOurs = foreignView(saved, { ...OURS, backend, ourPolicies: FORWARD_POLICY });
-      assert.deepEqual(await ourLines(netns, backend, OUR_CHAINS), [], "nothing of ours yet");
+      const before = comparable(saved, { backend });
+      const whileOurs = comparable(saved, { backend, ourPolicies: FORWARD_POLICY });
       const counted = before.filter((l) => /^\[[1-9]\d*:\d+\] -A /.test(l));
       // Every foreign rule but those of FORWARD (no traffic; ip6tables-nft ignores -c) counts.
       assert.ok(counted.length >= 70, `foreign rules with counters:\n${counted.join("\n")}`);
@@ -155,11 +153,7 @@ for (const backend of BACKENDS) {
           await Deno.writeTextFile(file, policy(version));
           const apply = await rampart(["apply", file, "--yes", ...flags, ...ns]);
           assert.equal(apply.code, 0, `${step}: ${apply.err}`);
-          assert.deepEqual(
-            await foreignState(netns, backend, { ...OURS, ourPolicies: FORWARD_POLICY }),
-            whileOurs,
-            step,
-          );
+          await assertForeignKept(netns, backend, whileOurs, OURS_WITH_POLICY, step);
           const plan = await rampart(["plan", file, ...flags, ...ns]);
           assert.equal(plan.code, 0, `${step}: ${plan.err}`);
           assert.match(plan.out, /Nothing to do/, `${step}: ${plan.out}`);
@@ -173,8 +167,8 @@ for (const backend of BACKENDS) {
         }
         const remove = await rampart(["remove", "--yes", ...ns]);
         assert.equal(remove.code, 0, remove.err);
-        assert.deepEqual(await ourLines(netns, backend, OUR_CHAINS), [], "nothing of ours left");
-        assert.deepEqual(await foreignState(netns, backend, OURS), before, "after remove");
+        // Nothing of ours is left: the namespace is as it was.
+        assert.deepEqual(comparable(await saveAll(netns, backend), { backend }), before);
       });
     },
   );
@@ -228,6 +222,57 @@ for (const backend of BACKENDS) {
             assert.equal(await saveAll(netns, backend), before, why);
           }
         }
+      });
+    },
+  );
+}
+
+// ---- values iptables prints unquoted ------------------------------------------------------
+
+for (const backend of BACKENDS) {
+  kernelTest(
+    `foreign rules whose interface names read as jumps to our chains are left alone (${backend})`,
+    async (netns) => {
+      const ours = { ourChains: new Set(["rp-in", "rp-policy"]) };
+      for (const ipVersion of [4, 6] as const) {
+        const v: Variant = { backend, ipVersion };
+        // iptables warns that the kernel allows no space in an interface name, and adds the
+        // rule; iptables-save prints `-A INPUT -i x -j rp-in`.
+        await iptables(netns, v, ["-A", "INPUT", "-c", "3", "180", "-i", "x -j rp-in"]);
+        await iptables(netns, v, ["-A", "INPUT", "-c", "4", "240", "-i", "y -g rp-in"]);
+        await iptables(netns, v, [
+          "-A",
+          "INPUT",
+          "-c",
+          "5",
+          "300",
+          "-s",
+          ipVersion === 4 ? "10.9.9.9" : "2001:db8::9",
+          "-j",
+          "DROP",
+        ]);
+      }
+      const before = comparable(await saveAll(netns, backend), { backend });
+      await withTempDir(async (dir) => {
+        const file = `${dir}/rules.yaml`;
+        await Deno.writeTextFile(
+          file,
+          DROP_INPUT.replace("family: ipv4\n", "").replace("        policy: DROP\n", ""),
+        );
+        const ns = ["--netns", netns, "--backend", backend, "--state-dir", `${dir}/state`];
+        const apply = await rampart(["apply", file, "--yes", ...ns]);
+        assert.equal(apply.code, 0, apply.err);
+        assert.match(
+          apply.err,
+          /warning: filter IPv4: left alone a rule of chain INPUT that reads as a jump to one of our chains but is not one .*: -i x -j rp-in/,
+        );
+        await assertForeignKept(netns, backend, before, ours, "apply");
+        // A new process learns it again: the same apply changes nothing.
+        assert.equal((await rampart(["apply", file, "--yes", ...ns])).code, 0);
+        await assertForeignKept(netns, backend, before, ours, "apply again");
+        const remove = await rampart(["remove", "--yes", ...ns]);
+        assert.equal(remove.code, 0, remove.err);
+        assert.deepEqual(comparable(await saveAll(netns, backend), { backend }), before);
       });
     },
   );

@@ -11,10 +11,12 @@
  *   (`rp_x`, `RP-x`, `rpx`, `xrp-in`), in every table of both families, and
  *   then sends TCP over `lo` so that their counters are non-zero on every
  *   backend (`ip6tables-nft` ignores `-c` and `--counters`).
- * - {@linkcode foreignView} decides what is Rampart's independently of the
- *   engine: with its own tokenizer (`tests/fixtures/import_corpus.ts`) and
- *   the chain names the test's policy defines, so a rule the engine
- *   misreads still shows up as missing or changed.
+ * - {@linkcode assertForeignKept} compares the namespace with what it held
+ *   before Rampart ran: every line there before must still be there, in
+ *   order, byte for byte, and every other line must be Rampart's, decided
+ *   independently of the engine ({@linkcode isOurLine}: its own tokenizer,
+ *   `tests/fixtures/import_corpus.ts`, and the chain names the test's policy
+ *   defines), so a rule the engine misreads shows up as missing or changed.
  *
  * @module
  */
@@ -199,18 +201,21 @@ export interface Ours {
 }
 
 /**
- * Everything in `save` (from {@linkcode saveAll}) that is not Rampart's, in
- * order, counters included. iptables-legacy-restore zeroes the policy
- * counters of every built-in chain whoever restores, so on legacy those are
- * left out (the policies themselves are kept); a policy the test's policy
- * sets is Rampart's while it does.
+ * The lines of `save` (from {@linkcode saveAll}) as the tests compare them,
+ * counters included. iptables-legacy-restore zeroes the policy counters of
+ * every built-in chain whoever restores, so on legacy those are left out (the
+ * policies themselves are kept); a policy the test's policy sets is shown as
+ * Rampart's while it does.
  */
-export function foreignView(save: string, options: Ours & { backend: "nft" | "legacy" }): string[] {
+export function comparable(
+  save: string,
+  options: { backend: "nft" | "legacy"; ourPolicies?: ReadonlySet<string> | undefined },
+): string[] {
   let table = "";
   const out: string[] = [];
   for (const l of save.split("\n")) {
     if (l.startsWith("*")) table = l.slice(1);
-    if (l === "" || isOurLine(l, options.ourChains)) continue;
+    if (l === "") continue;
     const builtin = BUILTIN.exec(l);
     if (builtin !== null && options.ourPolicies?.has(`${table}/${builtin[1]}`)) {
       out.push(`:${builtin[1]} (Rampart's policy)`);
@@ -221,22 +226,54 @@ export function foreignView(save: string, options: Ours & { backend: "nft" | "le
   return out;
 }
 
-/** {@linkcode foreignView} of the namespace now. */
-export async function foreignState(
-  netns: string,
-  backend: "nft" | "legacy",
-  ours: Ours,
-): Promise<string[]> {
-  return foreignView(await saveAll(netns, backend), { ...ours, backend });
+/**
+ * Compares a namespace with what it held before Rampart ran: every line of
+ * `before` must be there, in order, byte for byte (counters included), and
+ * every other line must be Rampart's ({@linkcode isOurLine}). A line that
+ * only looks like ours (e.g. a foreign rule whose interface name reads as a
+ * jump) is matched as the foreign line it was.
+ *
+ * @returns The foreign lines missing or changed, and the lines that are
+ * neither foreign nor Rampart's.
+ */
+export function foreignDiff(
+  before: readonly string[],
+  after: readonly string[],
+  ourChains: ReadonlySet<string>,
+): { missing: string[]; unexpected: string[] } {
+  let j = 0;
+  const unexpected: string[] = [];
+  for (const l of after) {
+    if (j < before.length && l === before[j]) j++;
+    else if (!isOurLine(l, ourChains)) unexpected.push(l);
+  }
+  return { missing: before.slice(j), unexpected };
 }
 
-/** Rampart's lines of the namespace now (see {@linkcode isOurLine}). */
-export async function ourLines(
+/**
+ * Asserts that every other program's line of the namespace is as it was
+ * (`before`, from {@linkcode comparable} of {@linkcode saveAll}), and that
+ * nothing else but Rampart's lines is there.
+ */
+export async function assertForeignKept(
   netns: string,
   backend: "nft" | "legacy",
-  ourChains: ReadonlySet<string>,
-): Promise<string[]> {
-  return (await saveAll(netns, backend)).split("\n").filter((l) => isOurLine(l, ourChains));
+  before: readonly string[],
+  ours: Ours,
+  why: string,
+): Promise<void> {
+  const after = comparable(await saveAll(netns, backend), { backend, ...ours });
+  const diff = foreignDiff(before, after, ours.ourChains);
+  if (diff.missing.length > 0 || diff.unexpected.length > 0) {
+    const show = (lines: string[]) =>
+      lines.slice(0, 12).join("\n  ") +
+      (lines.length > 12 ? `\n  … ${lines.length - 12} more` : "");
+    throw new Error(
+      `${why}: other programs' lines changed (${backend})\n` +
+        `missing, from the first one missing or changed on:\n  ${show(diff.missing)}\n` +
+        `neither theirs as before nor Rampart's:\n  ${show(diff.unexpected)}`,
+    );
+  }
 }
 
 /** Runs `fn` with a fresh temporary directory, removed afterwards. */
