@@ -30,103 +30,19 @@ import {
   seedHostile,
   withTempDir,
 } from "./foreign_rules.ts";
+import {
+  REALISTIC_CHAINS,
+  REALISTIC_V1,
+  REALISTIC_V2,
+  REALISTIC_V3,
+  realisticPolicy,
+  type RealisticVersion,
+} from "../fixtures/neighbours.ts";
 
 // ---- a policy's life beside hostile foreign rules ----------------------------------------
 
-/** Our chains in every version of the policy (and the record of chain policies). */
-const OUR_CHAINS: ReadonlySet<string> = new Set([
-  "rp-in",
-  "rp-web",
-  "rp-log",
-  "rp-fwd",
-  "rp-mark",
-  "rp-nat",
-  "rp-policy",
-]);
-
 const FORWARD_POLICY: ReadonlySet<string> = new Set(["filter/FORWARD"]);
-const OURS_WITH_POLICY = { ourChains: OUR_CHAINS, ourPolicies: FORWARD_POLICY };
-
-interface Version {
-  ssh: number;
-  web: number[];
-  mark: string;
-  withLog: boolean;
-}
-
-/**
- * A realistic policy whose own strings imitate markers too (they are ours:
- * each rule's first comment is its ID): owned chains, INPUT inserts and
- * appends, FORWARD's policy DROP, NAT in PREROUTING and POSTROUTING, mangle
- * marks, raw NOTRACK.
- */
-function policy(v: Version): string {
-  return `tables:
-  raw:
-    kernelChains:
-      PREROUTING:
-        insert:
-          - {protocol: udp, destPorts: [5353], action: noTrack, comment: "-j rp-x"}
-  mangle:
-    kernelChains:
-      PREROUTING:
-        insert:
-          - jump: rp-mark
-    chains:
-      rp-mark:
-        - {protocol: tcp, destPorts: [${v.ssh}], setMark: ${v.mark}}
-        - {protocol: tcp, destPorts: [443], setMaskedMark: {mark: 0x100, mask: 0xff00}}
-  nat:
-    kernelChains:
-      PREROUTING:
-        insert:
-          - jump: rp-nat
-      POSTROUTING:
-        append:
-          - {outInterface: eth9, action: masq, comment: "x --goto rp-nat"}
-    chains:
-      rp-nat:
-        - {family: ipv4, protocol: tcp, destPorts: [8080], dnat: {destAddr: 10.0.0.5, destPort: 80}}
-        - {family: ipv6, protocol: tcp, destPorts: [8080], dnat: {destAddr: "fd00::5", destPort: 80}}
-  filter:
-    kernelChains:
-      INPUT:
-        insert:
-          - jump: rp-in
-        append:
-          - {protocol: tcp, destPorts: [9999], action: drop, comment: "rampart:AAAAAAAAAAAAAAAA"}
-      FORWARD:
-        policy: DROP
-        insert:
-          - jump: rp-fwd
-      OUTPUT:
-        append:
-          - {protocol: udp, destPorts: [53], action: accept, comment: "see -j rp-in"}
-    chains:
-      rp-in:
-        - {conntrackState: [RELATED, ESTABLISHED], action: accept}
-        - {inInterface: lo, action: accept, comment: "-g rp-in"}
-        - {protocol: tcp, destPorts: [${v.ssh}], action: accept, comment: ssh}
-        - {protocol: tcp, destPorts: [${v.web.join(", ")}], jump: rp-web}
-${v.withLog ? "        - jump: rp-log\n" : ""}      rp-web:
-${v.web.map((p) => `        - {protocol: tcp, destPorts: [${p}], action: accept}\n`).join("")}${
-    v.withLog
-      ? `      rp-log:
-        - {limit: 5/minute, log: "-j rp-in --comment x"}
-        - {nflog: {group: 3, prefix: "rampart:AAAAAAAAAAAAAAAA"}}
-`
-      : ""
-  }      rp-fwd:
-        - {conntrackState: [RELATED, ESTABLISHED], action: accept}
-        - {inInterface: eth9, notOutInterface: eth9, action: accept}
-`;
-}
-
-const V1: Version = { ssh: 22, web: [80, 443], mark: "0x10", withLog: true };
-/** One rule changed. */
-const V2: Version = { ...V1, ssh: 2222 };
-/** Many rules changed and a chain removed. */
-const V3: Version = { ssh: 2222, web: [8000, 8001, 8002, 8443], mark: "0x20", withLog: false };
+const OURS_WITH_POLICY = { ourChains: REALISTIC_CHAINS, ourPolicies: FORWARD_POLICY };
 
 for (const backend of BACKENDS) {
   kernelTest(
@@ -142,15 +58,15 @@ for (const backend of BACKENDS) {
       await withTempDir(async (dir) => {
         const ns = ["--netns", netns, "--backend", backend, "--state-dir", `${dir}/state`];
         const file = `${dir}/rules.yaml`;
-        const steps: [string, Version, string[]][] = [
-          ["apply", V1, []],
-          ["one rule changed", V2, []],
-          ["many rules changed, a chain removed", V3, []],
-          ["rule IDs switched to chained", V3, ["--rule-ids", "chained"]],
-          ["rule IDs switched back to stable", V1, []],
+        const steps: [string, RealisticVersion, string[]][] = [
+          ["apply", REALISTIC_V1, []],
+          ["one rule changed", REALISTIC_V2, []],
+          ["many rules changed, a chain removed", REALISTIC_V3, []],
+          ["rule IDs switched to chained", REALISTIC_V3, ["--rule-ids", "chained"]],
+          ["rule IDs switched back to stable", REALISTIC_V1, []],
         ];
         for (const [step, version, flags] of steps) {
-          await Deno.writeTextFile(file, policy(version));
+          await Deno.writeTextFile(file, realisticPolicy(version));
           const apply = await rampart(["apply", file, "--yes", ...flags, ...ns]);
           assert.equal(apply.code, 0, `${step}: ${apply.err}`);
           await assertForeignKept(netns, backend, whileOurs, OURS_WITH_POLICY, step);
