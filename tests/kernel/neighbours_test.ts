@@ -15,10 +15,7 @@
  * (Docker, kube-proxy, libvirt, fail2ban), ufw, firewalld, and ferm's
  * examples with the iptables-persistent file.
  *
- * Then real ufw and ferm run in the namespace (in a private mount namespace,
- * `tests/fixtures/private_mounts.ts`) and re-apply their own rules while
- * Rampart's are there: theirs must be exactly what they write alone, and
- * Rampart's survive or come back with the next apply.
+ * Real ufw and ferm re-applying their rules beside ours: `programs_test.ts`.
  */
 import assert from "assert";
 import { fixtureName } from "../fixtures/import_corpus.ts";
@@ -30,7 +27,6 @@ import {
   realisticPolicy,
   type RealisticVersion,
 } from "../fixtures/neighbours.ts";
-import { PrivateMounts } from "../fixtures/private_mounts.ts";
 import { assertForeignKept, comparable, saveAll, withTempDir } from "./foreign_rules.ts";
 import { BACKENDS, kernelTest, rampart, restoreScript, tcpTraffic, type Variant } from "./netns.ts";
 
