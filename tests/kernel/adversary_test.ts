@@ -193,3 +193,101 @@ for (const backend of BACKENDS) {
     },
   );
 }
+
+// ---- chains under our prefix that are not ours, prefixes that collide, a file that claims ----
+
+for (const backend of BACKENDS) {
+  kernelTest(
+    `another program's rp- chains, colliding prefixes and a file that claims foreign rules change nothing (${backend})`,
+    async (netns) => {
+      await seedHostile(netns, backend);
+      await withTempDir(async (dir) => {
+        const file = `${dir}/rules.yaml`;
+        await Deno.writeTextFile(file, realisticPolicy(REALISTIC_V1));
+        const ns = ["--netns", netns, "--backend", backend, "--state-dir", `${dir}/state`];
+        const unchanged = async (args: string[], code: number, pattern: RegExp) => {
+          const before = await saveAll(netns, backend);
+          const r = await rampart([...args, ...ns]);
+          const why = `${args.join(" ")}: ${r.out}${r.err}`;
+          assert.equal(r.code, code, why);
+          assert.match(r.err, pattern, why);
+          assert.equal(await saveAll(netns, backend), before, why);
+        };
+
+        // Prefixes that take built-in targets or chains, or the lookalike chains in the
+        // namespace (rp_x, RP-x, xrp-in, FOREIGN-RET), or that mark no ID safely.
+        for (const prefix of ["L", "N", "PRE", "SNA"]) {
+          await unchanged(["remove", "--yes", "--chain-prefix", prefix], 2, /built-in|target/);
+        }
+        for (const prefix of ["rp_", "RP-", "xrp-", "FOREIGN"]) {
+          await unchanged(["remove", "--yes", "--chain-prefix", prefix], 2, /matches the chain/);
+          const renamed = `${dir}/renamed.yaml`;
+          await Deno.writeTextFile(
+            renamed,
+            realisticPolicy(REALISTIC_V1).replaceAll("rp-", prefix),
+          );
+          await unchanged(["plan", renamed, "--chain-prefix", prefix], 2, /matches the chain/);
+        }
+        for (const prefix of ["rp-", "a b:", "x".repeat(33) + ":"]) {
+          await unchanged(["remove", "--yes", "--hash-prefix", prefix], 2, /Invalid --hash-prefix/);
+        }
+
+        // A file that names other programs' chains as its own is an error at the name.
+        for (
+          const [claim, pattern] of [
+            ["      FOREIGN-RET: []\n", /FOREIGN-RET.*rp-/],
+            ["      rp-policy: []\n", /rp-policy.*reserved/],
+          ] as const
+        ) {
+          const claiming = `${dir}/claim.yaml`;
+          await Deno.writeTextFile(
+            claiming,
+            realisticPolicy(REALISTIC_V1).replace(
+              "    chains:\n      rp-in:",
+              `    chains:\n${claim}      rp-in:`,
+            ),
+          );
+          await unchanged(["apply", claiming, "--yes"], 4, pattern);
+        }
+
+        // Another program's chains under our prefix: rp-policy with a rule, then one that
+        // another rule jumps to: refused, nothing written. Empty, with nothing jumping to
+        // it: nothing says whose it is; left alone with a warning when not wanted.
+        for (const v of [{ backend, ipVersion: 4 }, { backend, ipVersion: 6 }] as const) {
+          await iptables(netns, v, ["-N", "rp-policy"]);
+          await iptables(netns, v, [
+            "-A",
+            "rp-policy",
+            "-m",
+            "comment",
+            "--comment",
+            "INPUT policy before Rampart: DROP",
+          ]);
+        }
+        await unchanged(["apply", file, "--yes"], 2, /matches the chain rp-policy/);
+        await unchanged(["remove", "--yes"], 2, /matches the chain rp-policy/);
+        for (const v of [{ backend, ipVersion: 4 }, { backend, ipVersion: 6 }] as const) {
+          await iptables(netns, v, ["-F", "rp-policy"]);
+          await iptables(netns, v, ["-I", "OUTPUT", "-p", "sctp", "-j", "rp-policy"]);
+        }
+        await unchanged(["apply", file, "--yes"], 2, /matches the chain rp-policy/);
+        for (const v of [{ backend, ipVersion: 4 }, { backend, ipVersion: 6 }] as const) {
+          await iptables(netns, v, ["-D", "OUTPUT", "-p", "sctp", "-j", "rp-policy"]);
+        }
+        const noPolicy = `${dir}/no-policy.yaml`;
+        await Deno.writeTextFile(
+          noPolicy,
+          realisticPolicy(REALISTIC_V1).replace("        policy: DROP\n", ""),
+        );
+        const before = comparable(await saveAll(netns, backend), { backend });
+        const apply = await rampart(["apply", noPolicy, "--yes", ...ns]);
+        assert.equal(apply.code, 0, apply.err);
+        assert.match(apply.err, /left chain rp-policy alone/);
+        const ours = { ourChains: new Set([...REALISTIC_CHAINS].filter((c) => c !== "rp-policy")) };
+        await assertForeignKept(netns, backend, before, ours, "beside an empty rp-policy");
+        assert.equal((await rampart(["remove", "--yes", ...ns])).code, 0);
+        assert.deepEqual(comparable(await saveAll(netns, backend), { backend }), before);
+      });
+    },
+  );
+}

@@ -165,16 +165,21 @@ export async function saveAll(netns: string, backend: "nft" | "legacy"): Promise
   return out;
 }
 
-const ID_COMMENT = /^rampart:[A-Za-z0-9_-]{16}$/;
+const ID_CHARS = /^[A-Za-z0-9_-]{16}$/;
 const BUILTIN = /^:(PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) (ACCEPT|DROP) \[\d+:\d+\]$/;
 
 /**
  * Tells whether a line of `iptables-save -c` is Rampart's, decided without the
  * engine's code: a declaration or rule of one of `ourChains`, or a rule whose
- * first `-m comment --comment` value is exactly `rampart:<16 ID characters>`,
- * or whose last two arguments jump or go to one of `ourChains`.
+ * first `-m comment --comment` value is exactly `<hash prefix><16 ID
+ * characters>` (`rampart:` unless the test says otherwise), or whose last two
+ * arguments jump or go to one of `ourChains`.
  */
-export function isOurLine(line: string, ourChains: ReadonlySet<string>): boolean {
+export function isOurLine(
+  line: string,
+  ourChains: ReadonlySet<string>,
+  hashPrefixes: readonly string[] = ["rampart:"],
+): boolean {
   if (line.startsWith(":")) return ourChains.has(line.slice(1).split(" ")[0]!);
   const m = /^(?:\[\d+:\d+\] )?-A (\S+) (.*)$/.exec(line);
   if (m === null) return false;
@@ -186,7 +191,10 @@ export function isOurLine(line: string, ourChains: ReadonlySet<string>): boolean
     return false; // the first line of a value that holds a line break
   }
   const at = args.findIndex((a, i) => (a === "-m" || a === "--match") && args[i + 1] === "comment");
-  if (at >= 0 && args[at + 2] === "--comment" && ID_COMMENT.test(args[at + 3] ?? "")) return true;
+  const first = at >= 0 && args[at + 2] === "--comment" ? args[at + 3] ?? "" : "";
+  if (hashPrefixes.some((p) => first.startsWith(p) && ID_CHARS.test(first.slice(p.length)))) {
+    return true;
+  }
   const n = args.length;
   return n >= 2 && ["-j", "--jump", "-g", "--goto"].includes(args[n - 2]!) &&
     ourChains.has(args[n - 1]!);
@@ -198,6 +206,8 @@ export interface Ours {
   ourChains: ReadonlySet<string>;
   /** Built-in chains whose policy the test's policy sets now, as `table/CHAIN`. */
   ourPolicies?: ReadonlySet<string>;
+  /** The hash prefixes of our IDs (`rampart:` by default). */
+  hashPrefixes?: readonly string[];
 }
 
 /**
@@ -240,12 +250,13 @@ export function foreignDiff(
   before: readonly string[],
   after: readonly string[],
   ourChains: ReadonlySet<string>,
+  hashPrefixes?: readonly string[],
 ): { missing: string[]; unexpected: string[] } {
   let j = 0;
   const unexpected: string[] = [];
   for (const l of after) {
     if (j < before.length && l === before[j]) j++;
-    else if (!isOurLine(l, ourChains)) unexpected.push(l);
+    else if (!isOurLine(l, ourChains, hashPrefixes)) unexpected.push(l);
   }
   return { missing: before.slice(j), unexpected };
 }
@@ -263,7 +274,7 @@ export async function assertForeignKept(
   why: string,
 ): Promise<void> {
   const after = comparable(await saveAll(netns, backend), { backend, ...ours });
-  const diff = foreignDiff(before, after, ours.ourChains);
+  const diff = foreignDiff(before, after, ours.ourChains, ours.hashPrefixes);
   if (diff.missing.length > 0 || diff.unexpected.length > 0) {
     const show = (lines: string[]) =>
       lines.slice(0, 12).join("\n  ") +

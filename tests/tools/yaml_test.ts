@@ -795,3 +795,15 @@ Deno.test("yaml: hostile text in any value or chain name of a file is refused, o
   assert.ok(targets.length > 140, `${targets.length} values`);
   assert.ok(refused > 1000 && kept > 0, `${refused} refused, ${kept} kept as one argument`);
 });
+
+Deno.test("yaml: a chain named like the record of chain policies is an error at its name", () => {
+  const text = "tables:\n  filter:\n    chains:\n      rp-policy: []\n";
+  assert.throws(
+    () => parsePolicy(text, { chainPrefixes: ["rp-"] }),
+    (e) =>
+      e instanceof PolicyFileError && e.line === 4 && e.column === 7 &&
+      /reserved for Rampart's record/.test(e.message),
+  );
+  // Only the first prefix's: `<prefix>policy`.
+  parsePolicy(text.replace("rp-policy", "fw-policy"), { chainPrefixes: ["rp-", "fw-"] });
+});
