@@ -26,6 +26,7 @@ import {
   assertForeignKept,
   comparable,
   iptables,
+  isOurLine,
   saveAll,
   seedHostile,
   withTempDir,
@@ -287,6 +288,170 @@ for (const backend of BACKENDS) {
         await assertForeignKept(netns, backend, before, ours, "beside an empty rp-policy");
         assert.equal((await rampart(["remove", "--yes", ...ns])).code, 0);
         assert.deepEqual(comparable(await saveAll(netns, backend), { backend }), before);
+      });
+    },
+  );
+}
+
+// ---- an operator switching backends and prefixes, flushing, deleting the record -----------
+
+kernelTest(
+  "backends and prefixes switched between runs: each run keeps to what is its own, foreign rules byte for byte",
+  async (netns) => {
+    const saves: Record<string, string> = {};
+    // The traffic of each seeding counts in both backends' tables: save after both.
+    for (const backend of BACKENDS) await seedHostile(netns, backend);
+    for (const backend of BACKENDS) saves[backend] = await saveAll(netns, backend);
+    await withTempDir(async (dir) => {
+      const file = `${dir}/rules.yaml`, fw = `${dir}/fw.yaml`;
+      await Deno.writeTextFile(file, realisticPolicy(REALISTIC_V1));
+      // Where the rp- policy has no rules of its own at the top: two instances that both
+      // keep rules at the top of one chain would move their blocks above each other in turn.
+      await Deno.writeTextFile(
+        fw,
+        `tables:
+  filter:
+    kernelChains:
+      OUTPUT:
+        insert:
+          - jump: fw-out
+    chains:
+      fw-out:
+        - {protocol: tcp, destPorts: [25], action: reject, comment: "rampart:AAAAAAAAAAAAAAAA"}
+  mangle:
+    kernelChains:
+      POSTROUTING:
+        insert:
+          - {protocol: tcp, sourcePorts: [22], dscp: 16}
+`,
+      );
+      const fwChains = new Set(["fw-out", "fw-policy"]);
+      const state = ["--state-dir", `${dir}/state`, "--netns", netns];
+      const on = (backend: string) => [...state, "--backend", backend];
+      const whileOurs = (backend: "nft" | "legacy") =>
+        comparable(saves[backend]!, { backend, ourPolicies: FORWARD_POLICY });
+      const nothingOurs = (backend: "nft" | "legacy") => comparable(saves[backend]!, { backend });
+
+      // Applied with one backend, then the other: both hold our rules, and each says so.
+      assert.equal((await rampart(["apply", file, "--yes", ...on("nft")])).code, 0);
+      const legacy = await rampart(["apply", file, "--yes", ...on("legacy")]);
+      assert.equal(legacy.code, 0, legacy.err);
+      assert.match(
+        legacy.err,
+        /warning: filter IPv4: iptables-nft also holds \d+ rules \(\d+ of them Rampart's\)/,
+      );
+      for (const backend of BACKENDS) {
+        await assertForeignKept(netns, backend, whileOurs(backend), OURS_WITH_POLICY, backend);
+        assert.match((await rampart(["plan", file, ...on(backend)])).out, /Nothing to do/);
+      }
+      // remove on one backend leaves the other's rules.
+      assert.equal((await rampart(["remove", "--yes", ...on("legacy")])).code, 0);
+      assert.deepEqual(
+        comparable(await saveAll(netns, "legacy"), { backend: "legacy" }),
+        nothingOurs("legacy"),
+      );
+      await assertForeignKept(
+        netns,
+        "nft",
+        whileOurs("nft"),
+        OURS_WITH_POLICY,
+        "nft after legacy's remove",
+      );
+
+      // Other prefixes: the rp- rules are another program's to this run, and the reverse.
+      const prefixes = ["--chain-prefix", "fw-", "--hash-prefix", "fw:"];
+      const other = await rampart(["apply", fw, "--yes", ...prefixes, ...on("nft")]);
+      assert.equal(other.code, 0, other.err);
+      const both = {
+        ourChains: new Set([...REALISTIC_CHAINS, ...fwChains]),
+        ourPolicies: FORWARD_POLICY,
+        hashPrefixes: ["rampart:", "fw:"],
+      };
+      await assertForeignKept(netns, "nft", whileOurs("nft"), both, "two sets of prefixes");
+      assert.match((await rampart(["plan", file, ...on("nft")])).out, /Nothing to do/);
+      assert.match((await rampart(["plan", fw, ...prefixes, ...on("nft")])).out, /Nothing to do/);
+      assert.equal((await rampart(["remove", "--yes", ...prefixes, ...on("nft")])).code, 0);
+      await assertForeignKept(netns, "nft", whileOurs("nft"), OURS_WITH_POLICY, "fw- removed");
+      assert.match((await rampart(["plan", file, ...on("nft")])).out, /Nothing to do/);
+      assert.equal((await rampart(["remove", "--yes", ...on("nft")])).code, 0);
+      assert.deepEqual(
+        comparable(await saveAll(netns, "nft"), { backend: "nft" }),
+        nothingOurs("nft"),
+      );
+    });
+  },
+);
+
+for (const backend of BACKENDS) {
+  kernelTest(
+    `remove after iptables -F, and after rp-policy was deleted: what is still ours goes, the rest is said (${backend})`,
+    async (netns) => {
+      await seedHostile(netns, backend);
+      const seeded = comparable(await saveAll(netns, backend), { backend });
+      const families = [{ backend, ipVersion: 4 }, { backend, ipVersion: 6 }] as const;
+      await withTempDir(async (dir) => {
+        const file = `${dir}/rules.yaml`;
+        await Deno.writeTextFile(file, realisticPolicy(REALISTIC_V1));
+        const ns = ["--netns", netns, "--backend", backend, "--state-dir", `${dir}/state`];
+        assert.equal((await rampart(["apply", file, "--yes", ...ns])).code, 0);
+        // An operator flushes the filter table (everyone's rules; the policies stay).
+        for (const v of families) await iptables(netns, v, ["-F"]);
+        const flushed = comparable(await saveAll(netns, backend), { backend });
+        const remove = await rampart(["remove", "--yes", ...ns]);
+        assert.equal(remove.code, 0, remove.err);
+        // Our emptied chains show nothing of whose they are: left alone, and said.
+        for (const chain of ["rp-in", "rp-fwd", "rp-policy"]) {
+          assert.match(remove.err, new RegExp(`filter IPv4: left chain ${chain} alone`));
+        }
+        const after = comparable(await saveAll(netns, backend), { backend });
+        // raw, mangle and nat lose our rules; filter stays as the flush left it (FORWARD DROP:
+        // its record was flushed with the rest).
+        const tableOf = (lines: string[], table: string) => {
+          const out: string[] = [];
+          let t = "";
+          for (const l of lines) {
+            if (l.startsWith("*")) t = l.slice(1);
+            if (t === table) out.push(l);
+          }
+          return out;
+        };
+        assert.deepEqual(tableOf(after, "filter"), tableOf(flushed, "filter"));
+        assert.match(tableOf(after, "filter").join("\n"), /^:FORWARD DROP/m);
+        const before = comparable(await saveAll(netns, backend), { backend }); // the new normal
+        for (const table of ["raw", "mangle", "nat"]) {
+          assert.deepEqual(tableOf(after, table), tableOf(seeded, table), table);
+        }
+        // The next apply takes the emptied chains back and fills them; remove then takes
+        // them away. FORWARD keeps DROP: nothing recorded what it was.
+        assert.equal((await rampart(["apply", file, "--yes", ...ns])).code, 0);
+        assert.match((await rampart(["plan", file, ...ns])).out, /Nothing to do/);
+        const removeAgain = await rampart(["remove", "--yes", ...ns]);
+        assert.equal(removeAgain.code, 0, removeAgain.err);
+        const empty = comparable(await saveAll(netns, backend), { backend });
+        assert.deepEqual(
+          empty.filter((l) => !/^:rp-/.test(l)),
+          before.filter((l) => !/^:rp-/.test(l)),
+        );
+        // The apply needed no record (FORWARD was DROP already), so the emptied record chain
+        // was not taken back: it stays, empty, and each command says so.
+        assert.deepEqual(empty.filter((l) => /^:rp-/.test(l)), [
+          ":rp-policy - [0:0]",
+          ":rp-policy - [0:0]",
+        ]);
+        assert.match(removeAgain.err, /filter IPv6: left chain rp-policy alone/);
+        for (const v of families) await iptables(netns, v, ["-X", "rp-policy"]);
+
+        // The record deleted by someone: remove leaves the policy as it is.
+        for (const v of families) await iptables(netns, v, ["-P", "FORWARD", "ACCEPT"]);
+        assert.equal((await rampart(["apply", file, "--yes", ...ns])).code, 0);
+        for (const v of families) {
+          await iptables(netns, v, ["-F", "rp-policy"]);
+          await iptables(netns, v, ["-X", "rp-policy"]);
+        }
+        assert.equal((await rampart(["remove", "--yes", ...ns])).code, 0);
+        const last = comparable(await saveAll(netns, backend), { backend });
+        assert.match(last.join("\n"), /^:FORWARD DROP/m);
+        assert.deepEqual(last.filter((l) => isOurLine(l, REALISTIC_CHAINS)), []);
       });
     },
   );
