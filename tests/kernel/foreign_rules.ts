@@ -81,6 +81,7 @@ export function hostileRules(ipVersion: 4 | 6): ForeignRule[] {
     input(["-j", "LOG", "--log-prefix", '" -j rp-in \\']),
     input(["-j", "LOG", "--log-prefix", `rampart:${ID}`]),
     input(["-j", "NFLOG", "--nflog-prefix", "-g rp-in"]),
+    input(["-j", "LOG", "--log-prefix", "-g rp-in"]),
     ...LOOKALIKE_CHAINS.filter((c) => c !== "FOREIGN-RET").map((c) =>
       input([...comment(`rampart:${ID} jumps to ${c}`), "-j", c])
     ),
