@@ -8,17 +8,21 @@
  * - foreign rules whose comments, LOG and NFLOG prefixes imitate our markers,
  *   and chains named like ours, through a whole policy's life: apply, one
  *   rule changed, many changed and a chain removed, the rule-ID scheme and
- *   the insert mode switched and back, remove;
+ *   the insert mode switched and back, remove; one rule changed keeps the
+ *   counters of every unchanged rule, ours and theirs;
  * - line breaks in foreign comments and interface names that make
- *   iptables-save print lines that look like ours, a policy or a chain;
- * - chains under our prefix that another program made (`rp-policy`, an
- *   empty `rp-` chain it jumps to), prefixes that collide;
- * - concurrent commands, two namespaces at once, backends switched between
- *   runs, `remove` after `iptables -F` and after `rp-policy` was deleted.
+ *   iptables-save print lines that look like ours, a policy or a chain, and
+ *   interface names that iptables prints unquoted and that read as jumps;
+ * - chains under our prefix that another program made (`rp-policy`),
+ *   prefixes that collide, files that claim foreign or reserved chains;
+ * - backends and prefixes switched between runs, `remove` after
+ *   `iptables -F` and after `rp-policy` was deleted.
  *
- * The crash cases (`kill -9` of large applies, the watchdog killed) are in
- * `crash_test.ts` and `confirm_test.ts`, which use the same foreign rules;
- * other programs' real rule sets in `neighbours_test.ts`.
+ * Elsewhere, on the same foreign rules: `kill -9` of large applies and
+ * removes (`crash_test.ts`), the watchdog or the CLI killed
+ * (`confirm_test.ts`), concurrent commands and two namespaces at once
+ * (`races_test.ts`); other programs' real rule sets (`neighbours_test.ts`)
+ * and real ufw and ferm (`programs_test.ts`).
  */
 import assert from "assert";
 import { BACKENDS, kernelTest, rampart, saveTable, tcpTraffic, type Variant } from "./netns.ts";
