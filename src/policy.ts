@@ -10,6 +10,7 @@ import type { Chain, Rule } from "../dsl/rule.ts";
 import { MAX_CHAIN_NAME_LENGTH } from "../dsl/rule.ts";
 import { BUILTIN_TARGETS, KERNEL_CHAIN_NAMES } from "../dsl/validate.ts";
 import { isKernelChain, isTableName, KERNEL_CHAINS, type TableName } from "./kernel_chains.ts";
+import { policyRecordChain } from "./policy_record.ts";
 
 /** An IP family, named by its version as `Table`'s `ipVersion` is. */
 export type IpFamily = 4 | 6;
@@ -320,6 +321,14 @@ export function validatePolicy(policy: Policy, options: ValidatePolicyOptions = 
           c.name,
           `Invalid chain name ${JSON.stringify(c.name)}: expected a name starting with ` +
             prefixes.map((p) => JSON.stringify(p)).join(" or ") + " (the chains Rampart owns)",
+        );
+      }
+      if (prefixes !== undefined && c.name === policyRecordChain(prefixes)) {
+        fail(
+          `${cat}.name`,
+          c.name,
+          `Invalid chain name ${JSON.stringify(c.name)}: it is reserved for Rampart's record of ` +
+            "the chain policies it changed; choose another name",
         );
       }
       if (names.has(c.name)) {

@@ -88,6 +88,73 @@ export class IncompatibleTableError extends Error {
 }
 
 /**
+ * Thrown by {@linkcode parseSave} when iptables-save printed lines that cannot
+ * be told from forged ones: a rule of another program holds a line break in
+ * a value (a comment, or an interface name, which iptables prints as it is),
+ * and what follows the break looks like a line of iptables-save of its own:
+ * a chain or policy declaration after the table's rules, a second
+ * declaration of a chain, or a rule, table or `COMMIT` line while a quoted
+ * value is still open. Reading on would take that text for a policy, a
+ * chain or a rule (of ours, even), so the engine writes nothing.
+ *
+ * @example
+ * ```ts
+ * import { AmbiguousSaveError, parseSave } from "@rampart/iptables";
+ * import assert from "node:assert/strict";
+ * const save = '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment "x\n:INPUT DROP [0:0]"\nCOMMIT\n';
+ * assert.throws(
+ *   () => parseSave(save, { hashPrefix: "rampart:", isOwnedChain: (c) => c.startsWith("rp-") }),
+ *   (e) => e instanceof AmbiguousSaveError && e.lineNumber === 4,
+ * );
+ * ```
+ */
+export class AmbiguousSaveError extends Error {
+  /** The line iptables-save printed that cannot be read as what it looks like. */
+  readonly line: string;
+  /** Its 1-based number in the output of `iptables-save -t <table>`. */
+  readonly lineNumber: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param line The line.
+   * @param lineNumber Its 1-based number.
+   * @param why Why it cannot be read.
+   */
+  constructor(line: string, lineNumber: number, why: string) {
+    super(
+      `iptables-save printed a line that may be part of another rule (line ${lineNumber}: ` +
+        `${JSON.stringify(line.length > 120 ? line.slice(0, 117) + "..." : line)}): ${why}. ` +
+        "A rule of another program holds a line break in a comment or an interface name, and " +
+        "the text after the break would be read as a line of its own, so nothing was written; " +
+        "find the rule with 'iptables-save' and delete or rewrite it",
+    );
+    this.name = "AmbiguousSaveError";
+    this.line = line;
+    this.lineNumber = lineNumber;
+  }
+}
+
+/**
+ * Whether a quoted part is still open at the end of `text`, given whether one
+ * was open at its start: iptables opens one at `"`, and inside it `\`
+ * escapes the next character and `"` closes it (see `src/tokenize.ts`).
+ */
+function quoteOpenAfter(text: string, open: boolean): boolean {
+  if (!open && !text.includes("\\")) {
+    let quotes = 0;
+    for (let at = text.indexOf('"'); at >= 0; at = text.indexOf('"', at + 1)) quotes++;
+    return quotes % 2 === 1;
+  }
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34 /* " */) open = !open;
+    else if (c === 92 /* \ */ && open) i++;
+  }
+  return open;
+}
+
+/**
  * Extracts our rule ID from a saved rule line: the value of the FIRST
  * `-m comment --comment` option, split as iptables splits the line, must be
  * exactly `<hashPrefix><16 ID characters>`. A comment, LOG or NFLOG prefix
@@ -139,13 +206,32 @@ export function parseSave(text: string, options: ParseSaveOptions): DataplaneSta
       jumpsToOwnedChain(line, isOwnedChain);
   let start = 0;
   const len = text.length;
+  let lineNumber = 0;
+  // A rule line was read, and whether a quoted value is open at its end (the
+  // value holds a line break: what follows, up to the closing quote, is part of it).
+  let sawRule = false;
+  let inValue = false;
+  const declared = new Set<string>();
   while (start < len) {
     let end = text.indexOf("\n", start);
     if (end < 0) end = len;
     const line = text.slice(start, end);
     start = end + 1;
+    lineNumber++;
     const c0 = line.charCodeAt(0);
+    if (inValue) {
+      if (
+        c0 === 58 /* : */ || c0 === 42 /* * */ || c0 === 35 /* # */ || line.startsWith("-A ") ||
+        line === "COMMIT"
+      ) {
+        throw new AmbiguousSaveError(line, lineNumber, "a quoted value of the rule before is open");
+      }
+      inValue = quoteOpenAfter(line, true);
+      continue;
+    }
     if (c0 === 45 /* - */ && line.startsWith("-A ")) {
+      sawRule = true;
+      inValue = quoteOpenAfter(line, false);
       const sp = line.indexOf(" ", 3);
       const name = sp < 0 ? line.slice(3) : line.slice(3, sp);
       let chain = state.get(name);
@@ -164,12 +250,23 @@ export function parseSave(text: string, options: ParseSaveOptions): DataplaneSta
       chain.hashes.push(id);
       if (!owned) chain.lines.push(id === "" ? "" : line);
     } else if (c0 === 58 /* : */) {
+      // iptables-save declares every chain once, before the table's first rule.
+      if (sawRule) {
+        throw new AmbiguousSaveError(line, lineNumber, "a chain is declared after the rules");
+      }
       const sp = line.indexOf(" ");
       const name = sp < 0 ? line.slice(1) : line.slice(1, sp);
       const policy = sp < 0 ? "-" : line.slice(sp + 1, line.indexOf(" ", sp + 1) >>> 0);
+      if (declared.has(name)) {
+        throw new AmbiguousSaveError(line, lineNumber, `the chain ${name} is declared twice`);
+      }
+      declared.add(name);
       const existing = state.get(name);
       if (existing === undefined) state.set(name, { policy, hashes: [], lines: [] });
       else existing.policy = policy;
+    } else if (c0 === 42 /* * */) {
+      sawRule = false;
+      declared.clear();
     } else if (c0 === 35 /* # */ && INCOMPATIBLE.test(line)) {
       throw new IncompatibleTableError(line);
     }

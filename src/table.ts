@@ -76,7 +76,7 @@ import { isKernelChain, KERNEL_CHAINS, type TableName } from "./kernel_chains.ts
 import { type Logger, silentLogger } from "./logger.ts";
 import type { TableMetrics } from "./metrics.ts";
 import { otherBackendWarning, readOtherBackend } from "./other_backend.ts";
-import { checkPrefixes } from "./ownership.ts";
+import { checkPrefixes, ruleIdOf } from "./ownership.ts";
 import { checkPlacement } from "./placement.ts";
 import {
   planPolicies,
@@ -98,7 +98,12 @@ import {
 import { computeReachability, type OwnedJump, ownedJumps } from "./reachability.ts";
 import { type CommandRunner, DenoCommandRunner } from "./runner.ts";
 import { IptablesCommands, type IptablesResult } from "./iptables_commands.ts";
-import { type DataplaneState, parseSave } from "./save_parser.ts";
+import {
+  AmbiguousSaveError,
+  type DataplaneState,
+  OLD_INSERT_RULE,
+  parseSave,
+} from "./save_parser.ts";
 import {
   type EngineWarning,
   type PlacementWarning,
@@ -354,6 +359,13 @@ export class Table {
   readonly #warnedUnknown = new Set<string>();
   /** Chains whose rules of ours are deleted by number on the next write (see `apply`). */
   readonly #deleteByPosition = new Set<string>();
+  /**
+   * Saved lines that read as jumps to one of our chains, without our ID, and
+   * that deleting by their text failed: another program's rules whose text
+   * does not parse back to them (`-i "x -j rp-in"` is printed `-i x -j rp-in`),
+   * read as foreign from then on (see `#isMisreadJump`).
+   */
+  readonly #misreadJumps = new Set<string>();
   readonly #metrics: TableMetrics;
   /** The warnings of the last plan or write, and their keys (each is logged once). */
   #warnings: readonly EngineWarning[] = [];
@@ -836,9 +848,19 @@ export class Table {
         // that does not parse back to it (e.g. `--icmp-type 255/3` is saved as
         // `--icmp-type any`). Retry that chain with positional deletes (after
         // the fresh read every retry makes).
-        const failed = /^-D (\S+) (?!\d+$)/.exec(e.failedLineText ?? "")?.[1];
+        const failedLine = e.failedLineText ?? "";
+        const failed = /^-D (\S+) (?!\d+$)/.exec(failedLine)?.[1];
         if (failed !== undefined && !this.isOwnedChain(failed)) {
-          this.#deleteByPosition.add(failed);
+          if (this.#isMisreadJump(failed, `-A ${failedLine.slice(3)}`)) {
+            this.#misreadJumps.add(`-A ${failedLine.slice(3)}`);
+            this.#logger.log(
+              "warn",
+              `left alone a rule of chain ${failed} that reads as a jump to one of our chains ` +
+                "but is not one (deleting it by the text iptables-save printed failed, as for a " +
+                "rule whose interface name holds a space): " + failedLine.slice(4 + failed.length),
+              { table: this.name, ipVersion: this.ipVersion, chain: failed },
+            );
+          } else this.#deleteByPosition.add(failed);
         }
         if (retries <= 0) throw e;
         this.#logger.log("warn", "iptables-restore failed; retrying", {
@@ -1406,11 +1428,13 @@ export class Table {
         }
       }
       if (error === undefined) {
+        this.#forgetMisreadJumps(state!);
         this.#refuseForeignChains(state!);
         return state!;
       }
       this.#metrics.saveErrors++;
-      if (attempt >= SAVE_RETRIES) throw error;
+      // A table that reads ambiguously reads so again: no retry.
+      if (attempt >= SAVE_RETRIES || error instanceof AmbiguousSaveError) throw error;
       this.#logger.log("warn", "iptables-save failed; retrying", {
         table: this.name,
         ipVersion: this.ipVersion,
@@ -1419,6 +1443,38 @@ export class Table {
       });
       await this.#clock.sleep(backoff);
       backoff *= 2;
+    }
+  }
+
+  /**
+   * Tells whether a delete by value that failed was of a rule that is ours
+   * only because its saved line reads as a jump to one of our chains (no ID
+   * of ours, not matched by the cleanup pattern). Our rules all carry IDs,
+   * and iptables prints some values as they are (interface names, with
+   * spaces), so such a line that does not parse back to its rule cannot be
+   * trusted to jump at all: deleting it by number (the fallback for our own
+   * rules saved in a lossy form) could delete another program's rule.
+   */
+  #isMisreadJump(chain: string, savedLine: string): boolean {
+    const state = this.#dataplane.get(chain);
+    if (state === undefined) return false;
+    const i = state.lines.indexOf(savedLine);
+    return i >= 0 && state.hashes[i] === OLD_INSERT_RULE &&
+      ruleIdOf(savedLine, this.#hashPrefix) === undefined &&
+      this.#oldInsertPattern?.test(savedLine) !== true;
+  }
+
+  /** Reads the rules of {@linkcode Table.#misreadJumps} as another program's. */
+  #forgetMisreadJumps(state: DataplaneState): void {
+    if (this.#misreadJumps.size === 0) return;
+    for (const [chain, s] of state) {
+      if (this.isOwnedChain(chain)) continue;
+      s.lines.forEach((line, i) => {
+        if (s.hashes[i] === OLD_INSERT_RULE && this.#misreadJumps.has(line)) {
+          s.hashes[i] = "";
+          s.lines[i] = "";
+        }
+      });
     }
   }
 

@@ -10,6 +10,7 @@ import type { RuleIds } from "../../dsl/hash.ts";
 import { Match, type MatchCriteria } from "../../dsl/match.ts";
 import { commentProblem } from "../../dsl/rule.ts";
 import { isKernelChain, isTableName, KERNEL_CHAINS, type TableName } from "../kernel_chains.ts";
+import { policyRecordChain } from "../policy_record.ts";
 import {
   chainNameProblem,
   type ChainPolicy,
@@ -482,6 +483,14 @@ class Loader {
             prefixes.map((p) => JSON.stringify(p)).join(" or ")
           } (the chains Rampart owns)`,
           { allowed: prefixes },
+        );
+      }
+      if (prefixes !== undefined && c.key === policyRecordChain(prefixes)) {
+        this.fail(
+          c.keyNode,
+          c.path,
+          `Invalid chain name ${JSON.stringify(c.key)}: it is reserved for Rampart's record of ` +
+            "the chain policies it changed; choose another name",
         );
       }
       const chain: PolicyChain = { name: c.key, rules: [] };

@@ -7,6 +7,7 @@
 import assert from "assert";
 import {
   Accept,
+  AmbiguousSaveError,
   chainPrefixProblem,
   Drop,
   extractRuleId,
@@ -340,4 +341,41 @@ Deno.test("ownership: a snapshot leaves out chains nothing shows to be ours", as
     { runner: fake.runner, hashPrefix: "rampart:", chainPrefixes: ["rp-"] },
   );
   assert.deepEqual(t.chains.map((c) => c.name), ["rp-x"]);
+});
+
+Deno.test("ownership: a line break in a foreign value that forges a line of iptables-save is refused", () => {
+  const read = (rules: string[]) =>
+    parseSave(
+      ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD DROP [0:0]", ...rules, "COMMIT", ""].join("\n"),
+      { hashPrefix: "rampart:", isOwnedChain: (c) => c.startsWith("rp-") },
+    );
+  const forged: [string[], RegExp][] = [
+    [['-A INPUT -m comment --comment "x', ':INPUT DROP [0:0]" -j ACCEPT'], /line 5: .*open/],
+    [['-A INPUT -m comment --comment "x', `-A INPUT -m comment --comment rampart:${ID}"`], /open/],
+    [['-A INPUT -m comment --comment "x', "y", '-A INPUT -j rp-in"'], /line 6: .*open/],
+    [['-A INPUT -m comment --comment "a\\"', '*nat" -j ACCEPT'], /open/],
+    // An interface name is printed as it is: only what it forges after the rules shows.
+    [["-A INPUT -i x", ":INPUT DROP -j ACCEPT"], /declared after the rules/],
+    [["-A INPUT -i x", ":rp-in -"], /declared after the rules/],
+  ];
+  for (const [rules, why] of forged) {
+    assert.throws(() => read(rules), (e) => e instanceof AmbiguousSaveError && why.test(e.message));
+  }
+  assert.throws(
+    () =>
+      parseSave("*filter\n:INPUT ACCEPT [0:0]\n:INPUT DROP [0:0]\nCOMMIT\n", {
+        hashPrefix: "rampart:",
+        isOwnedChain: () => false,
+      }),
+    /declared twice/,
+  );
+  // A line break whose next line looks like no line of iptables-save is read as before.
+  const state = read([
+    '-A INPUT -m comment --comment "first line',
+    'second -j rp-in" -j ACCEPT',
+    '-A INPUT -m comment --comment "a \\"quoted\\" \\\\" -j rp-x',
+    `-A INPUT -m comment --comment "rampart:${ID}" -j ACCEPT`,
+  ]);
+  assert.deepEqual(state.get("INPUT")!.hashes, ["", "OLD INSERT RULE", ID]);
+  assert.equal(state.get("FORWARD")!.policy, "DROP");
 });

@@ -5,16 +5,17 @@
  * all of its new ones (the tables the intent record lists as done: new; the
  * ones after the table being written: old); the next command reports the
  * interruption in words and in `--json`; `apply` converges and `recover` rolls
- * back, and both clear the record. Other programs' rules in every table keep
- * their text and counters byte for byte throughout.
+ * back, and both clear the record. Other programs' rules in every table (the
+ * hostile imitations of `foreign_rules.ts`) keep their text and counters byte
+ * for byte throughout.
  */
 import assert from "assert";
+import { comparable, isOurLine, saveAll, seedHostile } from "./foreign_rules.ts";
 import {
   kernelTest,
-  nsExec,
   rampart,
-  restoreScript,
   RunningCli,
+  saveTable,
   type Variant,
   waitNamespaceIdle,
 } from "./netns.ts";
@@ -64,66 +65,17 @@ function variants(backend: "nft" | "legacy"): Variant[] {
   return [{ backend, ipVersion: 4 }, { backend, ipVersion: 6 }];
 }
 
-function bin(v: Variant, op: "save" | "restore"): string {
-  return `${v.ipVersion === 6 ? "ip6tables" : "iptables"}-${v.backend}-${op}`;
-}
+/** Our chains in every version of the policy, and the record of chain policies. */
+const OUR_CHAINS: ReadonlySet<string> = new Set([...TABLES.map((t) => `rp-${t}`), "rp-policy"]);
 
 /**
- * Other programs' rules in every table of both families, with counters
- * (traffic over `lo`: ip6tables-nft-restore does not set counters).
- */
-async function seedForeign(netns: string, backend: "nft" | "legacy"): Promise<void> {
-  for (const v of variants(backend)) {
-    const lo = v.ipVersion === 4 ? "127.0.0.1/32" : "::1/128";
-    const udp = `-p udp -m udp --dport 9`;
-    const script = [
-      "*raw",
-      `-A PREROUTING -s ${lo} ${udp} -j ACCEPT`,
-      "COMMIT",
-      "*mangle",
-      `-A PREROUTING -s ${lo} ${udp} -j MARK --set-xmark 0x1/0xffffffff`,
-      "COMMIT",
-      "*nat",
-      `-A OUTPUT -d ${lo} ${udp} -j ACCEPT`,
-      "-A POSTROUTING -o eth9 -j MASQUERADE",
-      "COMMIT",
-      "*filter",
-      ":FOREIGN-IN - [0:0]",
-      `-A INPUT -s ${lo} ${udp} -j FOREIGN-IN`,
-      `-A INPUT -s ${v.ipVersion === 4 ? "192.0.2.1/32" : "2001:db8::1/128"} -j DROP`,
-      `-A FOREIGN-IN -m comment --comment "looks like rampart: rp-filter" -j ACCEPT`,
-      "COMMIT",
-      "",
-    ].join("\n");
-    await restoreScript(netns, v, script);
-    const to = v.ipVersion === 4 ? "UDP4-SENDTO:127.0.0.1:9" : "UDP6-SENDTO:[::1]:9";
-    for (let i = 0; i < 3; i++) await nsExec(netns, "socat", ["-u", "STDIN", to], "x\n");
-  }
-}
-
-const OURS = /rampart:|^:rp-|^-A rp-| -j rp-/;
-
-async function saveText(netns: string, v: Variant, table: string, counters: boolean) {
-  const out = await nsExec(netns, bin(v, "save"), counters ? ["-c", "-t", table] : ["-t", table]);
-  return out.split("\n").filter((l) => l !== "" && !l.startsWith("#"));
-}
-
-/**
- * Every other program's line of every table, byte for byte: rules with their
- * counters; chain lines without (every iptables-legacy-restore, anybody's,
- * zeroes the built-in chains' policy counters).
+ * Every other program's line of every table (`foreign_rules.ts`: hostile
+ * imitations of our markers, with counters), byte for byte.
  */
 async function foreignLines(netns: string, backend: "nft" | "legacy"): Promise<string[]> {
-  const out: string[] = [];
-  for (const v of variants(backend)) {
-    for (const t of TABLES) {
-      for (const l of await saveText(netns, v, t, true)) {
-        if (OURS.test(l.replace(/^\[\d+:\d+\] /, ""))) continue;
-        out.push(`${v.ipVersion} ${l.startsWith(":") ? l.replace(/ \[\d+:\d+\]$/, "") : l}`);
-      }
-    }
-  }
-  return out;
+  return comparable(await saveAll(netns, backend), { backend }).filter((l) =>
+    !isOurLine(l, OUR_CHAINS)
+  );
 }
 
 /** Our rules of each table and family: chains sorted, rules in order, no counters. */
@@ -131,7 +83,9 @@ async function ourState(netns: string, backend: "nft" | "legacy"): Promise<Map<s
   const out = new Map<string, string>();
   for (const v of variants(backend)) {
     for (const t of TABLES) {
-      const lines = (await saveText(netns, v, t, false)).filter((l) => OURS.test(l));
+      const lines = (await saveTable(netns, v, t)).split("\n").filter((l) =>
+        isOurLine(l, OUR_CHAINS)
+      );
       const chains = lines.filter((l) => l.startsWith(":")).map((l) => l.split(" ")[0]).sort();
       const rules = lines.filter((l) => l.startsWith("-A"));
       out.set(`${t}/${v.ipVersion}`, [...chains, ...rules].join("\n"));
@@ -187,10 +141,10 @@ function crashScenario(backend: "nft" | "legacy"): void {
         const recordPath = `${stateDir}/netns-${netns}.intent.jsonl`;
         const small = await writePolicy(dir, "small", SMALL);
         const large = await writePolicy(dir, "large", LARGE);
-        await seedForeign(netns, backend);
+        await seedHostile(netns, backend);
         const foreign = await foreignLines(netns, backend);
-        const counted = foreign.filter((l) => /^\d \[[1-9]\d*:\d+\] -A/.test(l));
-        assert.ok(counted.length >= 8, `foreign rules with counters: ${counted.join("\n")}`);
+        const counted = foreign.filter((l) => /^\[[1-9]\d*:\d+\] -A/.test(l));
+        assert.ok(counted.length >= 70, `foreign rules with counters: ${counted.join("\n")}`);
 
         // The two states every table must be in after a crash, and how long
         // each way takes to write (to spread the kill points over it).
@@ -312,3 +266,76 @@ function crashScenario(backend: "nft" | "legacy"): void {
 
 crashScenario("nft");
 crashScenario("legacy");
+
+/** Rules per table and family of the policy whose remove is killed: 9 000 in all. */
+const MEDIUM: Record<TableName, number> = { raw: 300, mangle: 600, nat: 600, filter: 3000 };
+
+function removeCrashScenario(backend: "nft" | "legacy"): void {
+  kernelTest(
+    `kill -9 at a random point of a 9 000-rule remove (${backend}): each table with all or none ` +
+      "of our rules as the record says, recover puts them all back",
+    async (netns) => {
+      const dir = await Deno.makeTempDir({ prefix: "rp-crash-test-" });
+      try {
+        const stateDir = `${dir}/state`;
+        const common = ["--netns", netns, "--backend", backend, "--state-dir", stateDir];
+        const recordPath = `${stateDir}/netns-${netns}.intent.jsonl`;
+        const files = await writePolicy(dir, "medium", MEDIUM);
+        await seedHostile(netns, backend);
+        const foreign = await foreignLines(netns, backend);
+        const apply = await rampart(["apply", ...files, ...common, "--yes"]);
+        assert.equal(apply.code, 0, apply.err);
+        const full = await ourState(netns, backend);
+        const remove = async () => {
+          const child = new RunningCli(["remove", ...common, "--yes"]);
+          assert.ok(await child.waitFor("Removing our rules from raw IPv4"), child.err);
+          return { child, start: performance.now() };
+        };
+        // How long the removal takes, to spread the kill point over it.
+        const timed = await remove();
+        assert.equal((await timed.child.finish()).code, 0);
+        const window = performance.now() - timed.start;
+        const empty = await ourState(netns, backend);
+        for (const k of ORDER) assert.equal(empty.get(k), "", k);
+        assert.equal((await rampart(["apply", ...files, ...common, "--yes"])).code, 0);
+
+        const delay = Math.floor(Math.random() * window);
+        const why = `${backend}, killed ${delay} ms into a ${Math.round(window)} ms remove`;
+        const { child } = await remove();
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        try {
+          child.child.kill("SIGKILL");
+        } catch { /* it had already finished */ }
+        await child.finish();
+        await waitNamespaceIdle(netns);
+        const record = await readRecord(recordPath);
+        const now = await ourState(netns, backend);
+        if (record === undefined) {
+          for (const k of ORDER) assert.equal(now.get(k), "", `${why}: ${k}`);
+        } else {
+          const current = ORDER.findIndex((k) => !record.done.includes(k));
+          ORDER.forEach((k, i) => {
+            const state = now.get(k);
+            if (record.done.includes(k)) assert.equal(state, "", `${why}: ${k} is done`);
+            else if (i > current) assert.equal(state, full.get(k), `${why}: ${k} not reached`);
+            else assert.ok(state === "" || state === full.get(k), `${why}: ${k} all or none`);
+          });
+        }
+        assert.deepEqual(await foreignLines(netns, backend), foreign, `${why}: foreign rules`);
+        const recover = await rampart(["recover", ...common, "--yes"]);
+        assert.equal(recover.code, 0, recover.err);
+        const after = await ourState(netns, backend);
+        for (const k of ORDER) {
+          assert.equal(after.get(k), record === undefined ? "" : full.get(k), `${why}: ${k}`);
+        }
+        assert.equal(await readRecord(recordPath), undefined, `${why}: record cleared`);
+        assert.deepEqual(await foreignLines(netns, backend), foreign, `${why}: foreign rules`);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  );
+}
+
+removeCrashScenario("nft");
+removeCrashScenario("legacy");

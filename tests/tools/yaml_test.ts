@@ -3,9 +3,11 @@ import * as DslActions from "../../dsl/actions.ts";
 import {
   Accept,
   ClearMark,
+  DanglingReferenceError,
   Dnat,
   Drop,
   Dscp,
+  Firewall,
   Goto,
   Jump,
   LimitNumConnections,
@@ -38,6 +40,8 @@ import {
   tablePolicy,
 } from "../../mod.ts";
 import { isMap, isScalar, isSeq, parseDocument } from "yaml";
+import { FakeDataplane } from "../../testing.ts";
+import { tokenizeRestoreLine } from "../../src/tokenize.ts";
 import { YamlDocument } from "../../src/yaml/document.ts";
 import { ACTION_SPECS, ACTION_SPECS_BY_KIND, MATCH_SPECS } from "../../src/yaml/schema.ts";
 
@@ -681,4 +685,125 @@ Deno.test("ts export: marks in hex, default import specifier", () => {
     () => policyToTypeScript({ ipVersions: [4], tables: [] }, { exportName: "a b" }),
     TypeError,
   );
+});
+
+// ---- hostile text in every value of a file ------------------------------------------------
+
+/** What a firewall of the policy would write (on the fake), table by table. */
+async function plannedScripts(policy: Policy): Promise<string[]> {
+  const fake = new FakeDataplane();
+  fake.ipsets.add("rp-set");
+  const firewall = new Firewall({ runner: fake.runner, ipVersions: policy.ipVersions });
+  firewall.setPolicy(policy);
+  return (await firewall.plan()).tables.map((t) => t.script);
+}
+
+const HOSTILE_VALUES = [
+  'x" -j DROP -m comment --comment "rampart:AAAAAAAAAAAAAAAA',
+  "x -j DROP",
+  "x\n-A INPUT -j DROP",
+  "x\r\n:INPUT DROP [0:0]",
+  'x\\" -j DROP \\',
+  "x\u0000y",
+  "-j rp-x",
+  "\u00e4 -g rp-x",
+  "x'; reboot; '",
+  "rp-x -j DROP",
+];
+
+Deno.test("yaml: hostile text in any value or chain name of a file is refused, or what is written keeps its lines and arguments", async () => {
+  // examples/rules.yaml, and the string-valued keys it does not use.
+  const example = parseDocument(await Deno.readTextFile(RULES_YAML));
+  example.setIn(
+    ["tables", "filter", "chains", "rp-extra"],
+    example.createNode([
+      { sourceIpSet: "rp-set", nflog: { group: 5, prefix: "blocked" } },
+      { notInInterface: "docker0", destAddrType: "LOCAL", log: "extra: " },
+      { notSourceIpSet: "rp-set", notConntrackState: ["INVALID"], action: "return" },
+    ]),
+  );
+  example.addIn(["tables", "filter", "kernelChains", "INPUT", "insert"], { jump: "rp-extra" });
+  example.addIn(["tables", "nat", "kernelChains", "POSTROUTING", "append"], {
+    protocol: "tcp",
+    outInterface: "eth1",
+    masq: "1024-65535",
+  });
+  const base = example.toString();
+  const shape = (scripts: string[]) =>
+    scripts.map((s) => s.split("\n").map((l) => tokenizeRestoreLine(l).length).join(","));
+  const loaded = parsePolicy(base, { chainPrefixes: ["rp-"] });
+  const baseline = shape(await plannedScripts(loaded));
+  // Every scalar value, and every owned chain's name (a mapping key), by its place in the text.
+  const targets: { path: string; range: [number, number]; key: boolean; value: unknown }[] = [];
+  const walk = (node: unknown, path: (string | number)[]) => {
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const k = pair.key as { value: unknown; range: [number, number] };
+        const at = [...path, String(k.value)];
+        if (path.at(-1) === "chains") {
+          targets.push({
+            path: at.join("."),
+            range: [k.range[0], k.range[1]],
+            key: true,
+            value: k.value,
+          });
+        }
+        walk(pair.value, at);
+      }
+    } else if (isSeq(node)) node.items.forEach((item, i) => walk(item, [...path, i]));
+    else if (isScalar(node)) {
+      targets.push({
+        path: path.join("."),
+        range: [node.range![0], node.range![1]],
+        key: false,
+        value: node.value,
+      });
+    }
+  };
+  walk(parseDocument(base).contents, []);
+  let refused = 0, kept = 0;
+  for (const { path, range, key, value: original } of targets) {
+    // The place is right: the value written back the same way loads the same policy.
+    const same = base.slice(0, range[0]) + JSON.stringify(original) + base.slice(range[1]);
+    assert.deepStrictEqual(parsePolicy(same, { chainPrefixes: ["rp-"] }), loaded, path);
+    for (const value of HOSTILE_VALUES) {
+      const why = `${path}${key ? " (name)" : ""} = ${JSON.stringify(value)}`;
+      const text = base.slice(0, range[0]) + JSON.stringify(key ? `rp-${value}` : value) +
+        base.slice(range[1]);
+      let scripts: string[];
+      try {
+        scripts = await plannedScripts(parsePolicy(text, { chainPrefixes: ["rp-"] }));
+      } catch (e) {
+        assert.ok(
+          e instanceof PolicyFileError || e instanceof DanglingReferenceError,
+          `${why}: ${e}`,
+        );
+        refused++;
+        continue;
+      }
+      kept++;
+      for (const s of scripts) {
+        assert.ok(!s.includes("\r") && !s.includes("\u0000"), `${why}: ${JSON.stringify(s)}`);
+      }
+      assert.deepEqual(
+        shape(scripts),
+        baseline,
+        `${why} changes what is written:\n${scripts.join("")}`,
+      );
+    }
+  }
+  assert.ok(targets.length > 140, `${targets.length} values`);
+  assert.ok(refused > 1000 && kept > 0, `${refused} refused, ${kept} kept as one argument`);
+});
+
+Deno.test("yaml: a chain named like the record of chain policies is an error at its name", () => {
+  const text = "tables:\n  filter:\n    chains:\n      rp-policy: []\n";
+  assert.throws(
+    () => parsePolicy(text, { chainPrefixes: ["rp-"] }),
+    (e) =>
+      e instanceof PolicyFileError && e.line === 4 && e.column === 7 &&
+      /reserved for Rampart's record/.test(e.message),
+  );
+  // Only the first prefix's: `<prefix>policy`.
+  parsePolicy(text.replace("rp-policy", "fw-policy"), { chainPrefixes: ["rp-", "fw-"] });
 });
