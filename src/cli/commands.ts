@@ -44,6 +44,9 @@ import { type TargetFiles, targetFiles } from "./state_dir.ts";
 import { lockTarget, TargetBusyError, type TargetLock } from "./target_lock.ts";
 import { ReadReuse } from "./read_reuse.ts";
 import type { CommandRunner } from "../runner.ts";
+import { SharedReads } from "../shared_reads.ts";
+import type { BackendDetector } from "../table.ts";
+import { familyHint, prefetchReads } from "./prefetch.ts";
 import {
   inspectTarget,
   type TargetState,
@@ -187,11 +190,46 @@ function reportWarnings(ctx: Context, firewall: Firewall): Record<string, unknow
   return warnings.map((w) => warningJson(policy, w));
 }
 
-async function loadPolicy(ctx: Context): Promise<Policy> {
+async function loadPolicy(
+  ctx: Context,
+  beforeParse?: (texts: readonly string[]) => Promise<void> | void,
+): Promise<Policy> {
   return await loadPolicyFiles(ctx.args.files, {
     chainPrefixes: ctx.args.chainPrefixes,
     maxBytes: ctx.args.maxFileBytes,
+    ...(beforeParse === undefined ? {} : { beforeParse }),
   });
+}
+
+/**
+ * Loads the files while the kernel is read (`prefetch.ts`): once every file
+ * is read, `ready` runs (it takes the target's lock for a command that
+ * writes; `false` reads nothing early), then the reads start in an open
+ * operation of `reads`, and the files are parsed.
+ */
+async function loadReading(
+  ctx: Context,
+  reads: SharedReads,
+  ready: () => Promise<boolean> = () => Promise.resolve(true),
+): Promise<{ policy: Policy; backendDetector: BackendDetector | undefined }> {
+  let backendDetector: BackendDetector | undefined;
+  const policy = await loadPolicy(ctx, async (texts) => {
+    if (!(await ready())) return;
+    const wanted = ctx.args.ipVersions;
+    reads.open();
+    backendDetector = prefetchReads(reads, {
+      backend: ctx.args.backend,
+      ipVersions: familyHint(texts).filter((v) => wanted.length === 0 || wanted.includes(v)),
+      hashPrefix: ctx.args.hashPrefix,
+      logger: cliLogger(ctx),
+    });
+  });
+  return { policy, backendDetector };
+}
+
+/** Table options that use the backend detections `loadReading` started. */
+function detecting(detector: BackendDetector | undefined): FirewallOptions["tableOptions"] {
+  return detector === undefined ? {} : { backendDetector: detector };
 }
 
 function target(args: CliArgs): string {
@@ -267,7 +305,20 @@ async function planText(
 }
 
 async function cmdPlan(ctx: Context): Promise<number> {
-  const firewall = makeFirewall(ctx, await loadPolicy(ctx));
+  const reads = new SharedReads(ctx.env.runnerFor(ctx.args.netns));
+  try {
+    return await planReading(ctx, reads);
+  } finally {
+    reads.close();
+  }
+}
+
+async function planReading(ctx: Context, reads: SharedReads): Promise<number> {
+  const { policy, backendDetector } = await loadReading(ctx, reads);
+  const firewall = makeFirewall(ctx, policy, {
+    runner: reads,
+    tableOptions: detecting(backendDetector),
+  });
   const { text, tables } = await planText(ctx, firewall);
   const changed = text !== "";
   const warnings = reportWarnings(ctx, firewall);
@@ -285,9 +336,22 @@ async function cmdPlan(ctx: Context): Promise<number> {
 }
 
 async function cmdDiff(ctx: Context): Promise<number> {
+  const reads = new SharedReads(ctx.env.runnerFor(ctx.args.netns));
+  try {
+    return await diffReading(ctx, reads);
+  } finally {
+    reads.close();
+  }
+}
+
+async function diffReading(ctx: Context, reads: SharedReads): Promise<number> {
+  const { policy, backendDetector } = await loadReading(ctx, reads);
   // The diff reads each table once: its plan's read (`read_reuse.ts`).
-  const runner = new ReadReuse(ctx.env.runnerFor(ctx.args.netns));
-  const firewall = makeFirewall(ctx, await loadPolicy(ctx), { runner });
+  const runner = new ReadReuse(reads);
+  const firewall = makeFirewall(ctx, policy, {
+    runner,
+    tableOptions: detecting(backendDetector),
+  });
   const d = await diffs(ctx, firewall);
   const warnings = reportWarnings(ctx, firewall);
   if (ctx.args.json) {
@@ -420,6 +484,13 @@ async function holdTarget(
   ctx: Context,
   remedy: "apply" | "remove" | "recover",
 ): Promise<{ lock: TargetLock; state: TargetState }> {
+  const held = await takeTarget(ctx);
+  reportState(ctx, held.state, remedy);
+  return held;
+}
+
+/** Takes the target's lock and reads its state (refusing while a watchdog waits). */
+async function takeTarget(ctx: Context): Promise<{ lock: TargetLock; state: TargetState }> {
   await Deno.mkdir(ctx.stateDir, { recursive: true, mode: 0o700 });
   let lock: TargetLock;
   try {
@@ -439,7 +510,6 @@ async function holdTarget(
   try {
     const state = await inspectTarget(ctx.stateDir, { netns: ctx.args.netns, holding: true });
     if (state.watchdog !== undefined) throw new PendingApplyError(ctx.files.pending);
-    reportState(ctx, state, remedy);
     return { lock, state };
   } catch (e) {
     lock.release();
@@ -534,27 +604,63 @@ async function settlePending(
 
 async function cmdApply(ctx: Context): Promise<number> {
   requireAnswer(ctx, "apply");
-  const policy = await loadPolicy(ctx);
-  const { lock, state } = await holdTarget(ctx, "apply");
+  // The target's lock is taken once the files are read, before the kernel
+  // is: the reads started while the files are parsed are under it. Errors
+  // keep their order: the files', then the lock's.
+  const shared = new SharedReads(ctx.env.runnerFor(ctx.args.netns));
+  let held: { lock: TargetLock; state: TargetState } | undefined;
+  let refused: unknown;
+  const take = async () => {
+    try {
+      held = await takeTarget(ctx);
+      return true;
+    } catch (e) {
+      refused = e;
+      return false;
+    }
+  };
+  let loaded: Awaited<ReturnType<typeof loadReading>>;
   try {
-    return await applyHolding(ctx, policy, state);
+    loaded = await loadReading(ctx, shared, take);
+    if (refused !== undefined) throw refused;
+    held ??= await takeTarget(ctx);
+    reportState(ctx, held.state, "apply");
+  } catch (e) {
+    shared.close();
+    held?.lock.release();
+    throw e;
+  }
+  try {
+    return await applyHolding(ctx, loaded.policy, held.state, {
+      shared,
+      backendDetector: loaded.backendDetector,
+    });
   } finally {
-    lock.release();
+    shared.close();
+    held.lock.release();
   }
 }
 
-async function applyHolding(ctx: Context, policy: Policy, state: TargetState): Promise<number> {
+async function applyHolding(
+  ctx: Context,
+  policy: Policy,
+  state: TargetState,
+  early: { shared: SharedReads; backendDetector: BackendDetector | undefined },
+): Promise<number> {
   const { args, env } = ctx;
   const journal = journalFor(ctx, state, scopeOf(args, families(args, policy)));
   // The snapshot, and any read before the first write, come from the plan's
   // read (`read_reuse.ts`): the write is computed from it, under our lock.
-  const reads = new ReadReuse(env.runnerFor(args.netns));
+  const reads = new ReadReuse(early.shared);
   // One write follows the plan: no post-write re-read before it (a question
   // in between invalidates the plan's read instead), so it writes that plan.
   const firewall = makeFirewall(ctx, policy, {
     journal,
     runner: reads,
-    tableOptions: { postWriteIntervalMs: ONE_SHOT_POST_WRITE_MS },
+    tableOptions: {
+      postWriteIntervalMs: ONE_SHOT_POST_WRITE_MS,
+      ...detecting(early.backendDetector),
+    },
   });
   const { text, tables } = await planText(ctx, firewall);
   // Shown before the question: the operator decides knowing them.
@@ -585,6 +691,7 @@ async function applyHolding(ctx: Context, policy: Policy, state: TargetState): P
     const yes = await askYes(ctx, `Apply to ${target(args)}? [y/N] `);
     // The kernel may have changed while the question waited: read it again.
     reads.forget();
+    early.shared.forget();
     for (const t of tables) {
       firewall.table(t.table, t.ipVersion).invalidateDataplaneCache("asked before applying");
     }

@@ -1137,6 +1137,24 @@ export async function loadPolicyFile(
   options: LoadPolicyFileOptions = {},
 ): Promise<Policy> {
   const text = await readPolicyText(path, options.maxBytes ?? DEFAULT_MAX_BYTES);
+  return await policyFromFileText(path, text, options);
+}
+
+/**
+ * Parses a policy file's text read by `readPolicyText` (the second half of
+ * {@linkcode loadPolicyFile}, for callers that read the files first).
+ *
+ * @param path The file (for messages).
+ * @param text Its text.
+ * @param options Chain prefixes to enforce.
+ * @returns The policy.
+ * @throws {PolicyFileError} when the text is malformed (see `parsePolicy`).
+ */
+export async function policyFromFileText(
+  path: string,
+  text: string,
+  options: { chainPrefixes?: readonly string[] } = {},
+): Promise<Policy> {
   const parse = {
     file: path,
     ...(options.chainPrefixes === undefined ? {} : { chainPrefixes: options.chainPrefixes }),
