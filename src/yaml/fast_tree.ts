@@ -81,8 +81,25 @@ const SCHEMA = new Schema({
   ],
 });
 
-/** Texts the fast path leaves to the positioned parser at once. */
-const REFUSED_TEXT = /[*\t]|!<|[\]}] *:|(?:^|[\s[{,])\?(?:\s|$)/;
+/** A closing bracket followed by `:` (a collection as a key), or `?` as an indicator. */
+const REFUSED_KEY = /[\]}] *:|(?:^|[\s[{,])\?(?:\s|$)/y;
+
+/**
+ * Whether the fast path leaves a text to the positioned parser at once:
+ * aliases (`*`), tabs, verbatim tags (`!<`), a collection or `?` as a key.
+ * Searched with `indexOf` (a regular expression over the whole text takes
+ * longer than parsing a large file's keys).
+ */
+function refusedText(text: string): boolean {
+  if (text.includes("*") || text.includes("\t") || text.includes("!<")) return true;
+  for (const c of ["]", "}", "?"]) {
+    for (let at = text.indexOf(c); at >= 0; at = text.indexOf(c, at + 1)) {
+      REFUSED_KEY.lastIndex = c === "?" && at > 0 ? at - 1 : at;
+      if (REFUSED_KEY.test(text)) return true;
+    }
+  }
+  return false;
+}
 const MAX_DEPTH = 32;
 const CLOSE_BRACKET = 0x5d;
 const CLOSE_BRACE = 0x7d;
@@ -106,7 +123,7 @@ export class FastTree {
    * @returns The tree, or `undefined` when the text is for the positioned parser.
    */
   static parse(text: string): FastTree | undefined {
-    if (REFUSED_TEXT.test(text)) return undefined;
+    if (refusedText(text)) return undefined;
     const opened: number[] = [];
     let multiLine = false;
     const listener = (event: "open" | "close", state: ListenerState) => {
