@@ -44,24 +44,12 @@ type Load = (
   },
 ) => unknown;
 
-/** What a key is turned into when it is not a string (js-yaml 4 keeps keys as strings). */
-const NOT_A_STRING = "\u0000rampart: not a string";
-
-/** A plain scalar that is not a string under the core schema: its value and its text. */
-class CoreScalar {
-  readonly value: ScalarValue;
-  readonly source: string;
-
-  constructor(value: ScalarValue, source: string) {
-    this.value = value;
-    this.source = source;
-  }
-
-  /** What js-yaml 4 makes of it as a mapping key: a key the tree refuses. */
-  toString(): string {
-    return NOT_A_STRING;
-  }
-}
+/**
+ * What js-yaml 4 makes of a key that is not a string: its `String()`. A
+ * key whose text does not read as a string again (`1`, `true`, `null`, and
+ * these) was one, as far as the fast path can tell: it is refused.
+ */
+const NUMBER_KEYS = new Set(["Infinity", "-Infinity", "NaN"]);
 
 const FAST_TAG = "tag:rampart.dev,2026:core";
 let resolved: ScalarValue = null;
@@ -76,7 +64,7 @@ const SCHEMA = new Schema({
         resolved = v;
         return true;
       },
-      construct: (source: string) => new CoreScalar(resolved, source),
+      construct: () => resolved,
     }),
   ],
 });
@@ -106,7 +94,7 @@ const CLOSE_BRACE = 0x7d;
 
 /**
  * A YAML text as the fast path reads it: nodes are the values js-yaml 4
- * built (strings, {@linkcode CoreScalar}s, `null`, arrays, objects).
+ * built (strings, numbers, booleans, `null`, arrays, objects).
  */
 export class FastTree {
   /** The root node. */
@@ -151,19 +139,25 @@ export class FastTree {
 
   /** What a node is (never an alias: texts with aliases are refused). */
   kind(node: unknown): NodeKind {
-    if (typeof node === "string" || node === null || node instanceof CoreScalar) return "scalar";
+    if (node === null || typeof node !== "object") return "scalar";
     return Array.isArray(node) ? "seq" : "map";
   }
 
   /** A scalar's value. */
   value(node: unknown): ScalarValue {
-    return node instanceof CoreScalar ? node.value : node as string | null;
+    return node as ScalarValue;
   }
 
-  /** A scalar's text as written. */
+  /**
+   * A scalar's text as written: known for strings only (values are all the
+   * fast path keeps).
+   *
+   * @throws {FastPathRefused} for any other scalar (a comment written as
+   * `0x10` keeps that text: the positioned path has it).
+   */
   source(node: unknown): string {
-    if (node instanceof CoreScalar) return node.source;
-    return node === null ? "" : node as string;
+    if (typeof node !== "string") throw new FastPathRefused();
+    return node;
   }
 
   /** A sequence's items. */
@@ -175,14 +169,14 @@ export class FastTree {
    * A mapping's keys and values: key, value, key, value, …
    *
    * @throws {FastPathRefused} for a key that is not a plain string (`1`,
-   * `null`, `"true"` quoted: the positioned parser tells them apart).
+   * `.inf`, `null`, `"true"` quoted: the positioned parser tells them apart).
    */
   flatPairs(node: unknown): unknown[] {
     const map = node as Record<string, unknown>;
     const out: unknown[] = [];
     for (const key of Object.keys(map)) {
       if (
-        key.includes("\u0000") || key === "[object Object]" || typeof resolvePlain(key) !== "string"
+        key === "[object Object]" || NUMBER_KEYS.has(key) || typeof resolvePlain(key) !== "string"
       ) {
         throw new FastPathRefused();
       }

@@ -60,7 +60,7 @@ function sources(): string[] {
   return out;
 }
 
-/** A tree's nodes as comparable values: scalars with their text, mappings as pair lists. */
+/** A tree's nodes as comparable values: scalars with their types, mappings as pair lists. */
 function canonical(
   tree: {
     root: unknown;
@@ -80,7 +80,7 @@ function canonical(
         const v = tree.value(n);
         return typeof v === "string" || v === null
           ? { v }
-          : { v: String(Object.is(v, -0) ? "-0" : v), t: typeof v, s: tree.source(n) };
+          : { v: String(Object.is(v, -0) ? "-0" : v), t: typeof v };
       }
       case "seq":
         return tree.items(n).map(walk);
