@@ -79,6 +79,7 @@ import { otherBackendWarning, readOtherBackend } from "./other_backend.ts";
 import { checkPrefixes } from "./ownership.ts";
 import { checkPlacement } from "./placement.ts";
 import {
+  type ChainPolicyValue,
   planPolicies,
   type PolicyPlan,
   policyRecordChain,
@@ -194,6 +195,14 @@ export interface TableOptions {
    * table's `apply()`, `plan()` or `cleanUp()` (they run one at a time).
    */
   beforeWrite?: ((plan: PlannedWrite) => Promise<void>) | undefined;
+}
+
+/** What {@linkcode Table.check} found. */
+export interface TableCheck {
+  /** `apply()` would write something (the table is not in sync). */
+  changed: boolean;
+  /** The built-in chains whose policy that write changes, with the new policy. */
+  policies: ReadonlyMap<string, "ACCEPT" | "DROP">;
 }
 
 /** What `beforeWrite` is told. */
@@ -750,6 +759,67 @@ export class Table {
     return script;
   }
 
+  /**
+   * Runs every check `plan()` runs (placement, references, loops, IP sets)
+   * and decides what `apply()` would write, without producing the script:
+   * the next `apply()`, with nothing changed or read since, writes exactly
+   * that, producing its lines while iptables-restore reads them (as an
+   * `apply()` without `plan()` does). Reads the kernel first; writes nothing.
+   *
+   * @returns Whether `apply()` would write anything, and the built-in chain
+   * policies it changes.
+   *
+   * @example
+   * ```ts
+   * import { Accept, Match, Table } from "@rampart/iptables";
+   * import { FakeDataplane } from "@rampart/iptables/testing";
+   * const fake = new FakeDataplane();
+   * const table = new Table("filter", { runner: fake.runner, backend: "nft" });
+   * table.updateChain({ name: "rp-in", rules: [{ match: Match().protocol("tcp"), action: Accept() }] });
+   * console.log((await table.check()).changed); // true
+   * await table.apply();
+   * console.log((await table.check()).changed); // false
+   * ```
+   */
+  check(): Promise<TableCheck> {
+    return this.#serialised(() => this.#check());
+  }
+
+  async #check(): Promise<TableCheck> {
+    this.invalidateDataplaneCache("plan");
+    await this.#ensureBackend();
+    await this.#loadDataplane();
+    const guard = new IpSetGuard(this.#runner, { timeoutMs: this.#commandTimeoutMs });
+    const streamed = this.#runner.streamsStdin === true && this.#beforeWrite === undefined;
+    const { plan: stream, write, warnings, policies } = this.#computePlan(guard, {
+      keepScript: !streamed,
+    });
+    this.#guardWrites(stream, write, guard);
+    // What producing the script would check, checked now: the placement of
+    // every chain, and the IP sets of the chains the kernel does not have.
+    const found = warnings();
+    for (const chain of write.chains) {
+      const list = this.#chainHashes.get(chain.name);
+      if (list !== undefined && !this.#dataplane.has(chain.name)) {
+        guard.add(chain, this.#ipSetsOf(list));
+      }
+    }
+    await guard.verify();
+    this.#noteWarnings(found);
+    this.#planned = {
+      version: this.#desiredVersion,
+      dataplane: this.#dataplane,
+      plan: stream,
+      guard,
+    };
+    const changes = new Map<string, ChainPolicyValue>();
+    for (const [chain, policy] of policies) {
+      const now = this.#dataplane.get(chain)?.policy;
+      if (now !== undefined && now !== policy) changes.set(chain, policy);
+    }
+    return { changed: !stream.empty, policies: changes };
+  }
+
   /** The plan `plan()` made of this version of the desired state and of the kernel, if it is still that. */
   #takePlanned(version: number): { plan: TablePlanStream; guard: IpSetGuard } | undefined {
     const planned = this.#planned;
@@ -1072,8 +1142,10 @@ export class Table {
   ): {
     plan: TablePlanStream;
     write: Omit<PlannedWrite, "script">;
-    /** The plan's warnings (call once the plan is drained). */
+    /** The plan's warnings (call once the plan is drained, or to check every chain now). */
     warnings: () => EngineWarning[];
+    /** The policy each built-in chain has after the write. */
+    policies: ReadonlyMap<string, ChainPolicyValue>;
   } {
     const features = this.#currentFeatures ?? {};
     const roots = new Map<string, (readonly Rule[])[]>();
@@ -1196,6 +1268,7 @@ export class Table {
     }, options);
     return {
       plan,
+      policies: policies.policies,
       write: { chains: ownedChains, foreign: foreignRules },
       warnings: () => {
         const all = [...warnings];

@@ -35,7 +35,7 @@ import { type CliEnvironment, denoCliEnvironment } from "./environment.ts";
 import { helpText } from "./help.ts";
 import { isRuleError, locateRuleError } from "./policy_errors.ts";
 import { loadPolicyFiles, selectPolicy } from "./policy_files.ts";
-import { lockoutWarning, plannedDrops } from "./lockout.ts";
+import { lockoutWarning, type PlannedDrop, plannedDrops } from "./lockout.ts";
 import { progressLine } from "./progress.ts";
 import { warningJson, warningLine } from "./warnings.ts";
 import { removeDurable, writeDurable } from "./durable.ts";
@@ -288,6 +288,39 @@ async function diffs(
     }));
   }
   return out;
+}
+
+/**
+ * `table.check()` for every table in apply order: everything `plan()`
+ * checks, without producing the scripts (the apply that follows produces
+ * each while iptables-restore reads it). An error about a rule is located
+ * at the rule in its file.
+ */
+async function checkTables(
+  ctx: Context,
+  firewall: Firewall,
+): Promise<{ changed: { table: TableName; ipVersion: IpFamily }[]; drops: PlannedDrop[] }> {
+  const changed: { table: TableName; ipVersion: IpFamily }[] = [];
+  const drops: PlannedDrop[] = [];
+  const selected = (t: TableName) => ctx.args.tables.length === 0 || ctx.args.tables.includes(t);
+  for (const ipVersion of firewall.ipVersions) {
+    for (const table of TABLE_NAMES.filter(selected)) {
+      let check;
+      try {
+        check = await firewall.table(table, ipVersion).check();
+      } catch (e) {
+        throw locateRuleError(e, firewall.policy(), { table, ipVersion });
+      }
+      if (check.changed) changed.push({ table, ipVersion });
+      if (table !== "filter") continue;
+      for (const [chain, policy] of check.policies) {
+        if (policy === "DROP" && (chain === "INPUT" || chain === "OUTPUT")) {
+          drops.push({ chain, ipVersion });
+        }
+      }
+    }
+  }
+  return { changed, drops };
 }
 
 async function planText(
@@ -662,17 +695,23 @@ async function applyHolding(
       ...detecting(early.backendDetector),
     },
   });
-  const { text, tables } = await planText(ctx, firewall);
+  // Under --yes nothing is shown before the write: the tables are checked
+  // (nothing is written when a check fails, as after a plan), and the apply
+  // produces each script while iptables-restore reads it.
+  const { text, tables } = args.yes ? { text: "", tables: [] } : await planText(ctx, firewall);
+  const checked = args.yes ? await checkTables(ctx, firewall) : undefined;
+  const changed = checked?.changed ?? tables.filter((t) => t.script !== "");
+  const drops = checked?.drops ?? plannedDrops(tables);
   // Shown before the question: the operator decides knowing them.
   const warnings = reportWarnings(ctx, firewall);
   if (args.netns === undefined && args.confirmTimeoutMs === undefined) {
-    const warning = lockoutWarning(plannedDrops(tables), {
+    const warning = lockoutWarning(drops, {
       policy: firewall.policy(),
       sshConnection: env.env("SSH_CONNECTION"),
     });
-    if (warning !== undefined) ctx.warn(warning, { lockout: plannedDrops(tables) });
+    if (warning !== undefined) ctx.warn(warning, { lockout: drops });
   }
-  if (text === "") {
+  if (changed.length === 0) {
     await settleState(ctx, state, scopeOf(args, firewall.ipVersions));
     if (args.json) {
       ctx.json({ command: "apply", applied: false, changed: false, tables: [], warnings });
@@ -746,10 +785,7 @@ async function applyHolding(
     applied: true,
     changed: applied.length > 0,
     tables: result.tables,
-    planned: tables.filter((t) => t.script !== "").map((t) => ({
-      table: t.table,
-      ipVersion: t.ipVersion,
-    })),
+    planned: changed.map((t) => ({ table: t.table, ipVersion: t.ipVersion })),
     warnings,
   };
   if (pending === undefined || snapshot === undefined) {

@@ -935,3 +935,41 @@ Deno.test("table: a first apply takes the iptables version from its save's heade
     );
   }
 });
+
+Deno.test("table: check() checks what plan() checks, writes nothing, and the apply after it writes the plan's script", async () => {
+  const program = (t: Table) => {
+    t.updateChain({
+      name: "rp-in",
+      rules: [
+        { match: Match().protocol("tcp").destPorts(22), action: Accept() },
+        { match: Match().sourceIpSet("rp-set"), action: Drop() },
+      ],
+    });
+    t.setRuleInsertions("INPUT", [{ action: Jump("rp-in") }]);
+    t.setChainPolicy("INPUT", "DROP");
+  };
+  const planned = new FakeDataplane({ backend: "nft" });
+  await planned.runner.run("ipset", ["create", "rp-set", "hash:net"]);
+  const reference = new Table("filter", { runner: planned.runner, backend: "nft", ipVersion: 4 });
+  program(reference);
+  const script = await reference.plan();
+
+  const fake = new FakeDataplane({ backend: "nft" });
+  const table = new Table("filter", { runner: fake.runner, backend: "nft", ipVersion: 4 });
+  program(table);
+  // A missing set is found by check(), before anything is written.
+  await assert.rejects(() => table.check(), /rp-set/);
+  assert.equal(fake.calls.filter((c) => c.cmd.endsWith("-restore")).length, 0);
+  await fake.runner.run("ipset", ["create", "rp-set", "hash:net"]);
+  const check = await table.check();
+  assert.equal(check.changed, true);
+  assert.deepEqual([...check.policies], [["INPUT", "DROP"]]);
+  assert.equal(fake.calls.filter((c) => c.cmd.endsWith("-restore")).length, 0);
+  const restores: string[] = [];
+  fake.onBeforeRestore((call) => {
+    restores.push(call.stdin ?? "");
+  });
+  await table.apply();
+  assert.deepEqual(restores, [script]);
+  assert.deepEqual(await table.check(), { changed: false, policies: new Map() });
+});
