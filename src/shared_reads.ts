@@ -125,8 +125,22 @@ function emptyTable(table: TableName, sections: Sections): string {
  * });
  * ```
  */
+/** Options of {@linkcode SharedReads}. */
+export interface SharedReadsOptions {
+  /**
+   * A private directory (mode 0700) on the filesystem the runner's commands
+   * see: a full save writes its output to a file there (`iptables-save -f`),
+   * so that it runs to its end while this process is busy (a pipe is read
+   * only when this thread is free: a save of 20k rules then waits on it),
+   * and the file is read and removed once it has. A save that refuses `-f`
+   * (iptables before 1.8) is run again to its standard output.
+   */
+  fileDir?: string;
+}
+
 export class SharedReads implements CommandRunner {
   readonly #inner: CommandRunner;
+  readonly #fileDir: string | undefined;
   #depth = 0;
   /** A command that may write ran in this operation: nothing more is shared. */
   #written = false;
@@ -139,9 +153,11 @@ export class SharedReads implements CommandRunner {
    * Wraps a runner.
    *
    * @param inner The runner that starts the processes.
+   * @param options Where full saves may write their output.
    */
-  constructor(inner: CommandRunner) {
+  constructor(inner: CommandRunner, options: SharedReadsOptions = {}) {
     this.#inner = inner;
+    this.#fileDir = options.fileDir;
   }
 
   /** Streams like the wrapped runner. */
@@ -197,15 +213,31 @@ export class SharedReads implements CommandRunner {
   ): Promise<CommandResult & { sections?: Sections | null }> {
     let p = this.#saves.get(cmd);
     if (p === undefined) {
-      p = this.#inner.run(
-        cmd,
-        [],
-        opts?.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs },
-      );
+      const run = opts?.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs };
+      p = this.#fileDir === undefined
+        ? this.#inner.run(cmd, [], run)
+        : this.#saveToFile(cmd, this.#fileDir, run);
       this.#saves.set(cmd, p);
       p.catch(() => this.#saves.delete(cmd));
     }
     return p;
+  }
+
+  /** A full save through a file in `dir`, or to its standard output where `-f` is refused. */
+  async #saveToFile(cmd: string, dir: string, opts: RunOptions): Promise<CommandResult> {
+    const file = `${dir}/.read-${Deno.pid}-${crypto.randomUUID()}.save`;
+    try {
+      const r = await this.#inner.run(cmd, ["-f", file], opts);
+      if (r.code === 0 && r.timedOut !== true) {
+        return { ...r, stdout: await Deno.readTextFile(file) };
+      }
+      if (r.timedOut === true || r.code === 127) return r;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    } finally {
+      await Deno.remove(file).catch(() => {});
+    }
+    return await this.#inner.run(cmd, [], opts);
   }
 
   /** Serves the operation's reads from one save per binary; anything else runs as asked. */

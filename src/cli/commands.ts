@@ -227,6 +227,28 @@ async function loadReading(
   return { policy, backendDetector };
 }
 
+/**
+ * The command's shared reads. Full saves write to a file in the state
+ * directory when the runner's processes see it and it is private (ours,
+ * writable by nobody else: `iptables-save -f` follows links).
+ */
+function sharedReads(ctx: Context, options: { createStateDir?: boolean } = {}): SharedReads {
+  const runner = ctx.env.runnerFor(ctx.args.netns);
+  if (ctx.env.localProcesses !== true) return new SharedReads(runner);
+  try {
+    // `apply` creates it anyway (its lock is there); `plan` and `diff` use it if it exists.
+    if (options.createStateDir === true) {
+      Deno.mkdirSync(ctx.stateDir, { recursive: true, mode: 0o700 });
+    }
+    const st = Deno.statSync(ctx.stateDir);
+    const mode = st.mode ?? 0o777;
+    if (st.isDirectory && st.uid === Deno.uid() && (mode & 0o022) === 0) {
+      return new SharedReads(runner, { fileDir: ctx.stateDir });
+    }
+  } catch { /* not ours to write: the saves print to a pipe */ }
+  return new SharedReads(runner);
+}
+
 /** Table options that use the backend detections `loadReading` started. */
 function detecting(detector: BackendDetector | undefined): FirewallOptions["tableOptions"] {
   return detector === undefined ? {} : { backendDetector: detector };
@@ -338,7 +360,7 @@ async function planText(
 }
 
 async function cmdPlan(ctx: Context): Promise<number> {
-  const reads = new SharedReads(ctx.env.runnerFor(ctx.args.netns));
+  const reads = sharedReads(ctx);
   try {
     return await planReading(ctx, reads);
   } finally {
@@ -369,7 +391,7 @@ async function planReading(ctx: Context, reads: SharedReads): Promise<number> {
 }
 
 async function cmdDiff(ctx: Context): Promise<number> {
-  const reads = new SharedReads(ctx.env.runnerFor(ctx.args.netns));
+  const reads = sharedReads(ctx);
   try {
     return await diffReading(ctx, reads);
   } finally {
@@ -640,7 +662,7 @@ async function cmdApply(ctx: Context): Promise<number> {
   // The target's lock is taken once the files are read, before the kernel
   // is: the reads started while the files are parsed are under it. Errors
   // keep their order: the files', then the lock's.
-  const shared = new SharedReads(ctx.env.runnerFor(ctx.args.netns));
+  const shared = sharedReads(ctx, { createStateDir: true });
   let held: { lock: TargetLock; state: TargetState } | undefined;
   let refused: unknown;
   const take = async () => {

@@ -182,3 +182,43 @@ Deno.test("Firewall: an apply's snapshot and first table share one save; later t
     "",
   ]);
 });
+
+Deno.test("SharedReads: a full save writes to a file in fileDir; one that refuses -f prints to its output", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const full = "*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n";
+    const calls: string[] = [];
+    const writes: CommandRunner = {
+      async run(cmd, args) {
+        calls.push([cmd, ...args.map((a) => a.startsWith(dir) ? "FILE" : a)].join(" "));
+        if (args[0] === "-f") await Deno.writeTextFile(args[1]!, full);
+        return { code: 0, stdout: "", stderr: "" };
+      },
+    };
+    const reads = new SharedReads(writes, { fileDir: dir });
+    await reads.during(async () => {
+      assert.equal((await reads.run("iptables-nft-save", ["-t", "filter"])).stdout, full);
+    });
+    assert.deepEqual(calls, ["iptables-nft-save -f FILE"]);
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+    // An iptables without -f: the save is run again to its output.
+    calls.length = 0;
+    const old: CommandRunner = {
+      run(cmd, args) {
+        calls.push([cmd, ...args.map((a) => a.startsWith(dir) ? "FILE" : a)].join(" "));
+        return Promise.resolve(
+          args.length === 0
+            ? { code: 0, stdout: full, stderr: "" }
+            : { code: 2, stdout: "", stderr: "iptables-save: unrecognized option '-f'\n" },
+        );
+      },
+    };
+    const oldReads = new SharedReads(old, { fileDir: dir });
+    await oldReads.during(async () => {
+      assert.equal((await oldReads.run("iptables-save", ["-t", "filter"])).stdout, full);
+    });
+    assert.deepEqual(calls, ["iptables-save -f FILE", "iptables-save"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -32,13 +32,24 @@ kernelTest(
         ? "/proc/net/ip6_tables_names"
         : "/proc/net/ip_tables_names";
       const legacyBefore = await nsExec(netns, "cat", [namesFile]).catch(() => "");
-      const reads = new SharedReads(nsRunner(netns));
+      const fileDir = await Deno.makeTempDir();
       const served = new Map<string, string>();
-      await reads.during(async () => {
-        for (const t of TABLES) {
-          served.set(t, (await reads.run(binary(v, "save"), ["-t", t])).stdout);
+      try {
+        // Through a pipe, and through a file (`-f`, as the CLI reads).
+        for (const options of [{}, { fileDir }]) {
+          const reads = new SharedReads(nsRunner(netns), options);
+          await reads.during(async () => {
+            for (const t of TABLES) {
+              const text = (await reads.run(binary(v, "save"), ["-t", t])).stdout;
+              if (served.has(t)) assert.equal(undated(text), undated(served.get(t)!));
+              served.set(t, text);
+            }
+          });
         }
-      });
+        assert.deepEqual([...Deno.readDirSync(fileDir)], []);
+      } finally {
+        await Deno.remove(fileDir, { recursive: true });
+      }
       // Reading through one save creates no legacy table (a legacy `-t T` would).
       assert.equal(await nsExec(netns, "cat", [namesFile]).catch(() => ""), legacyBefore);
       for (const t of TABLES) {
