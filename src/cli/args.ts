@@ -5,8 +5,8 @@
  */
 import { parseArgs } from "parse-args";
 import type { RuleIds } from "../../dsl/hash.ts";
-import { isTableName, type TableName } from "../kernel_chains.ts";
-import { chainPrefixProblem, hashPrefixProblem } from "../ownership.ts";
+import { isTableName, type TableName } from "../engine/kernel_chains.ts";
+import { chainPrefixProblem, hashPrefixProblem } from "../engine/ownership.ts";
 
 /** The CLI's commands. */
 export type CommandName =

@@ -19,7 +19,7 @@ import {
   TCP_FLAGS,
 } from "./tables.ts";
 import { BUILTIN_TARGETS } from "../../dsl/validate.ts";
-import { saveString } from "../tokenize.ts";
+import { saveString } from "../engine/tokenize.ts";
 
 /** Which family and backend a rule is parsed for. */
 export interface NormaliseContext {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { CommandResult, CommandRunner, RunOptions } from "../runner.ts";
+import type { CommandResult, CommandRunner, RunOptions } from "../host/runner.ts";
 
 /** The operator (or `--no-prompt`) refused to let Rampart run a binary. */
 export class RunPermissionError extends Error {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Policy } from "../policy.ts";
+import type { Policy } from "../policy/policy.ts";
 import { type ParsePolicyOptions, policyFromText } from "./load.ts";
 import { describeSyntaxError } from "./syntax_errors.ts";
 

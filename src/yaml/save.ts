@@ -9,15 +9,15 @@ import type { Action, DslArg } from "../../dsl/action.ts";
 import { RuleError } from "../../dsl/errors.ts";
 import type { MatchClause } from "../../dsl/match.ts";
 import { commentProblem, ruleComments } from "../../dsl/rule.ts";
-import { KERNEL_CHAINS } from "../kernel_chains.ts";
-import type { IpFamily, Policy, PolicyRule, TablePolicy } from "../policy.ts";
+import { KERNEL_CHAINS } from "../engine/kernel_chains.ts";
+import type { IpFamily, Policy, PolicyRule, TablePolicy } from "../policy/policy.ts";
 import {
   ACTION_SPECS_BY_KIND,
   type CallSpec,
   MATCH_SPECS,
   type ParamSpec,
   takesNoArgs,
-} from "./schema.ts";
+} from "../../dsl/rule_schema.ts";
 
 /** Options of {@linkcode stringifyPolicy}. */
 export interface StringifyPolicyOptions {

@@ -26,8 +26,8 @@ import {
 } from "../../mod.ts";
 import { FakeDataplane } from "../../testing.ts";
 import { EMULATED_TARGETS, KNOWN_TARGETS } from "../../src/fake/normalise.ts";
-import { jumpsToOwnedChain, lastArgumentMay, ruleIdOf } from "../../src/ownership.ts";
-import { tokenizeRestoreLine } from "../../src/tokenize.ts";
+import { jumpsToOwnedChain, lastArgumentMay, ruleIdOf } from "../../src/engine/ownership.ts";
+import { tokenizeRestoreLine } from "../../src/engine/tokenize.ts";
 import { dockerScripts, prng } from "../fixtures/neighbours.ts";
 
 const ID = "AAAAAAAAAAAAAAAA";

@@ -18,7 +18,11 @@ import {
   tablePolicy,
 } from "../../mod.ts";
 import { FakeDataplane } from "../../testing.ts";
-import { planPolicies, policyRecordRules, readPolicyRecord } from "../../src/policy_record.ts";
+import {
+  planPolicies,
+  policyRecordRules,
+  readPolicyRecord,
+} from "../../src/engine/policy_record.ts";
 
 const FEATURES = {
   getFeatures: () => Promise.resolve({ nftPositionalEdits: true }),

@@ -7,7 +7,7 @@
  */
 import assert from "assert";
 import { Accept, Firewall, Jump, Match, tablePolicy } from "../../mod.ts";
-import { SharedReads } from "../../src/shared_reads.ts";
+import { SharedReads } from "../../src/engine/shared_reads.ts";
 import { binary, kernelTest, nsExec, nsRunner, restoreScript, VARIANTS } from "./netns.ts";
 
 const TABLES = ["raw", "mangle", "nat", "filter"] as const;

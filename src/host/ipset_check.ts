@@ -3,8 +3,8 @@
  *
  * @module
  */
-import type { Chain, Rule } from "../dsl/rule.ts";
-import { addIpSetNames } from "./ipset_names.ts";
+import type { Chain, Rule } from "../../dsl/rule.ts";
+import { addIpSetNames } from "../../dsl/ipset_names.ts";
 import type { CommandRunner } from "./runner.ts";
 
 /**

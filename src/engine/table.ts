@@ -55,11 +55,11 @@
  *
  * @module
  */
-import { isReferrer } from "../dsl/action.ts";
-import type { Features } from "../dsl/features.ts";
-import { calculateRuleIds, type RuleIds } from "../dsl/hash.ts";
-import { type Chain, checkRule, type Rule, ruleComments } from "../dsl/rule.ts";
-import { type Clock, systemClock } from "./clock.ts";
+import { isReferrer } from "../../dsl/action.ts";
+import type { Features } from "../../dsl/features.ts";
+import { calculateRuleIds, type RuleIds } from "../../dsl/hash.ts";
+import { type Chain, checkRule, type Rule, ruleComments } from "../../dsl/rule.ts";
+import { type Clock, systemClock } from "../host/clock.ts";
 import {
   DanglingReferenceError,
   PrefixError,
@@ -67,15 +67,15 @@ import {
   SaveError,
   TableConfigError,
 } from "./errors.ts";
-import { autoDetectBackend } from "./backend_detector.ts";
-import { FeatureDetector } from "./feature_detector.ts";
-import type { FeatureSource } from "./feature_source.ts";
+import { autoDetectBackend } from "../host/backend_detector.ts";
+import { FeatureDetector } from "../host/feature_detector.ts";
+import type { FeatureSource } from "../host/feature_source.ts";
 import { IpSetGuard, ipSetNamesOf } from "./ipset_guard.ts";
-import { restoreLockArgs, SharedLock } from "./lock.ts";
+import { restoreLockArgs, SharedLock } from "../host/lock.ts";
 import { isKernelChain, KERNEL_CHAINS, type TableName } from "./kernel_chains.ts";
-import { type Logger, silentLogger } from "./logger.ts";
+import { type Logger, silentLogger } from "../host/logger.ts";
 import type { TableMetrics } from "./metrics.ts";
-import { otherBackendWarning, readOtherBackend } from "./other_backend.ts";
+import { otherBackendWarning, readOtherBackend } from "../host/other_backend.ts";
 import { checkPrefixes, ruleIdOf } from "./ownership.ts";
 import { checkPlacement } from "./placement.ts";
 import {
@@ -97,8 +97,8 @@ import {
   type TablePlanStream,
 } from "./planner.ts";
 import { computeReachability, type OwnedJump, ownedJumps } from "./reachability.ts";
-import { type CommandRunner, DenoCommandRunner } from "./runner.ts";
-import { IptablesCommands, type IptablesResult } from "./iptables_commands.ts";
+import { type CommandRunner, DenoCommandRunner } from "../host/runner.ts";
+import { IptablesCommands, type IptablesResult } from "../host/iptables_commands.ts";
 import {
   AmbiguousSaveError,
   type DataplaneState,

@@ -8,9 +8,9 @@ import type { Features } from "../../dsl/features.ts";
 import { calculateRuleIds, type RuleIds } from "../../dsl/hash.ts";
 import { MatchCriteria } from "../../dsl/match.ts";
 import { type Chain, renderAppend, renderInsert, type Rule } from "../../dsl/rule.ts";
-import { KERNEL_CHAINS } from "../kernel_chains.ts";
-import { type Policy, policyForFamily } from "../policy.ts";
-import { Table } from "../table.ts";
+import { KERNEL_CHAINS } from "../engine/kernel_chains.ts";
+import { type Policy, policyForFamily } from "./policy.ts";
+import { Table } from "../engine/table.ts";
 
 /** Options of {@linkcode describeValue}. */
 export interface DescribeOptions {

@@ -10,10 +10,10 @@
  *
  * @module
  */
-import type { Features } from "../dsl/features.ts";
-import { calculateRuleIds, type RuleIds } from "../dsl/hash.ts";
-import { renderAppend, renderInsert, type Rule } from "../dsl/rule.ts";
-import { isKernelChain, type TableName } from "./kernel_chains.ts";
+import type { Features } from "../../dsl/features.ts";
+import { calculateRuleIds, type RuleIds } from "../../dsl/hash.ts";
+import { renderAppend, renderInsert, type Rule } from "../../dsl/rule.ts";
+import { isKernelChain, type TableName } from "../engine/kernel_chains.ts";
 import type { FamilyTablePolicy } from "./policy.ts";
 import {
   type ChainPolicyValue,
@@ -21,11 +21,11 @@ import {
   policyRecordChain,
   policyRecordRules,
   readPolicyRecord,
-} from "./policy_record.ts";
-import { diffIds, diffIdsAtEnds } from "./edit_script.ts";
-import { computeReachability } from "./reachability.ts";
-import type { CommandRunner } from "./runner.ts";
-import { ruleIdReader } from "./ownership.ts";
+} from "../engine/policy_record.ts";
+import { diffIds, diffIdsAtEnds } from "../engine/edit_script.ts";
+import { computeReachability } from "../engine/reachability.ts";
+import type { CommandRunner } from "../host/runner.ts";
+import { ruleIdReader } from "../engine/ownership.ts";
 
 /** One rule as `iptables-save` printed it. */
 export interface KernelRule {

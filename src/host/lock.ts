@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Features } from "../dsl/features.ts";
+import type { Features } from "../../dsl/features.ts";
 import { type Clock, systemClock } from "./clock.ts";
 
 /** The iptables ≥ 1.6 lock file. */

@@ -14,13 +14,13 @@
  * @module
  */
 import type { ChainPolicy, IpFamily } from "./policy.ts";
-import { PrefixError } from "./errors.ts";
-import { extractRuleId, parseSave } from "./save_parser.ts";
-import { jumpsToOwnedChain } from "./ownership.ts";
-import { policyRecordChain, readPolicyRecord } from "./policy_record.ts";
-import { isKernelChain, isTableName, type TableName } from "./kernel_chains.ts";
-import type { CommandRunner } from "./runner.ts";
-import { IptablesCommands, type IptablesResult } from "./iptables_commands.ts";
+import { PrefixError } from "../engine/errors.ts";
+import { extractRuleId, parseSave } from "../engine/save_parser.ts";
+import { jumpsToOwnedChain } from "../engine/ownership.ts";
+import { policyRecordChain, readPolicyRecord } from "../engine/policy_record.ts";
+import { isKernelChain, isTableName, type TableName } from "../engine/kernel_chains.ts";
+import type { CommandRunner } from "../host/runner.ts";
+import { IptablesCommands, type IptablesResult } from "../host/iptables_commands.ts";
 
 /** The format version of {@linkcode Snapshot}. */
 export const SNAPSHOT_VERSION = 1;

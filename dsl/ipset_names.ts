@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Rule } from "../dsl/rule.ts";
+import type { Rule } from "./rule.ts";
 
 /** Match methods whose first argument is an IP set name. */
 const SET_METHODS: ReadonlySet<string> = new Set([

@@ -13,7 +13,7 @@
  * @module
  */
 import type { Hook, TableName } from "./kernel_chains.ts";
-import type { LogFields } from "./logger.ts";
+import type { LogFields } from "../host/logger.ts";
 
 /**
  * What a placement warning says about a rule:

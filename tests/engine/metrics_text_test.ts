@@ -1,6 +1,6 @@
 import assert from "assert";
-import type { TableMetrics } from "../../src/metrics.ts";
-import { metricsText } from "../../src/metrics_text.ts";
+import type { TableMetrics } from "../../src/engine/metrics.ts";
+import { metricsText } from "../../src/engine/metrics_text.ts";
 
 const FILTER4: TableMetrics = {
   table: "filter",

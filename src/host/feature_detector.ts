@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Features } from "../dsl/features.ts";
+import type { Features } from "../../dsl/features.ts";
 import type { FeatureHint, FeatureSource } from "./feature_source.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import { type CommandRunner, DenoCommandRunner } from "./runner.ts";

@@ -4,13 +4,18 @@
  *
  * @module
  */
-import { isReferrer } from "../dsl/action.ts";
-import type { RuleIds } from "../dsl/hash.ts";
-import type { Chain, Rule } from "../dsl/rule.ts";
-import { MAX_CHAIN_NAME_LENGTH } from "../dsl/rule.ts";
-import { BUILTIN_TARGETS, KERNEL_CHAIN_NAMES } from "../dsl/validate.ts";
-import { isKernelChain, isTableName, KERNEL_CHAINS, type TableName } from "./kernel_chains.ts";
-import { policyRecordChain } from "./policy_record.ts";
+import { isReferrer } from "../../dsl/action.ts";
+import type { RuleIds } from "../../dsl/hash.ts";
+import type { Chain, Rule } from "../../dsl/rule.ts";
+import { MAX_CHAIN_NAME_LENGTH } from "../../dsl/rule.ts";
+import { BUILTIN_TARGETS, KERNEL_CHAIN_NAMES } from "../../dsl/validate.ts";
+import {
+  isKernelChain,
+  isTableName,
+  KERNEL_CHAINS,
+  type TableName,
+} from "../engine/kernel_chains.ts";
+import { policyRecordChain } from "../engine/policy_record.ts";
 
 /** An IP family, named by its version as `Table`'s `ipVersion` is. */
 export type IpFamily = 4 | 6;

@@ -41,9 +41,9 @@ import {
 } from "../../mod.ts";
 import { isMap, isScalar, isSeq, parseDocument } from "yaml";
 import { FakeDataplane } from "../../testing.ts";
-import { tokenizeRestoreLine } from "../../src/tokenize.ts";
+import { tokenizeRestoreLine } from "../../src/engine/tokenize.ts";
 import { YamlDocument } from "../../src/yaml/document.ts";
-import { ACTION_SPECS, ACTION_SPECS_BY_KIND, MATCH_SPECS } from "../../src/yaml/schema.ts";
+import { ACTION_SPECS, ACTION_SPECS_BY_KIND, MATCH_SPECS } from "../../dsl/rule_schema.ts";
 
 const BAD_DIR = new URL("./yaml_bad/", import.meta.url);
 const RULES_YAML = new URL("../../examples/rules.yaml", import.meta.url).pathname;

@@ -32,8 +32,8 @@
  *
  * @module
  */
-import { calculateRuleHashes } from "../dsl/hash.ts";
-import type { Rule } from "../dsl/rule.ts";
+import { calculateRuleHashes } from "../../dsl/hash.ts";
+import type { Rule } from "../../dsl/rule.ts";
 import { KERNEL_CHAINS, type TableName } from "./kernel_chains.ts";
 
 /** A built-in chain policy. */

@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { isReferrer } from "../dsl/action.ts";
-import type { Chain, Rule } from "../dsl/rule.ts";
+import { isReferrer } from "../../dsl/action.ts";
+import type { Chain, Rule } from "../../dsl/rule.ts";
 import { ChainLoopError, DanglingReferenceError } from "./errors.ts";
 import { type HookSet, isKernelChain, type TableName } from "./kernel_chains.ts";
 

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { FirewallProgressEvent } from "../firewall.ts";
+import type { FirewallProgressEvent } from "./firewall.ts";
 
 /**
  * Describes one apply step, e.g. `[2/4] nat IPv4: 12 lines written`.

@@ -4,12 +4,12 @@
  *
  * @module
  */
-import { TableConfigError } from "./errors.ts";
+import { TableConfigError } from "../engine/errors.ts";
 import { BinaryNotFoundError, findBestBinary, type LookPath } from "./binaries.ts";
 import type { ReadFile } from "./feature_detector.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import type { CommandRunner } from "./runner.ts";
-import { extractRuleId } from "./save_parser.ts";
+import { extractRuleId } from "../engine/save_parser.ts";
 
 /** An iptables backend (internal alias of `Table`'s `Backend`). */
 type Backend = "nft" | "legacy";

@@ -4,13 +4,13 @@
  *
  * @module
  */
-import type { RuleIds } from "../dsl/hash.ts";
-import { autoDetectBackend } from "./backend_detector.ts";
-import type { FeatureSource } from "./feature_source.ts";
+import type { RuleIds } from "../../dsl/hash.ts";
+import { autoDetectBackend } from "../host/backend_detector.ts";
+import type { FeatureSource } from "../host/feature_source.ts";
 import type { ApplyJournal } from "./journal.ts";
-import { KERNEL_CHAINS, TABLE_NAMES, type TableName } from "./kernel_chains.ts";
-import { type Logger, silentLogger } from "./logger.ts";
-import { checkPrefixes } from "./ownership.ts";
+import { KERNEL_CHAINS, TABLE_NAMES, type TableName } from "../engine/kernel_chains.ts";
+import { type Logger, silentLogger } from "../host/logger.ts";
+import { checkPrefixes } from "../engine/ownership.ts";
 import {
   emptyPolicy,
   type IpFamily,
@@ -19,8 +19,8 @@ import {
   policyForFamily,
   validatePolicy,
 } from "./policy.ts";
-import { type CommandRunner, DenoCommandRunner } from "./runner.ts";
-import { SharedReads } from "./shared_reads.ts";
+import { type CommandRunner, DenoCommandRunner } from "../host/runner.ts";
+import { SharedReads } from "../engine/shared_reads.ts";
 import {
   readSnapshotTable,
   restoreSnapshotTable,
@@ -28,8 +28,8 @@ import {
   SNAPSHOT_VERSION,
   type SnapshotTable,
 } from "./snapshot.ts";
-import { type Backend, type BackendDetector, Table, type TableOptions } from "./table.ts";
-import type { EngineWarning } from "./warnings.ts";
+import { type Backend, type BackendDetector, Table, type TableOptions } from "../engine/table.ts";
+import type { EngineWarning } from "../engine/warnings.ts";
 
 /** Table options a {@linkcode Firewall} passes through to every table it creates. */
 export type FirewallTableOptions = Omit<

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import type { Features } from "../dsl/features.ts";
-import type { RuleIds } from "../dsl/hash.ts";
-import { renderAppend, renderInsertAt, renderReplace, type Rule } from "../dsl/rule.ts";
+import type { Features } from "../../dsl/features.ts";
+import type { RuleIds } from "../../dsl/hash.ts";
+import { renderAppend, renderInsertAt, renderReplace, type Rule } from "../../dsl/rule.ts";
 import { diffIds, diffIdsAtEnds, type EditBlock } from "./edit_script.ts";
 import type { RuleLocation } from "./errors.ts";
 import type { TableName } from "./kernel_chains.ts";

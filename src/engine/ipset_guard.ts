@@ -7,10 +7,10 @@
  *
  * @module
  */
-import type { Chain, Rule } from "../dsl/rule.ts";
-import { findMissingIpSetRule, listIpSets } from "./ipset_check.ts";
-import { addIpSetNames } from "./ipset_names.ts";
-import type { CommandRunner } from "./runner.ts";
+import type { Chain, Rule } from "../../dsl/rule.ts";
+import { findMissingIpSetRule, listIpSets } from "../host/ipset_check.ts";
+import { addIpSetNames } from "../../dsl/ipset_names.ts";
+import type { CommandRunner } from "../host/runner.ts";
 
 /**
  * The IP set names a list of rules refers to, deduplicated, in order of first

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Features } from "../dsl/features.ts";
+import type { Features } from "../../dsl/features.ts";
 
 /**
  * A source of host {@linkcode Features}. `FeatureDetector` is the real one;

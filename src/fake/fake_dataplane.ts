@@ -10,8 +10,8 @@ import {
   type CommandRunner,
   readStdinSource,
   type RunOptions,
-} from "./runner.ts";
-import { KNOWN_TARGETS, type ParsedRule, parseRule, RuleParseError } from "./fake/normalise.ts";
+} from "../host/runner.ts";
+import { KNOWN_TARGETS, type ParsedRule, parseRule, RuleParseError } from "./normalise.ts";
 import {
   type ChainState,
   cloneTable,
@@ -24,10 +24,10 @@ import {
   referenceCount,
   type RuleState,
   type TableState,
-} from "./fake/state.ts";
-import { tokenizeRestoreLine } from "./tokenize.ts";
+} from "./state.ts";
+import { tokenizeRestoreLine } from "../engine/tokenize.ts";
 
-export type { FakeTableName } from "./fake/state.ts";
+export type { FakeTableName } from "./state.ts";
 
 /** The iptables version the fake reports. */
 const VERSION = "v1.8.9";

@@ -4,10 +4,10 @@
  *
  * @module
  */
-import type { Action, DslArg } from "../dsl/action.ts";
-import type { MatchCriteria } from "../dsl/match.ts";
+import type { Action, DslArg } from "../../dsl/action.ts";
+import type { MatchCriteria } from "../../dsl/match.ts";
 import type { Policy, PolicyChain, PolicyRule, TablePolicy } from "./policy.ts";
-import { ACTION_SPECS_BY_KIND, MATCH_SPECS, type ParamSpec } from "./yaml/schema.ts";
+import { ACTION_SPECS_BY_KIND, MATCH_SPECS, type ParamSpec } from "../../dsl/rule_schema.ts";
 
 /** Options of {@linkcode policyToTypeScript}. */
 export interface PolicyToTypeScriptOptions {
