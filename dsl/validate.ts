@@ -15,7 +15,7 @@
  *
  * @module
  */
-import type { RejectType } from "./actions.ts";
+import type { RejectType } from "./reject_type.ts";
 import { ADDR_TYPES } from "./addr_type.ts";
 import { invalid } from "./errors.ts";
 
