@@ -53,15 +53,5 @@ export * from "./src/policy/firewall.ts";
 export * from "./src/policy/journal.ts";
 export * from "./src/policy/snapshot.ts";
 export * from "./src/policy/ts_export.ts";
-export * from "./src/yaml/errors.ts";
-export {
-  loadPolicyFile,
-  type LoadPolicyFileOptions,
-  type ParsePolicyOptions,
-  type SourcePosition,
-  sourcePositionOf,
-} from "./src/yaml/load.ts";
-export * from "./src/yaml/parse.ts";
-export * from "./src/yaml/save.ts";
 export * from "./src/policy/plan_diff.ts";
 export * from "./src/host/iptables_commands.ts";

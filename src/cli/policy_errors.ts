@@ -52,7 +52,7 @@ function located(
  *
  * @example
  * ```ts
- * import { parsePolicy, PolicyFileError } from "@rampart/iptables";
+ * import { parsePolicy, PolicyFileError } from "@rampart/iptables/yaml";
  * import { checkJumpTargets } from "@rampart/iptables/cli";
  * const text = "tables:\n  filter:\n    kernelChains:\n      INPUT:\n        insert:\n          - jump: rp-dorp\n    chains:\n      rp-drop: []\n";
  * try {

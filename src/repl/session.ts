@@ -6,6 +6,7 @@
  * @module
  */
 import * as rampart from "../../mod.ts";
+import * as rampartYaml from "../../yaml.ts";
 import type { Action } from "../../dsl/action.ts";
 import { MatchCriteria } from "../../dsl/match.ts";
 import type { RuleIds } from "../../dsl/hash.ts";
@@ -244,7 +245,9 @@ export class ReplSession {
     this.#ruleIds = options.ruleIds;
     this.#setTarget(options.netns, emptyPolicy());
     const scope: Record<string, unknown> = {};
-    for (const [name, value] of Object.entries(rampart)) scope[name] = value;
+    for (const namespace of [rampart, rampartYaml]) {
+      for (const [name, value] of Object.entries(namespace)) scope[name] = value;
+    }
     scope.chain = chain;
     scope.rule = rule;
     scope.table = (name: string, ipVersion: 4 | 6 = 4) => this.#table(name, ipVersion);

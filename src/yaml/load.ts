@@ -143,7 +143,7 @@ interface YamlTree {
  *
  * @example
  * ```ts
- * import { parsePolicy, sourcePositionOf } from "@rampart/iptables";
+ * import { parsePolicy, sourcePositionOf } from "@rampart/iptables/yaml";
  * const policy = parsePolicy("tables:\n  filter:\n    kernelChains:\n      INPUT:\n        insert:\n          - action: accept\n", { file: "a.yaml" });
  * const rule = policy.tables[0]!.insertions.INPUT![0]!;
  * console.log(sourcePositionOf(rule)); // { file: "a.yaml", line: 6, column: 13, field: "tables.filter.kernelChains.INPUT.insert[0]" }
@@ -1141,7 +1141,7 @@ export interface LoadPolicyFileOptions {
  *
  * @example
  * ```ts ignore
- * import { loadPolicyFile } from "@rampart/iptables";
+ * import { loadPolicyFile } from "@rampart/iptables/yaml";
  * const policy = await loadPolicyFile("examples/rules.yaml");
  * console.log(policy.tables.map((t) => t.table));
  * ```

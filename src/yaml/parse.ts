@@ -19,7 +19,7 @@ import { describeSyntaxError } from "./syntax_errors.ts";
  *
  * @example
  * ```ts
- * import { parsePolicy } from "@rampart/iptables";
+ * import { parsePolicy } from "@rampart/iptables/yaml";
  * const policy = parsePolicy(`
  * tables:
  *   filter:

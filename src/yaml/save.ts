@@ -200,7 +200,8 @@ function plain(arg: DslArg): unknown {
  *
  * @example
  * ```ts
- * import { Accept, Match, stringifyPolicy, tablePolicy } from "@rampart/iptables";
+ * import { Accept, Match, tablePolicy } from "@rampart/iptables";
+ * import { stringifyPolicy } from "@rampart/iptables/yaml";
  * const text = stringifyPolicy({
  *   ipVersions: [4, 6],
  *   tables: [tablePolicy("filter", {
@@ -248,7 +249,8 @@ export function stringifyPolicy(policy: Policy, options: StringifyPolicyOptions 
  *
  * @example
  * ```ts ignore
- * import { emptyPolicy, savePolicyFile } from "@rampart/iptables";
+ * import { emptyPolicy } from "@rampart/iptables";
+ * import { savePolicyFile } from "@rampart/iptables/yaml";
  * await savePolicyFile("/tmp/rules.yaml", emptyPolicy());
  * ```
  */

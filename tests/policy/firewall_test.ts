@@ -12,7 +12,6 @@ import {
   type FirewallProgressEvent,
   FirewallRollbackError,
   Jump,
-  loadPolicyFile,
   Masq,
   Match,
   NoTrack,
@@ -26,6 +25,7 @@ import {
   snapshotToJson,
   tablePolicy,
 } from "../../mod.ts";
+import { loadPolicyFile } from "../../yaml.ts";
 import { FakeDataplane } from "../../testing.ts";
 import { kernelTest, nsExec } from "../kernel/netns.ts";
 

@@ -6,13 +6,8 @@
  * same policy with the same positions and the same errors.
  */
 import assert from "assert";
-import {
-  parsePolicy,
-  type Policy,
-  PolicyFileError,
-  sourcePositionOf,
-  stringifyPolicy,
-} from "../../mod.ts";
+import type { Policy } from "../../mod.ts";
+import { parsePolicy, PolicyFileError, sourcePositionOf, stringifyPolicy } from "../../yaml.ts";
 import { YamlDocument } from "../../src/yaml/document.ts";
 import { FastPathRefused, FastTree } from "../../src/yaml/fast_tree.ts";
 import { policyFromText } from "../../src/yaml/load.ts";

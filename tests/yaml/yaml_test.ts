@@ -12,16 +12,13 @@ import {
   Jump,
   LimitNumConnections,
   LimitPacketRate,
-  loadPolicyFile,
   Log,
   Masq,
   Match,
   MATCH_METHODS,
   Nflog,
   NoTrack,
-  parsePolicy,
   type Policy,
-  PolicyFileError,
   policyForFamily,
   type PolicyRule,
   policyToTypeScript,
@@ -30,15 +27,20 @@ import {
   Return,
   RuleError,
   SaveConnMark,
-  savePolicyFile,
   SetConnMark,
   SetMark,
   SetMaskedMark,
   Snat,
-  sourcePositionOf,
-  stringifyPolicy,
   tablePolicy,
 } from "../../mod.ts";
+import {
+  loadPolicyFile,
+  parsePolicy,
+  PolicyFileError,
+  savePolicyFile,
+  sourcePositionOf,
+  stringifyPolicy,
+} from "../../yaml.ts";
 import { isMap, isScalar, isSeq, parseDocument } from "yaml";
 import { FakeDataplane } from "../../testing.ts";
 import { tokenizeRestoreLine } from "../../src/engine/tokenize.ts";
