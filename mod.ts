@@ -44,6 +44,7 @@ export {
 export * from "./src/engine/table.ts";
 export * from "./src/host/backend_detector.ts";
 export * from "./src/host/binaries.ts";
+export * from "./src/host/iptables_variant.ts";
 export * from "./src/host/feature_detector.ts";
 export * from "./src/host/ipset_check.ts";
 export * from "./src/host/lock.ts";

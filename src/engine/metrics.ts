@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { IptablesVariant } from "../host/iptables_variant.ts";
 
 /**
  * Counters and gauges of one table (one iptables table of one IP family).
@@ -19,7 +20,7 @@ export interface TableMetrics {
   /** 4 or 6. */
   ipVersion: 4 | 6;
   /** The backend in use (`"unknown"` before the first apply with `backend: "auto"`). */
-  backend: "nft" | "legacy" | "unknown";
+  backend: IptablesVariant | "unknown";
   /** `iptables-restore` runs. */
   restoreCalls: number;
   /** `iptables-restore` runs that failed. */

@@ -20,6 +20,7 @@ import type { Rule } from "../../dsl/rule.ts";
 import { PlacementError } from "./errors.ts";
 import { type Hook, type HookSet, isKernelChain, type TableName } from "./kernel_chains.ts";
 import type { PlacementWarning, PlacementWarningCode } from "./warnings.ts";
+import type { IptablesVariant } from "../host/iptables_variant.ts";
 
 /** Where a rule is placed. */
 export interface Placement {
@@ -42,7 +43,7 @@ export interface Placement {
    * ignored) by nf_tables. Without it, a rule either backend refuses is
    * refused.
    */
-  backend?: "nft" | "legacy" | undefined;
+  backend?: IptablesVariant | undefined;
 }
 
 const NO_WARNINGS: readonly PlacementWarning[] = Object.freeze([]);

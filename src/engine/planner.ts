@@ -12,6 +12,7 @@ import { diffIds, diffIdsAtEnds, type EditBlock } from "./edit_script.ts";
 import type { RuleLocation } from "./errors.ts";
 import type { TableName } from "./kernel_chains.ts";
 import { type DataplaneChain, type DataplaneState, OLD_INSERT_RULE } from "./save_parser.ts";
+import type { IptablesVariant } from "../host/iptables_variant.ts";
 
 /** Rules with their IDs. */
 export interface HashedRules {
@@ -46,7 +47,7 @@ export interface PlanInput {
   /** The table. */
   table: TableName;
   /** The backend in use. */
-  backend: "nft" | "legacy";
+  backend: IptablesVariant;
   /** The restore binary applies several positional edits per transaction correctly. */
   positionalEdits: boolean;
   /** Where inserted rules go relative to foreign rules. */
@@ -241,7 +242,7 @@ function editCosts(
   blocks: readonly EditBlock[],
   prevLength: number,
   curLength: number,
-  backend: "nft" | "legacy",
+  backend: IptablesVariant,
 ): { edit: number; rewrite: number } {
   const { readPerRule, perLine, positionsPerUnit, flushPerRule } = WRITE_COST[backend];
   let edit = 0;

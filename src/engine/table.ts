@@ -111,9 +111,24 @@ import {
   warningFields,
   warningKey,
 } from "./warnings.ts";
+import type { IptablesVariant } from "../host/iptables_variant.ts";
 
-/** A concrete backend. */
-export type Backend = "nft" | "legacy";
+/**
+ * A concrete backend: the iptables variant a table is programmed with.
+ *
+ * @deprecated Use {@linkcode IptablesVariant}, which cannot be confused with
+ * a dataplane that is not iptables; `Backend` stays as its alias.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Backend, IptablesVariant } from "@rampart/iptables";
+ * const variant: IptablesVariant = "nft";
+ * const backend: Backend = variant;
+ * assert.equal(backend, "nft");
+ * ```
+ */
+export type Backend = IptablesVariant;
 
 /** Chooses the backend when `backend: "auto"`. */
 export type BackendDetector = (options: {
@@ -121,7 +136,7 @@ export type BackendDetector = (options: {
   ipVersion: 4 | 6;
   hashPrefix: string;
   logger: Logger;
-}) => Promise<Backend>;
+}) => Promise<IptablesVariant>;
 
 /** Runs a function while holding the xtables lock (used when restore cannot lock itself). */
 export type LockRunner = <T>(fn: () => Promise<T>) => Promise<T>;
@@ -161,7 +176,7 @@ export interface TableOptions {
   /** Whether our rules go above (`insert`) or below (`append`) foreign rules. @default {"insert"} */
   insertMode?: "insert" | "append";
   /** Which iptables backend to use. @default {"auto"} */
-  backend?: Backend | "auto";
+  backend?: IptablesVariant | "auto";
   /** Re-read the kernel at least this often (0: never). @default {90000} */
   refreshIntervalMs?: number;
   /** First post-write re-read delay; doubles up to an hour (clamped to ≥ 50). @default {1000} */
@@ -331,7 +346,7 @@ export class Table {
   readonly #recordChain: string;
   readonly #oldInsertPattern: RegExp | undefined;
   readonly #insertMode: "insert" | "append";
-  readonly #requestedBackend: Backend | "auto";
+  readonly #requestedBackend: IptablesVariant | "auto";
   readonly #refreshIntervalMs: number;
   readonly #initialPostWriteMs: number;
   readonly #lockTimeoutMs: number;
@@ -357,7 +372,7 @@ export class Table {
   #queue: Promise<unknown> = Promise.resolve();
 
   // Dataplane cache and schedule.
-  #backend: Backend | undefined;
+  #backend: IptablesVariant | undefined;
   #commands: IptablesCommands | undefined;
   #dataplane: DataplaneState = new Map();
   #inSync = false;
@@ -486,7 +501,7 @@ export class Table {
   }
 
   /** The backend in use, once known (after the first `apply()` or `plan()` with `"auto"`). */
-  get backend(): Backend | undefined {
+  get backend(): IptablesVariant | undefined {
     return this.#backend;
   }
 

@@ -26,6 +26,7 @@ import {
   type TableState,
 } from "./state.ts";
 import { tokenizeRestoreLine } from "../engine/tokenize.ts";
+import type { IptablesVariant } from "../host/iptables_variant.ts";
 
 export type { FakeTableName } from "./state.ts";
 
@@ -37,7 +38,7 @@ const DEFAULT_DATE = new Date(Date.UTC(2026, 0, 1, 0, 0, 0));
 /** Options of {@linkcode FakeDataplane}. */
 export interface FakeDataplaneOptions {
   /** The backend plain `iptables*` binaries use (default `"nft"`). */
-  backend?: "nft" | "legacy";
+  backend?: IptablesVariant;
   /** The date printed in iptables-save's comment lines (default 2026-01-01 00:00 UTC). */
   now?: () => Date;
   /** IP sets that exist (rules naming any other set are refused, as by the kernel). */
@@ -81,7 +82,7 @@ interface Fault {
 
 interface Invocation {
   family: 4 | 6;
-  backend: "nft" | "legacy";
+  backend: IptablesVariant;
   kind: "main" | "save" | "restore";
   prog: string;
   tag: string;
@@ -119,14 +120,14 @@ class KernelReject extends Failure {
  */
 export class FakeDataplane {
   /** The backend plain `iptables*` binaries use. */
-  readonly backend: "nft" | "legacy";
+  readonly backend: IptablesVariant;
   /** Every command run through {@linkcode FakeDataplane.runner}, in order. */
   readonly calls: FakeCall[] = [];
   /** The IP sets that exist (`ipset list -n`); rules may only name these. */
   readonly ipsets: Set<string>;
   /** A {@linkcode CommandRunner} that runs commands against this fake. */
   readonly runner: CommandRunner;
-  readonly #state: Record<"nft" | "legacy", Record<4 | 6, Record<FakeTableName, TableState>>>;
+  readonly #state: Record<IptablesVariant, Record<4 | 6, Record<FakeTableName, TableState>>>;
   readonly #now: () => Date;
   readonly #unsupported: Set<string>;
   readonly #restoreFaults: Fault[] = [];
@@ -317,7 +318,7 @@ export class FakeDataplane {
     table: FakeTableName,
     options: {
       ipVersion?: 4 | 6;
-      backend?: "nft" | "legacy";
+      backend?: IptablesVariant;
       counters?: boolean;
       comments?: boolean;
     } = {},
@@ -353,7 +354,7 @@ export class FakeDataplane {
     text: string,
     options: {
       ipVersion?: 4 | 6;
-      backend?: "nft" | "legacy";
+      backend?: IptablesVariant;
       flush?: boolean;
       counters?: boolean;
     } = {},
@@ -389,7 +390,7 @@ export class FakeDataplane {
   rules(
     table: FakeTableName,
     chain: string,
-    options: { ipVersion?: 4 | 6; backend?: "nft" | "legacy" } = {},
+    options: { ipVersion?: 4 | 6; backend?: IptablesVariant } = {},
   ): string[] {
     const c = this.#state[options.backend ?? this.backend][options.ipVersion ?? 4][table].get(
       chain,
@@ -412,7 +413,7 @@ export class FakeDataplane {
    */
   chains(
     table: FakeTableName,
-    options: { ipVersion?: 4 | 6; backend?: "nft" | "legacy" } = {},
+    options: { ipVersion?: 4 | 6; backend?: IptablesVariant } = {},
   ): string[] {
     return orderedChains(
       this.#state[options.backend ?? this.backend][options.ipVersion ?? 4][table],
@@ -444,7 +445,7 @@ export class FakeDataplane {
       packets: bigint;
       bytes: bigint;
       ipVersion?: 4 | 6;
-      backend?: "nft" | "legacy";
+      backend?: IptablesVariant;
     },
   ): void {
     const c = this.#state[options.backend ?? this.backend][options.ipVersion ?? 4][table].get(
@@ -1170,7 +1171,7 @@ function hang(timeoutMs: number | undefined): Promise<CommandResult> {
   );
 }
 
-function parseInvocation(base: string, defaultBackend: "nft" | "legacy"): Invocation | undefined {
+function parseInvocation(base: string, defaultBackend: IptablesVariant): Invocation | undefined {
   const m = /^(ip6?tables)(-nft|-legacy)?(-save|-restore)?$/.exec(base);
   if (!m) return undefined;
   const family = m[1] === "iptables" ? 4 : 6;
@@ -1180,7 +1181,7 @@ function parseInvocation(base: string, defaultBackend: "nft" | "legacy"): Invoca
   return { family, backend, kind, prog, tag: backend === "nft" ? "nf_tables" : "legacy" };
 }
 
-function saveProg(family: 4 | 6, backend: "nft" | "legacy"): string {
+function saveProg(family: 4 | 6, backend: IptablesVariant): string {
   const base = family === 4 ? "iptables" : "ip6tables";
   return backend === "nft" ? `${base}-nft-save` : `${base}-save`;
 }

@@ -10,9 +10,7 @@ import type { ReadFile } from "./feature_detector.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import type { CommandRunner } from "./runner.ts";
 import { extractRuleId } from "../engine/save_parser.ts";
-
-/** An iptables backend (internal alias of `Table`'s `Backend`). */
-type Backend = "nft" | "legacy";
+import type { IptablesVariant } from "./iptables_variant.ts";
 
 /** Options of {@linkcode detectBackend}. */
 export interface DetectBackendOptions {
@@ -31,7 +29,7 @@ export interface DetectBackendOptions {
    */
   ipVersion?: 4 | 6;
   /** `"auto"` detects; `"nft"`/`"legacy"` are returned as given (compared case-insensitively). */
-  requested: "auto" | "nft" | "legacy";
+  requested: "auto" | IptablesVariant;
   /**
    * Our rule-ID comment prefix (e.g. `"rampart:"`). When given, rules
    * carrying it in both backends at once are refused with a
@@ -39,7 +37,7 @@ export interface DetectBackendOptions {
    */
   hashPrefix?: string;
   /** Breaks a rule-count tie; pass `FeatureDetector.getVersions()`'s `backendReported`. Ties go to legacy without it. */
-  reportedBackend?: "nft" | "legacy" | undefined;
+  reportedBackend?: IptablesVariant | undefined;
   /** How the save binaries are found. Defaults to searching `PATH`. */
   lookPath?: LookPath;
   /** Receives the decision and any mismatch warning. */
@@ -157,7 +155,7 @@ export function readFileWithRunner(runner: CommandRunner): ReadFile {
  */
 export async function detectBackend(
   options: DetectBackendOptions,
-): Promise<"nft" | "legacy"> {
+): Promise<IptablesVariant> {
   const { runner } = options;
   const logger = options.logger ?? silentLogger();
   const readFile = options.readFile ?? readFileWithRunner(runner);
@@ -183,7 +181,10 @@ export async function detectBackend(
     }
     return out;
   };
-  const binary = async (ipVersion: 4 | 6, backend: Backend): Promise<string | undefined> => {
+  const binary = async (
+    ipVersion: 4 | 6,
+    backend: IptablesVariant,
+  ): Promise<string | undefined> => {
     try {
       return await findBestBinary("save", {
         ipVersion,
@@ -247,7 +248,7 @@ export async function detectBackend(
     }
   }
 
-  let detected: Backend;
+  let detected: IptablesVariant;
   let reason: string;
   const fields: Record<string, unknown> = {};
   const nftMangle = await Promise.all([save(nft6, ["-t", "mangle"]), save(nft4, ["-t", "mangle"])]);
@@ -356,7 +357,7 @@ export interface AutoDetectBackendOptions {
  */
 export async function autoDetectBackend(
   options: AutoDetectBackendOptions,
-): Promise<"nft" | "legacy"> {
+): Promise<IptablesVariant> {
   const version = await options.runner.run(
     options.ipVersion === 6 ? "ip6tables" : "iptables",
     ["--version"],

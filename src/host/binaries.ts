@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { IptablesVariant } from "./iptables_variant.ts";
 
 /**
  * Finds an executable by name: resolves to its full path, or `undefined`
@@ -57,7 +58,7 @@ export interface FindBestBinaryOptions {
   /** The IP family: 4 → `iptables-…`, 6 → `ip6tables-…`. */
   ipVersion: 4 | 6;
   /** The backend whose variant is preferred. */
-  backend: "nft" | "legacy";
+  backend: IptablesVariant;
   /** How binaries are looked up. Defaults to {@linkcode defaultLookPath}. */
   lookPath?: LookPath;
 }

@@ -10,6 +10,7 @@ import type { FeatureHint, FeatureSource } from "./feature_source.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import { type CommandRunner, DenoCommandRunner } from "./runner.ts";
 import { compareVersions, parseVersion, versionAtLeast } from "./version.ts";
+import type { IptablesVariant } from "./iptables_variant.ts";
 
 /** Reads a whole text file; injectable so tests need no `/proc`. */
 export type ReadFile = (path: string) => Promise<string>;
@@ -43,7 +44,7 @@ export interface DetectedVersions {
    * unsuffixed `iptables` binary reports (`v1.8.9 (nf_tables)` → `"nft"`;
    * `undefined` when it names none: iptables < 1.8, or failed).
    */
-  backendReported: "nft" | "legacy" | undefined;
+  backendReported: IptablesVariant | undefined;
 }
 
 /** The iptables version assumed when detection fails (the reference's oldest). */
@@ -200,7 +201,7 @@ export class FeatureDetector implements FeatureSource {
 
   async #iptablesVersion(
     hint: FeatureHint | undefined,
-  ): Promise<{ version: number[]; backend: "nft" | "legacy" | undefined }> {
+  ): Promise<{ version: number[]; backend: IptablesVariant | undefined }> {
     // The save's header names the version of the binaries the table uses
     // (the unsuffixed `iptables` may be another one, calico#8857).
     const header = hint?.saveHeader === undefined ? null : SAVE_HEADER_RE.exec(hint.saveHeader);

@@ -4,6 +4,7 @@
  * @module
  */
 import type { CommandRunner, StdinSource } from "./runner.ts";
+import type { IptablesVariant } from "./iptables_variant.ts";
 
 /** What one save or restore run produced. */
 export interface IptablesResult {
@@ -31,7 +32,7 @@ export interface IptablesCommandsOptions {
   /** The IP family (`ip6tables-…` for 6). */
   ipVersion: 4 | 6;
   /** The backend (`…-nft-…` or `…-legacy-…`). */
-  backend: "nft" | "legacy";
+  backend: IptablesVariant;
   /** Kill a binary that runs longer than this. @default {60000} */
   timeoutMs?: number;
 }
@@ -53,7 +54,7 @@ export interface IptablesCommandsOptions {
 export class IptablesCommands {
   readonly #runner: CommandRunner;
   readonly #family: string;
-  readonly #backend: "nft" | "legacy";
+  readonly #backend: IptablesVariant;
   readonly #timeoutMs: number;
   readonly #resolved = new Map<"save" | "restore", string>();
 

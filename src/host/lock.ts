@@ -6,6 +6,7 @@
  */
 import type { Features } from "../../dsl/features.ts";
 import { type Clock, systemClock } from "./clock.ts";
+import type { IptablesVariant } from "./iptables_variant.ts";
 
 /** The iptables ≥ 1.6 lock file. */
 export const DEFAULT_LOCK_FILE_PATH = "/run/xtables.lock";
@@ -316,7 +317,7 @@ export class SharedLock {
 /** Options of {@linkcode restoreLockArgs}. */
 export interface RestoreLockOptions {
   /** The backend of the restore binary. */
-  backend: "nft" | "legacy";
+  backend: IptablesVariant;
   /** How long restore waits for the lock; `--wait` in whole seconds, 10 when ≤ 0. @default {10000} */
   lockTimeoutMs?: number;
   /** `--wait-interval` in microseconds (at most 999999). @default {50} */

@@ -10,11 +10,12 @@
  */
 import type { CommandRunner } from "./runner.ts";
 import { extractRuleId } from "../engine/save_parser.ts";
+import type { IptablesVariant } from "./iptables_variant.ts";
 
 /** What the other backend's copy of a table holds. */
 export interface OtherBackendTable {
   /** The backend read. */
-  backend: "nft" | "legacy";
+  backend: IptablesVariant;
   /** Its rules. */
   rules: number;
   /** How many of them carry our rule ID. */
@@ -62,7 +63,7 @@ export interface ReadOtherBackendOptions {
   /** The family. */
   ipVersion: 4 | 6;
   /** The backend the table uses (the other one is read). */
-  backend: "nft" | "legacy";
+  backend: IptablesVariant;
   /** Our ID comment prefix. */
   hashPrefix: string;
   /** Kill the save after this long. */
@@ -112,7 +113,7 @@ export async function readOtherBackend(
  */
 export function otherBackendWarning(
   found: OtherBackendTable,
-  options: { inUse: "nft" | "legacy"; ipVersion: 4 | 6 },
+  options: { inUse: IptablesVariant; ipVersion: 4 | 6 },
 ): string {
   const parts: string[] = [];
   if (found.rules > 0) {

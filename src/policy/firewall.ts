@@ -28,8 +28,9 @@ import {
   SNAPSHOT_VERSION,
   type SnapshotTable,
 } from "./snapshot.ts";
-import { type Backend, type BackendDetector, Table, type TableOptions } from "../engine/table.ts";
+import { type BackendDetector, Table, type TableOptions } from "../engine/table.ts";
 import type { EngineWarning } from "../engine/warnings.ts";
+import type { IptablesVariant } from "../host/iptables_variant.ts";
 
 /** Table options a {@linkcode Firewall} passes through to every table it creates. */
 export type FirewallTableOptions = Omit<
@@ -51,7 +52,7 @@ export interface FirewallOptions {
   /** Run every command inside this network namespace. */
   netns?: string;
   /** Which iptables backend to use. @default {"auto"} */
-  backend?: Backend | "auto";
+  backend?: IptablesVariant | "auto";
   /** Prefix of the comment that carries each rule's ID. @default {"rampart:"} */
   hashPrefix?: string;
   /** How every table computes rule IDs (see `TableOptions.ruleIds`). @default {"stable"} */
@@ -234,7 +235,7 @@ export class Firewall {
   readonly #hashPrefix: string;
   readonly #chainPrefixes: readonly string[];
   readonly #tables = new Map<string, Table>();
-  readonly #backends = new Map<IpFamily, Promise<Backend>>();
+  readonly #backends = new Map<IpFamily, Promise<IptablesVariant>>();
   #policy: Policy;
   #appliedPolicy: Policy | undefined;
   #queue: Promise<unknown> = Promise.resolve();
@@ -383,7 +384,7 @@ export class Firewall {
     return out;
   }
 
-  #backend(ipVersion: IpFamily): Promise<Backend> {
+  #backend(ipVersion: IpFamily): Promise<IptablesVariant> {
     const requested = this.#options.backend;
     if (requested === "nft" || requested === "legacy") return Promise.resolve(requested);
     let p = this.#backends.get(ipVersion);

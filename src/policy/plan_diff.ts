@@ -26,6 +26,7 @@ import { diffIds, diffIdsAtEnds } from "../engine/edit_script.ts";
 import { computeReachability } from "../engine/reachability.ts";
 import type { CommandRunner } from "../host/runner.ts";
 import { ruleIdReader } from "../engine/ownership.ts";
+import type { IptablesVariant } from "../host/iptables_variant.ts";
 
 /** One rule as `iptables-save` printed it. */
 export interface KernelRule {
@@ -471,7 +472,7 @@ export interface ReadKernelTableOptions {
   /** The family. */
   ipVersion: 4 | 6;
   /** The backend (its `-save` variant is tried first). */
-  backend: "nft" | "legacy";
+  backend: IptablesVariant;
 }
 
 /**

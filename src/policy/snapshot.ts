@@ -21,6 +21,7 @@ import { policyRecordChain, readPolicyRecord } from "../engine/policy_record.ts"
 import { isKernelChain, isTableName, type TableName } from "../engine/kernel_chains.ts";
 import type { CommandRunner } from "../host/runner.ts";
 import { IptablesCommands, type IptablesResult } from "../host/iptables_commands.ts";
+import type { IptablesVariant } from "../host/iptables_variant.ts";
 
 /** The format version of {@linkcode Snapshot}. */
 export const SNAPSHOT_VERSION = 1;
@@ -50,7 +51,7 @@ export interface SnapshotTable {
   /** The family. */
   ipVersion: IpFamily;
   /** The iptables backend it was read from (and is restored through). */
-  backend: "nft" | "legacy";
+  backend: IptablesVariant;
   /** Owned chains that existed, in iptables-save order. */
   chains: SnapshotChain[];
   /** Our rules in chains we do not own, by chain. */
@@ -88,7 +89,7 @@ export interface ParseSnapshotTableOptions extends OwnershipOptions {
   /** The family. */
   ipVersion: IpFamily;
   /** The backend the text was read from. */
-  backend: "nft" | "legacy";
+  backend: IptablesVariant;
   /**
    * Built-in chains whose policy to record (those whose policy Rampart
    * changed earlier, as its record in the kernel says, are recorded too).
@@ -400,7 +401,7 @@ export interface SnapshotIoOptions extends OwnershipOptions {
 function runBinary(
   runner: CommandRunner,
   op: "save" | "restore",
-  where: { ipVersion: IpFamily; backend: "nft" | "legacy" },
+  where: { ipVersion: IpFamily; backend: IptablesVariant },
   args: string[],
   options: { stdin?: string; timeoutMs?: number },
 ): Promise<IptablesResult> {
@@ -433,7 +434,7 @@ function runBinary(
  * ```
  */
 export async function saveTableText(
-  where: { table: TableName; ipVersion: IpFamily; backend: "nft" | "legacy" },
+  where: { table: TableName; ipVersion: IpFamily; backend: IptablesVariant },
   options: { runner: CommandRunner; timeoutMs?: number },
 ): Promise<string> {
   const r = await runBinary(options.runner, "save", where, ["-t", where.table], options);
@@ -468,7 +469,7 @@ export async function readSnapshotTable(
   where: {
     table: TableName;
     ipVersion: IpFamily;
-    backend: "nft" | "legacy";
+    backend: IptablesVariant;
     policyChains?: readonly string[];
   },
   options: SnapshotIoOptions,

@@ -32,6 +32,7 @@ import { describePolicy, describeValue, isAction, isRule } from "../policy/descr
 import { PermissionRunner, requiredBinaries } from "./permissions.ts";
 import { desiredPolicy } from "./desired_state.ts";
 import { progressLine } from "../policy/progress.ts";
+import type { IptablesVariant } from "../host/iptables_variant.ts";
 
 /** How a session talks to the operator. */
 export interface ReplIo {
@@ -48,7 +49,7 @@ export interface ReplSessionOptions {
   /** Start in this network namespace (`undefined`: the host). */
   netns?: string | undefined;
   /** The iptables backend. @default {"auto"} */
-  backend?: "nft" | "legacy" | "auto";
+  backend?: IptablesVariant | "auto";
   /** Prefix of rule-ID comments. @default {"rampart:"} */
   hashPrefix?: string;
   /** Prefixes of owned chains. @default {["rp-"]} */
