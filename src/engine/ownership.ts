@@ -1,6 +1,6 @@
 /**
  * What is ours: rules and chains, decided on the arguments of the lines
- * `iptables-save` prints (split as iptables splits them, `src/tokenize.ts`),
+ * `iptables-save` prints (split as iptables splits them, `src/engine/tokenize.ts`),
  * never on substrings of the text, and the prefixes that mark them.
  *
  * - **A rule is ours** when the value of its first `-m comment --comment`

@@ -5,7 +5,7 @@
  * iptables-save prints rules in its own normalised form, so the engine never
  * interprets rule text. It splits a line into arguments (as iptables does)
  * only where ownership is at stake, and decides on those arguments
- * (`src/ownership.ts`): the value of the first comment must be one of our IDs,
+ * (`src/engine/ownership.ts`): the value of the first comment must be one of our IDs,
  * or the target a chain of ours. Everything else is a foreign rule, kept as
  * the saved line where it must later be deleted by value.
  *
@@ -30,7 +30,7 @@ export interface DataplaneChain {
   /**
    * Set on a chain whose name has one of our prefixes when no rule in it
    * carries our ID and no rule carrying our ID jumps or goes to it (see
-   * `src/ownership.ts`): `"foreign"` when it holds rules or other rules jump
+   * `src/engine/ownership.ts`): `"foreign"` when it holds rules or other rules jump
    * to it (another program's chain: the engine refuses the prefix rather than
    * delete it), `"unknown"` when it is empty and nothing jumps to it (nothing
    * says whose it is: the engine takes it only if it wants that chain, e.g.
@@ -138,7 +138,7 @@ export class AmbiguousSaveError extends Error {
 /**
  * Whether a quoted part is still open at the end of `text`, given whether one
  * was open at its start: iptables opens one at `"`, and inside it `\`
- * escapes the next character and `"` closes it (see `src/tokenize.ts`).
+ * escapes the next character and `"` closes it (see `src/engine/tokenize.ts`).
  */
 function quoteOpenAfter(text: string, open: boolean): boolean {
   if (!open && !text.includes("\\")) {

@@ -9,14 +9,14 @@
  * 1. **Never break what we do not own.** Other programs (Docker, kube-proxy, an
  *    operator's own rules) share the kernel chains. We only ever delete rules
  *    that are ours, decided on the arguments of the saved line and never on
- *    its text (`src/ownership.ts`): the first comment's value is exactly our
+ *    its text (`src/engine/ownership.ts`): the first comment's value is exactly our
  *    ID, or the target is one of our chains (or the rule matches the cleanup
  *    pattern the caller opts into). We delete them by value rather than by
  *    number (numbers race with other writers), and only create, flush or
  *    delete chains whose names carry one of our prefixes and that our rules
  *    show to be ours; a prefix that would take a built-in chain, a target or
  *    another program's chain is refused (`PrefixError`). Chain policies we
- *    change are recorded in the kernel and put back (`src/policy_record.ts`).
+ *    change are recorded in the kernel and put back (`src/engine/policy_record.ts`).
  * 2. **Atomic, minimal writes.** Each apply is one `iptables-restore --noflush`
  *    transaction. Every rule carries an ID: by default a stable one, from the
  *    rule's own content (see `calculateStableRuleHashes`), so a longest common
@@ -342,7 +342,7 @@ export class Table {
   readonly #hashPrefix: string;
   readonly #ruleIds: RuleIds;
   readonly #chainPrefixes: readonly string[];
-  /** Our chain that records the policies we changed (see `src/policy_record.ts`). */
+  /** Our chain that records the policies we changed (see `src/engine/policy_record.ts`). */
   readonly #recordChain: string;
   readonly #oldInsertPattern: RegExp | undefined;
   readonly #insertMode: "insert" | "append";
@@ -1010,7 +1010,7 @@ export class Table {
   /**
    * Removes every rule and chain we own from this table, and puts back the
    * chain policies we changed (as recorded in the kernel when we first
-   * changed them, see `src/policy_record.ts`). Foreign rules are not touched.
+   * changed them, see `src/engine/policy_record.ts`). Foreign rules are not touched.
    * The desired state is empty afterwards.
    */
   cleanUp(): Promise<void> {
@@ -1266,7 +1266,7 @@ export class Table {
       });
       ownedChains.push(chain);
     }
-    // Chain policies, and the record of the ones we changed (`src/policy_record.ts`).
+    // Chain policies, and the record of the ones we changed (`src/engine/policy_record.ts`).
     const policies = this.#planPolicies();
     if (policies.record.size > 0) {
       const record = policyRecordRules(this.#recordChain, this.name, policies.record);
@@ -1471,7 +1471,7 @@ export class Table {
 
   /**
    * Warns, once, when the other backend holds anything in this table: the
-   * kernel runs both rule sets (`src/other_backend.ts`). Best effort: a
+   * kernel runs both rule sets (`src/host/other_backend.ts`). Best effort: a
    * failure to read it is only logged at debug level.
    */
   async #checkOtherBackend(): Promise<void> {
@@ -1590,7 +1590,7 @@ export class Table {
 
   /**
    * Refuses a table holding a chain with one of our prefixes that is not ours
-   * (see `src/ownership.ts`): the planner would delete it as a stale chain of
+   * (see `src/engine/ownership.ts`): the planner would delete it as a stale chain of
    * ours, with the rules that jump to it.
    */
   #refuseForeignChains(state: DataplaneState): void {

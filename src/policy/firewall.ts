@@ -346,7 +346,7 @@ export class Firewall {
           table.setRuleAppends(k, desired?.appends[k] ?? []);
         }
         // A policy no longer set goes back to what it was before we changed it
-        // (the table's record in the kernel says, see `src/policy_record.ts`).
+        // (the table's record in the kernel says, see `src/engine/policy_record.ts`).
         const policies = desired?.policies ?? {};
         for (const [k] of table.policies()) {
           if (policies[k] === undefined) table.setChainPolicy(k, undefined);

@@ -177,7 +177,7 @@ export function diffTable(
   const render = { hashPrefix, features };
   const out: ChainDiff[] = [];
 
-  // Chain policies: the desired ones, and recorded ones put back (`src/policy_record.ts`).
+  // Chain policies: the desired ones, and recorded ones put back (`src/engine/policy_record.ts`).
   const recordChain = policyRecordChain(prefixes);
   const kernelPolicies = new Map<string, string>();
   for (const chain of kernel.values()) {

@@ -1,6 +1,6 @@
 /**
  * Ownership decided on the arguments of saved lines, and the prefixes that
- * mark what is ours (`src/ownership.ts`), on the fake dataplane: foreign
+ * mark what is ours (`src/engine/ownership.ts`), on the fake dataplane: foreign
  * rules whose text imitates ours, chains whose names look like ours, and
  * prefixes that collide with targets or other programs' chains.
  */

@@ -76,7 +76,7 @@ function badCases(): BadCase[] {
 }
 
 Deno.test("yaml: at least 20 malformed files", () => {
-  assert.ok(badCases().length >= 20, `only ${badCases().length} files in tests/tools/yaml_bad`);
+  assert.ok(badCases().length >= 20, `only ${badCases().length} files in tests/yaml/yaml_bad`);
 });
 
 for (const c of badCases()) {
