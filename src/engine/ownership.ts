@@ -28,7 +28,8 @@
  * @module
  */
 import { HASH_LENGTH } from "../../dsl/hash.ts";
-import { BUILTIN_TARGETS, KERNEL_CHAIN_NAMES } from "../../dsl/validate.ts";
+import { BUILTIN_TARGETS } from "../../dsl/targets.ts";
+import { KERNEL_CHAIN_NAMES } from "../../dsl/validate.ts";
 import { PrefixError } from "./errors.ts";
 import { forEachRestoreArgument, tokenizeRestoreLine } from "./tokenize.ts";
 

@@ -18,7 +18,7 @@ import {
   REJECT_TYPES_V6,
   TCP_FLAGS,
 } from "./tables.ts";
-import { BUILTIN_TARGETS } from "../../dsl/validate.ts";
+import { BUILTIN_TARGETS } from "../../dsl/targets.ts";
 import { saveString } from "../engine/tokenize.ts";
 import type { IptablesVariant } from "../host/iptables_variant.ts";
 

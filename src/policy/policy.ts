@@ -8,7 +8,8 @@ import { isReferrer } from "../../dsl/action.ts";
 import type { RuleIds } from "../../dsl/hash.ts";
 import type { Chain, Rule } from "../../dsl/rule.ts";
 import { MAX_CHAIN_NAME_LENGTH } from "../../dsl/rule.ts";
-import { BUILTIN_TARGETS, KERNEL_CHAIN_NAMES } from "../../dsl/validate.ts";
+import { BUILTIN_TARGETS } from "../../dsl/targets.ts";
+import { KERNEL_CHAIN_NAMES } from "../../dsl/validate.ts";
 import {
   isKernelChain,
   isTableName,
