@@ -26,7 +26,7 @@ export * from "./src/cli/environment.ts";
 export * from "./src/cli/help.ts";
 export * from "./src/cli/policy_errors.ts";
 export * from "./src/cli/policy_files.ts";
-export * from "./src/cli/progress.ts";
+export * from "./src/policy/progress.ts";
 export * from "./src/cli/watchdog.ts";
 export * from "./src/cli/durable.ts";
 export * from "./src/cli/intent_file.ts";

@@ -25,43 +25,34 @@ export * from "./dsl/hash.ts";
 export * from "./dsl/match.ts";
 export * from "./dsl/ports.ts";
 export * from "./dsl/rule.ts";
-export * from "./src/runner.ts";
-export * from "./src/clock.ts";
-export * from "./src/errors.ts";
-export * from "./src/feature_source.ts";
-export * from "./src/kernel_chains.ts";
-export * from "./src/logger.ts";
-export * from "./src/metrics.ts";
-export * from "./src/placement.ts";
-export * from "./src/warnings.ts";
-export * from "./src/save_parser.ts";
+export * from "./src/host/runner.ts";
+export * from "./src/host/clock.ts";
+export * from "./src/engine/errors.ts";
+export * from "./src/host/feature_source.ts";
+export * from "./src/engine/kernel_chains.ts";
+export * from "./src/host/logger.ts";
+export * from "./src/engine/metrics.ts";
+export * from "./src/engine/placement.ts";
+export * from "./src/engine/warnings.ts";
+export * from "./src/engine/save_parser.ts";
 export {
   chainPrefixProblem,
   checkPrefixes,
   hashPrefixProblem,
   MAX_CHAIN_PREFIX_LENGTH,
-} from "./src/ownership.ts";
-export * from "./src/table.ts";
-export * from "./src/backend_detector.ts";
-export * from "./src/binaries.ts";
-export * from "./src/feature_detector.ts";
-export * from "./src/ipset_check.ts";
-export * from "./src/lock.ts";
-export * from "./src/metrics_text.ts";
-export * from "./src/policy.ts";
-export * from "./src/firewall.ts";
-export * from "./src/journal.ts";
-export * from "./src/snapshot.ts";
-export * from "./src/ts_export.ts";
-export * from "./src/yaml/errors.ts";
-export {
-  loadPolicyFile,
-  type LoadPolicyFileOptions,
-  type ParsePolicyOptions,
-  type SourcePosition,
-  sourcePositionOf,
-} from "./src/yaml/load.ts";
-export * from "./src/yaml/parse.ts";
-export * from "./src/yaml/save.ts";
-export * from "./src/plan_diff.ts";
-export * from "./src/iptables_commands.ts";
+} from "./src/engine/ownership.ts";
+export * from "./src/engine/table.ts";
+export * from "./src/host/backend_detector.ts";
+export * from "./src/host/binaries.ts";
+export * from "./src/host/iptables_variant.ts";
+export * from "./src/host/feature_detector.ts";
+export * from "./src/host/ipset_check.ts";
+export * from "./src/host/lock.ts";
+export * from "./src/engine/metrics_text.ts";
+export * from "./src/policy/policy.ts";
+export * from "./src/policy/firewall.ts";
+export * from "./src/policy/journal.ts";
+export * from "./src/policy/snapshot.ts";
+export * from "./src/policy/ts_export.ts";
+export * from "./src/policy/plan_diff.ts";
+export * from "./src/host/iptables_commands.ts";

@@ -29,7 +29,7 @@ export * from "./src/repl/completion.ts";
 export * from "./src/repl/desired_state.ts";
 export * from "./src/repl/evaluator.ts";
 export * from "./src/repl/history.ts";
-export * from "./src/repl/inspect.ts";
+export * from "./src/policy/describe.ts";
 export * from "./src/repl/keys.ts";
 export * from "./src/repl/line_buffer.ts";
 export * from "./src/repl/line_editor.ts";

@@ -6,4 +6,4 @@
  * @module
  */
 
-export * from "./src/fake_dataplane.ts";
+export * from "./src/fake/fake_dataplane.ts";

@@ -30,39 +30,9 @@ import {
   hex,
   UINT32_MAX,
 } from "./validate.ts";
+import type { RejectType } from "./reject_type.ts";
 
-/**
- * A REJECT type (`--reject-with`): the kernel's list for IPv4 and IPv6. The
- * family is checked when the rule is placed in a table.
- *
- * @example
- * ```ts
- * import { Reject, type RejectType } from "@rampart/iptables";
- * const type: RejectType = "tcp-reset";
- * console.log(Reject(type).toFragment()); // --jump REJECT --reject-with tcp-reset
- * ```
- */
-export type RejectType =
-  | "icmp-net-unreachable"
-  | "icmp-host-unreachable"
-  | "icmp-port-unreachable"
-  | "icmp-proto-unreachable"
-  | "icmp-net-prohibited"
-  | "icmp-host-prohibited"
-  | "icmp-admin-prohibited"
-  | "tcp-reset"
-  | "icmp6-no-route"
-  | "no-route"
-  | "icmp6-adm-prohibited"
-  | "adm-prohibited"
-  | "icmp6-addr-unreachable"
-  | "addr-unreach"
-  | "icmp6-port-unreachable"
-  | "port-unreach"
-  | "icmp6-policy-fail"
-  | "policy-fail"
-  | "icmp6-reject-route"
-  | "reject-route";
+export type { RejectType } from "./reject_type.ts";
 
 const NO_ARGS: readonly DslArg[] = Object.freeze([]);
 

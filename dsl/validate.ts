@@ -15,9 +15,10 @@
  *
  * @module
  */
-import type { RejectType } from "./actions.ts";
+import type { RejectType } from "./reject_type.ts";
 import { ADDR_TYPES } from "./addr_type.ts";
 import { invalid } from "./errors.ts";
+import { BUILTIN_TARGETS } from "./targets.ts";
 
 /** Throws a {@linkcode RuleError} for `field`. */
 export function fail(field: string, value: unknown, expected: string): never {
@@ -412,57 +413,6 @@ export function checkNatAddressRange(field: string, value: unknown): 4 | 6 {
 
 /** iptables' chain name limit (the kernel's 29 bytes with the NUL). */
 export const MAX_CHAIN_NAME = 28;
-
-/** Targets built into iptables or shipped as extensions (a chain may not share their names). */
-export const BUILTIN_TARGETS: ReadonlySet<string> = new Set([
-  "ACCEPT",
-  "DROP",
-  "QUEUE",
-  "RETURN",
-  // Every target extension in /usr/lib/*/xtables of iptables 1.8.9; `iptables-nft -N LOG`
-  // fails with "chain name may not clash with target name".
-  "AUDIT",
-  "CHECKSUM",
-  "CLASSIFY",
-  "CLUSTERIP",
-  "CONNMARK",
-  "CONNSECMARK",
-  "CT",
-  "DNAT",
-  "DNPT",
-  "DSCP",
-  "ECN",
-  "HL",
-  "HMARK",
-  "IDLETIMER",
-  "LED",
-  "LOG",
-  "MARK",
-  "MASQUERADE",
-  "MIRROR",
-  "NAT",
-  "NETMAP",
-  "NFLOG",
-  "NFQUEUE",
-  "NOTRACK",
-  "RATEEST",
-  "REDIRECT",
-  "REJECT",
-  "SAME",
-  "SECMARK",
-  "SET",
-  "SNAT",
-  "SNPT",
-  "SYNPROXY",
-  "TCPMSS",
-  "TCPOPTSTRIP",
-  "TEE",
-  "TOS",
-  "TPROXY",
-  "TRACE",
-  "TTL",
-  "ULOG",
-]);
 
 /** The kernel's built-in chains (hooks). */
 export const KERNEL_CHAIN_NAMES: ReadonlySet<string> = new Set([

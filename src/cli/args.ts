@@ -5,8 +5,9 @@
  */
 import { parseArgs } from "parse-args";
 import type { RuleIds } from "../../dsl/hash.ts";
-import { isTableName, type TableName } from "../kernel_chains.ts";
-import { chainPrefixProblem, hashPrefixProblem } from "../ownership.ts";
+import { isTableName, type TableName } from "../engine/kernel_chains.ts";
+import { chainPrefixProblem, hashPrefixProblem } from "../engine/ownership.ts";
+import type { IptablesVariant } from "../host/iptables_variant.ts";
 
 /** The CLI's commands. */
 export type CommandName =
@@ -75,7 +76,7 @@ export interface CliArgs {
   /** Tables from `--table` (repeatable); empty means all. */
   tables: TableName[];
   /** `--backend`. */
-  backend: "nft" | "legacy" | "auto";
+  backend: IptablesVariant | "auto";
   /** `--yes`: do not ask. */
   yes: boolean;
   /** `--confirm-timeout` in milliseconds. */

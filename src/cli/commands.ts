@@ -4,31 +4,31 @@
  * @module
  */
 import { RuleError } from "../../dsl/errors.ts";
-import { PrefixError } from "../errors.ts";
-import type { Logger } from "../logger.ts";
+import { PrefixError } from "../engine/errors.ts";
+import type { Logger } from "../host/logger.ts";
 import type { RuleIds } from "../../dsl/hash.ts";
-import { FeatureDetector } from "../feature_detector.ts";
+import { FeatureDetector } from "../host/feature_detector.ts";
 import {
   Firewall,
   type FirewallApplyResult,
   type FirewallOptions,
   type FirewallPlan,
   type TablePlanEntry,
-} from "../firewall.ts";
-import type { ApplyJournal } from "../journal.ts";
-import { TABLE_NAMES, type TableName } from "../kernel_chains.ts";
-import { diffTable, readKernelTable, renderDiff, type TableDiff } from "../plan_diff.ts";
+} from "../policy/firewall.ts";
+import type { ApplyJournal } from "../policy/journal.ts";
+import { TABLE_NAMES, type TableName } from "../engine/kernel_chains.ts";
+import { diffTable, readKernelTable, renderDiff, type TableDiff } from "../policy/plan_diff.ts";
 import {
   type FamilyTablePolicy,
   type IpFamily,
   type Policy,
   PolicyError,
   policyForFamily,
-} from "../policy.ts";
-import { describePolicy } from "../repl/inspect.ts";
-import { type Snapshot, snapshotFromJson, snapshotToJson } from "../snapshot.ts";
-import { policyToTypeScript } from "../ts_export.ts";
-import { type EngineWarning, warningKey } from "../warnings.ts";
+} from "../policy/policy.ts";
+import { describePolicy } from "../policy/describe.ts";
+import { type Snapshot, snapshotFromJson, snapshotToJson } from "../policy/snapshot.ts";
+import { policyToTypeScript } from "../policy/ts_export.ts";
+import { type EngineWarning, warningKey } from "../engine/warnings.ts";
 import { PolicyFileError } from "../yaml/errors.ts";
 import { type CliArgs, type CommandName, EXIT_CODES, parseCliArgs, UsageError } from "./args.ts";
 import { type CliEnvironment, denoCliEnvironment } from "./environment.ts";
@@ -36,16 +36,16 @@ import { helpText } from "./help.ts";
 import { isRuleError, locateRuleError } from "./policy_errors.ts";
 import { loadPolicyFiles, selectPolicy } from "./policy_files.ts";
 import { lockoutWarning, type PlannedDrop, plannedDrops } from "./lockout.ts";
-import { progressLine } from "./progress.ts";
+import { progressLine } from "../policy/progress.ts";
 import { warningJson, warningLine } from "./warnings.ts";
 import { removeDurable, writeDurable } from "./durable.ts";
 import { FileApplyJournal, type IntentRecord, readIntentRecord } from "./intent_file.ts";
 import { type TargetFiles, targetFiles } from "./state_dir.ts";
 import { lockTarget, TargetBusyError, type TargetLock } from "./target_lock.ts";
 import { ReadReuse } from "./read_reuse.ts";
-import type { CommandRunner } from "../runner.ts";
-import { SharedReads } from "../shared_reads.ts";
-import type { BackendDetector } from "../table.ts";
+import type { CommandRunner } from "../host/runner.ts";
+import { SharedReads } from "../engine/shared_reads.ts";
+import type { BackendDetector } from "../engine/table.ts";
 import { familyHint, prefetchReads } from "./prefetch.ts";
 import {
   inspectTarget,

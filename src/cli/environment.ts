@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type CommandRunner, DenoCommandRunner } from "../runner.ts";
+import { type CommandRunner, DenoCommandRunner } from "../host/runner.ts";
 import type { ArmWatchdogOptions } from "./watchdog.ts";
 
 /** The CLI's view of its process. */

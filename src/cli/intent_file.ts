@@ -11,8 +11,8 @@
  *
  * @module
  */
-import type { ApplyIntent, ApplyJournal, IntentTable } from "../journal.ts";
-import { snapshotFromJson } from "../snapshot.ts";
+import type { ApplyIntent, ApplyJournal, IntentTable } from "../policy/journal.ts";
+import { snapshotFromJson } from "../policy/snapshot.ts";
 import { appendDurable, removeDurable, writeDurable } from "./durable.ts";
 
 /** An intent record read back from its file. */

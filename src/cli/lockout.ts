@@ -13,7 +13,7 @@
  */
 import type { Rule } from "../../dsl/rule.ts";
 import { isReferrer } from "../../dsl/action.ts";
-import { type IpFamily, type Policy, policyForFamily } from "../policy.ts";
+import { type IpFamily, type Policy, policyForFamily } from "../policy/policy.ts";
 
 /** One table's planned script (as `Firewall.plan()` returns it). */
 export interface PlannedTable {

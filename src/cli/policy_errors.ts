@@ -8,13 +8,13 @@
  * @module
  */
 import { isReferrer } from "../../dsl/action.ts";
-import { ChainLoopError, DanglingReferenceError, PlacementError } from "../errors.ts";
-import { MissingIpSetError } from "../ipset_check.ts";
-import type { TableName } from "../kernel_chains.ts";
-import type { IpFamily, Policy, PolicyRule, TablePolicy } from "../policy.ts";
+import { ChainLoopError, DanglingReferenceError, PlacementError } from "../engine/errors.ts";
+import { MissingIpSetError } from "../host/ipset_check.ts";
+import type { TableName } from "../engine/kernel_chains.ts";
+import type { IpFamily, Policy, PolicyRule, TablePolicy } from "../policy/policy.ts";
 import { PolicyFileError } from "../yaml/errors.ts";
 import { sourcePositionOf } from "../yaml/load.ts";
-import { closest } from "../yaml/schema.ts";
+import { closest } from "../../dsl/rule_schema.ts";
 
 function applies(item: { ipVersion?: IpFamily }, v: IpFamily): boolean {
   return item.ipVersion === undefined || item.ipVersion === v;
@@ -52,7 +52,7 @@ function located(
  *
  * @example
  * ```ts
- * import { parsePolicy, PolicyFileError } from "@rampart/iptables";
+ * import { parsePolicy, PolicyFileError } from "@rampart/iptables/yaml";
  * import { checkJumpTargets } from "@rampart/iptables/cli";
  * const text = "tables:\n  filter:\n    kernelChains:\n      INPUT:\n        insert:\n          - jump: rp-dorp\n    chains:\n      rp-drop: []\n";
  * try {

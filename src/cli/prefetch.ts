@@ -8,11 +8,11 @@
  *
  * @module
  */
-import { autoDetectBackend } from "../backend_detector.ts";
-import type { IpFamily } from "../policy.ts";
-import type { SharedReads } from "../shared_reads.ts";
-import type { Backend, BackendDetector } from "../table.ts";
-import type { Logger } from "../logger.ts";
+import { autoDetectBackend } from "../host/backend_detector.ts";
+import type { IpFamily } from "../policy/policy.ts";
+import type { SharedReads } from "../engine/shared_reads.ts";
+import type { Backend, BackendDetector } from "../engine/table.ts";
+import type { Logger } from "../host/logger.ts";
 
 const TOP_FAMILY = /^family:[ \t]*(["']?)(ipv4|ipv6|both)\1[ \t]*(?:#.*)?$/im;
 

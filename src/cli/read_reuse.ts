@@ -12,8 +12,8 @@
  *
  * @module
  */
-import type { CommandResult, CommandRunner, RunOptions } from "../runner.ts";
-import { readsOnly } from "../shared_reads.ts";
+import type { CommandResult, CommandRunner, RunOptions } from "../host/runner.ts";
+import { readsOnly } from "../engine/shared_reads.ts";
 
 /**
  * A runner that serves a repeated `*-save` command (same binary, same

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import type { IpFamily, Policy, PolicyRule } from "../policy.ts";
+import type { IpFamily, Policy, PolicyRule } from "../policy/policy.ts";
 import { type SourcePosition, sourcePositionOf } from "../yaml/load.ts";
-import type { EngineWarning } from "../warnings.ts";
+import type { EngineWarning } from "../engine/warnings.ts";
 
 function appliesTo(item: { ipVersion?: IpFamily }, ipVersion: IpFamily): boolean {
   return item.ipVersion === undefined || item.ipVersion === ipVersion;

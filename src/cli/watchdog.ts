@@ -38,6 +38,7 @@
 import { createExclusive, pathExists, removeDurable, writeDurable } from "./durable.ts";
 import { targetFiles } from "./state_dir.ts";
 import { isTargetLocked, lockTarget, type TargetLock } from "./target_lock.ts";
+import type { IptablesVariant } from "../host/iptables_variant.ts";
 
 /** What the watchdog needs to rebuild the firewall and restore the snapshot. */
 export interface WatchdogConfig {
@@ -46,7 +47,7 @@ export interface WatchdogConfig {
   /** Options of the `Firewall` to restore through. */
   firewall: {
     netns?: string;
-    backend: "nft" | "legacy" | "auto";
+    backend: IptablesVariant | "auto";
     hashPrefix: string;
     chainPrefixes: string[];
     insertMode: "insert" | "append";

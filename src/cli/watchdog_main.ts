@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { DenoCommandRunner } from "../runner.ts";
-import { restoreSnapshotTable, snapshotFromJson } from "../snapshot.ts";
+import { DenoCommandRunner } from "../host/runner.ts";
+import { restoreSnapshotTable, snapshotFromJson } from "../policy/snapshot.ts";
 import { describeIntentRecord, readIntentRecord } from "./intent_file.ts";
 import { targetFiles } from "./state_dir.ts";
 import { runWatchdog, type WatchdogConfig, watchdogLogPath } from "./watchdog.ts";

@@ -18,15 +18,16 @@ import {
   REJECT_TYPES_V6,
   TCP_FLAGS,
 } from "./tables.ts";
-import { BUILTIN_TARGETS } from "../../dsl/validate.ts";
-import { saveString } from "../tokenize.ts";
+import { BUILTIN_TARGETS } from "../../dsl/targets.ts";
+import { saveString } from "../engine/tokenize.ts";
+import type { IptablesVariant } from "../host/iptables_variant.ts";
 
 /** Which family and backend a rule is parsed for. */
 export interface NormaliseContext {
   /** 4 or 6. */
   ipVersion: 4 | 6;
   /** The backend whose iptables-save output is emulated. */
-  backend: "nft" | "legacy";
+  backend: IptablesVariant;
   /** The table and chain the rule is added to, for iptables' checks by name (omitted: none). */
   where?: { table: string; chain: string };
 }

@@ -6,6 +6,7 @@
  */
 import { ADDR_TYPES_V6, type AddrType } from "../../dsl/addr_type.ts";
 import { limitParams, type ParsedRule } from "./normalise.ts";
+import type { IptablesVariant } from "../host/iptables_variant.ts";
 
 /** The four iptables tables. */
 export type FakeTableName = "filter" | "nat" | "mangle" | "raw";
@@ -136,7 +137,7 @@ const TARGET_HOOKS: Record<string, readonly string[]> = {
 export function kernelRuleCheck(
   table: FakeTableName,
   rule: ParsedRule,
-  backend: "nft" | "legacy",
+  backend: IptablesVariant,
   ipVersion: 4 | 6 = 4,
 ): string | undefined {
   const t = rule.target;

@@ -5,8 +5,8 @@
  * @module
  */
 import { renderAppend, type Rule } from "../../dsl/rule.ts";
-import type { Firewall } from "../firewall.ts";
-import { KERNEL_CHAINS, TABLE_NAMES, type TableName } from "../kernel_chains.ts";
+import type { Firewall } from "../policy/firewall.ts";
+import { KERNEL_CHAINS, TABLE_NAMES, type TableName } from "../engine/kernel_chains.ts";
 import type {
   ChainPolicy,
   IpFamily,
@@ -14,8 +14,8 @@ import type {
   PolicyChain,
   PolicyRule,
   TablePolicy,
-} from "../policy.ts";
-import type { Table } from "../table.ts";
+} from "../policy/policy.ts";
+import type { Table } from "../engine/table.ts";
 
 function tagged(rule: Rule, ipVersion: IpFamily): PolicyRule {
   return { ...rule, ipVersion };

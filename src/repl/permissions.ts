@@ -3,7 +3,8 @@
  *
  * @module
  */
-import type { CommandResult, CommandRunner, RunOptions } from "../runner.ts";
+import type { CommandResult, CommandRunner, RunOptions } from "../host/runner.ts";
+import type { IptablesVariant } from "../host/iptables_variant.ts";
 
 /** The operator (or `--no-prompt`) refused to let Rampart run a binary. */
 export class RunPermissionError extends Error {
@@ -30,7 +31,7 @@ export interface RequiredBinariesOptions {
   /** The families. */
   ipVersions: readonly (4 | 6)[];
   /** The backend in use. */
-  backend: "nft" | "legacy";
+  backend: IptablesVariant;
   /** `save` to read, `restore` to write. */
   ops: readonly ("save" | "restore")[];
   /** With a namespace, only `ip` runs (`ip netns exec …`). */

@@ -6,26 +6,33 @@
  * @module
  */
 import * as rampart from "../../mod.ts";
+import * as rampartYaml from "../../yaml.ts";
 import type { Action } from "../../dsl/action.ts";
 import { MatchCriteria } from "../../dsl/match.ts";
 import type { RuleIds } from "../../dsl/hash.ts";
 import type { Chain, Rule } from "../../dsl/rule.ts";
-import { Firewall } from "../firewall.ts";
-import { isTableName, TABLE_NAMES, type TableName } from "../kernel_chains.ts";
-import type { IpFamily } from "../policy.ts";
-import { diffTable, readKernelTable, renderDiff, type TableDiff } from "../plan_diff.ts";
-import { emptyPolicy, type FamilyTablePolicy, type Policy, policyForFamily } from "../policy.ts";
-import { type CommandRunner, DenoCommandRunner } from "../runner.ts";
-import type { Snapshot } from "../snapshot.ts";
-import type { Table } from "../table.ts";
-import { policyToTypeScript } from "../ts_export.ts";
+import { Firewall } from "../policy/firewall.ts";
+import { isTableName, TABLE_NAMES, type TableName } from "../engine/kernel_chains.ts";
+import type { IpFamily } from "../policy/policy.ts";
+import { diffTable, readKernelTable, renderDiff, type TableDiff } from "../policy/plan_diff.ts";
+import {
+  emptyPolicy,
+  type FamilyTablePolicy,
+  type Policy,
+  policyForFamily,
+} from "../policy/policy.ts";
+import { type CommandRunner, DenoCommandRunner } from "../host/runner.ts";
+import type { Snapshot } from "../policy/snapshot.ts";
+import type { Table } from "../engine/table.ts";
+import { policyToTypeScript } from "../policy/ts_export.ts";
 import { loadPolicyFile } from "../yaml/load.ts";
 import { savePolicyFile } from "../yaml/save.ts";
 import { Evaluator, isIncomplete } from "./evaluator.ts";
-import { describePolicy, describeValue, isAction, isRule } from "./inspect.ts";
+import { describePolicy, describeValue, isAction, isRule } from "../policy/describe.ts";
 import { PermissionRunner, requiredBinaries } from "./permissions.ts";
 import { desiredPolicy } from "./desired_state.ts";
-import { progressLine } from "../cli/progress.ts";
+import { progressLine } from "../policy/progress.ts";
+import type { IptablesVariant } from "../host/iptables_variant.ts";
 
 /** How a session talks to the operator. */
 export interface ReplIo {
@@ -42,7 +49,7 @@ export interface ReplSessionOptions {
   /** Start in this network namespace (`undefined`: the host). */
   netns?: string | undefined;
   /** The iptables backend. @default {"auto"} */
-  backend?: "nft" | "legacy" | "auto";
+  backend?: IptablesVariant | "auto";
   /** Prefix of rule-ID comments. @default {"rampart:"} */
   hashPrefix?: string;
   /** Prefixes of owned chains. @default {["rp-"]} */
@@ -239,7 +246,9 @@ export class ReplSession {
     this.#ruleIds = options.ruleIds;
     this.#setTarget(options.netns, emptyPolicy());
     const scope: Record<string, unknown> = {};
-    for (const [name, value] of Object.entries(rampart)) scope[name] = value;
+    for (const namespace of [rampart, rampartYaml]) {
+      for (const [name, value] of Object.entries(namespace)) scope[name] = value;
+    }
     scope.chain = chain;
     scope.rule = rule;
     scope.table = (name: string, ipVersion: 4 | 6 = 4) => this.#table(name, ipVersion);

@@ -27,7 +27,7 @@ export interface PolicyFileErrorOptions {
  *
  * @example Reporting a bad port
  * ```ts
- * import { parsePolicy, PolicyFileError } from "@rampart/iptables";
+ * import { parsePolicy, PolicyFileError } from "@rampart/iptables/yaml";
  * const text = "tables:\n  filter:\n    chains:\n      rp-in:\n        - protocol: tcp\n          destPorts: [70000]\n          action: accept\n";
  * try {
  *   parsePolicy(text, { file: "rules.yaml" });

@@ -9,7 +9,7 @@
  * collection) that spans lines, keys that are not plain strings under the
  * YAML 1.2 core schema, nesting deeper than 32 levels, and anything js-yaml
  * 4 rejects (duplicate keys, a second document, …). The differential test
- * in `tests/tools/yaml_fast_test.ts` compares the two parsers on every test
+ * in `tests/yaml/yaml_fast_test.ts` compares the two parsers on every test
  * file and thousands of mutations of them.
  *
  * @module

@@ -9,8 +9,13 @@ import * as DslActions from "../../dsl/actions.ts";
 import type { RuleIds } from "../../dsl/hash.ts";
 import { Match, type MatchCriteria } from "../../dsl/match.ts";
 import { commentProblem } from "../../dsl/rule.ts";
-import { isKernelChain, isTableName, KERNEL_CHAINS, type TableName } from "../kernel_chains.ts";
-import { policyRecordChain } from "../policy_record.ts";
+import {
+  isKernelChain,
+  isTableName,
+  KERNEL_CHAINS,
+  type TableName,
+} from "../engine/kernel_chains.ts";
+import { policyRecordChain } from "../engine/policy_record.ts";
 import {
   chainNameProblem,
   type ChainPolicy,
@@ -21,7 +26,7 @@ import {
   type PolicyRule,
   type TablePolicy,
   validatePolicy,
-} from "../policy.ts";
+} from "../policy/policy.ts";
 import {
   linePos,
   type NodeKind,
@@ -46,7 +51,7 @@ import {
   TABLE_KEYS,
   takesNoArgs,
   TOP_KEYS,
-} from "./schema.ts";
+} from "../../dsl/rule_schema.ts";
 
 export { PolicyFileError } from "./errors.ts";
 
@@ -138,7 +143,7 @@ interface YamlTree {
  *
  * @example
  * ```ts
- * import { parsePolicy, sourcePositionOf } from "@rampart/iptables";
+ * import { parsePolicy, sourcePositionOf } from "@rampart/iptables/yaml";
  * const policy = parsePolicy("tables:\n  filter:\n    kernelChains:\n      INPUT:\n        insert:\n          - action: accept\n", { file: "a.yaml" });
  * const rule = policy.tables[0]!.insertions.INPUT![0]!;
  * console.log(sourcePositionOf(rule)); // { file: "a.yaml", line: 6, column: 13, field: "tables.filter.kernelChains.INPUT.insert[0]" }
@@ -1136,7 +1141,7 @@ export interface LoadPolicyFileOptions {
  *
  * @example
  * ```ts ignore
- * import { loadPolicyFile } from "@rampart/iptables";
+ * import { loadPolicyFile } from "@rampart/iptables/yaml";
  * const policy = await loadPolicyFile("examples/rules.yaml");
  * console.log(policy.tables.map((t) => t.table));
  * ```

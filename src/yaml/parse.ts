@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Policy } from "../policy.ts";
+import type { Policy } from "../policy/policy.ts";
 import { type ParsePolicyOptions, policyFromText } from "./load.ts";
 import { describeSyntaxError } from "./syntax_errors.ts";
 
@@ -19,7 +19,7 @@ import { describeSyntaxError } from "./syntax_errors.ts";
  *
  * @example
  * ```ts
- * import { parsePolicy } from "@rampart/iptables";
+ * import { parsePolicy } from "@rampart/iptables/yaml";
  * const policy = parsePolicy(`
  * tables:
  *   filter:

@@ -9,15 +9,15 @@ import type { Action, DslArg } from "../../dsl/action.ts";
 import { RuleError } from "../../dsl/errors.ts";
 import type { MatchClause } from "../../dsl/match.ts";
 import { commentProblem, ruleComments } from "../../dsl/rule.ts";
-import { KERNEL_CHAINS } from "../kernel_chains.ts";
-import type { IpFamily, Policy, PolicyRule, TablePolicy } from "../policy.ts";
+import { KERNEL_CHAINS } from "../engine/kernel_chains.ts";
+import type { IpFamily, Policy, PolicyRule, TablePolicy } from "../policy/policy.ts";
 import {
   ACTION_SPECS_BY_KIND,
   type CallSpec,
   MATCH_SPECS,
   type ParamSpec,
   takesNoArgs,
-} from "./schema.ts";
+} from "../../dsl/rule_schema.ts";
 
 /** Options of {@linkcode stringifyPolicy}. */
 export interface StringifyPolicyOptions {
@@ -200,7 +200,8 @@ function plain(arg: DslArg): unknown {
  *
  * @example
  * ```ts
- * import { Accept, Match, stringifyPolicy, tablePolicy } from "@rampart/iptables";
+ * import { Accept, Match, tablePolicy } from "@rampart/iptables";
+ * import { stringifyPolicy } from "@rampart/iptables/yaml";
  * const text = stringifyPolicy({
  *   ipVersions: [4, 6],
  *   tables: [tablePolicy("filter", {
@@ -248,7 +249,8 @@ export function stringifyPolicy(policy: Policy, options: StringifyPolicyOptions 
  *
  * @example
  * ```ts ignore
- * import { emptyPolicy, savePolicyFile } from "@rampart/iptables";
+ * import { emptyPolicy } from "@rampart/iptables";
+ * import { savePolicyFile } from "@rampart/iptables/yaml";
  * await savePolicyFile("/tmp/rules.yaml", emptyPolicy());
  * ```
  */

@@ -1,5 +1,5 @@
 import assert from "assert";
-import { diffIds, diffIdsAtEnds, type EditBlock } from "../../src/edit_script.ts";
+import { diffIds, diffIdsAtEnds, type EditBlock } from "../../src/engine/edit_script.ts";
 
 /** Applies the runs to `prev` (using `cur` for the new IDs); returns the result and IDs kept. */
 function apply(prev: string[], cur: string[], blocks: EditBlock[]): [string[], number] {

@@ -8,8 +8,13 @@ import {
   Match,
   type Rule,
 } from "../../mod.ts";
-import { type HashedRules, type PlanInput, planTable, streamTablePlan } from "../../src/planner.ts";
-import { type DataplaneState, OLD_INSERT_RULE } from "../../src/save_parser.ts";
+import {
+  type HashedRules,
+  type PlanInput,
+  planTable,
+  streamTablePlan,
+} from "../../src/engine/planner.ts";
+import { type DataplaneState, OLD_INSERT_RULE } from "../../src/engine/save_parser.ts";
 
 function hashed(chain: string, rules: Rule[]): HashedRules {
   return { rules, hashes: calculateRuleHashes(chain, rules) };

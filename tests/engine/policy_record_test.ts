@@ -1,6 +1,6 @@
 /**
- * Chain policies owned like rules (`src/policy_record.ts`) and the warning
- * about the other backend (`src/other_backend.ts`), on the fake dataplane.
+ * Chain policies owned like rules (`src/engine/policy_record.ts`) and the warning
+ * about the other backend (`src/host/other_backend.ts`), on the fake dataplane.
  */
 import assert from "assert";
 import {
@@ -18,7 +18,11 @@ import {
   tablePolicy,
 } from "../../mod.ts";
 import { FakeDataplane } from "../../testing.ts";
-import { planPolicies, policyRecordRules, readPolicyRecord } from "../../src/policy_record.ts";
+import {
+  planPolicies,
+  policyRecordRules,
+  readPolicyRecord,
+} from "../../src/engine/policy_record.ts";
 
 const FEATURES = {
   getFeatures: () => Promise.resolve({ nftPositionalEdits: true }),

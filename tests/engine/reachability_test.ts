@@ -11,7 +11,7 @@ import {
   Jump,
   type Rule,
 } from "../../mod.ts";
-import { computeReachability, type OwnedJump, ownedJumps } from "../../src/reachability.ts";
+import { computeReachability, type OwnedJump, ownedJumps } from "../../src/engine/reachability.ts";
 
 const isOwned = (c: string) => c.startsWith("rp-");
 

@@ -1,7 +1,7 @@
 import assert from "assert";
-import { BackendConflictError, detectBackend } from "../../src/backend_detector.ts";
-import { TableConfigError } from "../../src/errors.ts";
-import type { CommandResult } from "../../src/runner.ts";
+import { BackendConflictError, detectBackend } from "../../src/host/backend_detector.ts";
+import { TableConfigError } from "../../src/engine/errors.ts";
+import type { CommandResult } from "../../src/host/runner.ts";
 import { CollectingLogger, ok, ScriptedRunner } from "./scripted_runner.ts";
 
 const lookPathAll = (name: string) => Promise.resolve(`/usr/sbin/${name}`);

@@ -1,5 +1,5 @@
 import assert from "assert";
-import { BinaryNotFoundError, defaultLookPath, findBestBinary } from "../../src/binaries.ts";
+import { BinaryNotFoundError, defaultLookPath, findBestBinary } from "../../src/host/binaries.ts";
 
 function lookPathOf(names: string[]) {
   const set = new Set(names);

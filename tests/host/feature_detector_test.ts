@@ -1,6 +1,6 @@
 import assert from "assert";
 import type { Features } from "../../dsl/features.ts";
-import { FeatureDetector } from "../../src/feature_detector.ts";
+import { FeatureDetector } from "../../src/host/feature_detector.ts";
 import { CollectingLogger, ok, ScriptedRunner } from "./scripted_runner.ts";
 
 /** A detector whose `iptables --version` prints `ipt` and whose /proc/version is `kernel`; "error" fails. */

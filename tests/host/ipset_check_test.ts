@@ -9,7 +9,7 @@ import {
   ipSetNames,
   listIpSets,
   MissingIpSetError,
-} from "../../src/ipset_check.ts";
+} from "../../src/host/ipset_check.ts";
 import { ok, ScriptedRunner } from "./scripted_runner.ts";
 
 const METHODS: [string, string][] = [

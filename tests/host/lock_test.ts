@@ -7,7 +7,7 @@ import {
   LockTimeoutError,
   restoreLockArgs,
   SharedLock,
-} from "../../src/lock.ts";
+} from "../../src/host/lock.ts";
 
 // --- SharedLock (the reference's lock_test.go "SharedLock" table) ---
 

@@ -9,11 +9,11 @@ import {
   BackendConflictError,
   detectBackend,
   readFileWithRunner,
-} from "../../src/backend_detector.ts";
-import { FeatureDetector } from "../../src/feature_detector.ts";
-import { assertIpSetsExist, checkIpSets, MissingIpSetError } from "../../src/ipset_check.ts";
-import { grabIptablesLocks, LockTimeoutError } from "../../src/lock.ts";
-import { DenoCommandRunner } from "../../src/runner.ts";
+} from "../../src/host/backend_detector.ts";
+import { FeatureDetector } from "../../src/host/feature_detector.ts";
+import { assertIpSetsExist, checkIpSets, MissingIpSetError } from "../../src/host/ipset_check.ts";
+import { grabIptablesLocks, LockTimeoutError } from "../../src/host/lock.ts";
+import { DenoCommandRunner } from "../../src/host/runner.ts";
 import { kernelTest } from "../kernel/netns.ts";
 
 async function mustRun(runner: DenoCommandRunner, cmd: string, args: string[], stdin?: string) {

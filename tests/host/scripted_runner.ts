@@ -3,8 +3,8 @@
  *
  * @module
  */
-import type { LogFields, Logger, LogLevel } from "../../src/logger.ts";
-import type { CommandResult, CommandRunner } from "../../src/runner.ts";
+import type { LogFields, Logger, LogLevel } from "../../src/host/logger.ts";
+import type { CommandResult, CommandRunner } from "../../src/host/runner.ts";
 
 /** A response: a result, or a function of the arguments. */
 export type Script = Record<

@@ -1,5 +1,5 @@
 import assert from "assert";
-import { compareVersions, parseVersion } from "../../src/version.ts";
+import { compareVersions, parseVersion } from "../../src/host/version.ts";
 
 Deno.test("parseVersion splits on . and - into at most four integers", () => {
   assert.deepEqual(parseVersion("1.8.9"), [1, 8, 9]);

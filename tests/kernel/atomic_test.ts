@@ -21,7 +21,7 @@ import {
   RuleError,
   type Table,
 } from "../../mod.ts";
-import { MissingIpSetError } from "../../src/ipset_check.ts";
+import { MissingIpSetError } from "../../src/host/ipset_check.ts";
 import {
   chainIds,
   kernelTable,

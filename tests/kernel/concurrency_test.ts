@@ -14,8 +14,8 @@ import {
   Match,
   type Rule,
 } from "../../mod.ts";
-import { FeatureDetector } from "../../src/feature_detector.ts";
-import { DenoCommandRunner } from "../../src/runner.ts";
+import { FeatureDetector } from "../../src/host/feature_detector.ts";
+import { DenoCommandRunner } from "../../src/host/runner.ts";
 import {
   binary,
   chainIds,

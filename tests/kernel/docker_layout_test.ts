@@ -13,7 +13,8 @@
  * for byte, counters included; `remove` takes ours away and leaves theirs.
  */
 import assert from "assert";
-import { Firewall, loadPolicyFile } from "../../mod.ts";
+import { Firewall } from "../../mod.ts";
+import { loadPolicyFile } from "../../yaml.ts";
 import { FakeDataplane } from "../../testing.ts";
 import { BACKENDS, binary, kernelTest, nsExec, saveTable, type Variant } from "./netns.ts";
 

@@ -15,8 +15,8 @@ import {
   RestoreError,
   type RunOptions,
 } from "../../mod.ts";
-import { DenoCommandRunner } from "../../src/runner.ts";
-import { IncompatibleTableError } from "../../src/save_parser.ts";
+import { DenoCommandRunner } from "../../src/host/runner.ts";
+import { IncompatibleTableError } from "../../src/engine/save_parser.ts";
 import {
   chainLines,
   kernelTable,

@@ -14,9 +14,9 @@ import {
   Return,
   type Rule,
 } from "../../mod.ts";
-import { FeatureDetector } from "../../src/feature_detector.ts";
+import { FeatureDetector } from "../../src/host/feature_detector.ts";
 import { prng } from "../fixtures/neighbours.ts";
-import { DenoCommandRunner } from "../../src/runner.ts";
+import { DenoCommandRunner } from "../../src/host/runner.ts";
 import {
   chainIds,
   chainLinesWithCounters,

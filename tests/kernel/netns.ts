@@ -6,9 +6,9 @@
  * When the kernel tests cannot run (not root, no `ip`/iptables), they are
  * reported loudly; with `CI=true` they fail instead of being skipped.
  */
-import { DenoCommandRunner } from "../../src/runner.ts";
-import { Table, type TableOptions } from "../../src/table.ts";
-import type { TableName } from "../../src/kernel_chains.ts";
+import { DenoCommandRunner } from "../../src/host/runner.ts";
+import { Table, type TableOptions } from "../../src/engine/table.ts";
+import type { TableName } from "../../src/engine/kernel_chains.ts";
 
 let availability: { ok: boolean; reason: string } | undefined;
 let warned = false;

@@ -28,8 +28,8 @@ import {
   Snat,
   type Table,
 } from "../../mod.ts";
-import { FeatureDetector } from "../../src/feature_detector.ts";
-import { DenoCommandRunner } from "../../src/runner.ts";
+import { FeatureDetector } from "../../src/host/feature_detector.ts";
+import { DenoCommandRunner } from "../../src/host/runner.ts";
 import {
   chainIds,
   chainLines,

@@ -48,10 +48,10 @@ import {
   Table,
 } from "../../mod.ts";
 import { FakeDataplane } from "../../testing.ts";
-import { FeatureDetector } from "../../src/feature_detector.ts";
-import { staticFeatures } from "../../src/feature_source.ts";
-import { KERNEL_CHAINS, type TableName } from "../../src/kernel_chains.ts";
-import { DenoCommandRunner } from "../../src/runner.ts";
+import { FeatureDetector } from "../../src/host/feature_detector.ts";
+import { staticFeatures } from "../../src/host/feature_source.ts";
+import { KERNEL_CHAINS, type TableName } from "../../src/engine/kernel_chains.ts";
+import { DenoCommandRunner } from "../../src/host/runner.ts";
 import {
   kernelTable,
   kernelTest,
