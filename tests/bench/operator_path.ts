@@ -1,7 +1,9 @@
 /**
  * Measurement 8: the operator's path as whole processes. Every run of
- * `rampart` is a new `deno run -A cli.ts …` process (Deno start-up, module
- * loading and the YAML file included), started inside the namespace with
+ * `rampart` is a new `deno run -A --v8-flags=… cli.ts …` process (the V8
+ * flags of `deno task cli` and of the installed command, from
+ * `src/cli/v8_flags.ts`; Deno start-up, module loading and the YAML file
+ * included), started inside the namespace with
  * `ip netns exec` as an operator (or a config-management tool) runs it on a
  * host; its peer is a whole `ferm` process on the same rules (legacy), or the
  * raw `iptables-nft-save` + `iptables-nft-restore` processes of the same
@@ -13,6 +15,7 @@
  */
 import { median, ms, pair, withBenchNetns } from "./harness.ts";
 import { fermConfig, yamlPolicy } from "./workload.ts";
+import { RAMPART_V8_FLAGS } from "../../src/cli/v8_flags.ts";
 
 /** One row of the results table (as `run.ts` prints it). */
 export interface OperatorRow {
@@ -92,6 +95,7 @@ function rampart(netns: string, stateDir: string, args: string[]): Promise<Run> 
   return whole(netns, Deno.execPath(), [
     "run",
     "-A",
+    `--v8-flags=${RAMPART_V8_FLAGS}`,
     `--config=${CONFIG}`,
     CLI,
     ...args,
