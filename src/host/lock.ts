@@ -101,15 +101,19 @@ export class LockTimeoutError extends Error {
  *
  * @example Taking a private lock (never the host's /run/xtables.lock in tests)
  * ```ts
- * import { grabIptablesLocks } from "@rampart/iptables";
+ * import assert from "node:assert/strict";
+ * import { grabIptablesLocks, LockTimeoutError } from "@rampart/iptables";
  * const lockFilePath = await Deno.makeTempFile();
- * const locker = await grabIptablesLocks({
+ * const options = {
  *   lockFilePath,
  *   socketName: `@rampart-doc-${crypto.randomUUID()}`,
  *   timeoutMs: 1_000,
  *   probeIntervalMs: 10,
- * });
+ * };
+ * const locker = await grabIptablesLocks(options);
+ * await assert.rejects(grabIptablesLocks({ ...options, timeoutMs: 50 }), LockTimeoutError); // held
  * locker.close();
+ * (await grabIptablesLocks(options)).close(); // free again
  * await Deno.remove(lockFilePath);
  * ```
  */

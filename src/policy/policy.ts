@@ -271,8 +271,10 @@ function fail(path: string, value: unknown, message: string): never {
  *
  * @example
  * ```ts
- * import { emptyPolicy, validatePolicy } from "@rampart/iptables";
+ * import assert from "node:assert/strict";
+ * import { emptyPolicy, PolicyError, validatePolicy } from "@rampart/iptables";
  * validatePolicy(emptyPolicy()); // fine
+ * assert.throws(() => validatePolicy({ ipVersions: [5 as 4], tables: [] }), PolicyError);
  * ```
  */
 export function validatePolicy(policy: Policy, options: ValidatePolicyOptions = {}): void {
