@@ -220,9 +220,20 @@ export function findMissingIpSetRule(
  *
  * @example
  * ```ts
- * import { assertIpSetsExist, type CommandRunner } from "@rampart/iptables";
- * const runner: CommandRunner = { run: () => Promise.resolve({ code: 0, stdout: "", stderr: "" }) };
+ * import assert from "node:assert/strict";
+ * import { assertIpSetsExist, type CommandRunner, Match, MissingIpSetError } from "@rampart/iptables";
+ * const calls: string[] = [];
+ * const runner: CommandRunner = {
+ *   run: (cmd, args) => {
+ *     calls.push([cmd, ...args].join(" "));
+ *     return Promise.resolve({ code: 0, stdout: "rp-a\n", stderr: "" });
+ *   },
+ * };
  * await assertIpSetsExist([{ name: "rp-input", rules: [] }], { runner }); // no sets named: nothing runs
+ * assert.deepEqual(calls, []);
+ * const rules = [{ match: Match().sourceIpSet("rp-b") }];
+ * await assert.rejects(assertIpSetsExist([{ name: "rp-input", rules }], { runner }), MissingIpSetError);
+ * assert.deepEqual(calls, ["ipset list -n"]);
  * ```
  */
 export async function assertIpSetsExist(
