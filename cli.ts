@@ -11,9 +11,27 @@
  * 4 invalid policy file.
  *
  * @example Planning in a namespace
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { runCli } from "@rampart/iptables/cli";
- * const code = await runCli(["plan", "examples/rules.yaml", "--netns", "lab"]);
+ * import { FakeDataplane } from "@rampart/iptables/testing";
+ * // runCli(["plan", "rules.yaml", "--netns", "lab"]) runs it in network namespace "lab"; here the
+ * // second argument puts the in-memory FakeDataplane where the kernel would be.
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(
+ *   `${dir}/rules.yaml`,
+ *   "family: ipv4\ntables:\n  filter:\n    kernelChains:\n      INPUT:\n" +
+ *     "        insert: [{protocol: tcp, destPorts: [22], action: accept}]\n",
+ * );
+ * let out = "";
+ * const code = await runCli(["plan", `${dir}/rules.yaml`, "--netns", "lab", "--backend", "nft"], {
+ *   stdout: (text) => void (out += text), stderr: () => {}, interactive: false, stdoutIsTerminal: false,
+ *   ask: () => Promise.resolve(undefined), runnerFor: () => new FakeDataplane().runner,
+ *   env: (name) => name === "RAMPART_STATE_DIR" ? dir : undefined, uid: 0,
+ * });
+ * assert.equal(code, 0);
+ * assert.match(out, /^-I INPUT -m comment --comment "rampart:[\w-]{16}" -p tcp .* --jump ACCEPT$/m);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  *
  * @module

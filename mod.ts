@@ -8,10 +8,13 @@
  *
  * @example Rendering a rule
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Accept, Match, renderAppend } from "@rampart/iptables";
  * const rule = { match: Match().protocol("tcp").destPorts(80, 443), action: Accept() };
- * console.log(renderAppend(rule, "rp-input"));
- * // -A rp-input -p tcp -m multiport --destination-ports 80,443 --jump ACCEPT
+ * assert.equal(
+ *   renderAppend(rule, "rp-input"),
+ *   "-A rp-input -p tcp -m multiport --destination-ports 80,443 --jump ACCEPT",
+ * );
  * ```
  *
  * @module

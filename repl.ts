@@ -10,14 +10,21 @@
  *
  * @example Embedding a session
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FakeDataplane } from "@rampart/iptables/testing";
  * import { ReplSession } from "@rampart/iptables/repl";
+ * let out = "";
  * const session = new ReplSession({
- *   io: { write: (text) => console.log(text.trimEnd()), ask: () => Promise.resolve("no") },
+ *   io: { write: (text) => void (out += text), ask: () => Promise.resolve("no") },
  *   runner: new FakeDataplane().runner,
  *   backend: "nft",
  * });
  * await session.run('chain("rp-in", Drop())'); // prints the chain with its rule IDs
+ * assert.equal(out, [
+ *   "chain rp-in (1 rule)",
+ *   '  kFscmjLtPw3-pE1r  -A rp-in -m comment --comment "rampart:kFscmjLtPw3-pE1r" --jump DROP',
+ *   "",
+ * ].join("\n"));
  * ```
  *
  * @module

@@ -20,10 +20,11 @@ export type DslArg = string | number | boolean | undefined | readonly DslArg[] |
  *
  * @example Rendering an action
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Jump } from "@rampart/iptables";
  * const action = Jump("rp-input");
- * console.log(action.toFragment()); // --jump rp-input
- * console.log(String(action)); // Jump->rp-input
+ * assert.equal(action.toFragment(), "--jump rp-input");
+ * assert.equal(String(action), "Jump->rp-input");
  * ```
  */
 export interface Action {
@@ -43,9 +44,11 @@ export interface Action {
  *
  * @example Following a reference
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Goto, isReferrer } from "@rampart/iptables";
  * const action = Goto("rp-fw");
- * if (isReferrer(action)) console.log(action.target); // rp-fw
+ * assert.ok(isReferrer(action));
+ * assert.equal(action.target, "rp-fw");
  * ```
  */
 export interface ReferrerAction extends Action {
@@ -58,8 +61,10 @@ export interface ReferrerAction extends Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Accept, isReferrer, Jump } from "@rampart/iptables";
- * console.log(isReferrer(Jump("rp-x")), isReferrer(Accept())); // true false
+ * assert.equal(isReferrer(Jump("rp-x")), true);
+ * assert.equal(isReferrer(Accept()), false);
  * ```
  */
 export function isReferrer(action: Action | undefined): action is ReferrerAction {

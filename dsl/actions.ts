@@ -50,8 +50,9 @@ function argsOf(...args: DslArg[]): readonly DslArg[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AcceptAction } from "@rampart/iptables";
- * console.log(new AcceptAction().toFragment()); // --jump ACCEPT
+ * assert.equal(new AcceptAction().toFragment(), "--jump ACCEPT");
  * ```
  */
 export class AcceptAction implements Action {
@@ -76,8 +77,10 @@ export class AcceptAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Accept } from "@rampart/iptables";
- * console.log(Accept().toFragment(), String(Accept())); // --jump ACCEPT Accept
+ * assert.equal(Accept().toFragment(), "--jump ACCEPT");
+ * assert.equal(String(Accept()), "Accept");
  * ```
  */
 export function Accept(): AcceptAction {
@@ -89,8 +92,9 @@ export function Accept(): AcceptAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DropAction } from "@rampart/iptables";
- * console.log(new DropAction().toFragment()); // --jump DROP
+ * assert.equal(new DropAction().toFragment(), "--jump DROP");
  * ```
  */
 export class DropAction implements Action {
@@ -115,8 +119,10 @@ export class DropAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Drop } from "@rampart/iptables";
- * console.log(Drop().toFragment(), String(Drop())); // --jump DROP Drop
+ * assert.equal(Drop().toFragment(), "--jump DROP");
+ * assert.equal(String(Drop()), "Drop");
  * ```
  */
 export function Drop(): DropAction {
@@ -128,8 +134,9 @@ export function Drop(): DropAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ReturnAction } from "@rampart/iptables";
- * console.log(new ReturnAction().toFragment()); // --jump RETURN
+ * assert.equal(new ReturnAction().toFragment(), "--jump RETURN");
  * ```
  */
 export class ReturnAction implements Action {
@@ -154,8 +161,10 @@ export class ReturnAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Return } from "@rampart/iptables";
- * console.log(Return().toFragment(), String(Return())); // --jump RETURN Return
+ * assert.equal(Return().toFragment(), "--jump RETURN");
+ * assert.equal(String(Return()), "Return");
  * ```
  */
 export function Return(): ReturnAction {
@@ -167,8 +176,9 @@ export function Return(): ReturnAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { JumpAction } from "@rampart/iptables";
- * console.log(new JumpAction("rp-fw").target); // rp-fw
+ * assert.equal(new JumpAction("rp-fw").target, "rp-fw");
  * ```
  */
 export class JumpAction implements ReferrerAction {
@@ -207,8 +217,9 @@ export class JumpAction implements ReferrerAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Jump } from "@rampart/iptables";
- * console.log(Jump("rp-input").toFragment()); // --jump rp-input
+ * assert.equal(Jump("rp-input").toFragment(), "--jump rp-input");
  * ```
  */
 export function Jump(target: string): JumpAction {
@@ -220,8 +231,9 @@ export function Jump(target: string): JumpAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { GotoAction } from "@rampart/iptables";
- * console.log(new GotoAction("rp-fw").target); // rp-fw
+ * assert.equal(new GotoAction("rp-fw").target, "rp-fw");
  * ```
  */
 export class GotoAction implements ReferrerAction {
@@ -259,8 +271,10 @@ export class GotoAction implements ReferrerAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Goto } from "@rampart/iptables";
- * console.log(Goto("rp-fw").toFragment(), String(Goto("rp-fw"))); // --goto rp-fw Goto->rp-fw
+ * assert.equal(Goto("rp-fw").toFragment(), "--goto rp-fw");
+ * assert.equal(String(Goto("rp-fw")), "Goto->rp-fw");
  * ```
  */
 export function Goto(target: string): GotoAction {
@@ -272,8 +286,9 @@ export function Goto(target: string): GotoAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LogAction } from "@rampart/iptables";
- * console.log(new LogAction("dropped").prefix); // dropped
+ * assert.equal(new LogAction("dropped").prefix, "dropped");
  * ```
  */
 export class LogAction implements Action {
@@ -314,9 +329,9 @@ export class LogAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Log } from "@rampart/iptables";
- * console.log(Log("dropped").toFragment());
- * // --jump LOG --log-prefix "dropped: " --log-level 5
+ * assert.equal(Log("dropped").toFragment(), '--jump LOG --log-prefix "dropped: " --log-level 5');
  * ```
  */
 export function Log(prefix: string): LogAction {
@@ -328,8 +343,9 @@ export function Log(prefix: string): LogAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MasqAction } from "@rampart/iptables";
- * console.log(new MasqAction("1024-65535").toPorts); // 1024-65535
+ * assert.equal(new MasqAction("1024-65535").toPorts, "1024-65535");
  * ```
  */
 export class MasqAction implements Action {
@@ -377,9 +393,12 @@ export class MasqAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Masq } from "@rampart/iptables";
- * console.log(Masq("32768-65535").toFragment({ masqFullyRandom: true }));
- * // --jump MASQUERADE --to-ports 32768-65535 --random-fully
+ * assert.equal(
+ *   Masq("32768-65535").toFragment({ masqFullyRandom: true }),
+ *   "--jump MASQUERADE --to-ports 32768-65535 --random-fully",
+ * );
  * ```
  */
 export function Masq(toPorts?: string): MasqAction {
@@ -391,8 +410,9 @@ export function Masq(toPorts?: string): MasqAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SnatAction } from "@rampart/iptables";
- * console.log(new SnatAction("10.0.0.1").toAddr); // 10.0.0.1
+ * assert.equal(new SnatAction("10.0.0.1").toAddr, "10.0.0.1");
  * ```
  */
 export class SnatAction implements Action {
@@ -436,8 +456,9 @@ export class SnatAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Snat } from "@rampart/iptables";
- * console.log(Snat("10.0.0.1").toFragment()); // --jump SNAT --to-source 10.0.0.1
+ * assert.equal(Snat("10.0.0.1").toFragment(), "--jump SNAT --to-source 10.0.0.1");
  * ```
  */
 export function Snat(toAddr: string): SnatAction {
@@ -449,8 +470,9 @@ export function Snat(toAddr: string): SnatAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DnatAction } from "@rampart/iptables";
- * console.log(new DnatAction("10.0.0.1", 8081).destPort); // 8081
+ * assert.equal(new DnatAction("10.0.0.1", 8081).destPort, 8081);
  * ```
  */
 export class DnatAction implements Action {
@@ -507,9 +529,13 @@ export class DnatAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Dnat } from "@rampart/iptables";
- * console.log(Dnat("10.0.0.1", 8081).toFragment()); // --jump DNAT --to-destination 10.0.0.1:8081
- * console.log(Dnat("2001:db8::1", 80).toFragment()); // --jump DNAT --to-destination [2001:db8::1]:80
+ * assert.equal(Dnat("10.0.0.1", 8081).toFragment(), "--jump DNAT --to-destination 10.0.0.1:8081");
+ * assert.equal(
+ *   Dnat("2001:db8::1", 80).toFragment(),
+ *   "--jump DNAT --to-destination [2001:db8::1]:80",
+ * );
  * ```
  */
 export function Dnat(destAddr: string, destPort?: number): DnatAction {
@@ -521,8 +547,9 @@ export function Dnat(destAddr: string, destPort?: number): DnatAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NoTrackAction } from "@rampart/iptables";
- * console.log(new NoTrackAction().toFragment()); // --jump NOTRACK
+ * assert.equal(new NoTrackAction().toFragment(), "--jump NOTRACK");
  * ```
  */
 export class NoTrackAction implements Action {
@@ -547,8 +574,10 @@ export class NoTrackAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NoTrack } from "@rampart/iptables";
- * console.log(NoTrack().toFragment(), String(NoTrack())); // --jump NOTRACK NOTRACK
+ * assert.equal(NoTrack().toFragment(), "--jump NOTRACK");
+ * assert.equal(String(NoTrack()), "NOTRACK");
  * ```
  */
 export function NoTrack(): NoTrackAction {
@@ -560,8 +589,9 @@ export function NoTrack(): NoTrackAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ClearMarkAction } from "@rampart/iptables";
- * console.log(new ClearMarkAction(0x1000).mark); // 4096
+ * assert.equal(new ClearMarkAction(0x1000).mark, 4096);
  * ```
  */
 export class ClearMarkAction implements Action {
@@ -599,8 +629,9 @@ export class ClearMarkAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ClearMark } from "@rampart/iptables";
- * console.log(ClearMark(0x1000).toFragment()); // --jump MARK --set-mark 0/0x1000
+ * assert.equal(ClearMark(0x1000).toFragment(), "--jump MARK --set-mark 0/0x1000");
  * ```
  */
 export function ClearMark(mark: number): ClearMarkAction {
@@ -612,8 +643,9 @@ export function ClearMark(mark: number): ClearMarkAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SetMarkAction } from "@rampart/iptables";
- * console.log(String(new SetMarkAction(0x1000))); // Set:0x1000
+ * assert.equal(String(new SetMarkAction(0x1000)), "Set:0x1000");
  * ```
  */
 export class SetMarkAction implements Action {
@@ -652,8 +684,9 @@ export class SetMarkAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SetMark } from "@rampart/iptables";
- * console.log(SetMark(0x1000).toFragment()); // --jump MARK --set-mark 0x1000/0x1000
+ * assert.equal(SetMark(0x1000).toFragment(), "--jump MARK --set-mark 0x1000/0x1000");
  * ```
  */
 export function SetMark(mark: number): SetMarkAction {
@@ -665,8 +698,9 @@ export function SetMark(mark: number): SetMarkAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SetMaskedMarkAction } from "@rampart/iptables";
- * console.log(new SetMaskedMarkAction(0x1000, 0xf000).mask); // 61440
+ * assert.equal(new SetMaskedMarkAction(0x1000, 0xf000).mask, 61440);
  * ```
  */
 export class SetMaskedMarkAction implements Action {
@@ -711,8 +745,9 @@ export class SetMaskedMarkAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SetMaskedMark } from "@rampart/iptables";
- * console.log(SetMaskedMark(0x1000, 0xf000).toFragment()); // --jump MARK --set-mark 0x1000/0xf000
+ * assert.equal(SetMaskedMark(0x1000, 0xf000).toFragment(), "--jump MARK --set-mark 0x1000/0xf000");
  * ```
  */
 export function SetMaskedMark(mark: number, mask: number): SetMaskedMarkAction {
@@ -724,8 +759,9 @@ export function SetMaskedMark(mark: number, mask: number): SetMaskedMarkAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RejectAction } from "@rampart/iptables";
- * console.log(new RejectAction("tcp-reset").with); // tcp-reset
+ * assert.equal(new RejectAction("tcp-reset").with, "tcp-reset");
  * ```
  */
 export class RejectAction implements Action {
@@ -768,8 +804,9 @@ export class RejectAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Reject } from "@rampart/iptables";
- * console.log(Reject("tcp-reset").toFragment()); // --jump REJECT --reject-with tcp-reset
+ * assert.equal(Reject("tcp-reset").toFragment(), "--jump REJECT --reject-with tcp-reset");
  * ```
  */
 export function Reject(rejectWith?: RejectType | ""): RejectAction {
@@ -784,8 +821,9 @@ const ALL_BITS = UINT32_MAX;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SaveConnMarkAction } from "@rampart/iptables";
- * console.log(String(new SaveConnMarkAction(0x100))); // SaveConnMarkWithMask:0x100
+ * assert.equal(String(new SaveConnMarkAction(0x100)), "SaveConnMarkWithMask:0x100");
  * ```
  */
 export class SaveConnMarkAction implements Action {
@@ -825,8 +863,9 @@ export class SaveConnMarkAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SaveConnMark } from "@rampart/iptables";
- * console.log(SaveConnMark().toFragment()); // --jump CONNMARK --save-mark --mask 0xffffffff
+ * assert.equal(SaveConnMark().toFragment(), "--jump CONNMARK --save-mark --mask 0xffffffff");
  * ```
  */
 export function SaveConnMark(mask?: number): SaveConnMarkAction {
@@ -838,8 +877,9 @@ export function SaveConnMark(mask?: number): SaveConnMarkAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RestoreConnMarkAction } from "@rampart/iptables";
- * console.log(String(new RestoreConnMarkAction())); // RestoreConnMarkWithMask:0x0
+ * assert.equal(String(new RestoreConnMarkAction()), "RestoreConnMarkWithMask:0x0");
  * ```
  */
 export class RestoreConnMarkAction implements Action {
@@ -878,8 +918,9 @@ export class RestoreConnMarkAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RestoreConnMark } from "@rampart/iptables";
- * console.log(RestoreConnMark(0x100).toFragment()); // --jump CONNMARK --restore-mark --mask 0x100
+ * assert.equal(RestoreConnMark(0x100).toFragment(), "--jump CONNMARK --restore-mark --mask 0x100");
  * ```
  */
 export function RestoreConnMark(mask?: number): RestoreConnMarkAction {
@@ -891,8 +932,9 @@ export function RestoreConnMark(mask?: number): RestoreConnMarkAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SetConnMarkAction } from "@rampart/iptables";
- * console.log(String(new SetConnMarkAction(0x10))); // SetConnMarkWithMask:0x10/0x0
+ * assert.equal(String(new SetConnMarkAction(0x10)), "SetConnMarkWithMask:0x10/0x0");
  * ```
  */
 export class SetConnMarkAction implements Action {
@@ -938,8 +980,9 @@ export class SetConnMarkAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SetConnMark } from "@rampart/iptables";
- * console.log(SetConnMark(0x10, 0xf0).toFragment()); // --jump CONNMARK --set-mark 0x10/0xf0
+ * assert.equal(SetConnMark(0x10, 0xf0).toFragment(), "--jump CONNMARK --set-mark 0x10/0xf0");
  * ```
  */
 export function SetConnMark(mark: number, mask?: number): SetConnMarkAction {
@@ -951,8 +994,9 @@ export function SetConnMark(mark: number, mask?: number): SetConnMarkAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NflogAction } from "@rampart/iptables";
- * console.log(String(new NflogAction(1, "API0|x"))); // Nflog:g=1,p=API0|x
+ * assert.equal(String(new NflogAction(1, "API0|x")), "Nflog:g=1,p=API0|x");
  * ```
  */
 export class NflogAction implements Action {
@@ -1006,9 +1050,12 @@ export class NflogAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Nflog } from "@rampart/iptables";
- * console.log(Nflog(1, "API0|x").toFragment({ nflogSize: true }));
- * // --jump NFLOG --nflog-group 1 --nflog-prefix API0|x --nflog-size 80
+ * assert.equal(
+ *   Nflog(1, "API0|x").toFragment({ nflogSize: true }),
+ *   "--jump NFLOG --nflog-group 1 --nflog-prefix API0|x --nflog-size 80",
+ * );
  * ```
  */
 export function Nflog(group: number, prefix: string, size?: number): NflogAction {
@@ -1020,8 +1067,12 @@ export function Nflog(group: number, prefix: string, size?: number): NflogAction
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LimitPacketRateAction } from "@rampart/iptables";
- * console.log(String(new LimitPacketRateAction(1000, 5, 0x200))); // LimitPacketRate:1000/s,burst:5
+ * assert.equal(
+ *   String(new LimitPacketRateAction(1000, 5, 0x200)),
+ *   "LimitPacketRate:1000/s,burst:5",
+ * );
  * ```
  */
 export class LimitPacketRateAction implements Action {
@@ -1072,9 +1123,12 @@ export class LimitPacketRateAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LimitPacketRate } from "@rampart/iptables";
- * console.log(LimitPacketRate(1000, 5, 0x200).toFragment());
- * // -m limit --limit 1000/sec --limit-burst 5 --jump MARK --set-mark 0x200/0x200
+ * assert.equal(
+ *   LimitPacketRate(1000, 5, 0x200).toFragment(),
+ *   "-m limit --limit 1000/sec --limit-burst 5 --jump MARK --set-mark 0x200/0x200",
+ * );
  * ```
  */
 export function LimitPacketRate(rate: number, burst: number, mark: number): LimitPacketRateAction {
@@ -1086,9 +1140,12 @@ export function LimitPacketRate(rate: number, burst: number, mark: number): Limi
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LimitNumConnectionsAction } from "@rampart/iptables";
- * console.log(String(new LimitNumConnectionsAction(10, "tcp-reset")));
- * // LimitNumConnectionsAction:10,rejectWith:tcp-reset
+ * assert.equal(
+ *   String(new LimitNumConnectionsAction(10, "tcp-reset")),
+ *   "LimitNumConnectionsAction:10,rejectWith:tcp-reset",
+ * );
  * ```
  */
 export class LimitNumConnectionsAction implements Action {
@@ -1134,9 +1191,9 @@ export class LimitNumConnectionsAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LimitNumConnections } from "@rampart/iptables";
- * console.log(LimitNumConnections(10, "tcp-reset").toFragment().endsWith("--reject-with tcp-reset"));
- * // true
+ * assert.ok(LimitNumConnections(10, "tcp-reset").toFragment().endsWith("--reject-with tcp-reset"));
  * ```
  */
 export function LimitNumConnections(
@@ -1151,8 +1208,9 @@ export function LimitNumConnections(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DscpAction } from "@rampart/iptables";
- * console.log(String(new DscpAction(20))); // DSCP 20
+ * assert.equal(String(new DscpAction(20)), "DSCP 20");
  * ```
  */
 export class DscpAction implements Action {
@@ -1190,8 +1248,9 @@ export class DscpAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Dscp } from "@rampart/iptables";
- * console.log(Dscp(20).toFragment()); // --jump DSCP --set-dscp 20
+ * assert.equal(Dscp(20).toFragment(), "--jump DSCP --set-dscp 20");
  * ```
  */
 export function Dscp(value: number): DscpAction {

@@ -10,9 +10,10 @@
  *
  * @example Matching traffic to a local address
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type AddrType, Match } from "@rampart/iptables";
  * const local: AddrType = "LOCAL";
- * console.log(Match().destAddrType(local).render()); // -m addrtype --dst-type LOCAL
+ * assert.equal(Match().destAddrType(local).render(), "-m addrtype --dst-type LOCAL");
  * ```
  */
 export type AddrType =
@@ -35,8 +36,9 @@ export type AddrType =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ADDR_TYPES } from "@rampart/iptables";
- * console.log(ADDR_TYPES.includes("LOCAL")); // true
+ * assert.ok(ADDR_TYPES.includes("LOCAL"));
  * ```
  */
 export const ADDR_TYPES: readonly AddrType[] = Object.freeze(
@@ -63,8 +65,9 @@ export const ADDR_TYPES: readonly AddrType[] = Object.freeze(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ADDR_TYPES_V6 } from "@rampart/iptables";
- * console.log(ADDR_TYPES_V6.has("BROADCAST")); // false
+ * assert.equal(ADDR_TYPES_V6.has("BROADCAST"), false);
  * ```
  */
 export const ADDR_TYPES_V6: ReadonlySet<AddrType> = new Set<AddrType>([

@@ -23,12 +23,12 @@ export interface RuleErrorOptions {
  *
  * @example Catching a bad port
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Match, RuleError } from "@rampart/iptables";
- * try {
- *   Match().destPorts(70000);
- * } catch (e) {
- *   if (e instanceof RuleError) console.log(e.field); // destPorts
- * }
+ * assert.throws(
+ *   () => Match().destPorts(70000),
+ *   (e) => e instanceof RuleError && e.field === "destPorts" && e.value === 70000,
+ * );
  * ```
  */
 export class RuleError extends TypeError {

@@ -11,10 +11,13 @@
  *
  * @example Rendering SNAT with `--random-fully`
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Snat, type Features } from "@rampart/iptables";
  * const features: Features = { snatFullyRandom: true };
- * console.log(Snat("10.0.0.1").toFragment(features));
- * // --jump SNAT --to-source 10.0.0.1 --random-fully
+ * assert.equal(
+ *   Snat("10.0.0.1").toFragment(features),
+ *   "--jump SNAT --to-source 10.0.0.1 --random-fully",
+ * );
  * ```
  */
 export interface Features {

@@ -211,9 +211,12 @@ function idOf(digest: Uint8Array): string {
  *
  * @example The ID Calico gives its INPUT jump
  * ```ts
+ * import assert from "node:assert/strict";
  * import { calculateRuleHashes, Jump } from "@rampart/iptables";
- * console.log(calculateRuleHashes("INPUT", [{ action: Jump("cali-INPUT") }]));
- * // [ "Cz_u1IQiXIMmKD4c" ]
+ * assert.deepEqual(
+ *   calculateRuleHashes("INPUT", [{ action: Jump("cali-INPUT") }]),
+ *   ["Cz_u1IQiXIMmKD4c"],
+ * );
  * ```
  */
 export function calculateRuleHashes(

@@ -41,10 +41,13 @@ import {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type ConntrackState, Match } from "@rampart/iptables";
  * const states: ConntrackState[] = ["RELATED", "ESTABLISHED"];
- * console.log(Match().conntrackState(states).render());
- * // -m conntrack --ctstate RELATED,ESTABLISHED
+ * assert.equal(
+ *   Match().conntrackState(states).render(),
+ *   "-m conntrack --ctstate RELATED,ESTABLISHED",
+ * );
  * ```
  */
 export type ConntrackState =
@@ -62,9 +65,10 @@ export type ConntrackState =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type LimitRate, Match } from "@rampart/iptables";
  * const rate: LimitRate = "30/second";
- * console.log(Match().limit(rate).render()); // -m limit --limit 30/second
+ * assert.equal(Match().limit(rate).render(), "-m limit --limit 30/second");
  * ```
  */
 export type LimitRate = `${number}/${"second" | "minute" | "hour" | "day"}`;
@@ -114,9 +118,12 @@ function frozenClause(c: MatchClause): MatchClause {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Match } from "@rampart/iptables";
- * console.log(Match().protocol("tcp").destPorts(80, 443).render());
- * // -p tcp -m multiport --destination-ports 80,443
+ * assert.equal(
+ *   Match().protocol("tcp").destPorts(80, 443).render(),
+ *   "-p tcp -m multiport --destination-ports 80,443",
+ * );
  * ```
  */
 export class MatchCriteria {
@@ -185,10 +192,13 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
+   * const seen: [string, readonly unknown[]][] = [];
    * Match().protocol("tcp").destPorts(22).forEachClause((method, args) => {
-   *   console.log(method, args); // protocol [ "tcp" ], then destPorts [ 22 ]
+   *   seen.push([method, args]);
    * });
+   * assert.deepEqual(seen, [["protocol", ["tcp"]], ["destPorts", [22]]]);
    * ```
    */
   forEachClause(fn: (method: string, args: readonly DslArg[], fragment: string) => void): void {
@@ -249,10 +259,11 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
    * const a = Match().protocol("tcp").destPorts(22);
-   * console.log(a.rendersLike(Match().protocol("tcp").destPorts(22))); // true
-   * console.log(a.rendersLike(Match().protocol("tcp").destPorts(23))); // false
+   * assert.ok(a.rendersLike(Match().protocol("tcp").destPorts(22)));
+   * assert.equal(a.rendersLike(Match().protocol("tcp").destPorts(23)), false);
    * ```
    */
   rendersLike(other: MatchCriteria): boolean {
@@ -295,8 +306,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().protocol("tcp").render()); // -p tcp
+   * assert.equal(Match().protocol("tcp").render(), "-p tcp");
    * ```
    */
   protocol(name: string): MatchCriteria {
@@ -315,8 +327,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().notProtocol("tcp").render()); // ! -p tcp
+   * assert.equal(Match().notProtocol("tcp").render(), "! -p tcp");
    * ```
    */
   notProtocol(name: string): MatchCriteria {
@@ -335,8 +348,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().protocolNum(123).render()); // -p 123
+   * assert.equal(Match().protocolNum(123).render(), "-p 123");
    * ```
    */
   protocolNum(protocol: number): MatchCriteria {
@@ -355,8 +369,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().notProtocolNum(123).render()); // ! -p 123
+   * assert.equal(Match().notProtocolNum(123).render(), "! -p 123");
    * ```
    */
   notProtocolNum(protocol: number): MatchCriteria {
@@ -375,8 +390,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().sourceNet("10.0.0.0/8").render()); // --source 10.0.0.0/8
+   * assert.equal(Match().sourceNet("10.0.0.0/8").render(), "--source 10.0.0.0/8");
    * ```
    */
   sourceNet(cidr: string): MatchCriteria {
@@ -394,8 +410,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().notSourceNet("10.0.0.0/8").render()); // ! --source 10.0.0.0/8
+   * assert.equal(Match().notSourceNet("10.0.0.0/8").render(), "! --source 10.0.0.0/8");
    * ```
    */
   notSourceNet(cidr: string): MatchCriteria {
@@ -413,8 +430,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().destNet("10.0.0.0/8").render()); // --destination 10.0.0.0/8
+   * assert.equal(Match().destNet("10.0.0.0/8").render(), "--destination 10.0.0.0/8");
    * ```
    */
   destNet(cidr: string): MatchCriteria {
@@ -432,8 +450,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().notDestNet("10.0.0.0/8").render()); // ! --destination 10.0.0.0/8
+   * assert.equal(Match().notDestNet("10.0.0.0/8").render(), "! --destination 10.0.0.0/8");
    * ```
    */
   notDestNet(cidr: string): MatchCriteria {
@@ -451,8 +470,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().sourceIpSet("rp-hosts").render()); // -m set --match-set rp-hosts src
+   * assert.equal(Match().sourceIpSet("rp-hosts").render(), "-m set --match-set rp-hosts src");
    * ```
    */
   sourceIpSet(name: string): MatchCriteria {
@@ -470,8 +490,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().notSourceIpSet("rp-hosts").render()); // -m set ! --match-set rp-hosts src
+   * assert.equal(Match().notSourceIpSet("rp-hosts").render(), "-m set ! --match-set rp-hosts src");
    * ```
    */
   notSourceIpSet(name: string): MatchCriteria {
@@ -489,8 +510,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().destIpSet("rp-hosts").render()); // -m set --match-set rp-hosts dst
+   * assert.equal(Match().destIpSet("rp-hosts").render(), "-m set --match-set rp-hosts dst");
    * ```
    */
   destIpSet(name: string): MatchCriteria {
@@ -508,8 +530,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().notDestIpSet("rp-hosts").render()); // -m set ! --match-set rp-hosts dst
+   * assert.equal(Match().notDestIpSet("rp-hosts").render(), "-m set ! --match-set rp-hosts dst");
    * ```
    */
   notDestIpSet(name: string): MatchCriteria {
@@ -527,9 +550,12 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().sourceIpPortSet("rp-hosts").render());
-   * // -m set --match-set rp-hosts src,src
+   * assert.equal(
+   *   Match().sourceIpPortSet("rp-hosts").render(),
+   *   "-m set --match-set rp-hosts src,src",
+   * );
    * ```
    */
   sourceIpPortSet(name: string): MatchCriteria {
@@ -547,9 +573,12 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().notSourceIpPortSet("rp-hosts").render());
-   * // -m set ! --match-set rp-hosts src,src
+   * assert.equal(
+   *   Match().notSourceIpPortSet("rp-hosts").render(),
+   *   "-m set ! --match-set rp-hosts src,src",
+   * );
    * ```
    */
   notSourceIpPortSet(name: string): MatchCriteria {
@@ -567,8 +596,12 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().destIpPortSet("rp-hosts").render()); // -m set --match-set rp-hosts dst,dst
+   * assert.equal(
+   *   Match().destIpPortSet("rp-hosts").render(),
+   *   "-m set --match-set rp-hosts dst,dst",
+   * );
    * ```
    */
   destIpPortSet(name: string): MatchCriteria {
@@ -586,9 +619,12 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().notDestIpPortSet("rp-hosts").render());
-   * // -m set ! --match-set rp-hosts dst,dst
+   * assert.equal(
+   *   Match().notDestIpPortSet("rp-hosts").render(),
+   *   "-m set ! --match-set rp-hosts dst,dst",
+   * );
    * ```
    */
   notDestIpPortSet(name: string): MatchCriteria {
@@ -607,9 +643,12 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().protocol("tcp").sourcePorts(80, 443).render());
-   * // -p tcp -m multiport --source-ports 80,443
+   * assert.equal(
+   *   Match().protocol("tcp").sourcePorts(80, 443).render(),
+   *   "-p tcp -m multiport --source-ports 80,443",
+   * );
    * ```
    */
   sourcePorts(...ports: number[]): MatchCriteria {
@@ -628,9 +667,12 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().protocol("tcp").notSourcePorts(80, 443).render());
-   * // -p tcp -m multiport ! --source-ports 80,443
+   * assert.equal(
+   *   Match().protocol("tcp").notSourcePorts(80, 443).render(),
+   *   "-p tcp -m multiport ! --source-ports 80,443",
+   * );
    * ```
    */
   notSourcePorts(...ports: number[]): MatchCriteria {
@@ -649,9 +691,12 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().protocol("tcp").destPorts(80, 443).render());
-   * // -p tcp -m multiport --destination-ports 80,443
+   * assert.equal(
+   *   Match().protocol("tcp").destPorts(80, 443).render(),
+   *   "-p tcp -m multiport --destination-ports 80,443",
+   * );
    * ```
    */
   destPorts(...ports: number[]): MatchCriteria {
@@ -670,9 +715,12 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().protocol("tcp").notDestPorts(80, 443).render());
-   * // -p tcp -m multiport ! --destination-ports 80,443
+   * assert.equal(
+   *   Match().protocol("tcp").notDestPorts(80, 443).render(),
+   *   "-p tcp -m multiport ! --destination-ports 80,443",
+   * );
    * ```
    */
   notDestPorts(...ports: number[]): MatchCriteria {
@@ -690,9 +738,12 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().protocol("tcp").sourcePortRanges([{ first: 22, last: 22 }, { first: 8000, last: 8080 }]).render());
-   * // -p tcp -m multiport --source-ports 22,8000:8080
+   * assert.equal(
+   *   Match().protocol("tcp").sourcePortRanges([{ first: 22, last: 22 }, { first: 8000, last: 8080 }]).render(),
+   *   "-p tcp -m multiport --source-ports 22,8000:8080",
+   * );
    * ```
    */
   sourcePortRanges(ranges: readonly PortRange[]): MatchCriteria {
@@ -711,9 +762,12 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().protocol("tcp").notSourcePortRanges([{ first: 22, last: 22 }, { first: 8000, last: 8080 }]).render());
-   * // -p tcp -m multiport ! --source-ports 22,8000:8080
+   * assert.equal(
+   *   Match().protocol("tcp").notSourcePortRanges([{ first: 22, last: 22 }, { first: 8000, last: 8080 }]).render(),
+   *   "-p tcp -m multiport ! --source-ports 22,8000:8080",
+   * );
    * ```
    */
   notSourcePortRanges(ranges: readonly PortRange[]): MatchCriteria {
@@ -732,9 +786,12 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().protocol("tcp").destPortRanges([{ first: 22, last: 22 }, { first: 8000, last: 8080 }]).render());
-   * // -p tcp -m multiport --destination-ports 22,8000:8080
+   * assert.equal(
+   *   Match().protocol("tcp").destPortRanges([{ first: 22, last: 22 }, { first: 8000, last: 8080 }]).render(),
+   *   "-p tcp -m multiport --destination-ports 22,8000:8080",
+   * );
    * ```
    */
   destPortRanges(ranges: readonly PortRange[]): MatchCriteria {
@@ -753,9 +810,12 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().protocol("tcp").notDestPortRanges([{ first: 22, last: 22 }, { first: 8000, last: 8080 }]).render());
-   * // -p tcp -m multiport ! --destination-ports 22,8000:8080
+   * assert.equal(
+   *   Match().protocol("tcp").notDestPortRanges([{ first: 22, last: 22 }, { first: 8000, last: 8080 }]).render(),
+   *   "-p tcp -m multiport ! --destination-ports 22,8000:8080",
+   * );
    * ```
    */
   notDestPortRanges(ranges: readonly PortRange[]): MatchCriteria {
@@ -774,8 +834,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().inInterface("eth+").render()); // --in-interface eth+
+   * assert.equal(Match().inInterface("eth+").render(), "--in-interface eth+");
    * ```
    */
   inInterface(name: string): MatchCriteria {
@@ -793,8 +854,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().outInterface("eth+").render()); // --out-interface eth+
+   * assert.equal(Match().outInterface("eth+").render(), "--out-interface eth+");
    * ```
    */
   outInterface(name: string): MatchCriteria {
@@ -870,9 +932,12 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().conntrackState("RELATED,ESTABLISHED").render());
-   * // -m conntrack --ctstate RELATED,ESTABLISHED
+   * assert.equal(
+   *   Match().conntrackState("RELATED,ESTABLISHED").render(),
+   *   "-m conntrack --ctstate RELATED,ESTABLISHED",
+   * );
    * ```
    */
   conntrackState(states: string | readonly ConntrackState[]): MatchCriteria {
@@ -891,9 +956,12 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().notConntrackState("RELATED,ESTABLISHED").render());
-   * // -m conntrack ! --ctstate RELATED,ESTABLISHED
+   * assert.equal(
+   *   Match().notConntrackState("RELATED,ESTABLISHED").render(),
+   *   "-m conntrack ! --ctstate RELATED,ESTABLISHED",
+   * );
    * ```
    */
   notConntrackState(states: string | readonly ConntrackState[]): MatchCriteria {
@@ -913,9 +981,12 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().srcAddrType("LOCAL", true).render());
-   * // -m addrtype --src-type LOCAL --limit-iface-out
+   * assert.equal(
+   *   Match().srcAddrType("LOCAL", true).render(),
+   *   "-m addrtype --src-type LOCAL --limit-iface-out",
+   * );
    * ```
    */
   srcAddrType(type: AddrType, limitIfaceOut?: boolean): MatchCriteria {
@@ -937,9 +1008,12 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().notSrcAddrType("LOCAL", true).render());
-   * // -m addrtype ! --src-type LOCAL --limit-iface-out
+   * assert.equal(
+   *   Match().notSrcAddrType("LOCAL", true).render(),
+   *   "-m addrtype ! --src-type LOCAL --limit-iface-out",
+   * );
    * ```
    */
   notSrcAddrType(type: AddrType, limitIfaceOut?: boolean): MatchCriteria {
@@ -960,8 +1034,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().destAddrType("LOCAL").render()); // -m addrtype --dst-type LOCAL
+   * assert.equal(Match().destAddrType("LOCAL").render(), "-m addrtype --dst-type LOCAL");
    * ```
    */
   destAddrType(type: AddrType): MatchCriteria {
@@ -979,8 +1054,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().notDestAddrType("LOCAL").render()); // -m addrtype ! --dst-type LOCAL
+   * assert.equal(Match().notDestAddrType("LOCAL").render(), "-m addrtype ! --dst-type LOCAL");
    * ```
    */
   notDestAddrType(type: AddrType): MatchCriteria {
@@ -998,8 +1074,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().markClear(0x400a).render()); // -m mark --mark 0/0x400a
+   * assert.equal(Match().markClear(0x400a).render(), "-m mark --mark 0/0x400a");
    * ```
    */
   markClear(mark: number): MatchCriteria {
@@ -1017,8 +1094,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().markNotClear(0x400a).render()); // -m mark ! --mark 0/0x400a
+   * assert.equal(Match().markNotClear(0x400a).render(), "-m mark ! --mark 0/0x400a");
    * ```
    */
   markNotClear(mark: number): MatchCriteria {
@@ -1036,8 +1114,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().markSingleBitSet(0x4000).render()); // -m mark --mark 0x4000/0x4000
+   * assert.equal(Match().markSingleBitSet(0x4000).render(), "-m mark --mark 0x4000/0x4000");
    * ```
    */
   markSingleBitSet(mark: number): MatchCriteria {
@@ -1056,9 +1135,12 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().markMatchesWithMask(0x400a, 0xf00f).render());
-   * // -m mark --mark 0x400a/0xf00f
+   * assert.equal(
+   *   Match().markMatchesWithMask(0x400a, 0xf00f).render(),
+   *   "-m mark --mark 0x400a/0xf00f",
+   * );
    * ```
    */
   markMatchesWithMask(mark: number, mask: number): MatchCriteria {
@@ -1077,9 +1159,12 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().notMarkMatchesWithMask(0x400a, 0xf00f).render());
-   * // -m mark ! --mark 0x400a/0xf00f
+   * assert.equal(
+   *   Match().notMarkMatchesWithMask(0x400a, 0xf00f).render(),
+   *   "-m mark ! --mark 0x400a/0xf00f",
+   * );
    * ```
    */
   notMarkMatchesWithMask(mark: number, mask: number): MatchCriteria {
@@ -1098,8 +1183,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().protocol("icmp").icmpType(8).render()); // -p icmp -m icmp --icmp-type 8
+   * assert.equal(Match().protocol("icmp").icmpType(8).render(), "-p icmp -m icmp --icmp-type 8");
    * ```
    */
   icmpType(type: number): MatchCriteria {
@@ -1118,9 +1204,12 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().protocol("icmp").notIcmpType(8).render());
-   * // -p icmp -m icmp ! --icmp-type 8
+   * assert.equal(
+   *   Match().protocol("icmp").notIcmpType(8).render(),
+   *   "-p icmp -m icmp ! --icmp-type 8",
+   * );
    * ```
    */
   notIcmpType(type: number): MatchCriteria {
@@ -1139,9 +1228,12 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().protocol("icmp").icmpTypeAndCode(3, 4).render());
-   * // -p icmp -m icmp --icmp-type 3/4
+   * assert.equal(
+   *   Match().protocol("icmp").icmpTypeAndCode(3, 4).render(),
+   *   "-p icmp -m icmp --icmp-type 3/4",
+   * );
    * ```
    */
   icmpTypeAndCode(type: number, code: number): MatchCriteria {
@@ -1161,9 +1253,12 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().protocol("icmp").notIcmpTypeAndCode(3, 4).render());
-   * // -p icmp -m icmp ! --icmp-type 3/4
+   * assert.equal(
+   *   Match().protocol("icmp").notIcmpTypeAndCode(3, 4).render(),
+   *   "-p icmp -m icmp ! --icmp-type 3/4",
+   * );
    * ```
    */
   notIcmpTypeAndCode(type: number, code: number): MatchCriteria {
@@ -1183,9 +1278,12 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().protocol("icmpv6").icmpV6Type(8).render());
-   * // -p icmpv6 -m icmp6 --icmpv6-type 8
+   * assert.equal(
+   *   Match().protocol("icmpv6").icmpV6Type(8).render(),
+   *   "-p icmpv6 -m icmp6 --icmpv6-type 8",
+   * );
    * ```
    */
   icmpV6Type(type: number): MatchCriteria {
@@ -1204,9 +1302,12 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().protocol("icmpv6").notIcmpV6Type(8).render());
-   * // -p icmpv6 -m icmp6 ! --icmpv6-type 8
+   * assert.equal(
+   *   Match().protocol("icmpv6").notIcmpV6Type(8).render(),
+   *   "-p icmpv6 -m icmp6 ! --icmpv6-type 8",
+   * );
    * ```
    */
   notIcmpV6Type(type: number): MatchCriteria {
@@ -1225,9 +1326,12 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().protocol("icmpv6").icmpV6TypeAndCode(3, 4).render());
-   * // -p icmpv6 -m icmp6 --icmpv6-type 3/4
+   * assert.equal(
+   *   Match().protocol("icmpv6").icmpV6TypeAndCode(3, 4).render(),
+   *   "-p icmpv6 -m icmp6 --icmpv6-type 3/4",
+   * );
    * ```
    */
   icmpV6TypeAndCode(type: number, code: number): MatchCriteria {
@@ -1247,9 +1351,12 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().protocol("icmpv6").notIcmpV6TypeAndCode(3, 4).render());
-   * // -p icmpv6 -m icmp6 ! --icmpv6-type 3/4
+   * assert.equal(
+   *   Match().protocol("icmpv6").notIcmpV6TypeAndCode(3, 4).render(),
+   *   "-p icmpv6 -m icmp6 ! --icmpv6-type 3/4",
+   * );
    * ```
    */
   notIcmpV6TypeAndCode(type: number, code: number): MatchCriteria {
@@ -1266,8 +1373,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().ipvsConnection().render()); // -m ipvs --ipvs
+   * assert.equal(Match().ipvsConnection().render(), "-m ipvs --ipvs");
    * ```
    */
   ipvsConnection(): MatchCriteria {
@@ -1282,8 +1390,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().notIpvsConnection().render()); // -m ipvs ! --ipvs
+   * assert.equal(Match().notIpvsConnection().render(), "-m ipvs ! --ipvs");
    * ```
    */
   notIpvsConnection(): MatchCriteria {
@@ -1299,8 +1408,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().rpfCheckFailed().render()); // -m rpfilter --invert --validmark
+   * assert.equal(Match().rpfCheckFailed().render(), "-m rpfilter --invert --validmark");
    * ```
    */
   rpfCheckFailed(): MatchCriteria {
@@ -1316,8 +1426,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().rpfCheckPassed().render()); // -m rpfilter --validmark
+   * assert.equal(Match().rpfCheckPassed().render(), "-m rpfilter --validmark");
    * ```
    */
   rpfCheckPassed(): MatchCriteria {
@@ -1337,8 +1448,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().limit("40/day", 5).render()); // -m limit --limit 40/day --limit-burst 5
+   * assert.equal(Match().limit("40/day", 5).render(), "-m limit --limit 40/day --limit-burst 5");
    * ```
    */
   limit(rate: LimitRate, burst?: number): MatchCriteria {
@@ -1361,8 +1473,9 @@ const EMPTY_MATCH: MatchCriteria = new MatchCriteria();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Match } from "@rampart/iptables";
- * console.log(String(Match())); // MatchCriteria[]
+ * assert.equal(String(Match()), "MatchCriteria[]");
  * ```
  */
 export function Match(): MatchCriteria {
@@ -1375,9 +1488,10 @@ export function Match(): MatchCriteria {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { combine, Match } from "@rampart/iptables";
  * const m = combine(Match().protocol("tcp"), Match().destPorts(22));
- * console.log(m.render()); // -p tcp -m multiport --destination-ports 22
+ * assert.equal(m.render(), "-p tcp -m multiport --destination-ports 22");
  * ```
  */
 export function combine(a: MatchCriteria, b: MatchCriteria): MatchCriteria {
@@ -1390,8 +1504,9 @@ export function combine(a: MatchCriteria, b: MatchCriteria): MatchCriteria {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MATCH_METHODS } from "@rampart/iptables";
- * console.log(MATCH_METHODS.includes("destIpSet")); // true
+ * assert.ok(MATCH_METHODS.includes("destIpSet"));
  * ```
  */
 export const MATCH_METHODS: readonly string[] = Object.freeze(

@@ -16,10 +16,13 @@ import {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Match, type PortRange } from "@rampart/iptables";
  * const ranges: PortRange[] = [{ first: 1234, last: 1234 }, { first: 5678, last: 6000 }];
- * console.log(Match().protocol("tcp").destPortRanges(ranges).render());
- * // -p tcp -m multiport --destination-ports 1234,5678:6000
+ * assert.equal(
+ *   Match().protocol("tcp").destPortRanges(ranges).render(),
+ *   "-p tcp -m multiport --destination-ports 1234,5678:6000",
+ * );
  * ```
  */
 export interface PortRange {
@@ -40,8 +43,9 @@ export interface PortRange {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { portsToMultiport } from "@rampart/iptables";
- * console.log(portsToMultiport([80, 443])); // 80,443
+ * assert.equal(portsToMultiport([80, 443]), "80,443");
  * ```
  */
 export function portsToMultiport(ports: readonly number[]): string {
@@ -59,9 +63,12 @@ export function portsToMultiport(ports: readonly number[]): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { portRangesToMultiport } from "@rampart/iptables";
- * console.log(portRangesToMultiport([{ first: 1234, last: 1234 }, { first: 5678, last: 6000 }]));
- * // 1234,5678:6000
+ * assert.equal(
+ *   portRangesToMultiport([{ first: 1234, last: 1234 }, { first: 5678, last: 6000 }]),
+ *   "1234,5678:6000",
+ * );
  * ```
  */
 export function portRangesToMultiport(ranges: readonly PortRange[]): string {
@@ -82,13 +89,14 @@ export function portRangesToMultiport(ranges: readonly PortRange[]): string {
  *
  * @example One rule per group
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Accept, Match, splitPortList } from "@rampart/iptables";
  * const ports = Array.from({ length: 20 }, (_, i) => 8000 + i);
  * const rules = splitPortList(ports).map((group) => ({
  *   match: Match().protocol("tcp").destPorts(...group),
  *   action: Accept(),
  * }));
- * console.log(rules.length); // 2
+ * assert.equal(rules.length, 2);
  * ```
  */
 export function splitPortList<T extends number | PortRange>(items: readonly T[]): T[][] {

@@ -11,9 +11,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Reject, type RejectType } from "@rampart/iptables";
  * const type: RejectType = "tcp-reset";
- * console.log(Reject(type).toFragment()); // --jump REJECT --reject-with tcp-reset
+ * assert.equal(Reject(type).toFragment(), "--jump REJECT --reject-with tcp-reset");
  * ```
  */
 export type RejectType =

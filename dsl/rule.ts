@@ -79,8 +79,9 @@ const COMMENT_SAFE = /^[A-Za-z0-9_ @%+=:,./-]*$/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { escapeComment } from "@rampart/iptables";
- * console.log(escapeComment('allow "ssh"\n')); // allow _ssh__
+ * assert.equal(escapeComment('allow "ssh"\n'), "allow _ssh__");
  * ```
  */
 export function escapeComment(comment: string): string {
@@ -105,10 +106,13 @@ export const MAX_STORED_COMMENT_LENGTH = 255;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { commentProblem } from "@rampart/iptables";
- * console.log(commentProblem("web server")); // undefined
- * console.log(commentProblem("it's"));
- * // it would be stored as "it_s": a comment keeps only letters, digits, spaces and _ @ % + = : , . / -
+ * assert.equal(commentProblem("web server"), undefined);
+ * assert.equal(
+ *   commentProblem("it's"),
+ *   'it would be stored as "it_s": a comment keeps only letters, digits, spaces and _ @ % + = : , . / -',
+ * );
  * ```
  */
 export function commentProblem(comment: string): string | undefined {
@@ -151,12 +155,12 @@ function checkComment(field: string, value: unknown): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkRule, RuleError } from "@rampart/iptables";
- * try {
- *   checkRule({ comment: 42 }, "rules[0]");
- * } catch (e) {
- *   if (e instanceof RuleError) console.log(e.field); // rules[0].comment
- * }
+ * assert.throws(
+ *   () => checkRule({ comment: 42 }, "rules[0]"),
+ *   (e) => e instanceof RuleError && e.field === "rules[0].comment",
+ * );
  * ```
  */
 export function checkRule(rule: unknown, field: string): asserts rule is Rule {
@@ -232,9 +236,12 @@ function line(prefix: string, rule: Rule, options: RenderOptions): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Accept, renderAppend } from "@rampart/iptables";
- * console.log(renderAppend({ action: Accept() }, "rp-in", { hash: "abc", hashPrefix: "rampart:" }));
- * // -A rp-in -m comment --comment "rampart:abc" --jump ACCEPT
+ * assert.equal(
+ *   renderAppend({ action: Accept() }, "rp-in", { hash: "abc", hashPrefix: "rampart:" }),
+ *   '-A rp-in -m comment --comment "rampart:abc" --jump ACCEPT',
+ * );
  * ```
  */
 export function renderAppend(rule: Rule, chainName: string, options: RenderOptions = {}): string {
@@ -246,8 +253,9 @@ export function renderAppend(rule: Rule, chainName: string, options: RenderOptio
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Drop, renderInsert } from "@rampart/iptables";
- * console.log(renderInsert({ action: Drop() }, "INPUT")); // -I INPUT --jump DROP
+ * assert.equal(renderInsert({ action: Drop() }, "INPUT"), "-I INPUT --jump DROP");
  * ```
  */
 export function renderInsert(rule: Rule, chainName: string, options: RenderOptions = {}): string {
@@ -259,9 +267,12 @@ export function renderInsert(rule: Rule, chainName: string, options: RenderOptio
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Drop, renderInsertAt } from "@rampart/iptables";
- * console.log(renderInsertAt({ action: Drop() }, "INPUT", { position: 3 }));
- * // -I INPUT 3 --jump DROP
+ * assert.equal(
+ *   renderInsertAt({ action: Drop() }, "INPUT", { position: 3 }),
+ *   "-I INPUT 3 --jump DROP",
+ * );
  * ```
  */
 export function renderInsertAt(
@@ -277,9 +288,12 @@ export function renderInsertAt(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Accept, renderReplace } from "@rampart/iptables";
- * console.log(renderReplace({ action: Accept() }, "rp-in", { position: 2 }));
- * // -R rp-in 2 --jump ACCEPT
+ * assert.equal(
+ *   renderReplace({ action: Accept() }, "rp-in", { position: 2 }),
+ *   "-R rp-in 2 --jump ACCEPT",
+ * );
  * ```
  */
 export function renderReplace(

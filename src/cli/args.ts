@@ -105,13 +105,14 @@ export interface CliArgs {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseCliArgs, UsageError } from "@rampart/iptables/cli";
- * try {
- *   parseCliArgs(["plan", "--backend", "iptables"]);
- * } catch (e) {
- *   if (e instanceof UsageError) console.log(e.message);
- *   // Invalid --backend "iptables": expected nft, legacy or auto
- * }
+ * assert.throws(
+ *   () => parseCliArgs(["plan", "--backend", "iptables"]),
+ *   (e) =>
+ *     e instanceof UsageError &&
+ *     e.message === 'Invalid --backend "iptables": expected nft, legacy or auto',
+ * );
  * ```
  */
 export class UsageError extends TypeError {
@@ -143,8 +144,9 @@ const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseDuration } from "@rampart/iptables/cli";
- * console.log(parseDuration("30s"), parseDuration("1m30s"), parseDuration("45")); // 30000 90000 45000
+ * assert.deepEqual([parseDuration("30s"), parseDuration("1m30s"), parseDuration("45")], [30000, 90000, 45000]);
  * ```
  */
 export function parseDuration(text: string): number {
@@ -187,9 +189,13 @@ function parseSize(text: string): number | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseCliArgs } from "@rampart/iptables/cli";
  * const args = parseCliArgs(["apply", "rules.yaml", "--netns", "lab", "--confirm-timeout", "30s"]);
- * console.log(args.command, args.files, args.netns, args.confirmTimeoutMs); // apply [ "rules.yaml" ] lab 30000
+ * assert.equal(args.command, "apply");
+ * assert.deepEqual(args.files, ["rules.yaml"]);
+ * assert.equal(args.netns, "lab");
+ * assert.equal(args.confirmTimeoutMs, 30000);
  * ```
  */
 export function parseCliArgs(argv: readonly string[]): CliArgs {

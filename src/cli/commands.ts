@@ -1224,13 +1224,14 @@ const COMMANDS: Record<Exclude<CommandName, "help">, (ctx: Context) => Promise<n
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { runCli } from "@rampart/iptables/cli";
  * const code = await runCli(["plan", "--backend", "bogus", "rules.yaml"], {
  *   stdout: () => {}, stderr: () => {}, interactive: false, stdoutIsTerminal: false,
  *   ask: () => Promise.resolve(undefined), runnerFor: () => { throw new Error("unused"); },
  *   env: () => undefined, uid: 0,
  * });
- * console.log(code); // 2
+ * assert.equal(code, 2);
  * ```
  */
 export async function runCli(

@@ -51,10 +51,11 @@ async function writeSynced(path: string, text: string): Promise<void> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { writeDurable } from "@rampart/iptables/cli";
  * const dir = await Deno.makeTempDir();
  * await writeDurable(`${dir}/state.json`, "{}\n");
- * console.log(await Deno.readTextFile(`${dir}/state.json`)); // {}
+ * assert.equal(await Deno.readTextFile(`${dir}/state.json`), "{}\n");
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -81,10 +82,12 @@ export async function writeDurable(path: string, text: string): Promise<void> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createExclusive } from "@rampart/iptables/cli";
  * const dir = await Deno.makeTempDir();
- * console.log(await createExclusive(`${dir}/decision`, "a"), await createExclusive(`${dir}/decision`, "b")); // true false
- * console.log(await Deno.readTextFile(`${dir}/decision`)); // a
+ * assert.equal(await createExclusive(`${dir}/decision`, "a"), true);
+ * assert.equal(await createExclusive(`${dir}/decision`, "b"), false); // already there
+ * assert.equal(await Deno.readTextFile(`${dir}/decision`), "a");
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -148,8 +151,10 @@ export async function removeDurable(path: string): Promise<void> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pathExists } from "@rampart/iptables/cli";
- * console.log(await pathExists("/"), await pathExists("/no/such/path")); // true false
+ * assert.equal(await pathExists("/"), true);
+ * assert.equal(await pathExists("/no/such/path"), false);
  * ```
  */
 export async function pathExists(path: string): Promise<boolean> {

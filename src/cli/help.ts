@@ -157,8 +157,9 @@ ${EXIT}`,
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { helpText } from "@rampart/iptables/cli";
- * console.log(helpText("plan").split("\n")[0]); // Usage: rampart plan FILES… [flags]
+ * assert.equal(helpText("plan").split("\n")[0], "Usage: rampart plan FILES… [flags]");
  * ```
  */
 export function helpText(command: CommandName): string {

@@ -60,6 +60,7 @@ function key(t: IntentTable): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FileApplyJournal, readIntentRecord } from "@rampart/iptables/cli";
  * const dir = await Deno.makeTempDir();
  * const journal = new FileApplyJournal(`${dir}/host.intent.jsonl`, { command: "apply rules.yaml" });
@@ -69,9 +70,10 @@ function key(t: IntentTable): string {
  * await journal.tableDone({ table: "filter", ipVersion: 4 });
  * // A crash here leaves the record: the next run reads it.
  * const record = await readIntentRecord(`${dir}/host.intent.jsonl`);
- * console.log(record?.command, record?.done); // apply rules.yaml [ { table: "filter", ipVersion: 4 } ]
+ * assert.equal(record?.command, "apply rules.yaml");
+ * assert.deepEqual(record?.done, [{ table: "filter", ipVersion: 4 }]);
  * await journal.end("applied");
- * console.log(await readIntentRecord(`${dir}/host.intent.jsonl`)); // undefined
+ * assert.equal(await readIntentRecord(`${dir}/host.intent.jsonl`), undefined);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -203,15 +205,22 @@ function tableList(tables: readonly IntentTable[]): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { describeIntentRecord } from "@rampart/iptables/cli";
- * console.log(describeIntentRecord({
+ * const text = describeIntentRecord({
  *   path: "/run/rampart/host.intent.jsonl", text: "", pid: 7, command: "apply rules.yaml",
  *   intent: { operation: "apply", startedAt: "2025-01-01T00:00:00.000Z", tables: [
  *     { table: "filter", ipVersion: 4 }, { table: "filter", ipVersion: 6 },
  *   ] },
  *   done: [],
- * }, { target: "this host" }));
- * // An earlier 'rampart apply rules.yaml' on this host (pid 7, started 2025-01-01T00:00:00.000Z) did not finish: it was writing filter IPv4 when it stopped (each table is one transaction: it holds either all of its old rules or all of its new ones); filter IPv6 was not reached (record: /run/rampart/host.intent.jsonl)
+ * }, { target: "this host" });
+ * assert.equal(
+ *   text,
+ *   "An earlier 'rampart apply rules.yaml' on this host (pid 7, started 2025-01-01T00:00:00.000Z) " +
+ *     "did not finish: it was writing filter IPv4 when it stopped (each table is one transaction: " +
+ *     "it holds either all of its old rules or all of its new ones); filter IPv6 was not reached " +
+ *     "(record: /run/rampart/host.intent.jsonl)",
+ * );
  * ```
  */
 export function describeIntentRecord(record: IntentRecord, options: { target: string }): string {

@@ -52,14 +52,17 @@ function located(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parsePolicy, PolicyFileError } from "@rampart/iptables/yaml";
  * import { checkJumpTargets } from "@rampart/iptables/cli";
  * const text = "tables:\n  filter:\n    kernelChains:\n      INPUT:\n        insert:\n          - jump: rp-dorp\n    chains:\n      rp-drop: []\n";
- * try {
- *   checkJumpTargets(parsePolicy(text, { file: "a.yaml" }), ["rp-"]);
- * } catch (e) {
- *   if (e instanceof PolicyFileError) console.log(e.line, e.column, e.field); // 6 19 tables.filter.kernelChains.INPUT.insert[0].jump
- * }
+ * assert.throws(
+ *   () => checkJumpTargets(parsePolicy(text, { file: "a.yaml" }), ["rp-"]),
+ *   (e) =>
+ *     e instanceof PolicyFileError && e.line === 6 && e.column === 19 &&
+ *     e.field === "tables.filter.kernelChains.INPUT.insert[0].jump" &&
+ *     e.message.includes('did you mean "rp-drop"?'),
+ * );
  * ```
  */
 export function checkJumpTargets(policy: Policy, chainPrefixes: readonly string[]): void {
@@ -152,10 +155,11 @@ export function isRuleError(e: unknown): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Drop, emptyPolicy, PlacementError } from "@rampart/iptables";
  * import { locateRuleError } from "@rampart/iptables/cli";
  * const e = new PlacementError("Cannot place rule 1", { chain: "INPUT", list: "insert", ruleIndex: 0 });
- * console.log(locateRuleError(e, emptyPolicy(), { table: "filter", ipVersion: 4 }) === e); // true
+ * assert.ok(locateRuleError(e, emptyPolicy(), { table: "filter", ipVersion: 4 }) === e);
  * ```
  */
 export function locateRuleError(e: unknown, policy: Policy, where: TableInFamily): unknown {

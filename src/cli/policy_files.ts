@@ -61,13 +61,14 @@ function mergeTable(into: TablePolicy, from: TablePolicy, file: string): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyPolicy } from "@rampart/iptables";
  * import { mergePolicies } from "@rampart/iptables/cli";
  * const merged = mergePolicies([
  *   { file: "a.yaml", policy: emptyPolicy([4]) },
  *   { file: "b.yaml", policy: emptyPolicy([6]) },
  * ]);
- * console.log(merged.ipVersions); // [ 4, 6 ]
+ * assert.deepEqual(merged.ipVersions, [4, 6]);
  * ```
  */
 export function mergePolicies(policies: readonly { file: string; policy: Policy }[]): Policy {

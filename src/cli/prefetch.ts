@@ -25,8 +25,11 @@ const TOP_FAMILY = /^family:[ \t]*(["']?)(ipv4|ipv6|both)\1[ \t]*(?:#.*)?$/im;
  * @returns The families.
  *
  * @example
- * ```ts ignore
- * console.log(familyHint(["family: ipv4\ntables: {}\n"])); // [ 4 ]
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { familyHint } from "./prefetch.ts";
+ * assert.deepEqual(familyHint(["family: ipv4\ntables: {}\n"]), [4]);
+ * assert.deepEqual(familyHint(["tables: {}\n"]), [4, 6]);
  * ```
  */
 export function familyHint(texts: readonly string[]): IpFamily[] {
@@ -60,9 +63,20 @@ export interface PrefetchOptions {
  * @returns A backend detector serving the detections already started.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { silentLogger } from "@rampart/iptables";
+ * import { FakeDataplane } from "@rampart/iptables/testing";
+ * import { SharedReads } from "../engine/shared_reads.ts";
+ * import { prefetchReads } from "./prefetch.ts";
+ * const reads = new SharedReads(new FakeDataplane({ backend: "legacy" }).runner);
+ * const logger = silentLogger();
  * reads.open();
- * const backendDetector = prefetchReads(reads, { backend: "nft", ipVersions: [4], hashPrefix: "rampart:", logger });
+ * const hashPrefix = "rampart:";
+ * const backendDetector = prefetchReads(reads, { backend: "auto", ipVersions: [4], hashPrefix, logger });
+ * // … the policy files load meanwhile; then the firewall asks:
+ * assert.equal(await backendDetector({ runner: reads, ipVersion: 4, hashPrefix, logger }), "legacy");
+ * reads.close();
  * ```
  */
 export function prefetchReads(reads: SharedReads, options: PrefetchOptions): BackendDetector {

@@ -21,11 +21,21 @@ import { readsOnly } from "../engine/shared_reads.ts";
  * write runs or {@linkcode ReadReuse.forget} is called.
  *
  * @example
- * ```ts ignore
- * const reads = new ReadReuse(new DenoCommandRunner());
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ReadReuse } from "./read_reuse.ts";
+ * import { FakeDataplane } from "@rampart/iptables/testing";
+ * const fake = new FakeDataplane(); // or new DenoCommandRunner()
+ * const reads = new ReadReuse(fake.runner);
  * await reads.run("iptables-nft-save", ["-t", "filter"]); // runs
  * await reads.run("iptables-nft-save", ["-t", "filter"]); // served from the first
  * await reads.run("iptables-nft-restore", ["--noflush"], { stdin: "*filter\nCOMMIT\n" }); // runs, forgets
+ * await reads.run("iptables-nft-save", ["-t", "filter"]); // runs again
+ * assert.deepEqual(fake.calls.map((c) => c.cmd), [
+ *   "iptables-nft-save",
+ *   "iptables-nft-restore",
+ *   "iptables-nft-save",
+ * ]);
  * ```
  */
 export class ReadReuse implements CommandRunner {

@@ -28,10 +28,13 @@ export interface TargetFiles {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { targetFiles } from "@rampart/iptables/cli";
  * const files = targetFiles("/run/rampart", "lab");
- * console.log(files.lock, files.intent); // /run/rampart/netns-lab.lock /run/rampart/netns-lab.intent.jsonl
- * console.log(files.log, files.pending); // /run/rampart/netns-lab.watchdog.log /run/rampart/pending-netns-lab
+ * assert.equal(files.lock, "/run/rampart/netns-lab.lock");
+ * assert.equal(files.intent, "/run/rampart/netns-lab.intent.jsonl");
+ * assert.equal(files.log, "/run/rampart/netns-lab.watchdog.log");
+ * assert.equal(files.pending, "/run/rampart/pending-netns-lab");
  * ```
  */
 export function targetFiles(stateDir: string, netns: string | undefined): TargetFiles {

@@ -25,10 +25,13 @@ export interface LockHolder {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TargetBusyError } from "@rampart/iptables/cli";
  * const e = new TargetBusyError("this host", { pid: 42, command: "apply rules.yaml", since: "2025-01-01T00:00:00.000Z" });
- * console.log(e.message);
- * // Another rampart command is changing this host (pid 42, 'rampart apply rules.yaml', since 2025-01-01T00:00:00.000Z): nothing was changed; run this again once it has finished
+ * assert.equal(
+ *   e.message,
+ *   "Another rampart command is changing this host (pid 42, 'rampart apply rules.yaml', since 2025-01-01T00:00:00.000Z): nothing was changed; run this again once it has finished",
+ * );
  * ```
  */
 export class TargetBusyError extends Error {
@@ -112,14 +115,14 @@ export async function readLockHolder(path: string): Promise<LockHolder | undefin
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lockTarget, TargetBusyError } from "@rampart/iptables/cli";
  * const dir = await Deno.makeTempDir();
  * const lock = await lockTarget(`${dir}/host.lock`, { command: "apply a.yaml", target: "this host" });
- * try {
- *   await lockTarget(`${dir}/host.lock`, { command: "apply b.yaml", target: "this host", graceMs: 0 });
- * } catch (e) {
- *   console.log(e instanceof TargetBusyError, (e as TargetBusyError).holder?.command); // true apply a.yaml
- * }
+ * await assert.rejects(
+ *   lockTarget(`${dir}/host.lock`, { command: "apply b.yaml", target: "this host", graceMs: 0 }),
+ *   (e) => e instanceof TargetBusyError && e.holder?.command === "apply a.yaml",
+ * );
  * lock.release();
  * await Deno.remove(dir, { recursive: true });
  * ```

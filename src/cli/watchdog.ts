@@ -120,8 +120,9 @@ function pidAlive(pid: number): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultStateDir } from "@rampart/iptables/cli";
- * console.log(defaultStateDir(() => undefined, 0)); // /run/rampart
+ * assert.equal(defaultStateDir(() => undefined, 0), "/run/rampart");
  * ```
  */
 export function defaultStateDir(env: (name: string) => string | undefined, uid: number): string {
@@ -142,8 +143,9 @@ export function defaultStateDir(env: (name: string) => string | undefined, uid: 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pendingDir } from "@rampart/iptables/cli";
- * console.log(pendingDir("/run/rampart", "lab")); // /run/rampart/pending-netns-lab
+ * assert.equal(pendingDir("/run/rampart", "lab"), "/run/rampart/pending-netns-lab");
  * ```
  */
 export function pendingDir(stateDir: string, netns: string | undefined): string {
@@ -214,10 +216,12 @@ export async function readDecision(dir: string): Promise<WatchdogDecision | unde
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { claimDecision } from "@rampart/iptables/cli";
  * const dir = await Deno.makeTempDir();
  * const [a, b] = await Promise.all([claimDecision(dir, "confirm"), claimDecision(dir, "deadline")]);
- * console.log(a.won !== b.won, a.decision.decision === b.decision.decision); // true true
+ * assert.notEqual(a.won, b.won); // exactly one wins
+ * assert.equal(a.decision.decision, b.decision.decision); // and both see its decision
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -374,6 +378,7 @@ export interface RunWatchdogOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { runWatchdog } from "@rampart/iptables/cli";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ deadline: 0, cliPid: 1,
@@ -381,7 +386,8 @@ export interface RunWatchdogOptions {
  * await Deno.writeTextFile(`${dir}/snapshot.json`, "{}");
  * await Deno.writeTextFile(`${dir}/applied`, "1");
  * const outcome = await runWatchdog(dir, { restore: () => Promise.resolve(), log: () => {} });
- * console.log(outcome.outcome, outcome.reason); // reverted deadline
+ * assert.equal(outcome.outcome, "reverted");
+ * assert.equal(outcome.reason, "deadline");
  * await Deno.remove(dir, { recursive: true });
  * ```
  */

@@ -21,15 +21,15 @@ export interface RuleLocation {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Accept, Match, PlacementError, Table } from "@rampart/iptables";
  * import { FakeDataplane } from "@rampart/iptables/testing";
  * const table = new Table("filter", { runner: new FakeDataplane().runner, backend: "nft" });
- * table.setRuleInsertions("INPUT", [{ match: Match().destPorts(22), action: Accept() }]);
- * try {
- *   await table.apply();
- * } catch (e) {
- *   if (e instanceof PlacementError) console.log(e.chain, e.ruleIndex); // INPUT 0
- * }
+ * table.setRuleInsertions("INPUT", [{ match: Match().destPorts(22), action: Accept() }]); // no -p
+ * await assert.rejects(
+ *   table.apply(),
+ *   (e) => e instanceof PlacementError && e.chain === "INPUT" && e.ruleIndex === 0,
+ * );
  * ```
  */
 export class PlacementError extends Error {
@@ -63,13 +63,15 @@ export class PlacementError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DanglingReferenceError, Jump, Table } from "@rampart/iptables";
  * import { FakeDataplane } from "@rampart/iptables/testing";
  * const table = new Table("filter", { runner: new FakeDataplane().runner, backend: "nft", chainPrefixes: ["rp-"] });
  * table.setRuleInsertions("INPUT", [{ action: Jump("rp-missing") }]);
- * await table.apply().catch((e) => {
- *   if (e instanceof DanglingReferenceError) console.log(e.fromChain, e.toChain); // INPUT rp-missing
- * });
+ * await assert.rejects(
+ *   table.apply(),
+ *   (e) => e instanceof DanglingReferenceError && e.fromChain === "INPUT" && e.toChain === "rp-missing",
+ * );
  * ```
  */
 export class DanglingReferenceError extends Error {
@@ -113,15 +115,17 @@ export class DanglingReferenceError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ChainLoopError, Jump, Table } from "@rampart/iptables";
  * import { FakeDataplane } from "@rampart/iptables/testing";
  * const table = new Table("filter", { runner: new FakeDataplane().runner, backend: "nft" });
  * table.setRuleInsertions("INPUT", [{ action: Jump("rp-a") }]);
  * table.updateChain({ name: "rp-a", rules: [{ action: Jump("rp-b") }] });
  * table.updateChain({ name: "rp-b", rules: [{ action: Jump("rp-a") }] });
- * await table.apply().catch((e) => {
- *   if (e instanceof ChainLoopError) console.log(e.chains); // [ "rp-a", "rp-b", "rp-a" ]
- * });
+ * await assert.rejects(
+ *   table.apply(),
+ *   (e) => e instanceof ChainLoopError && e.chains.join(" ") === "rp-a rp-b rp-a",
+ * );
  * ```
  */
 export class ChainLoopError extends Error {
@@ -149,9 +153,10 @@ export class ChainLoopError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SaveError } from "@rampart/iptables";
  * const e = new SaveError("iptables-save failed", { command: "iptables-nft-save", stderr: "boom", code: 1 });
- * console.log(e.command); // iptables-nft-save
+ * assert.equal(e.command, "iptables-nft-save");
  * ```
  */
 export class SaveError extends Error {
@@ -184,11 +189,12 @@ export class SaveError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RestoreError } from "@rampart/iptables";
  * const e = new RestoreError("restore failed", {
  *   command: "iptables-legacy-restore", script: "*filter\nCOMMIT\n", stderr: "", code: 1,
  * });
- * console.log(e.failedLine); // undefined
+ * assert.equal(e.failedLine, undefined);
  * ```
  */
 export class RestoreError extends Error {
@@ -252,13 +258,13 @@ export class RestoreError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Table, TableConfigError } from "@rampart/iptables";
  * const table = new Table("filter", { chainPrefixes: ["rp-"] });
- * try {
- *   table.updateChain({ name: "mine", rules: [] });
- * } catch (e) {
- *   if (e instanceof TableConfigError) console.log(e.field); // chain.name
- * }
+ * assert.throws(
+ *   () => table.updateChain({ name: "mine", rules: [] }),
+ *   (e) => e instanceof TableConfigError && e.field === "chain.name",
+ * );
  * ```
  */
 export class TableConfigError extends TypeError {

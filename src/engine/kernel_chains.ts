@@ -38,8 +38,10 @@ export const KERNEL_CHAINS: Readonly<Record<TableName, readonly Hook[]>> = Objec
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isKernelChain } from "@rampart/iptables";
- * console.log(isKernelChain("raw", "PREROUTING"), isKernelChain("raw", "INPUT")); // true false
+ * assert.equal(isKernelChain("raw", "PREROUTING"), true);
+ * assert.equal(isKernelChain("raw", "INPUT"), false);
  * ```
  */
 export function isKernelChain(table: TableName, chain: string): chain is Hook {
@@ -51,8 +53,10 @@ export function isKernelChain(table: TableName, chain: string): chain is Hook {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isTableName } from "@rampart/iptables";
- * console.log(isTableName("nat"), isTableName("security")); // true false
+ * assert.equal(isTableName("nat"), true);
+ * assert.equal(isTableName("security"), false);
  * ```
  */
 export function isTableName(name: string): name is TableName {

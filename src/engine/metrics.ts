@@ -9,9 +9,15 @@ import type { IptablesVariant } from "../host/iptables_variant.ts";
  * Counters and gauges of one table (one iptables table of one IP family).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Drop, Table } from "@rampart/iptables";
+ * import { FakeDataplane } from "@rampart/iptables/testing";
+ * const table = new Table("filter", { runner: new FakeDataplane().runner, backend: "nft" });
+ * table.setRuleInsertions("INPUT", [{ action: Drop() }]);
+ * await table.apply();
  * const m = table.metrics();
- * console.log(m.restoreCalls, m.rules);
+ * assert.deepEqual([m.saveCalls, m.restoreCalls, m.rules, m.applies], [1, 1, 1, 1]);
  * ```
  */
 export interface TableMetrics {

@@ -83,14 +83,17 @@ const FAMILIES: readonly Family[] = [
  *
  * @example Serving metrics from any HTTP handler
  * ```ts
+ * import assert from "node:assert/strict";
  * import { METRICS_CONTENT_TYPE, metricsText, type TableMetrics } from "@rampart/iptables";
  * const m: TableMetrics = {
  *   table: "filter", ipVersion: 4, backend: "nft", restoreCalls: 3, restoreErrors: 0, saveCalls: 4,
  *   saveErrors: 0, linesExecuted: 42, chains: 5, rules: 12, applies: 3, lastApplyDurationMs: 7,
  * };
  * const text = metricsText([m]);
- * console.log(text.split("\n")[2]);
- * // rampart_iptables_restore_calls_total{table="filter",ip_version="4",backend="nft"} 3
+ * assert.equal(
+ *   text.split("\n")[2],
+ *   'rampart_iptables_restore_calls_total{table="filter",ip_version="4",backend="nft"} 3',
+ * );
  * const response = new Response(text, { headers: { "content-type": METRICS_CONTENT_TYPE } });
  * ```
  */

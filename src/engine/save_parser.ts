@@ -186,12 +186,13 @@ export function extractRuleId(line: string, hashPrefix: string): string | undefi
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseSave } from "@rampart/iptables";
  * const state = parseSave(
  *   "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j DROP\nCOMMIT\n",
  *   { hashPrefix: "rampart:", isOwnedChain: (c) => c.startsWith("rp-") },
  * );
- * console.log(state.get("INPUT")); // { policy: "ACCEPT", hashes: [ "" ], lines: [ "" ] }
+ * assert.deepEqual(state.get("INPUT"), { policy: "ACCEPT", hashes: [""], lines: [""] });
  * ```
  */
 export function parseSave(text: string, options: ParseSaveOptions): DataplaneState {

@@ -26,8 +26,11 @@ import type { CommandResult, CommandRunner, RunOptions } from "../host/runner.ts
  * @returns `true` for a read.
  *
  * @example
- * ```ts ignore
- * console.log(readsOnly("iptables-nft-save", ["-t", "raw"]), readsOnly("ipset", ["add", "s", "10.0.0.1"])); // true false
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readsOnly } from "./shared_reads.ts";
+ * assert.equal(readsOnly("iptables-nft-save", ["-t", "raw"]), true);
+ * assert.equal(readsOnly("ipset", ["add", "s", "10.0.0.1"]), false);
  * ```
  */
 export function readsOnly(cmd: string, args: readonly string[]): boolean {
@@ -117,12 +120,18 @@ function emptyTable(table: TableName, sections: Sections): string {
  * every command goes to the wrapped runner as asked.
  *
  * @example
- * ```ts ignore
- * const reads = new SharedReads(new DenoCommandRunner({ netns: "lab" }));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SharedReads } from "./shared_reads.ts";
+ * import { FakeDataplane } from "@rampart/iptables/testing";
+ * const fake = new FakeDataplane(); // or new DenoCommandRunner({ netns: "lab" })
+ * const reads = new SharedReads(fake.runner);
  * await reads.during(async () => {
  *   await reads.run("iptables-nft-save", ["-t", "raw"]); // runs iptables-nft-save
- *   await reads.run("iptables-nft-save", ["-t", "filter"]); // its filter section
+ *   const filter = await reads.run("iptables-nft-save", ["-t", "filter"]); // its filter section
+ *   assert.match(filter.stdout, /^\*filter\n:INPUT ACCEPT \[0:0\]$/m);
  * });
+ * assert.deepEqual(fake.calls.map((c) => [c.cmd, ...c.args]), [["iptables-nft-save"]]);
  * ```
  */
 /** Options of {@linkcode SharedReads}. */

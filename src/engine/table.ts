@@ -322,15 +322,24 @@ function escapeRegExp(s: string): string {
  *
  * @example Programming a table on the fake dataplane
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Accept, Jump, Match, Table } from "@rampart/iptables";
  * import { FakeDataplane } from "@rampart/iptables/testing";
  * const fake = new FakeDataplane();
  * const table = new Table("filter", { runner: fake.runner, backend: "nft" });
  * table.updateChain({ name: "rp-input", rules: [{ match: Match().protocol("tcp").destPorts(22), action: Accept() }] });
  * table.setRuleInsertions("INPUT", [{ action: Jump("rp-input") }]);
- * console.log(await table.plan());
+ * const script = await table.plan(); // what apply() would write; writes nothing
+ * assert.deepEqual(script.split("\n").map((line) => line.replace(/"rampart:[\w-]{16}"/, "<id>")), [
+ *   "*filter",
+ *   ":rp-input - [0:0]",
+ *   "-A rp-input -m comment --comment <id> -p tcp -m multiport --destination-ports 22 --jump ACCEPT",
+ *   "-I INPUT -m comment --comment <id> --jump rp-input",
+ *   "COMMIT",
+ *   "",
+ * ]);
  * await table.apply();
- * console.log(await table.plan()); // "" (in sync)
+ * assert.equal(await table.plan(), ""); // in sync
  * ```
  */
 export class Table {
@@ -798,14 +807,17 @@ export class Table {
    *
    * @example
    * ```ts
-   * import { Accept, Match, Table } from "@rampart/iptables";
+   * import assert from "node:assert/strict";
+   * import { Accept, Jump, Match, Table } from "@rampart/iptables";
    * import { FakeDataplane } from "@rampart/iptables/testing";
    * const fake = new FakeDataplane();
    * const table = new Table("filter", { runner: fake.runner, backend: "nft" });
    * table.updateChain({ name: "rp-in", rules: [{ match: Match().protocol("tcp"), action: Accept() }] });
-   * console.log((await table.check()).changed); // true
+   * assert.equal((await table.check()).changed, false); // rp-in is reached from no kernel chain yet
+   * table.setRuleInsertions("INPUT", [{ action: Jump("rp-in") }]);
+   * assert.equal((await table.check()).changed, true);
    * await table.apply();
-   * console.log((await table.check()).changed); // false
+   * assert.equal((await table.check()).changed, false);
    * ```
    */
   check(): Promise<TableCheck> {

@@ -17,9 +17,13 @@
  * @returns The arguments.
  *
  * @example
- * ```ts ignore
- * tokenizeRestoreLine('-A INPUT -m comment --comment "a \\"b\\" c" -j ACCEPT');
- * // [ "-A", "INPUT", "-m", "comment", "--comment", 'a "b" c', "-j", "ACCEPT" ]
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tokenizeRestoreLine } from "./tokenize.ts";
+ * assert.deepEqual(
+ *   tokenizeRestoreLine('-A INPUT -m comment --comment "a \\"b\\" c" -j ACCEPT'),
+ *   ["-A", "INPUT", "-m", "comment", "--comment", 'a "b" c', "-j", "ACCEPT"],
+ * );
  * ```
  */
 export function tokenizeRestoreLine(line: string): string[] {

@@ -110,12 +110,13 @@ class KernelReject extends Failure {
  *
  * @example Seeding and reading the fake like a real host
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FakeDataplane } from "@rampart/iptables/testing";
  * const fake = new FakeDataplane();
  * await fake.runner.run("iptables-restore", ["--noflush"], {
  *   stdin: "*filter\n-N rp-web\n-A rp-web --source 10.0.0.4 --jump ACCEPT\nCOMMIT\n",
  * });
- * console.log(fake.rules("filter", "rp-web")); // [ "-A rp-web -s 10.0.0.4/32 -j ACCEPT" ]
+ * assert.deepEqual(fake.rules("filter", "rp-web"), ["-A rp-web -s 10.0.0.4/32 -j ACCEPT"]);
  * ```
  */
 export class FakeDataplane {
@@ -172,11 +173,12 @@ export class FakeDataplane {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FakeDataplane } from "@rampart/iptables/testing";
    * const fake = new FakeDataplane();
    * fake.addIpSet("rp-allowed");
    * const r = await fake.runner.run("ipset", ["list", "-n"]);
-   * console.log(r.stdout); // rp-allowed
+   * assert.equal(r.stdout, "rp-allowed\n");
    * ```
    */
   addIpSet(name: string): void {
@@ -190,11 +192,12 @@ export class FakeDataplane {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FakeDataplane } from "@rampart/iptables/testing";
    * const fake = new FakeDataplane();
    * fake.failNextRestore({ stderr: "iptables-restore: line 2 failed\n" });
    * const r = await fake.runner.run("iptables-restore", ["--noflush"], { stdin: "*filter\nCOMMIT\n" });
-   * console.log(r.code); // 1
+   * assert.equal(r.code, 1);
    * ```
    */
   failNextRestore(options: FakeFaultOptions = {}): void {
@@ -208,10 +211,11 @@ export class FakeDataplane {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FakeDataplane } from "@rampart/iptables/testing";
    * const fake = new FakeDataplane();
    * fake.failNextSave({ count: 2 });
-   * console.log((await fake.runner.run("iptables-save", ["-t", "filter"])).code); // 1
+   * assert.equal((await fake.runner.run("iptables-save", ["-t", "filter"])).code, 1);
    * ```
    */
   failNextSave(options: FakeFaultOptions = {}): void {
@@ -229,11 +233,12 @@ export class FakeDataplane {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FakeDataplane } from "@rampart/iptables/testing";
    * const fake = new FakeDataplane();
    * fake.hangNextRestore();
    * const r = await fake.runner.run("iptables-restore", [], { stdin: "", timeoutMs: 10 });
-   * console.log(r.timedOut); // true
+   * assert.ok(r.timedOut);
    * ```
    */
   hangNextRestore(options: { count?: number } = {}): void {
@@ -250,6 +255,7 @@ export class FakeDataplane {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FakeDataplane } from "@rampart/iptables/testing";
    * const fake = new FakeDataplane();
    * const off = fake.onBeforeRestore(async (_call, f) => {
@@ -257,7 +263,10 @@ export class FakeDataplane {
    * });
    * await fake.runner.run("iptables-restore", ["--noflush"], { stdin: "*filter\n-A INPUT -j ACCEPT\nCOMMIT\n" });
    * off();
-   * console.log(fake.rules("filter", "INPUT")); // [ "-A INPUT -s 192.0.2.1/32 -j DROP", "-A INPUT -j ACCEPT" ]
+   * assert.deepEqual(
+   *   fake.rules("filter", "INPUT"),
+   *   ["-A INPUT -s 192.0.2.1/32 -j DROP", "-A INPUT -j ACCEPT"],
+   * );
    * ```
    */
   onBeforeRestore(hook: FakeRestoreHook): () => void {
@@ -279,11 +288,12 @@ export class FakeDataplane {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FakeDataplane } from "@rampart/iptables/testing";
    * const fake = new FakeDataplane();
    * fake.setIncompatible("filter");
    * const r = await fake.runner.run("iptables-nft-save", ["-t", "filter"]);
-   * console.log(r.stdout); // # Table `filter' is incompatible, use 'nft' tool.
+   * assert.equal(r.stdout, "# Table `filter' is incompatible, use 'nft' tool.\n");
    * ```
    */
   setIncompatible(
@@ -306,12 +316,12 @@ export class FakeDataplane {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FakeDataplane } from "@rampart/iptables/testing";
-   * console.log(new FakeDataplane().dump("raw"));
-   * // *raw
-   * // :PREROUTING ACCEPT [0:0]
-   * // :OUTPUT ACCEPT [0:0]
-   * // COMMIT
+   * assert.equal(
+   *   new FakeDataplane().dump("raw"),
+   *   "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n",
+   * );
    * ```
    */
   dump(
@@ -344,10 +354,11 @@ export class FakeDataplane {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FakeDataplane } from "@rampart/iptables/testing";
    * const fake = new FakeDataplane();
    * await fake.load("*nat\n-A POSTROUTING -o eth0 -j MASQUERADE\nCOMMIT\n");
-   * console.log(fake.rules("nat", "POSTROUTING")); // [ "-A POSTROUTING -o eth0 -j MASQUERADE" ]
+   * assert.deepEqual(fake.rules("nat", "POSTROUTING"), ["-A POSTROUTING -o eth0 -j MASQUERADE"]);
    * ```
    */
   load(
@@ -381,10 +392,14 @@ export class FakeDataplane {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FakeDataplane } from "@rampart/iptables/testing";
    * const fake = new FakeDataplane();
    * await fake.load("*filter\n-A INPUT --protocol tcp --destination-port 22 --jump ACCEPT\nCOMMIT\n");
-   * console.log(fake.rules("filter", "INPUT")); // [ "-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT" ]
+   * assert.deepEqual(
+   *   fake.rules("filter", "INPUT"),
+   *   ["-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT"],
+   * );
    * ```
    */
   rules(
@@ -407,8 +422,9 @@ export class FakeDataplane {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FakeDataplane } from "@rampart/iptables/testing";
-   * console.log(new FakeDataplane().chains("raw")); // [ "PREROUTING", "OUTPUT" ]
+   * assert.deepEqual(new FakeDataplane().chains("raw"), ["PREROUTING", "OUTPUT"]);
    * ```
    */
   chains(
@@ -430,11 +446,12 @@ export class FakeDataplane {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FakeDataplane } from "@rampart/iptables/testing";
    * const fake = new FakeDataplane();
    * await fake.load("*filter\n-A INPUT -j ACCEPT\nCOMMIT\n");
    * fake.setCounters("filter", "INPUT", { position: 1, packets: 3n, bytes: 180n });
-   * console.log(fake.dump("filter", { counters: true }).includes("[3:180] -A INPUT -j ACCEPT")); // true
+   * assert.ok(fake.dump("filter", { counters: true }).includes("[3:180] -A INPUT -j ACCEPT"));
    * ```
    */
   setCounters(

@@ -51,9 +51,11 @@ export interface DetectBackendOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BackendConflictError } from "@rampart/iptables";
  * const e = new BackendConflictError({ hashPrefix: "rampart:", nftRules: 3, legacyRules: 5 });
- * console.log(e.nftRules, e.legacyRules); // 3 5
+ * assert.equal(e.nftRules, 3);
+ * assert.equal(e.legacyRules, 5);
  * ```
  */
 export class BackendConflictError extends Error {
@@ -95,10 +97,16 @@ const KUBE_HINTS = ["KUBE-IPTABLES-HINT", "KUBE-KUBELET-CANARY"];
  * @returns The reader.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { DenoCommandRunner, readFileWithRunner } from "@rampart/iptables";
- * const read = readFileWithRunner(new DenoCommandRunner({ netns: "blue" }));
- * console.log(await read("/proc/net/ip_tables_names")); // tables of namespace "blue"
+ * // new DenoCommandRunner({ netns: "blue" }) reads /proc/net/ip_tables_names of namespace "blue"
+ * const read = readFileWithRunner(new DenoCommandRunner());
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "filter\nnat\n");
+ * assert.equal(await read(path), "filter\nnat\n");
+ * await Deno.remove(path);
+ * await assert.rejects(read(path), Deno.errors.NotFound);
  * ```
  */
 export function readFileWithRunner(runner: CommandRunner): ReadFile {
@@ -135,6 +143,7 @@ export function readFileWithRunner(runner: CommandRunner): ReadFile {
  *
  * @example Choosing nft when kube-proxy's hint chain is there
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type CommandRunner, detectBackend } from "@rampart/iptables";
  * const runner: CommandRunner = {
  *   run: (cmd, args) =>
@@ -150,7 +159,7 @@ export function readFileWithRunner(runner: CommandRunner): ReadFile {
  *   lookPath: (name) => Promise.resolve(`/usr/sbin/${name}`),
  *   readFile: () => Promise.resolve(""),
  * });
- * console.log(backend); // nft
+ * assert.equal(backend, "nft");
  * ```
  */
 export async function detectBackend(
@@ -346,13 +355,14 @@ export interface AutoDetectBackendOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { autoDetectBackend, silentLogger } from "@rampart/iptables";
  * import { FakeDataplane } from "@rampart/iptables/testing";
  * const fake = new FakeDataplane({ backend: "legacy" });
  * const backend = await autoDetectBackend({
  *   runner: fake.runner, ipVersion: 4, hashPrefix: "rampart:", logger: silentLogger(),
  * });
- * console.log(backend); // legacy
+ * assert.equal(backend, "legacy");
  * ```
  */
 export async function autoDetectBackend(

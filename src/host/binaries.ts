@@ -23,9 +23,12 @@ const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
  * @returns Its full path, or `undefined`.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultLookPath } from "@rampart/iptables";
- * console.log(await defaultLookPath("iptables-nft-restore")); // /usr/sbin/iptables-nft-restore
+ * assert.match((await defaultLookPath("sh"))!, /\/sh$/); // e.g. /usr/bin/sh
+ * assert.equal(await defaultLookPath("/bin/sh"), "/bin/sh"); // a path is checked as given
+ * assert.equal(await defaultLookPath("rampart-no-such-binary"), undefined);
  * ```
  */
 export async function defaultLookPath(name: string): Promise<string | undefined> {
@@ -68,12 +71,15 @@ export interface FindBestBinaryOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BinaryNotFoundError, findBestBinary } from "@rampart/iptables";
- * try {
- *   await findBestBinary("save", { ipVersion: 4, backend: "nft", lookPath: () => Promise.resolve(undefined) });
- * } catch (e) {
- *   if (e instanceof BinaryNotFoundError) console.log(e.candidates); // [ "iptables-nft-save", "iptables-save" ]
- * }
+ * const lookPath = () => Promise.resolve(undefined); // nothing installed
+ * await assert.rejects(
+ *   findBestBinary("save", { ipVersion: 4, backend: "nft", lookPath }),
+ *   (e) =>
+ *     e instanceof BinaryNotFoundError &&
+ *     e.candidates.join(" ") === "iptables-nft-save iptables-save",
+ * );
  * ```
  */
 export class BinaryNotFoundError extends Error {
@@ -108,10 +114,14 @@ export class BinaryNotFoundError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { findBestBinary } from "@rampart/iptables";
  * const onPath = new Set(["ip6tables-save"]);
  * const lookPath = (name: string) => Promise.resolve(onPath.has(name) ? `/usr/sbin/${name}` : undefined);
- * console.log(await findBestBinary("save", { ipVersion: 6, backend: "legacy", lookPath })); // ip6tables-save
+ * assert.equal(
+ *   await findBestBinary("save", { ipVersion: 6, backend: "legacy", lookPath }),
+ *   "ip6tables-save",
+ * );
  * ```
  */
 export async function findBestBinary(

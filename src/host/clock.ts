@@ -9,11 +9,12 @@
  *
  * @example A manual clock for tests
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Clock } from "@rampart/iptables";
  * let t = 0;
  * const clock: Clock = { now: () => t, sleep: (ms) => { t += ms; return Promise.resolve(); } };
  * await clock.sleep(5);
- * console.log(clock.now()); // 5
+ * assert.equal(clock.now(), 5);
  * ```
  */
 export interface Clock {
@@ -28,11 +29,12 @@ export interface Clock {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { systemClock } from "@rampart/iptables";
  * const clock = systemClock();
  * const t0 = clock.now();
  * await clock.sleep(1);
- * console.log(clock.now() >= t0); // true
+ * assert.ok(clock.now() >= t0);
  * ```
  */
 export function systemClock(): Clock {

@@ -96,6 +96,7 @@ const FALSE_STRINGS = new Set(["0", "f", "F", "FALSE", "false", "False"]);
  *
  * @example With a scripted runner and `/proc/version`
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type CommandRunner, FeatureDetector } from "@rampart/iptables";
  * const runner: CommandRunner = {
  *   run: () => Promise.resolve({ code: 0, stdout: "iptables v1.8.9 (nf_tables)\n", stderr: "" }),
@@ -106,8 +107,12 @@ const FALSE_STRINGS = new Set(["0", "f", "F", "FALSE", "false", "False"]);
  *   overrides: { nflogSize: "false" },
  * });
  * const features = await detector.getFeatures();
- * console.log(features.masqFullyRandom, features.nflogSize); // true false
- * console.log(await detector.getVersions()); // { iptables: "1.8.9", kernel: "6.1.0-18", backendReported: "nft" }
+ * assert.equal(features.masqFullyRandom, true);
+ * assert.equal(features.nflogSize, false); // overridden
+ * assert.deepEqual(
+ *   await detector.getVersions(),
+ *   { iptables: "1.8.9", kernel: "6.1.0-18", backendReported: "nft" },
+ * );
  * ```
  */
 export class FeatureDetector implements FeatureSource {

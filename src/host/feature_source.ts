@@ -11,9 +11,10 @@ import type { Features } from "../../dsl/features.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { staticFeatures } from "@rampart/iptables";
  * const source = staticFeatures({ nflogSize: true });
- * console.log((await source.getFeatures()).nflogSize); // true
+ * assert.ok((await source.getFeatures()).nflogSize);
  * ```
  */
 export interface FeatureSource {
@@ -42,8 +43,9 @@ export interface FeatureHint {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { staticFeatures } from "@rampart/iptables";
- * console.log(await staticFeatures().getFeatures()); // {}
+ * assert.deepEqual(await staticFeatures().getFeatures(), {});
  * ```
  */
 export function staticFeatures(features: Features = {}): FeatureSource {

@@ -14,10 +14,13 @@ import type { CommandRunner } from "./runner.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MissingIpSetError } from "@rampart/iptables";
  * const e = new MissingIpSetError({ setName: "rp-allowed", chain: "rp-input", ruleIndex: 2 });
- * console.log(e.message);
- * // IP set "rp-allowed" used by rule 3 of chain "rp-input" does not exist: expected it to be created (ipset create) before the rules are applied
+ * assert.equal(
+ *   e.message,
+ *   'IP set "rp-allowed" used by rule 3 of chain "rp-input" does not exist: expected it to be created (ipset create) before the rules are applied',
+ * );
  * ```
  */
 export class MissingIpSetError extends Error {
@@ -51,9 +54,10 @@ export class MissingIpSetError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { IpSetListError } from "@rampart/iptables";
  * const e = new IpSetListError({ code: 127, stderr: "ipset: command not found" });
- * console.log(e.code); // 127
+ * assert.equal(e.code, 127);
  * ```
  */
 export class IpSetListError extends Error {
@@ -89,13 +93,14 @@ export class IpSetListError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ipSetNames, MatchCriteria } from "@rampart/iptables";
  * // What Match().sourceIpSet("a") records:
  * const match = new MatchCriteria([
  *   { method: "sourceIpSet", args: ["a"], fragment: "-m set --match-set a src" },
  *   { method: "custom", args: [], fragment: "-m set ! --match-set b dst,dst" },
  * ]);
- * console.log(ipSetNames({ match })); // [ "a", "b" ]
+ * assert.deepEqual(ipSetNames({ match }), ["a", "b"]);
  * ```
  */
 export function ipSetNames(rule: Rule): string[] {
@@ -123,9 +128,10 @@ export interface CheckIpSetsOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkIpSets, type CommandRunner } from "@rampart/iptables";
  * const runner: CommandRunner = { run: () => Promise.resolve({ code: 0, stdout: "rp-a\nrp-b\n", stderr: "" }) };
- * console.log(await checkIpSets({ runner, names: ["rp-a", "rp-c"] })); // [ "rp-c" ]
+ * assert.deepEqual(await checkIpSets({ runner, names: ["rp-a", "rp-c"] }), ["rp-c"]);
  * ```
  */
 export async function checkIpSets(options: CheckIpSetsOptions): Promise<string[]> {
@@ -146,9 +152,10 @@ export async function checkIpSets(options: CheckIpSetsOptions): Promise<string[]
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type CommandRunner, listIpSets } from "@rampart/iptables";
  * const runner: CommandRunner = { run: () => Promise.resolve({ code: 0, stdout: "rp-a\nrp-b\n", stderr: "" }) };
- * console.log(await listIpSets(runner)); // Set(2) { "rp-a", "rp-b" }
+ * assert.deepEqual(await listIpSets(runner), new Set(["rp-a", "rp-b"]));
  * ```
  */
 export async function listIpSets(
@@ -179,8 +186,9 @@ export async function listIpSets(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { findMissingIpSetRule } from "@rampart/iptables";
- * console.log(findMissingIpSetRule([{ name: "rp-input", rules: [{}] }], ["rp-a"])); // undefined
+ * assert.equal(findMissingIpSetRule([{ name: "rp-input", rules: [{}] }], ["rp-a"]), undefined);
  * ```
  */
 export function findMissingIpSetRule(
@@ -212,9 +220,20 @@ export function findMissingIpSetRule(
  *
  * @example
  * ```ts
- * import { assertIpSetsExist, type CommandRunner } from "@rampart/iptables";
- * const runner: CommandRunner = { run: () => Promise.resolve({ code: 0, stdout: "", stderr: "" }) };
+ * import assert from "node:assert/strict";
+ * import { assertIpSetsExist, type CommandRunner, Match, MissingIpSetError } from "@rampart/iptables";
+ * const calls: string[] = [];
+ * const runner: CommandRunner = {
+ *   run: (cmd, args) => {
+ *     calls.push([cmd, ...args].join(" "));
+ *     return Promise.resolve({ code: 0, stdout: "rp-a\n", stderr: "" });
+ *   },
+ * };
  * await assertIpSetsExist([{ name: "rp-input", rules: [] }], { runner }); // no sets named: nothing runs
+ * assert.deepEqual(calls, []);
+ * const rules = [{ match: Match().sourceIpSet("rp-b") }];
+ * await assert.rejects(assertIpSetsExist([{ name: "rp-input", rules }], { runner }), MissingIpSetError);
+ * assert.deepEqual(calls, ["ipset list -n"]);
  * ```
  */
 export async function assertIpSetsExist(

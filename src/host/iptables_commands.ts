@@ -44,11 +44,13 @@ export interface IptablesCommandsOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { IptablesCommands } from "@rampart/iptables";
  * import { FakeDataplane } from "@rampart/iptables/testing";
  * const commands = new IptablesCommands(new FakeDataplane().runner, { ipVersion: 6, backend: "nft" });
  * const r = await commands.run("save", ["-t", "raw"]);
- * console.log(r.cmd, r.code); // ip6tables-nft-save 0
+ * assert.equal(r.cmd, "ip6tables-nft-save");
+ * assert.equal(r.code, 0);
  * ```
  */
 export class IptablesCommands {

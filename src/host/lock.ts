@@ -46,10 +46,15 @@ export interface Locker {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LockTimeoutError } from "@rampart/iptables";
  * const e = new LockTimeoutError({ version: "1.6", target: "/run/xtables.lock", timeoutMs: 10_000 });
- * console.log(e.version, e.message);
- * // 1.6 Timed out after 10000 ms waiting for the iptables 1.6 lock "/run/xtables.lock": expected another program to release it
+ * assert.equal(e.version, "1.6");
+ * assert.equal(
+ *   e.message,
+ *   'Timed out after 10000 ms waiting for the iptables 1.6 lock "/run/xtables.lock": ' +
+ *     "expected another program to release it",
+ * );
  * ```
  */
 export class LockTimeoutError extends Error {
@@ -96,15 +101,19 @@ export class LockTimeoutError extends Error {
  *
  * @example Taking a private lock (never the host's /run/xtables.lock in tests)
  * ```ts
- * import { grabIptablesLocks } from "@rampart/iptables";
+ * import assert from "node:assert/strict";
+ * import { grabIptablesLocks, LockTimeoutError } from "@rampart/iptables";
  * const lockFilePath = await Deno.makeTempFile();
- * const locker = await grabIptablesLocks({
+ * const options = {
  *   lockFilePath,
  *   socketName: `@rampart-doc-${crypto.randomUUID()}`,
  *   timeoutMs: 1_000,
  *   probeIntervalMs: 10,
- * });
+ * };
+ * const locker = await grabIptablesLocks(options);
+ * await assert.rejects(grabIptablesLocks({ ...options, timeoutMs: 50 }), LockTimeoutError); // held
  * locker.close();
+ * (await grabIptablesLocks(options)).close(); // free again
  * await Deno.remove(lockFilePath);
  * ```
  */
@@ -219,6 +228,7 @@ export interface SharedLockOptions extends GrabIptablesLocksOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type Locker, SharedLock } from "@rampart/iptables";
  * let held = false;
  * const grab = (): Promise<Locker> => {
@@ -229,9 +239,9 @@ export interface SharedLockOptions extends GrabIptablesLocksOptions {
  * await shared.lock();
  * await shared.lock();
  * shared.unlock();
- * console.log(held); // true
+ * assert.ok(held);
  * shared.unlock();
- * console.log(held); // false
+ * assert.equal(held, false);
  * ```
  */
 export class SharedLock {
@@ -283,10 +293,11 @@ export class SharedLock {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { SharedLock } from "@rampart/iptables";
    * const shared = new SharedLock({ timeoutMs: 1_000, probeIntervalMs: 50, grab: () => Promise.resolve({ close() {} }) });
-   * console.log(await shared.run(() => Promise.resolve(shared.count))); // 1
-   * console.log(shared.count); // 0
+   * assert.equal(await shared.run(() => Promise.resolve(shared.count)), 1);
+   * assert.equal(shared.count, 0);
    * ```
    */
   async run<T>(fn: () => Promise<T>): Promise<T> {
@@ -349,11 +360,17 @@ export interface RestoreLockPlan {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { restoreLockArgs } from "@rampart/iptables";
- * console.log(restoreLockArgs({ restoreSupportsLock: true, restoreSupportsWaitInterval: true }, { backend: "legacy" }));
- * // { args: [ "--wait", "10", "--wait-interval", "50000" ], tableTakesLock: false }
- * console.log(restoreLockArgs({ restoreSupportsLock: true }, { backend: "nft" }));
- * // { args: [], tableTakesLock: false }
+ * const legacy = { restoreSupportsLock: true, restoreSupportsWaitInterval: true };
+ * assert.deepEqual(
+ *   restoreLockArgs(legacy, { backend: "legacy" }),
+ *   { args: ["--wait", "10", "--wait-interval", "50000"], tableTakesLock: false },
+ * );
+ * assert.deepEqual(
+ *   restoreLockArgs({ restoreSupportsLock: true }, { backend: "nft" }),
+ *   { args: [], tableTakesLock: false },
+ * );
  * ```
  */
 export function restoreLockArgs(features: Features, options: RestoreLockOptions): RestoreLockPlan {

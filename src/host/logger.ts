@@ -15,12 +15,14 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
  *
  * @example A logger that collects records
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Logger, LogFields, LogLevel } from "@rampart/iptables";
  * const records: { level: LogLevel; message: string; fields: LogFields | undefined }[] = [];
  * const logger: Logger = {
  *   log: (level, message, fields) => void records.push({ level, message, fields }),
  * };
  * logger.log("info", "resync", { reason: "refresh timer" });
+ * assert.deepEqual(records, [{ level: "info", message: "resync", fields: { reason: "refresh timer" } }]);
  * ```
  */
 export interface Logger {

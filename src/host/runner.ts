@@ -30,8 +30,9 @@ export type StdinSource = string | Iterable<string> | AsyncIterable<string>;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readStdinSource } from "@rampart/iptables";
- * console.log(await readStdinSource(["*filter\n", "COMMIT\n"])); // "*filter\nCOMMIT\n"
+ * assert.equal(await readStdinSource(["*filter\n", "COMMIT\n"]), "*filter\nCOMMIT\n");
  * ```
  */
 export async function readStdinSource(stdin: StdinSource): Promise<string> {
@@ -64,6 +65,7 @@ export interface CommandResult {
  *
  * @example A runner that records calls
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { CommandRunner } from "@rampart/iptables";
  * const calls: string[] = [];
  * const runner: CommandRunner = {
@@ -73,7 +75,7 @@ export interface CommandResult {
  *   },
  * };
  * await runner.run("iptables", ["--version"]);
- * console.log(calls); // [ "iptables --version" ]
+ * assert.deepEqual(calls, ["iptables --version"]);
  * ```
  */
 export interface CommandRunner {
@@ -101,11 +103,14 @@ export interface DenoCommandRunnerOptions {
  * command that outlives its timeout. With `netns` every command runs as
  * `ip netns exec <netns> <cmd> …`.
  *
- * @example Asking iptables for its version (needs --allow-run=iptables)
- * ```ts ignore
+ * @example Running a command (needs --allow-run for it)
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { DenoCommandRunner } from "@rampart/iptables";
- * const { stdout } = await new DenoCommandRunner().run("iptables", ["--version"]);
- * console.log(stdout); // iptables v1.8.9 (nf_tables)
+ * // new DenoCommandRunner({ netns: "lab" }) runs it as `ip netns exec lab echo …`
+ * const r = await new DenoCommandRunner().run("echo", ["iptables v1.8.9"], { timeoutMs: 5_000 });
+ * assert.equal(r.code, 0);
+ * assert.equal(r.stdout, "iptables v1.8.9\n");
  * ```
  */
 export class DenoCommandRunner implements CommandRunner {

@@ -75,10 +75,13 @@ function bold(text: string, color: boolean): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Drop } from "@rampart/iptables";
  * import { describeChain } from "@rampart/iptables/repl";
- * console.log(describeChain({ name: "rp-in", rules: [{ action: Drop() }] }).split("\n")[0]);
- * // chain rp-in (1 rule)
+ * assert.equal(
+ *   describeChain({ name: "rp-in", rules: [{ action: Drop() }] }).split("\n")[0],
+ *   "chain rp-in (1 rule)",
+ * );
  * ```
  */
 export function describeChain(chain: Chain, options: DescribeOptions = {}): string {
@@ -118,10 +121,13 @@ function describeRules(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Accept, Match } from "@rampart/iptables";
  * import { describeRule } from "@rampart/iptables/repl";
- * console.log(describeRule({ match: Match().protocol("tcp"), action: Accept() }));
- * // -p tcp --jump ACCEPT
+ * assert.equal(
+ *   describeRule({ match: Match().protocol("tcp"), action: Accept() }),
+ *   "-p tcp --jump ACCEPT",
+ * );
  * ```
  */
 export function describeRule(rule: Rule, options: DescribeOptions = {}): string {
@@ -138,9 +144,10 @@ export function describeRule(rule: Rule, options: DescribeOptions = {}): string 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Accept, emptyPolicy } from "@rampart/iptables";
  * import { describePolicy } from "@rampart/iptables/repl";
- * console.log(describePolicy(emptyPolicy())); // (no rules)
+ * assert.equal(describePolicy(emptyPolicy()), "(no rules)");
  * ```
  */
 export function describePolicy(policy: Policy, options: DescribeOptions = {}): string {
@@ -232,9 +239,10 @@ function indent(text: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Match } from "@rampart/iptables";
  * import { describeValue } from "@rampart/iptables/repl";
- * console.log(describeValue(Match().protocol("udp"))); // -p udp
+ * assert.equal(describeValue(Match().protocol("udp")), "-p udp");
  * ```
  */
 export function describeValue(value: unknown, options: DescribeOptions = {}): string {

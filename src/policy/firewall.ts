@@ -161,9 +161,10 @@ export interface RestoreSnapshotOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FirewallRollbackError } from "@rampart/iptables";
  * const e = new FirewallRollbackError(new Error("apply"), new Error("restore"));
- * console.log(e.message); // Apply failed (apply) and the rollback failed too (restore)
+ * assert.equal(e.message, "Apply failed (apply) and the rollback failed too (restore)");
  * ```
  */
 export class FirewallRollbackError extends Error {
@@ -206,6 +207,7 @@ function key(table: TableName, ipVersion: IpFamily): string {
  *
  * @example Applying a policy on the fake dataplane
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Accept, Firewall, Jump, Masq, Match, tablePolicy } from "@rampart/iptables";
  * import { FakeDataplane } from "@rampart/iptables/testing";
  * const fake = new FakeDataplane();
@@ -220,10 +222,14 @@ function key(table: TableName, ipVersion: IpFamily): string {
  *     tablePolicy("nat", { appends: { POSTROUTING: [{ match: Match().outInterface("eth0"), action: Masq() }] } }),
  *   ],
  * });
- * for (const t of (await firewall.plan()).tables) console.log(t.table, t.script.split("\n").length);
+ * const plan = await firewall.plan(); // nothing written yet
+ * assert.deepEqual(plan.tables.map((t) => `${t.table}: ${t.script.split("\n").length} lines`), [
+ *   "nat: 4 lines",
+ *   "filter: 6 lines",
+ * ]);
  * await firewall.apply();
  * const again = await firewall.plan();
- * console.log(again.tables.every((t) => t.script === "")); // true
+ * assert.ok(again.tables.every((t) => t.script === ""));
  * ```
  */
 export class Firewall {

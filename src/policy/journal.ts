@@ -54,6 +54,7 @@ export interface ApplyIntent {
  *
  * @example A journal in memory
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type ApplyIntent, type ApplyJournal, Firewall, Match, Accept, Jump, tablePolicy } from "@rampart/iptables";
  * import { FakeDataplane } from "@rampart/iptables/testing";
  * const steps: string[] = [];
@@ -69,7 +70,7 @@ export interface ApplyIntent {
  *   insertions: { INPUT: [{ action: Jump("rp-in") }] },
  * })] });
  * await firewall.apply();
- * console.log(steps); // [ "begin 1", "filter/4", "applied" ]
+ * assert.deepEqual(steps, ["begin 1", "filter/4", "applied"]);
  * ```
  */
 export interface ApplyJournal {

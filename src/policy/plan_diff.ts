@@ -55,12 +55,13 @@ export interface KernelChain {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseKernelTable } from "@rampart/iptables";
  * const chains = parseKernelTable(
  *   '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment "rampart:Cz_u1IQiXIMmKD4c" -j rp-in\nCOMMIT\n',
  *   "rampart:",
  * );
- * console.log(chains.get("INPUT")?.rules[0]?.id); // Cz_u1IQiXIMmKD4c
+ * assert.equal(chains.get("INPUT")?.rules[0]?.id, "Cz_u1IQiXIMmKD4c");
  * ```
  */
 export function parseKernelTable(text: string, hashPrefix: string): Map<string, KernelChain> {
@@ -154,13 +155,17 @@ function ids(chain: string, rules: readonly Rule[], options: DiffTableOptions): 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Accept, diffTable, Jump } from "@rampart/iptables";
  * const diff = diffTable({
  *   table: "filter", ipVersion: 4, policies: {}, appends: {},
  *   chains: [{ name: "rp-in", rules: [{ action: Accept() }] }],
  *   insertions: { INPUT: [{ action: Jump("rp-in") }] },
  * }, "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -i lo -j ACCEPT\nCOMMIT\n");
- * console.log(diff.chains.map((c) => `${c.chain} ${c.status}`)); // [ "INPUT changed", "rp-in new" ]
+ * assert.deepEqual(
+ *   diff.chains.map((c) => `${c.chain} ${c.status}`),
+ *   ["INPUT changed", "rp-in new"],
+ * );
  * ```
  */
 export function diffTable(
@@ -396,15 +401,18 @@ const RESET = "\x1b[0m";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Accept, diffTable, Jump, renderDiff } from "@rampart/iptables";
  * const diff = diffTable({
  *   table: "filter", ipVersion: 4, policies: {}, appends: {}, chains: [],
  *   insertions: { INPUT: [{ action: Accept() }] },
  * }, "*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n");
- * console.log(renderDiff([diff]));
- * // filter (IPv4)
- * //   chain INPUT
- * //     + Mx6y_clA9MKGTHzP  -I INPUT -m comment --comment "rampart:Mx6y_clA9MKGTHzP" --jump ACCEPT
+ * assert.equal(renderDiff([diff]), [
+ *   "filter (IPv4)",
+ *   "  chain INPUT",
+ *   '    + Mx6y_clA9MKGTHzP  -I INPUT -m comment --comment "rampart:Mx6y_clA9MKGTHzP" --jump ACCEPT',
+ *   "",
+ * ].join("\n"));
  * ```
  */
 export function renderDiff(diffs: readonly TableDiff[], options: RenderDiffOptions = {}): string {
@@ -486,11 +494,12 @@ export interface ReadKernelTableOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readKernelTable } from "@rampart/iptables";
  * import { FakeDataplane } from "@rampart/iptables/testing";
  * const fake = new FakeDataplane();
  * const text = await readKernelTable(fake.runner, { table: "filter", ipVersion: 4, backend: "nft" });
- * console.log(text.includes(":INPUT ACCEPT")); // true
+ * assert.ok(text.includes(":INPUT ACCEPT"));
  * ```
  */
 export async function readKernelTable(

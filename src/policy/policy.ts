@@ -153,12 +153,13 @@ export interface TablePolicyOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Masq, Match, tablePolicy } from "@rampart/iptables";
  * const nat = tablePolicy("nat", {
  *   ipVersion: 4,
  *   appends: { POSTROUTING: [{ match: Match().outInterface("eth0"), action: Masq() }] },
  * });
- * console.log(nat.chains.length); // 0
+ * assert.equal(nat.chains.length, 0);
  * ```
  */
 export function tablePolicy(table: TableName, options: TablePolicyOptions = {}): TablePolicy {
@@ -181,8 +182,9 @@ export function tablePolicy(table: TableName, options: TablePolicyOptions = {}):
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyPolicy } from "@rampart/iptables";
- * console.log(emptyPolicy()); // { ipVersions: [ 4, 6 ], tables: [] }
+ * assert.deepEqual(emptyPolicy(), { ipVersions: [4, 6], tables: [] });
  * ```
  */
 export function emptyPolicy(ipVersions: IpFamily[] = [4, 6]): Policy {
@@ -195,12 +197,16 @@ export function emptyPolicy(ipVersions: IpFamily[] = [4, 6]): Policy {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PolicyError, validatePolicy } from "@rampart/iptables";
- * try {
- *   validatePolicy({ ipVersions: [4], tables: [{ table: "filter", chains: [], insertions: { PREROUTING: [] }, appends: {}, policies: {} }] });
- * } catch (e) {
- *   if (e instanceof PolicyError) console.log(e.path); // tables[0].insertions.PREROUTING
- * }
+ * assert.throws(
+ *   () =>
+ *     validatePolicy({
+ *       ipVersions: [4],
+ *       tables: [{ table: "filter", chains: [], insertions: { PREROUTING: [] }, appends: {}, policies: {} }],
+ *     }),
+ *   (e) => e instanceof PolicyError && e.path === "tables[0].insertions.PREROUTING",
+ * );
  * ```
  */
 export class PolicyError extends TypeError {
@@ -238,9 +244,10 @@ const CHAIN_NAME = /^[^\s"'!-][^\s"']*$/u;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { chainNameProblem } from "@rampart/iptables";
- * console.log(chainNameProblem("rp-input")); // undefined
- * console.log(chainNameProblem("bad name")); // 1 to 28 characters without whitespace or quotes, …
+ * assert.equal(chainNameProblem("rp-input"), undefined);
+ * assert.match(chainNameProblem("bad name")!, /^1 to 28 characters without whitespace or quotes, /);
  * ```
  */
 export function chainNameProblem(name: string): string | undefined {
@@ -264,8 +271,10 @@ function fail(path: string, value: unknown, message: string): never {
  *
  * @example
  * ```ts
- * import { emptyPolicy, validatePolicy } from "@rampart/iptables";
+ * import assert from "node:assert/strict";
+ * import { emptyPolicy, PolicyError, validatePolicy } from "@rampart/iptables";
  * validatePolicy(emptyPolicy()); // fine
+ * assert.throws(() => validatePolicy({ ipVersions: [5 as 4], tables: [] }), PolicyError);
  * ```
  */
 export function validatePolicy(policy: Policy, options: ValidatePolicyOptions = {}): void {
@@ -404,12 +413,13 @@ function filterRules(rules: readonly PolicyRule[], ipVersion: IpFamily): Rule[] 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Accept, Drop, policyForFamily, tablePolicy } from "@rampart/iptables";
  * const policy = {
  *   ipVersions: [4, 6] as (4 | 6)[],
  *   tables: [tablePolicy("filter", { insertions: { INPUT: [{ action: Accept(), ipVersion: 6 }, { action: Drop() }] } })],
  * };
- * console.log(policyForFamily(policy, 4)[0]?.insertions.INPUT?.length); // 1
+ * assert.equal(policyForFamily(policy, 4)[0]?.insertions.INPUT?.length, 1);
  * ```
  */
 export function policyForFamily(policy: Policy, ipVersion: IpFamily): FamilyTablePolicy[] {
@@ -443,9 +453,12 @@ export function policyForFamily(policy: Policy, ipVersion: IpFamily): FamilyTabl
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Jump, referencedChains, tablePolicy } from "@rampart/iptables";
- * console.log(referencedChains(tablePolicy("filter", { insertions: { INPUT: [{ action: Jump("rp-in") }] } })));
- * // [ "rp-in" ]
+ * assert.deepEqual(
+ *   referencedChains(tablePolicy("filter", { insertions: { INPUT: [{ action: Jump("rp-in") }] } })),
+ *   ["rp-in"],
+ * );
  * ```
  */
 export function referencedChains(table: TablePolicy): string[] {

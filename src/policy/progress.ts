@@ -13,9 +13,12 @@ import type { FirewallProgressEvent } from "./firewall.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { progressLine } from "@rampart/iptables/cli";
- * console.log(progressLine({ type: "table-start", table: "filter", ipVersion: 4, index: 0, total: 2 }));
- * // [1/2] filter IPv4: applying…
+ * assert.equal(
+ *   progressLine({ type: "table-start", table: "filter", ipVersion: 4, index: 0, total: 2 }),
+ *   "[1/2] filter IPv4: applying…",
+ * );
  * ```
  */
 export function progressLine(event: FirewallProgressEvent): string {

@@ -102,12 +102,10 @@ export interface ParseSnapshotTableOptions extends OwnershipOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { snapshotFromJson, SnapshotError } from "@rampart/iptables";
- * try {
- *   snapshotFromJson("{}");
- * } catch (e) {
- *   if (e instanceof SnapshotError) console.log(e.message); // Invalid snapshot version undefined: expected 1
- * }
+ * assert.throws(() => snapshotFromJson("{}"), (e) =>
+ *   e instanceof SnapshotError && e.message === "Invalid snapshot version undefined: expected 1");
  * ```
  */
 export class SnapshotError extends Error {
@@ -212,6 +210,7 @@ function parseChains(text: string): Map<string, SavedChain> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseSnapshotTable } from "@rampart/iptables";
  * const save = [
  *   "*filter", ":INPUT DROP [0:0]", ":rp-in - [0:0]",
@@ -222,8 +221,9 @@ function parseChains(text: string): Map<string, SavedChain> {
  * const t = parseSnapshotTable(save, {
  *   table: "filter", ipVersion: 4, backend: "nft", hashPrefix: "rampart:", chainPrefixes: ["rp-"], policyChains: ["INPUT"],
  * });
- * console.log(t.chains); // [ { name: "rp-in", rules: [ "-p tcp -j ACCEPT" ] } ]
- * console.log(t.foreignChainRules.INPUT?.[0]?.foreignBefore, t.policies); // 1 { INPUT: "DROP" }
+ * assert.deepEqual(t.chains, [{ name: "rp-in", rules: ["-p tcp -j ACCEPT"] }]);
+ * assert.equal(t.foreignChainRules.INPUT?.[0]?.foreignBefore, 1);
+ * assert.deepEqual(t.policies, { INPUT: "DROP" });
  * ```
  */
 export function parseSnapshotTable(
@@ -314,14 +314,13 @@ export type SnapshotRestoreOptions = OwnershipOptions;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { snapshotRestoreScript } from "@rampart/iptables";
  * const snapshot = { table: "filter", ipVersion: 4, backend: "nft", chains: [], foreignChainRules: {}, policies: {} } as const;
  * const now = '*filter\n:INPUT ACCEPT [0:0]\n:rp-x - [0:0]\n-A rp-x -m comment --comment "rampart:AAAAAAAAAAAAAAAA" -j DROP\nCOMMIT\n';
- * console.log(snapshotRestoreScript({ ...snapshot, chains: [] }, now, { hashPrefix: "rampart:", chainPrefixes: ["rp-"] }));
- * // *filter
- * // :rp-x - [0:0]
- * // -X rp-x
- * // COMMIT
+ * const options = { hashPrefix: "rampart:", chainPrefixes: ["rp-"] };
+ * const script = snapshotRestoreScript({ ...snapshot, chains: [] }, now, options);
+ * assert.equal(script, "*filter\n:rp-x - [0:0]\n-X rp-x\nCOMMIT\n"); // the chain the snapshot does not have goes
  * ```
  */
 export function snapshotRestoreScript(
@@ -427,10 +426,11 @@ function runBinary(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { saveTableText } from "@rampart/iptables";
  * import { FakeDataplane } from "@rampart/iptables/testing";
  * const text = await saveTableText({ table: "raw", ipVersion: 6, backend: "nft" }, { runner: new FakeDataplane().runner });
- * console.log(text.includes(":PREROUTING ACCEPT")); // true
+ * assert.ok(text.includes(":PREROUTING ACCEPT"));
  * ```
  */
 export async function saveTableText(
@@ -455,6 +455,7 @@ export async function saveTableText(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readSnapshotTable } from "@rampart/iptables";
  * import { FakeDataplane } from "@rampart/iptables/testing";
  * const fake = new FakeDataplane();
@@ -462,7 +463,7 @@ export async function saveTableText(
  *   { table: "filter", ipVersion: 4, backend: "nft" },
  *   { runner: fake.runner, hashPrefix: "rampart:", chainPrefixes: ["rp-"] },
  * );
- * console.log(t.chains); // []
+ * assert.deepEqual(t.chains, []);
  * ```
  */
 export async function readSnapshotTable(
@@ -495,6 +496,7 @@ export async function readSnapshotTable(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { restoreSnapshotTable } from "@rampart/iptables";
  * import { FakeDataplane } from "@rampart/iptables/testing";
  * const fake = new FakeDataplane();
@@ -503,7 +505,7 @@ export async function readSnapshotTable(
  *   { ...snapshot, chains: [{ name: "rp-x", rules: ["-j DROP"] }] },
  *   { runner: fake.runner, hashPrefix: "rampart:", chainPrefixes: ["rp-"] },
  * );
- * console.log(script.split("\n")[1]); // :rp-x - [0:0]
+ * assert.equal(script.split("\n")[1], ":rp-x - [0:0]");
  * ```
  */
 export async function restoreSnapshotTable(
@@ -537,9 +539,10 @@ export async function restoreSnapshotTable(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { snapshotFromJson, snapshotToJson } from "@rampart/iptables";
  * const s = { version: 1, takenAt: "2025-01-01T00:00:00.000Z", hashPrefix: "rampart:", chainPrefixes: ["rp-"], tables: [] };
- * console.log(snapshotFromJson(snapshotToJson(s)).hashPrefix); // rampart:
+ * assert.equal(snapshotFromJson(snapshotToJson(s)).hashPrefix, "rampart:");
  * ```
  */
 export function snapshotToJson(snapshot: Snapshot): string {
@@ -591,9 +594,10 @@ function count(v: unknown, what: string): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { snapshotFromJson } from "@rampart/iptables";
  * const s = snapshotFromJson('{"version":1,"takenAt":"x","hashPrefix":"rampart:","chainPrefixes":["rp-"],"tables":[]}');
- * console.log(s.tables.length); // 0
+ * assert.equal(s.tables.length, 0);
  * ```
  */
 export function snapshotFromJson(text: string): Snapshot {

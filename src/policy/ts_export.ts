@@ -134,12 +134,13 @@ class Exporter {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Accept, Match, policyToTypeScript, tablePolicy } from "@rampart/iptables";
  * const source = policyToTypeScript({
  *   ipVersions: [4],
  *   tables: [tablePolicy("filter", { insertions: { INPUT: [{ match: Match().protocol("tcp").destPorts(22), action: Accept() }] } })],
  * });
- * console.log(source.includes('Match().protocol("tcp").destPorts(22)')); // true
+ * assert.ok(source.includes('Match().protocol("tcp").destPorts(22)'));
  * ```
  */
 export function policyToTypeScript(

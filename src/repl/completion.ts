@@ -73,12 +73,15 @@ function receiverStart(line: string, end: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Accept, Match } from "@rampart/iptables";
  * import { completeInput } from "@rampart/iptables/repl";
  * const scope = { Match, Accept };
- * console.log(completeInput("Acc", 3, { scope }).candidates); // [ "Accept" ]
- * console.log(completeInput("Match().destP", 13, { scope }).candidates);
- * // [ "destPortRanges", "destPorts" ]
+ * assert.deepEqual(completeInput("Acc", 3, { scope }).candidates, ["Accept"]);
+ * assert.deepEqual(
+ *   completeInput("Match().destP", 13, { scope }).candidates,
+ *   ["destPortRanges", "destPorts"],
+ * );
  * ```
  */
 export function completeInput(

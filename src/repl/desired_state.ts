@@ -111,13 +111,15 @@ function mergeLists(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Drop, Firewall } from "@rampart/iptables";
  * import { FakeDataplane } from "@rampart/iptables/testing";
  * import { desiredPolicy } from "@rampart/iptables/repl";
  * const firewall = new Firewall({ runner: new FakeDataplane().runner, backend: "nft" });
  * firewall.table("filter", 4).updateChain({ name: "rp-in", rules: [{ action: Drop() }] });
  * const { policy } = desiredPolicy(firewall, [{ table: "filter", ipVersion: 4 }]);
- * console.log(policy.tables[0]?.ipVersion, policy.tables[0]?.chains[0]?.name); // 4 rp-in
+ * assert.equal(policy.tables[0]?.ipVersion, 4);
+ * assert.equal(policy.tables[0]?.chains[0]?.name, "rp-in");
  * ```
  */
 export function desiredPolicy(

@@ -29,8 +29,10 @@ const FUNCTION_DECLARATION = /^\s*(async\s+)?(function\*?|class)\s+([A-Za-z_$][\
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isIncomplete } from "@rampart/iptables/repl";
- * console.log(isIncomplete("chain('rp-in', ["), isIncomplete("Accept()")); // true false
+ * assert.equal(isIncomplete("chain('rp-in', ["), true); // the REPL reads another line
+ * assert.equal(isIncomplete("Accept()"), false);
  * ```
  */
 export function isIncomplete(source: string): boolean {
@@ -88,10 +90,11 @@ export function isIncomplete(source: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Evaluator } from "@rampart/iptables/repl";
  * const ev = new Evaluator({ double: (n: number) => n * 2 });
  * await ev.evaluate("const x = double(21)");
- * console.log(await ev.evaluate("x + await Promise.resolve(0)")); // 42
+ * assert.equal(await ev.evaluate("x + await Promise.resolve(0)"), 42);
  * ```
  */
 export class Evaluator {

@@ -17,9 +17,10 @@ export const MAX_HISTORY_ENTRIES = 1000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { historyPath } from "@rampart/iptables/repl";
  * const env: Record<string, string> = { HOME: "/home/ops" };
- * console.log(historyPath((name) => env[name])); // /home/ops/.local/state/rampart/repl_history
+ * assert.equal(historyPath((name) => env[name]), "/home/ops/.local/state/rampart/repl_history");
  * ```
  */
 export function historyPath(env: (name: string) => string | undefined): string | undefined {
@@ -42,8 +43,9 @@ export function historyPath(env: (name: string) => string | undefined): string |
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { historyEntry } from "@rampart/iptables/repl";
- * console.log(historyEntry("chain('rp-in',\n  Accept())")); // chain('rp-in', Accept())
+ * assert.equal(historyEntry("chain('rp-in',\n  Accept())"), "chain('rp-in', Accept())");
  * ```
  */
 export function historyEntry(input: string): string {
@@ -60,11 +62,12 @@ export function historyEntry(input: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HistoryFile } from "@rampart/iptables/repl";
  * const path = await Deno.makeTempFile();
  * const history = new HistoryFile(path);
  * await history.add("Match().protocol('tcp')");
- * console.log(await new HistoryFile(path).load()); // [ "Match().protocol('tcp')" ]
+ * assert.deepEqual(await new HistoryFile(path).load(), ["Match().protocol('tcp')"]);
  * await Deno.remove(path);
  * ```
  */

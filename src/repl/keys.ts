@@ -77,9 +77,12 @@ const CSI_TILDE: Record<string, KeyName> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeKeys } from "@rampart/iptables/repl";
- * console.log(decodeKeys("ab\x1b[D\r").keys);
- * // [ { name: "text", text: "ab" }, { name: "left" }, { name: "enter" } ]
+ * assert.deepEqual(
+ *   decodeKeys("ab\x1b[D\r").keys,
+ *   [{ name: "text", text: "ab" }, { name: "left" }, { name: "enter" }],
+ * );
  * ```
  */
 export function decodeKeys(input: string): { keys: Key[]; rest: string } {

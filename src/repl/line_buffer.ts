@@ -13,14 +13,16 @@ const WORD = /[A-Za-z0-9_$]/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LineBuffer } from "@rampart/iptables/repl";
  * const line = new LineBuffer(["Match()"]);
  * line.insert("Drop()");
  * line.home();
  * line.insert("x = ");
- * console.log(line.text, line.cursor); // x = Drop() 4
+ * assert.equal(line.text, "x = Drop()");
+ * assert.equal(line.cursor, 4);
  * line.historyPrevious();
- * console.log(line.text); // Match()
+ * assert.equal(line.text, "Match()");
  * ```
  */
 export class LineBuffer {

@@ -95,6 +95,7 @@ function commonPrefix(words: readonly string[]): string {
  *
  * @example Reading from scripted input
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LineEditor, type TerminalIo } from "@rampart/iptables/repl";
  * const input = new TextEncoder().encode("Acc\t\r");
  * let done = false;
@@ -113,7 +114,7 @@ function commonPrefix(words: readonly string[]): string {
  * const editor = new LineEditor(io, {
  *   complete: (line, cursor) => ({ start: 0, candidates: ["Accept"] }),
  * });
- * console.log(await editor.readLine("> ")); // { kind: "line", text: "Accept" }
+ * assert.deepEqual(await editor.readLine("> "), { kind: "line", text: "Accept" });
  * ```
  */
 export class LineEditor {

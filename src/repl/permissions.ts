@@ -49,9 +49,12 @@ export interface RequiredBinariesOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { requiredBinaries } from "@rampart/iptables/repl";
- * console.log(requiredBinaries({ ipVersions: [4, 6], backend: "nft", ops: ["restore"] }));
- * // [ "iptables-nft-restore", "ip6tables-nft-restore" ]
+ * assert.deepEqual(
+ *   requiredBinaries({ ipVersions: [4, 6], backend: "nft", ops: ["restore"] }),
+ *   ["iptables-nft-restore", "ip6tables-nft-restore"],
+ * );
  * ```
  */
 export function requiredBinaries(options: RequiredBinariesOptions): string[] {
@@ -81,11 +84,13 @@ export interface PermissionRunnerOptions {
  * binaries it really starts.
  *
  * @example
- * ```ts ignore
- * import { DenoCommandRunner } from "@rampart/iptables";
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { PermissionRunner } from "@rampart/iptables/repl";
- * const runner = new PermissionRunner(new DenoCommandRunner());
- * await runner.ensure(["iptables-nft-save"]); // prompts unless granted
+ * import { FakeDataplane } from "@rampart/iptables/testing";
+ * const runner = new PermissionRunner(new FakeDataplane().runner); // or new DenoCommandRunner()
+ * await runner.ensure(["iptables-nft-save"]); // Deno prompts unless --allow-run covers it
+ * assert.equal((await runner.run("iptables-nft-save", ["-t", "filter"])).code, 0);
  * ```
  */
 export class PermissionRunner implements CommandRunner {

@@ -36,9 +36,29 @@ function env(name: string): string | undefined {
  * @returns Resolves when the session ends.
  *
  * @example
- * ```ts ignore
- * import { runRepl } from "@rampart/iptables/repl";
- * await runRepl({ netns: "lab", backend: "nft" });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runRepl, type TerminalIo } from "@rampart/iptables/repl";
+ * import { FakeDataplane } from "@rampart/iptables/testing";
+ * // On this process's terminal, in namespace "lab": await runRepl({ netns: "lab", backend: "nft" });
+ * // Here, one line from a script on the in-memory FakeDataplane:
+ * const input = new TextEncoder().encode('Match().protocol("tcp").destPorts(22)\n');
+ * let read = false;
+ * let out = "";
+ * const terminal: TerminalIo = {
+ *   read(buffer) {
+ *     if (read) return Promise.resolve(null); // end of input ends the session
+ *     read = true;
+ *     buffer.set(input);
+ *     return Promise.resolve(input.length);
+ *   },
+ *   write: (text) => void (out += text),
+ *   setRaw() {},
+ *   isTerminal: false,
+ *   columns: () => 80,
+ * };
+ * await runRepl({ terminal, runner: new FakeDataplane().runner, backend: "nft", historyFile: false });
+ * assert.equal(out, "-p tcp -m multiport --destination-ports 22\n");
  * ```
  */
 export async function runRepl(options: RunReplOptions = {}): Promise<void> {

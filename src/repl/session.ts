@@ -145,10 +145,11 @@ function toRule(item: unknown, where: string): Rule {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Accept, Drop, Match } from "@rampart/iptables";
  * import { chain } from "@rampart/iptables/repl";
  * const c = chain("rp-in", { match: Match().protocol("tcp").destPorts(22), action: Accept() }, Drop());
- * console.log(c.rules.length); // 2
+ * assert.equal(c.rules.length, 2);
  * ```
  */
 export function chain(name: string, ...rules: unknown[]): Chain {
@@ -168,9 +169,10 @@ export function chain(name: string, ...rules: unknown[]): Chain {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Accept, Match } from "@rampart/iptables";
  * import { rule } from "@rampart/iptables/repl";
- * console.log(rule(Match().protocol("tcp"), Accept(), "web").comment); // web
+ * assert.equal(rule(Match().protocol("tcp"), Accept(), "web").comment, "web");
  * ```
  */
 export function rule(
@@ -209,6 +211,7 @@ export function rule(
  *
  * @example A session on the fake dataplane
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FakeDataplane } from "@rampart/iptables/testing";
  * import { ReplSession } from "@rampart/iptables/repl";
  * let out = "";
@@ -218,7 +221,7 @@ export function rule(
  *   backend: "nft",
  * });
  * await session.run('Match().protocol("tcp").destPorts(22)');
- * console.log(out); // -p tcp -m multiport --destination-ports 22
+ * assert.equal(out, "-p tcp -m multiport --destination-ports 22\n");
  * ```
  */
 export class ReplSession {

@@ -93,8 +93,11 @@ const ANY_FIRST_CHAR = CORE_SCALARS.filter((t) => t.implicitFirstChars === null)
  * strings).
  *
  * @example
- * ```ts ignore
- * console.log(resolvePlain("0x10"), resolvePlain("yes")); // 16 yes
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolvePlain } from "./document.ts";
+ * assert.equal(resolvePlain("0x10"), 16);
+ * assert.equal(resolvePlain("yes"), "yes"); // YAML 1.2: not a boolean
  * ```
  */
 export function resolvePlain(source: string): ScalarValue {
@@ -120,10 +123,13 @@ interface Frame {
  * aliases refer to.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { YamlDocument } from "./document.ts";
  * const doc = YamlDocument.parse("a: [1, two]\n");
- * const [[key, value]] = doc.pairs(doc.root!);
- * console.log(doc.value(key!), doc.items(value!).map((n) => doc.value(n))); // a [ 1, "two" ]
+ * const [key, value] = doc.pairs(doc.root!)[0]!;
+ * assert.equal(doc.value(key), "a");
+ * assert.deepEqual(doc.items(value).map((n) => doc.value(n)), [1, "two"]);
  * ```
  */
 export class YamlDocument {
@@ -592,8 +598,10 @@ function findLine(starts: Int32Array, offset: number): { line: number; col: numb
  * The 1-based line and column of an offset in a text.
  *
  * @example
- * ```ts ignore
- * console.log(linePos("a\nbc", 3)); // { line: 2, col: 2 }
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { linePos } from "./document.ts";
+ * assert.deepEqual(linePos("a\nbc", 3), { line: 2, col: 2 });
  * ```
  */
 export function linePos(text: string, offset: number): { line: number; col: number } {

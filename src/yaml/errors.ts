@@ -27,13 +27,15 @@ export interface PolicyFileErrorOptions {
  *
  * @example Reporting a bad port
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parsePolicy, PolicyFileError } from "@rampart/iptables/yaml";
  * const text = "tables:\n  filter:\n    chains:\n      rp-in:\n        - protocol: tcp\n          destPorts: [70000]\n          action: accept\n";
- * try {
- *   parsePolicy(text, { file: "rules.yaml" });
- * } catch (e) {
- *   if (e instanceof PolicyFileError) console.log(e.line, e.column, e.field); // 6 23 tables.filter.chains.rp-in[0].destPorts[0]
- * }
+ * assert.throws(
+ *   () => parsePolicy(text, { file: "rules.yaml" }),
+ *   (e) =>
+ *     e instanceof PolicyFileError && e.line === 6 && e.column === 23 &&
+ *     e.field === "tables.filter.chains.rp-in[0].destPorts[0]",
+ * );
  * ```
  */
 export class PolicyFileError extends SyntaxError {

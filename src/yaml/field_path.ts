@@ -28,9 +28,13 @@ function resolved(doc: YamlDocument, node: number): number | undefined {
  * @returns The nodes, or `undefined` when the path names nothing.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { YamlDocument } from "./document.ts";
+ * import { nodeAtField } from "./field_path.ts";
  * const doc = YamlDocument.parse("a:\n  b: [x, y]\n");
- * console.log(doc.value(nodeAtField(doc, "a.b[1]")!.node)); // y
+ * assert.equal(doc.value(nodeAtField(doc, "a.b[1]")!.node), "y");
+ * assert.equal(nodeAtField(doc, "a.c"), undefined);
  * ```
  */
 export function nodeAtField(doc: YamlDocument, field: string): FieldNodes | undefined {

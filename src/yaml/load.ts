@@ -143,10 +143,14 @@ interface YamlTree {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parsePolicy, sourcePositionOf } from "@rampart/iptables/yaml";
  * const policy = parsePolicy("tables:\n  filter:\n    kernelChains:\n      INPUT:\n        insert:\n          - action: accept\n", { file: "a.yaml" });
  * const rule = policy.tables[0]!.insertions.INPUT![0]!;
- * console.log(sourcePositionOf(rule)); // { file: "a.yaml", line: 6, column: 13, field: "tables.filter.kernelChains.INPUT.insert[0]" }
+ * assert.deepEqual(
+ *   sourcePositionOf(rule),
+ *   { file: "a.yaml", line: 6, column: 13, field: "tables.filter.kernelChains.INPUT.insert[0]" },
+ * );
  * ```
  */
 export function sourcePositionOf(item: object): SourcePosition | undefined {
@@ -1140,10 +1144,14 @@ export interface LoadPolicyFileOptions {
  * larger than `maxBytes` or not UTF-8 text.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { loadPolicyFile } from "@rampart/iptables/yaml";
- * const policy = await loadPolicyFile("examples/rules.yaml");
- * console.log(policy.tables.map((t) => t.table));
+ * const path = await Deno.makeTempFile({ suffix: ".yaml" });
+ * await Deno.writeTextFile(path, "tables:\n  filter:\n    kernelChains:\n      INPUT: {policy: DROP}\n");
+ * const policy = await loadPolicyFile(path);
+ * assert.deepEqual(policy.tables.map((t) => [t.table, t.policies]), [["filter", { INPUT: "DROP" }]]);
+ * await Deno.remove(path);
  * ```
  */
 export async function loadPolicyFile(

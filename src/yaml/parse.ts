@@ -19,6 +19,7 @@ import { describeSyntaxError } from "./syntax_errors.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parsePolicy } from "@rampart/iptables/yaml";
  * const policy = parsePolicy(`
  * tables:
@@ -33,8 +34,10 @@ import { describeSyntaxError } from "./syntax_errors.ts";
  *           destPorts: [22, 443]
  *           action: accept
  * `);
- * console.log(policy.tables[0]!.chains[0]!.rules[0]!.match!.render());
- * // -p tcp -m multiport --destination-ports 22,443
+ * assert.equal(
+ *   policy.tables[0]!.chains[0]!.rules[0]!.match!.render(),
+ *   "-p tcp -m multiport --destination-ports 22,443",
+ * );
  * ```
  */
 export function parsePolicy(text: string, options: ParsePolicyOptions = {}): Policy {

@@ -25,8 +25,14 @@ function mebibytes(bytes: number): string {
  * @throws {PolicyFileError} when the file is larger or not UTF-8.
  *
  * @example
- * ```ts ignore
- * const text = await readPolicyText("examples/rules.yaml", DEFAULT_MAX_BYTES);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readPolicyText } from "./read_text.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "tables: {}\n");
+ * assert.equal(await readPolicyText(path, 64 << 20), "tables: {}\n");
+ * await assert.rejects(readPolicyText(path, 5), /:1:1: File larger than 5 bytes/);
+ * await Deno.remove(path);
  * ```
  */
 export async function readPolicyText(path: string, maxBytes: number): Promise<string> {

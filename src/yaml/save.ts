@@ -200,6 +200,7 @@ function plain(arg: DslArg): unknown {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Accept, Match, tablePolicy } from "@rampart/iptables";
  * import { stringifyPolicy } from "@rampart/iptables/yaml";
  * const text = stringifyPolicy({
@@ -208,16 +209,18 @@ function plain(arg: DslArg): unknown {
  *     chains: [{ name: "rp-web", rules: [{ match: Match().protocol("tcp").destPorts(80, 443), action: Accept() }] }],
  *   })],
  * });
- * console.log(text);
- * // # Rampart policy (format: README.md#yaml-rule-files)
- * //
- * // tables:
- * //   filter:
- * //     chains:
- * //       rp-web:
- * //         - protocol: tcp
- * //           destPorts: [80, 443]
- * //           action: accept
+ * assert.equal(text, [
+ *   "# Rampart policy (format: README.md#yaml-rule-files)",
+ *   "",
+ *   "tables:",
+ *   "  filter:",
+ *   "    chains:",
+ *   "      rp-web:",
+ *   "        - protocol: tcp",
+ *   "          destPorts: [80, 443]",
+ *   "          action: accept",
+ *   "",
+ * ].join("\n"));
  * ```
  */
 export function stringifyPolicy(policy: Policy, options: StringifyPolicyOptions = {}): string {
@@ -248,10 +251,14 @@ export function stringifyPolicy(policy: Policy, options: StringifyPolicyOptions 
  * @throws {RuleError} for a comment a rule file cannot hold as written (see `commentProblem`).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyPolicy } from "@rampart/iptables";
- * import { savePolicyFile } from "@rampart/iptables/yaml";
- * await savePolicyFile("/tmp/rules.yaml", emptyPolicy());
+ * import { loadPolicyFile, savePolicyFile } from "@rampart/iptables/yaml";
+ * const path = await Deno.makeTempFile({ suffix: ".yaml" });
+ * await savePolicyFile(path, emptyPolicy());
+ * assert.deepEqual(await loadPolicyFile(path), emptyPolicy());
+ * await Deno.remove(path);
  * ```
  */
 export async function savePolicyFile(

@@ -20,8 +20,12 @@ const MAX_DESCRIBED = 1024 * 1024;
  * @returns The offset and a one-line reason.
  *
  * @example
- * ```ts ignore
- * console.log(describeSyntaxError("a: [1\nb: 2\n")?.reason);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describeSyntaxError } from "./syntax_errors.ts";
+ * const error = describeSyntaxError("a: [1\nb: 2\n");
+ * assert.equal(error?.offset, 6);
+ * assert.match(error!.reason, /^Flow sequence in block collection must be sufficiently indented/);
  * ```
  */
 export function describeSyntaxError(text: string): { offset: number; reason: string } | undefined {
