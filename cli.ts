@@ -8,7 +8,7 @@
  * the commands, `rampart <command> --help` their flags. Exit codes:
  * 0 ok, 1 failure, 2 usage error (or a question with no terminal to ask on),
  * 3 not confirmed (declined, or rolled back after `--confirm-timeout`),
- * 4 invalid policy file.
+ * 4 invalid policy file, 5 changes pending (`plan`/`diff --exit-code`).
  *
  * @example Planning in a namespace
  * ```ts ignore

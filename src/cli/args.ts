@@ -42,6 +42,7 @@ export const EXIT_CODES: Readonly<{
   USAGE: 2;
   NOT_CONFIRMED: 3;
   INVALID_POLICY: 4;
+  CHANGES_PENDING: 5;
   INTERRUPTED: 130;
 }> = Object.freeze(
   {
@@ -55,6 +56,8 @@ export const EXIT_CODES: Readonly<{
     NOT_CONFIRMED: 3,
     /** The policy files are invalid (`file:line:col` errors). */
     INVALID_POLICY: 4,
+    /** `plan`/`diff --exit-code`: the kernel differs from the policy (0 means in sync). */
+    CHANGES_PENDING: 5,
     /** Interrupted by SIGINT/SIGTERM before finishing (`watch` exits 0 on a signal instead). */
     INTERRUPTED: 130,
   } as const,
@@ -96,6 +99,8 @@ export interface CliArgs {
   maxFileBytes?: number;
   /** `--rule-ids`; absent: the policy files' `ruleIds`, else `"stable"`. */
   ruleIds?: RuleIds;
+  /** `--exit-code` (`plan`, `diff`): exit 5 when changes are pending, 0 when in sync. */
+  exitCode: boolean;
 }
 
 /**
@@ -225,6 +230,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
         "insert-mode": { type: "string", default: "insert" },
         "max-file-size": { type: "string" },
         "rule-ids": { type: "string" },
+        "exit-code": { type: "boolean", default: false },
       },
     });
   } catch (e) {
@@ -329,6 +335,12 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     }
     args.maxFileBytes = size;
   }
+  if (v["exit-code"] === true) {
+    if (command !== "plan" && command !== "diff") {
+      throw new UsageError(`--exit-code is only valid for plan and diff`, { command });
+    }
+    args.exitCode = true;
+  }
   if (v["confirm-timeout"] !== undefined) {
     if (command !== "apply") {
       throw new UsageError(`--confirm-timeout is only valid for apply`, { command });
@@ -369,5 +381,6 @@ function defaults(command: CommandName, files: string[], help: boolean): CliArgs
     hashPrefix: "rampart:",
     chainPrefixes: ["rp-"],
     insertMode: "insert",
+    exitCode: false,
   };
 }

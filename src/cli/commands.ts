@@ -377,17 +377,25 @@ async function planReading(ctx: Context, reads: SharedReads): Promise<number> {
   const { text, tables } = await planText(ctx, firewall);
   const changed = text !== "";
   const warnings = reportWarnings(ctx, firewall);
+  const exitCode = inSyncCode(ctx, changed);
   if (ctx.args.json) {
     ctx.json({
       command: "plan",
       changed,
+      inSync: !changed,
+      exitCode,
       tables: tables.map((t) => ({ ...t, changed: t.script !== "" })),
       warnings,
     });
   } else {
     ctx.say(changed ? text : `Nothing to do: ${target(ctx.args)} already matches the policy\n`);
   }
-  return EXIT_CODES.OK;
+  return exitCode;
+}
+
+/** The exit code of `plan`/`diff`: 5 for pending changes under `--exit-code`, else 0. */
+function inSyncCode(ctx: Context, changed: boolean): number {
+  return ctx.args.exitCode && changed ? EXIT_CODES.CHANGES_PENDING : EXIT_CODES.OK;
 }
 
 async function cmdDiff(ctx: Context): Promise<number> {
@@ -409,10 +417,12 @@ async function diffReading(ctx: Context, reads: SharedReads): Promise<number> {
   });
   const d = await diffs(ctx, firewall);
   const warnings = reportWarnings(ctx, firewall);
+  const changed = d.some((t) => t.changed);
+  const exitCode = inSyncCode(ctx, changed);
   if (ctx.args.json) {
-    ctx.json({ command: "diff", changed: d.some((t) => t.changed), tables: d, warnings });
+    ctx.json({ command: "diff", changed, inSync: !changed, exitCode, tables: d, warnings });
   } else ctx.say(renderDiff(d, { color: ctx.color }));
-  return EXIT_CODES.OK;
+  return exitCode;
 }
 
 async function cmdExport(ctx: Context): Promise<number> {

@@ -22,7 +22,13 @@ Output:
   -h, --help                this help`;
 
 const EXIT = `Exit codes: 0 ok, 1 failure, 2 usage error (or a question with no terminal),
-3 not confirmed (declined, or rolled back after --confirm-timeout), 4 invalid policy file.`;
+3 not confirmed (declined, or rolled back after --confirm-timeout), 4 invalid policy file,
+5 changes pending (plan and diff with --exit-code).`;
+
+const EXIT_CODE_FLAG =
+  `      --exit-code           exit 5 when the kernel differs from the policy, 0 when
+                            in sync (errors keep 1, 2 and 4): a gate for CI and
+                            config management (--json says "inSync" and "exitCode")`;
 
 const TEXTS: Record<CommandName, string> = {
   help: `Usage: rampart <command> [files…] [flags]
@@ -55,6 +61,8 @@ reached only from OUTPUT, …) are reported on stderr as
 'file:line:col: warning: …' (also by diff and apply, and under "warnings"
 with --json).
 
+${EXIT_CODE_FLAG}
+
 ${COMMON}
 
 ${EXIT}`,
@@ -62,6 +70,8 @@ ${EXIT}`,
 
 Shows what 'apply' would change, matched by rule ID (the kernel prints rules in
 its own normalised form): + added, - removed, = kept, · other programs' rules.
+
+${EXIT_CODE_FLAG}
 
 ${COMMON}
 
