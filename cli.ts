@@ -27,6 +27,7 @@ export * from "./src/cli/help.ts";
 export * from "./src/cli/policy_errors.ts";
 export * from "./src/cli/policy_files.ts";
 export * from "./src/cli/progress.ts";
+export * from "./src/cli/proc_files.ts";
 export * from "./src/cli/watchdog.ts";
 export * from "./src/cli/durable.ts";
 export * from "./src/cli/intent_file.ts";

@@ -37,6 +37,7 @@ import { isRuleError, locateRuleError } from "./policy_errors.ts";
 import { loadPolicyFiles, selectPolicy } from "./policy_files.ts";
 import { lockoutWarning, type PlannedDrop, plannedDrops } from "./lockout.ts";
 import { progressLine } from "./progress.ts";
+import { procFileReader } from "./proc_files.ts";
 import { warningJson, warningLine } from "./warnings.ts";
 import { removeDurable, writeDurable } from "./durable.ts";
 import { FileApplyJournal, type IntentRecord, readIntentRecord } from "./intent_file.ts";
@@ -152,6 +153,7 @@ function makeFirewall(
   const { args, env } = ctx;
   const ipVersions = families(args, policy);
   const ruleIds = ruleIdsOf(args, policy);
+  const runner = options.runner ?? env.runnerFor(args.netns);
   const firewall = new Firewall({
     ...(args.netns === undefined ? {} : { netns: args.netns }),
     ...(options.journal === undefined ? {} : { journal: options.journal }),
@@ -161,9 +163,10 @@ function makeFirewall(
     ruleIds,
     chainPrefixes: args.chainPrefixes,
     insertMode: args.insertMode,
-    runner: options.runner ?? env.runnerFor(args.netns),
+    runner,
     ipVersions,
     logger: cliLogger(ctx),
+    featureDetector: featureDetector(ctx, runner),
   });
   // Manage every selected table, so rules of ours that the files no longer
   // contain are removed too.
@@ -175,6 +178,11 @@ function makeFirewall(
     firewall.setPolicy({ ...selected, ruleIds });
   }
   return firewall;
+}
+
+/** Host features, read under narrow permissions too (`proc_files.ts`). */
+function featureDetector(ctx: Context, runner: CommandRunner): FeatureDetector {
+  return new FeatureDetector({ runner, readFile: procFileReader(runner), logger: cliLogger(ctx) });
 }
 
 /**
@@ -444,7 +452,7 @@ async function cmdShow(ctx: Context): Promise<number> {
     });
     // The IDs this host gives the rules: MASQUERADE, SNAT and NFLOG render
     // (so hash) by its features, as `apply` and `diff` see them.
-    const detector = new FeatureDetector({ runner: ctx.env.runnerFor(ctx.args.netns) });
+    const detector = featureDetector(ctx, ctx.env.runnerFor(ctx.args.netns));
     const text = describePolicy(policy, {
       hashPrefix: ctx.args.hashPrefix,
       ruleIds: ruleIdsOf(ctx.args, policy),
