@@ -22,6 +22,7 @@ import { runCli } from "./src/cli/commands.ts";
 
 export * from "./src/cli/args.ts";
 export * from "./src/cli/commands.ts";
+export * from "./src/cli/completions.ts";
 export * from "./src/cli/environment.ts";
 export * from "./src/cli/help.ts";
 export * from "./src/cli/policy_errors.ts";

@@ -19,6 +19,7 @@ export type CommandName =
   | "remove"
   | "confirm"
   | "recover"
+  | "completions"
   | "help";
 
 /** Every command name, in the order `rampart --help` lists them. */
@@ -32,6 +33,7 @@ export const COMMAND_NAMES: readonly CommandName[] = Object.freeze([
   "remove",
   "confirm",
   "recover",
+  "completions",
   "help",
 ]);
 
@@ -101,6 +103,8 @@ export interface CliArgs {
   ruleIds?: RuleIds;
   /** `--exit-code` (`plan`, `diff`): exit 5 when changes are pending, 0 when in sync. */
   exitCode: boolean;
+  /** `completions SHELL`: the shell to print the completion script of. */
+  shell?: "bash" | "zsh" | "fish";
 }
 
 /**
@@ -350,6 +354,22 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     } catch (e) {
       throw new UsageError(`Invalid --confirm-timeout: ${(e as Error).message}`, { command });
     }
+  }
+  if (command === "completions" && !args.help) {
+    const [shell, extra] = args.files;
+    if (shell !== "bash" && shell !== "zsh" && shell !== "fish") {
+      throw new UsageError(
+        shell === undefined
+          ? "Missing shell: rampart completions bash|zsh|fish"
+          : `Unknown shell ${JSON.stringify(shell)}: expected bash, zsh or fish`,
+        { command },
+      );
+    }
+    if (extra !== undefined) {
+      throw new UsageError(`Unexpected argument ${JSON.stringify(extra)}`, { command });
+    }
+    args.shell = shell;
+    args.files = [];
   }
   const takesFiles = ["plan", "apply", "show", "diff", "export", "watch"];
   if (!args.help) {

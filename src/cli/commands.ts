@@ -38,6 +38,7 @@ import { loadPolicyFiles, selectPolicy } from "./policy_files.ts";
 import { lockoutWarning, type PlannedDrop, plannedDrops } from "./lockout.ts";
 import { progressLine } from "./progress.ts";
 import { procFileReader } from "./proc_files.ts";
+import { completionScript } from "./completions.ts";
 import { warningJson, warningLine } from "./warnings.ts";
 import { removeDurable, writeDurable } from "./durable.ts";
 import { FileApplyJournal, type IntentRecord, readIntentRecord } from "./intent_file.ts";
@@ -1219,6 +1220,11 @@ function exitCodeOf(e: unknown): number {
 /** Commands that read a target without writing: they report an interrupted apply and go on. */
 const READ_ONLY: readonly CommandName[] = ["plan", "diff", "show", "confirm"];
 
+function cmdCompletions(ctx: Context): Promise<number> {
+  ctx.env.stdout(completionScript(ctx.args.shell ?? "bash"));
+  return Promise.resolve(EXIT_CODES.OK);
+}
+
 const COMMANDS: Record<Exclude<CommandName, "help">, (ctx: Context) => Promise<number>> = {
   plan: cmdPlan,
   apply: cmdApply,
@@ -1229,6 +1235,7 @@ const COMMANDS: Record<Exclude<CommandName, "help">, (ctx: Context) => Promise<n
   remove: cmdRemove,
   confirm: cmdConfirm,
   recover: cmdRecover,
+  completions: cmdCompletions,
 };
 
 /**

@@ -48,6 +48,8 @@ Commands:
                  SIGHUP reloads the files; SIGINT/SIGTERM stop)
   remove         remove all of Rampart's rules and chains (nothing else)
   recover        roll back an interrupted (or abandoned unconfirmed) apply
+  completions SHELL
+                 print the completion script of bash, zsh or fish
 
 Run 'rampart <command> --help' for a command's flags.
 
@@ -155,6 +157,19 @@ nothing to recover.
                             /run/rampart for root)
 
 ${COMMON}
+
+${EXIT}`,
+  completions: `Usage: rampart completions bash|zsh|fish
+
+Prints the shell's completion script for rampart: commands, flags, table
+names, flag values, policy files and (at completion time, from
+'ip netns list') network namespaces.
+
+  bash   eval "$(rampart completions bash)" in ~/.bashrc, or save it as
+         /etc/bash_completion.d/rampart
+  zsh    eval "$(rampart completions zsh)" in ~/.zshrc after compinit, or
+         save it as _rampart in a directory of $fpath
+  fish   rampart completions fish > ~/.config/fish/completions/rampart.fish
 
 ${EXIT}`,
 };
