@@ -19,6 +19,7 @@ export type CommandName =
   | "remove"
   | "confirm"
   | "recover"
+  | "top"
   | "completions"
   | "help";
 
@@ -33,6 +34,7 @@ export const COMMAND_NAMES: readonly CommandName[] = Object.freeze([
   "remove",
   "confirm",
   "recover",
+  "top",
   "completions",
   "help",
 ]);
@@ -103,6 +105,8 @@ export interface CliArgs {
   ruleIds?: RuleIds;
   /** `--exit-code` (`plan`, `diff`): exit 5 when changes are pending, 0 when in sync. */
   exitCode: boolean;
+  /** `show --counters`: packets and bytes of our rules and of the chain policies. */
+  counters: boolean;
   /** `completions SHELL`: the shell to print the completion script of. */
   shell?: "bash" | "zsh" | "fish";
 }
@@ -235,6 +239,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
         "max-file-size": { type: "string" },
         "rule-ids": { type: "string" },
         "exit-code": { type: "boolean", default: false },
+        counters: { type: "boolean", default: false },
       },
     });
   } catch (e) {
@@ -345,6 +350,12 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     }
     args.exitCode = true;
   }
+  if (v.counters === true) {
+    if (command !== "show") {
+      throw new UsageError(`--counters is only valid for show`, { command });
+    }
+    args.counters = true;
+  }
   if (v["confirm-timeout"] !== undefined) {
     if (command !== "apply") {
       throw new UsageError(`--confirm-timeout is only valid for apply`, { command });
@@ -371,7 +382,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     args.shell = shell;
     args.files = [];
   }
-  const takesFiles = ["plan", "apply", "show", "diff", "export", "watch"];
+  const takesFiles = ["plan", "apply", "show", "diff", "export", "watch", "top"];
   if (!args.help) {
     if (!takesFiles.includes(command) && args.files.length > 0) {
       throw new UsageError(
@@ -402,5 +413,6 @@ function defaults(command: CommandName, files: string[], help: boolean): CliArgs
     chainPrefixes: ["rp-"],
     insertMode: "insert",
     exitCode: false,
+    counters: false,
   };
 }

@@ -39,6 +39,10 @@ import { lockoutWarning, type PlannedDrop, plannedDrops } from "./lockout.ts";
 import { progressLine } from "./progress.ts";
 import { procFileReader } from "./proc_files.ts";
 import { completionScript } from "./completions.ts";
+import { readCounters, ruleSources, type TableCounters } from "./counters.ts";
+import { renderCounters } from "./counters_view.ts";
+import { runTop } from "./top.ts";
+import { autoDetectBackend } from "../backend_detector.ts";
 import { warningJson, warningLine } from "./warnings.ts";
 import { removeDurable, writeDurable } from "./durable.ts";
 import { FileApplyJournal, type IntentRecord, readIntentRecord } from "./intent_file.ts";
@@ -446,6 +450,7 @@ async function cmdExport(ctx: Context): Promise<number> {
 }
 
 async function cmdShow(ctx: Context): Promise<number> {
+  if (ctx.args.counters) return await showCounters(ctx);
   if (ctx.args.files.length > 0) {
     const policy = selectPolicy(await loadPolicy(ctx), {
       tables: ctx.args.tables,
@@ -488,6 +493,79 @@ async function cmdShow(ctx: Context): Promise<number> {
     }
   }
   ctx.say(text === "" ? `No Rampart rules in ${target(ctx.args)}\n` : text);
+  return EXIT_CODES.OK;
+}
+
+/**
+ * What `show --counters` and `top` read: the counters of every selected
+ * family (one `iptables-save -c` each), with the `file:line` of each rule
+ * when policy files are given.
+ */
+async function counterReader(ctx: Context): Promise<{
+  read: () => Promise<TableCounters[]>;
+  backends: Partial<Record<IpFamily, string>>;
+  withSources: boolean;
+}> {
+  const { args } = ctx;
+  const policy = args.files.length === 0 ? undefined : await loadPolicy(ctx);
+  const runner = ctx.env.runnerFor(args.netns);
+  const ipVersions = families(args, policy);
+  const backends: Partial<Record<IpFamily, "nft" | "legacy">> = {};
+  for (const ipVersion of ipVersions) {
+    backends[ipVersion] = args.backend !== "auto" ? args.backend : await autoDetectBackend({
+      runner,
+      ipVersion,
+      hashPrefix: args.hashPrefix,
+      logger: cliLogger(ctx),
+    });
+  }
+  const sources = policy === undefined ? undefined : ruleSources(policy, {
+    ruleIds: ruleIdsOf(args, policy),
+    features: await featureDetector(ctx, runner).getFeatures(),
+  });
+  const read = async () => {
+    const out: TableCounters[] = [];
+    for (const ipVersion of ipVersions) {
+      const tables = await readCounters(runner, {
+        ipVersion,
+        backend: backends[ipVersion]!,
+        tables: args.tables,
+        hashPrefix: args.hashPrefix,
+        chainPrefixes: args.chainPrefixes,
+      });
+      for (const t of tables) {
+        for (const r of t.rules) {
+          const at = r.id === undefined
+            ? undefined
+            : sources?.get(`${t.table}/${ipVersion}/${r.id}`);
+          if (at !== undefined) r.source = at;
+        }
+      }
+      out.push(...tables);
+    }
+    return out;
+  };
+  return { read, backends, withSources: sources !== undefined };
+}
+
+async function showCounters(ctx: Context): Promise<number> {
+  const { read, backends, withSources } = await counterReader(ctx);
+  const tables = (await read()).filter((t) => t.rules.length > 0);
+  if (ctx.args.json) {
+    ctx.json({
+      command: "show",
+      source: "kernel",
+      counters: tables.map((t) => ({ ...t, backend: backends[t.ipVersion] })),
+    });
+    return EXIT_CODES.OK;
+  }
+  const text = renderCounters(tables, {
+    backends,
+    hashPrefix: ctx.args.hashPrefix,
+    withSources,
+    color: ctx.color,
+  });
+  ctx.say(text === "" ? `No Rampart rules in ${target(ctx.args)}\n` : text + "\n");
   return EXIT_CODES.OK;
 }
 
@@ -1218,7 +1296,46 @@ function exitCodeOf(e: unknown): number {
 }
 
 /** Commands that read a target without writing: they report an interrupted apply and go on. */
-const READ_ONLY: readonly CommandName[] = ["plan", "diff", "show", "confirm"];
+const READ_ONLY: readonly CommandName[] = ["plan", "diff", "show", "confirm", "top"];
+
+async function cmdTop(ctx: Context): Promise<number> {
+  const terminal = ctx.env.terminal;
+  if (ctx.args.json || terminal === undefined || !terminal.isTerminal) {
+    throw new Exit(
+      EXIT_CODES.USAGE,
+      "rampart top draws on a terminal (standard input and output): " +
+        "'rampart show --counters' prints the counters once" +
+        (ctx.args.json ? ", as JSON with --json" : ""),
+    );
+  }
+  const { read } = await counterReader(ctx);
+  const stop = new AbortController();
+  const onStop = () => stop.abort();
+  ctx.env.signal?.addEventListener("abort", onStop);
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  for (const s of signals) {
+    try {
+      Deno.addSignalListener(s, onStop);
+    } catch { /* not supported here */ }
+  }
+  try {
+    await runTop({
+      terminal,
+      read,
+      target: target(ctx.args),
+      hashPrefix: ctx.args.hashPrefix,
+      signal: stop.signal,
+    });
+  } finally {
+    for (const s of signals) {
+      try {
+        Deno.removeSignalListener(s, onStop);
+      } catch { /* not supported here */ }
+    }
+    ctx.env.signal?.removeEventListener("abort", onStop);
+  }
+  return EXIT_CODES.OK;
+}
 
 function cmdCompletions(ctx: Context): Promise<number> {
   ctx.env.stdout(completionScript(ctx.args.shell ?? "bash"));
@@ -1235,6 +1352,7 @@ const COMMANDS: Record<Exclude<CommandName, "help">, (ctx: Context) => Promise<n
   remove: cmdRemove,
   confirm: cmdConfirm,
   recover: cmdRecover,
+  top: cmdTop,
   completions: cmdCompletions,
 };
 

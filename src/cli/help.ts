@@ -48,6 +48,7 @@ Commands:
                  SIGHUP reloads the files; SIGINT/SIGTERM stop)
   remove         remove all of Rampart's rules and chains (nothing else)
   recover        roll back an interrupted (or abandoned unconfirmed) apply
+  top [FILES]    live view of the rules whose counters move, busiest first
   completions SHELL
                  print the completion script of bash, zsh or fish
 
@@ -107,11 +108,16 @@ this one confirmed, 1 when it was already confirmed or nothing was pending, 3
 when it is too late (the deadline passed, or the apply was declined).
 
 ${EXIT}`,
-  show: `Usage: rampart show [FILES…] [flags]
+  show: `Usage: rampart show [FILES…] [--counters] [flags]
 
 With files: the desired state, every rule with the ID this host gives it
 (runs 'iptables --version' for the host's features). Without: Rampart's
 rules and chains as the kernel holds them now.
+
+      --counters            Rampart's rules in the kernel with their packet and
+                            byte counters, and each built-in chain's policy with
+                            the packets it decided; with files, the file:line of
+                            each rule ('rampart top' shows them live)
 
 ${COMMON}
 
@@ -155,6 +161,18 @@ nothing to recover.
 
       --state-dir DIR       where records live (default $RAMPART_STATE_DIR,
                             /run/rampart for root)
+
+${COMMON}
+
+${EXIT}`,
+  top: `Usage: rampart top [FILES…] [flags]
+
+A terminal view, refreshed every second, of Rampart's rules (and the
+built-in chains' policies) whose packet counters moved in the last second,
+busiest first: packets and bytes per second, packets since the view
+started, table, chain, position, rule ID and the rule. With files, the
+file:line of each rule. q or Ctrl-C quits (the terminal is put back).
+Needs a terminal; 'rampart show --counters' prints the counters once.
 
 ${COMMON}
 

@@ -155,6 +155,12 @@ export class TmuxSession {
     await tmuxRun(this.socket, ["paste-buffer", "-d", "-p", "-b", buffer, "-t", this.name]);
   }
 
+  /** A tmux format of the pane (`#{cursor_flag}`, `#{alternate_on}`, …). */
+  async format(format: string): Promise<string> {
+    const r = await tmuxRun(this.socket, ["display-message", "-p", "-t", this.name, format]);
+    return new TextDecoder().decode(r.stdout).trim();
+  }
+
   /** Whether the session still runs (its command has not exited). */
   async alive(): Promise<boolean> {
     return (await tmuxRun(this.socket, ["has-session", "-t", this.name])).success;
