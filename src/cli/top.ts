@@ -251,10 +251,13 @@ export function renderTop(rows: readonly TopRow[], options: RenderTopOptions): s
     );
   }
   const width = Math.max(1, options.columns);
+  // A line longer than the terminal is cut, with "…" where it was.
+  const fit = (line: string) => {
+    const chars = [...line];
+    return chars.length <= width ? line : chars.slice(0, width - 1).join("") + "…";
+  };
   return "\x1b[H" +
-    lines.slice(0, options.rows).map((l) => [...l].slice(0, width).join("") + "\x1b[K").join(
-      "\r\n",
-    ) + "\x1b[J";
+    lines.slice(0, options.rows).map((l) => fit(l) + "\x1b[K").join("\r\n") + "\x1b[J";
 }
 
 /** Options of {@linkcode runTop}. */

@@ -69,9 +69,9 @@ Deno.test("renderTop: header, columns, clipped to the terminal", () => {
   assert.ok(frame.startsWith("\x1b[H") && frame.endsWith("\x1b[J"));
   const lines = frame.slice(3, -3).split("\x1b[K\r\n").map((l) => l.replace("\x1b[K", ""));
   assert.ok(lines[0]!.startsWith('rampart top — network namespace "lab" — 12:34:56 — every 1s'));
-  assert.match(lines[1]!, /^1 of 3 rules and policies matched packets in the last second/);
+  assert.match(lines[1]!, /^1 of 3 rules and policies matched packets in the last secon…$/);
   assert.equal(lines[3], " pkts/s bytes/s packets  table    chain  rule");
-  assert.equal(lines[4], `   2.0K    168K    2.0K  filter/4 INPUT  #1 ${A}`.slice(0, 60));
+  assert.equal(lines[4], `   2.0K    168K    2.0K  filter/4 INPUT  #1 ${A}`.slice(0, 59) + "…");
   assert.ok(lines.every((l) => [...l].length <= 60));
 });
 
@@ -257,7 +257,10 @@ kernelTest(
             assert.equal(await top.format("#{alternate_on}"), "1");
             assert.equal(await top.format("#{cursor_flag}"), "0");
             await top.type("q");
-            const after = await top.waitUntil((s) => /top exited \d+\n.*echo/.test(s), "top to exit");
+            const after = await top.waitUntil(
+              (s) => /top exited \d+\n.*echo/.test(s),
+              "top to exit",
+            );
             assert.match(after, /top exited 0\nicanon echo/);
             assert.match(after, /^before top$/m, "the shell's screen is back");
             assert.equal(await top.format("#{alternate_on}"), "0");
@@ -274,7 +277,10 @@ kernelTest(
               "traffic",
             );
             await host.keys("C-c");
-            const after = await host.waitUntil((s) => /top exited \d+\n.*echo/.test(s), "top to exit");
+            const after = await host.waitUntil(
+              (s) => /top exited \d+\n.*echo/.test(s),
+              "top to exit",
+            );
             assert.match(after, /top exited 0\nicanon echo/);
             assert.equal(await host.format("#{cursor_flag}"), "1");
           } finally {
