@@ -56,7 +56,7 @@ kernelTest(
           const out = await new Response(tcpdump.stdout).text();
           err.releaseLock();
           assert.match(out, new RegExp(`${VETH.peer} > ${VETH.local}: ICMP echo request`));
-          } finally {
+        } finally {
           try {
             tcpdump.kill("SIGTERM");
           } catch { /* it captured its three packets and ended */ }
