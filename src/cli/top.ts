@@ -80,9 +80,9 @@ export interface TopRow {
 /** The state of the view between two samples. */
 export interface TopSample {
   /** The counters at the first sample, by key. */
-  first: Map<string, Count>;
+  first: Map<string, { packets: number; bytes: number }>;
   /** The counters at the last sample, by key. */
-  last: Map<string, Count>;
+  last: Map<string, { packets: number; bytes: number }>;
   /** When the last sample was taken (ms). */
   at: number;
 }
