@@ -127,7 +127,7 @@ export async function runRepl(options: RunReplOptions = {}): Promise<void> {
       const outcome = await Promise.race([session.run(input, { signal: stop.signal }), detached]);
       running = undefined;
       if (outcome === "detached") {
-        terminal.write("(the command did not stop: it goes on in the background)\n");
+        terminal.write("\n(the command did not stop: it goes on in the background)\n");
       }
       if (outcome === "exit") break;
     }
