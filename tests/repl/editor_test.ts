@@ -10,29 +10,8 @@ import {
   decodeKeys,
   HistorySearch,
   LineEditor,
-  type TerminalIo,
 } from "../../repl.ts";
-
-function scripted(chunks: string[], columns = 80): TerminalIo & { output: string } {
-  const enc = new TextEncoder();
-  const io = {
-    output: "",
-    isTerminal: true,
-    read(buffer: Uint8Array): Promise<number | null> {
-      const next = chunks.shift();
-      if (next === undefined) return Promise.resolve(null);
-      const bytes = enc.encode(next);
-      buffer.set(bytes);
-      return Promise.resolve(bytes.length);
-    },
-    write(text: string) {
-      io.output += text;
-    },
-    setRaw() {},
-    columns: () => columns,
-  };
-  return io;
-}
+import { scripted } from "./scripted_terminal.ts";
 
 /** What a terminal shows: each write after the last "\r\x1b[J" of its row, by lines. */
 function screenLines(output: string): string[] {

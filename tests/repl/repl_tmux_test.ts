@@ -143,7 +143,7 @@ exec ${real} "$@"
       await repl.waitFor("(the command did not stop: it goes on in the background)");
       await repl.line("Accept()");
       await repl.waitFor("rampart> Accept()\n--jump ACCEPT");
-    await repl.line(".exit");
+      await repl.line(".exit");
       await repl.waitExit();
     } finally {
       await repl.kill();
