@@ -174,8 +174,11 @@ export class TmuxSession {
     if (await this.alive()) throw new Error(`The command did not exit:\n${await this.visible()}`);
   }
 
-  /** Ends the session and its server. */
+  /** Ends the session and its server, and removes the server's socket file. */
   async kill(): Promise<void> {
+    const path = (await this.format("#{socket_path}").catch(() => "")) ||
+      `${Deno.env.get("TMUX_TMPDIR") || "/tmp"}/tmux-${Deno.uid()}/${this.socket}`;
     await tmuxRun(this.socket, ["kill-server"]);
+    await Deno.remove(path).catch(() => {});
   }
 }

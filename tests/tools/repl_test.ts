@@ -582,6 +582,9 @@ kernelTest(
       await tmux(socket, "send-keys", "-t", "repl", "C-d");
     } finally {
       await tmux(socket, "kill-server");
+      // tmux leaves its socket file behind.
+      await Deno.remove(`${Deno.env.get("TMUX_TMPDIR") || "/tmp"}/tmux-${Deno.uid()}/${socket}`)
+        .catch(() => {});
       await Deno.remove(dir, { recursive: true });
     }
   },
