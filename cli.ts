@@ -8,7 +8,7 @@
  * the commands, `rampart <command> --help` their flags. Exit codes:
  * 0 ok, 1 failure, 2 usage error (or a question with no terminal to ask on),
  * 3 not confirmed (declined, or rolled back after `--confirm-timeout`),
- * 4 invalid policy file.
+ * 4 invalid policy file, 5 changes pending (`plan`/`diff --exit-code`).
  *
  * @example Planning in a namespace
  * ```ts
@@ -40,11 +40,16 @@ import { runCli } from "./src/cli/commands.ts";
 
 export * from "./src/cli/args.ts";
 export * from "./src/cli/commands.ts";
+export * from "./src/cli/completions.ts";
+export * from "./src/cli/counters.ts";
+export * from "./src/cli/counters_view.ts";
+export * from "./src/cli/top.ts";
 export * from "./src/cli/environment.ts";
 export * from "./src/cli/help.ts";
 export * from "./src/cli/policy_errors.ts";
 export * from "./src/cli/policy_files.ts";
 export * from "./src/policy/progress.ts";
+export * from "./src/host/proc_files.ts";
 export * from "./src/cli/watchdog.ts";
 export * from "./src/cli/durable.ts";
 export * from "./src/cli/intent_file.ts";

@@ -31,15 +31,20 @@
  */
 import { parseArgs } from "parse-args";
 import { runRepl } from "./src/repl/run.ts";
+import { namespaceProblem, networkNamespaces } from "./src/repl/namespaces.ts";
 
 export * from "./src/repl/completion.ts";
 export * from "./src/repl/desired_state.ts";
 export * from "./src/repl/evaluator.ts";
+export * from "./src/repl/file_completion.ts";
 export * from "./src/repl/history.ts";
+export * from "./src/repl/history_search.ts";
+export * from "./src/repl/interrupt.ts";
 export * from "./src/policy/describe.ts";
 export * from "./src/repl/keys.ts";
 export * from "./src/repl/line_buffer.ts";
 export * from "./src/repl/line_editor.ts";
+export * from "./src/repl/namespaces.ts";
 export * from "./src/repl/permissions.ts";
 export * from "./src/repl/run.ts";
 export * from "./src/repl/session.ts";
@@ -91,6 +96,13 @@ if (import.meta.main) {
   if (ruleIds !== undefined && ruleIds !== "stable" && ruleIds !== "chained") {
     console.error(`Invalid --rule-ids ${JSON.stringify(ruleIds)}: expected stable or chained`);
     Deno.exit(2);
+  }
+  if (values.netns !== undefined && !values.fake) {
+    const problem = namespaceProblem(values.netns, networkNamespaces());
+    if (problem !== undefined) {
+      console.error(problem);
+      Deno.exit(2);
+    }
   }
   let runner;
   if (values.fake) {

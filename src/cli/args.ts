@@ -20,6 +20,8 @@ export type CommandName =
   | "remove"
   | "confirm"
   | "recover"
+  | "top"
+  | "completions"
   | "help";
 
 /** Every command name, in the order `rampart --help` lists them. */
@@ -33,6 +35,8 @@ export const COMMAND_NAMES: readonly CommandName[] = Object.freeze([
   "remove",
   "confirm",
   "recover",
+  "top",
+  "completions",
   "help",
 ]);
 
@@ -43,6 +47,7 @@ export const EXIT_CODES: Readonly<{
   USAGE: 2;
   NOT_CONFIRMED: 3;
   INVALID_POLICY: 4;
+  CHANGES_PENDING: 5;
   INTERRUPTED: 130;
 }> = Object.freeze(
   {
@@ -56,6 +61,8 @@ export const EXIT_CODES: Readonly<{
     NOT_CONFIRMED: 3,
     /** The policy files are invalid (`file:line:col` errors). */
     INVALID_POLICY: 4,
+    /** `plan`/`diff --exit-code`: the kernel differs from the policy (0 means in sync). */
+    CHANGES_PENDING: 5,
     /** Interrupted by SIGINT/SIGTERM before finishing (`watch` exits 0 on a signal instead). */
     INTERRUPTED: 130,
   } as const,
@@ -97,6 +104,12 @@ export interface CliArgs {
   maxFileBytes?: number;
   /** `--rule-ids`; absent: the policy files' `ruleIds`, else `"stable"`. */
   ruleIds?: RuleIds;
+  /** `--exit-code` (`plan`, `diff`): exit 5 when changes are pending, 0 when in sync. */
+  exitCode: boolean;
+  /** `show --counters`: packets and bytes of our rules and of the chain policies. */
+  counters: boolean;
+  /** `completions SHELL`: the shell to print the completion script of. */
+  shell?: "bash" | "zsh" | "fish";
 }
 
 /**
@@ -232,6 +245,8 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
         "insert-mode": { type: "string", default: "insert" },
         "max-file-size": { type: "string" },
         "rule-ids": { type: "string" },
+        "exit-code": { type: "boolean", default: false },
+        counters: { type: "boolean", default: false },
       },
     });
   } catch (e) {
@@ -336,6 +351,18 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     }
     args.maxFileBytes = size;
   }
+  if (v["exit-code"] === true) {
+    if (command !== "plan" && command !== "diff") {
+      throw new UsageError(`--exit-code is only valid for plan and diff`, { command });
+    }
+    args.exitCode = true;
+  }
+  if (v.counters === true) {
+    if (command !== "show") {
+      throw new UsageError(`--counters is only valid for show`, { command });
+    }
+    args.counters = true;
+  }
   if (v["confirm-timeout"] !== undefined) {
     if (command !== "apply") {
       throw new UsageError(`--confirm-timeout is only valid for apply`, { command });
@@ -346,7 +373,23 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
       throw new UsageError(`Invalid --confirm-timeout: ${(e as Error).message}`, { command });
     }
   }
-  const takesFiles = ["plan", "apply", "show", "diff", "export", "watch"];
+  if (command === "completions" && !args.help) {
+    const [shell, extra] = args.files;
+    if (shell !== "bash" && shell !== "zsh" && shell !== "fish") {
+      throw new UsageError(
+        shell === undefined
+          ? "Missing shell: rampart completions bash|zsh|fish"
+          : `Unknown shell ${JSON.stringify(shell)}: expected bash, zsh or fish`,
+        { command },
+      );
+    }
+    if (extra !== undefined) {
+      throw new UsageError(`Unexpected argument ${JSON.stringify(extra)}`, { command });
+    }
+    args.shell = shell;
+    args.files = [];
+  }
+  const takesFiles = ["plan", "apply", "show", "diff", "export", "watch", "top"];
   if (!args.help) {
     if (!takesFiles.includes(command) && args.files.length > 0) {
       throw new UsageError(
@@ -376,5 +419,7 @@ function defaults(command: CommandName, files: string[], help: boolean): CliArgs
     hashPrefix: "rampart:",
     chainPrefixes: ["rp-"],
     insertMode: "insert",
+    exitCode: false,
+    counters: false,
   };
 }

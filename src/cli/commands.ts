@@ -37,6 +37,12 @@ import { isRuleError, locateRuleError } from "./policy_errors.ts";
 import { loadPolicyFiles, selectPolicy } from "./policy_files.ts";
 import { lockoutWarning, type PlannedDrop, plannedDrops } from "./lockout.ts";
 import { progressLine } from "../policy/progress.ts";
+import { procFileReader } from "../host/proc_files.ts";
+import { completionScript } from "./completions.ts";
+import { readCounters, ruleSources, type TableCounters } from "./counters.ts";
+import { renderCounters } from "./counters_view.ts";
+import { runTop } from "./top.ts";
+import { autoDetectBackend } from "../host/backend_detector.ts";
 import { warningJson, warningLine } from "./warnings.ts";
 import { removeDurable, writeDurable } from "./durable.ts";
 import { FileApplyJournal, type IntentRecord, readIntentRecord } from "./intent_file.ts";
@@ -152,6 +158,7 @@ function makeFirewall(
   const { args, env } = ctx;
   const ipVersions = families(args, policy);
   const ruleIds = ruleIdsOf(args, policy);
+  const runner = options.runner ?? env.runnerFor(args.netns);
   const firewall = new Firewall({
     ...(args.netns === undefined ? {} : { netns: args.netns }),
     ...(options.journal === undefined ? {} : { journal: options.journal }),
@@ -161,9 +168,10 @@ function makeFirewall(
     ruleIds,
     chainPrefixes: args.chainPrefixes,
     insertMode: args.insertMode,
-    runner: options.runner ?? env.runnerFor(args.netns),
+    runner,
     ipVersions,
     logger: cliLogger(ctx),
+    featureDetector: featureDetector(ctx, runner),
   });
   // Manage every selected table, so rules of ours that the files no longer
   // contain are removed too.
@@ -175,6 +183,11 @@ function makeFirewall(
     firewall.setPolicy({ ...selected, ruleIds });
   }
   return firewall;
+}
+
+/** Host features, read under narrow permissions too (`proc_files.ts`). */
+function featureDetector(ctx: Context, runner: CommandRunner): FeatureDetector {
+  return new FeatureDetector({ runner, readFile: procFileReader(runner), logger: cliLogger(ctx) });
 }
 
 /**
@@ -377,17 +390,25 @@ async function planReading(ctx: Context, reads: SharedReads): Promise<number> {
   const { text, tables } = await planText(ctx, firewall);
   const changed = text !== "";
   const warnings = reportWarnings(ctx, firewall);
+  const exitCode = inSyncCode(ctx, changed);
   if (ctx.args.json) {
     ctx.json({
       command: "plan",
       changed,
+      inSync: !changed,
+      exitCode,
       tables: tables.map((t) => ({ ...t, changed: t.script !== "" })),
       warnings,
     });
   } else {
     ctx.say(changed ? text : `Nothing to do: ${target(ctx.args)} already matches the policy\n`);
   }
-  return EXIT_CODES.OK;
+  return exitCode;
+}
+
+/** The exit code of `plan`/`diff`: 5 for pending changes under `--exit-code`, else 0. */
+function inSyncCode(ctx: Context, changed: boolean): number {
+  return ctx.args.exitCode && changed ? EXIT_CODES.CHANGES_PENDING : EXIT_CODES.OK;
 }
 
 async function cmdDiff(ctx: Context): Promise<number> {
@@ -409,10 +430,12 @@ async function diffReading(ctx: Context, reads: SharedReads): Promise<number> {
   });
   const d = await diffs(ctx, firewall);
   const warnings = reportWarnings(ctx, firewall);
+  const changed = d.some((t) => t.changed);
+  const exitCode = inSyncCode(ctx, changed);
   if (ctx.args.json) {
-    ctx.json({ command: "diff", changed: d.some((t) => t.changed), tables: d, warnings });
+    ctx.json({ command: "diff", changed, inSync: !changed, exitCode, tables: d, warnings });
   } else ctx.say(renderDiff(d, { color: ctx.color }));
-  return EXIT_CODES.OK;
+  return exitCode;
 }
 
 async function cmdExport(ctx: Context): Promise<number> {
@@ -427,6 +450,7 @@ async function cmdExport(ctx: Context): Promise<number> {
 }
 
 async function cmdShow(ctx: Context): Promise<number> {
+  if (ctx.args.counters) return await showCounters(ctx);
   if (ctx.args.files.length > 0) {
     const policy = selectPolicy(await loadPolicy(ctx), {
       tables: ctx.args.tables,
@@ -434,7 +458,7 @@ async function cmdShow(ctx: Context): Promise<number> {
     });
     // The IDs this host gives the rules: MASQUERADE, SNAT and NFLOG render
     // (so hash) by its features, as `apply` and `diff` see them.
-    const detector = new FeatureDetector({ runner: ctx.env.runnerFor(ctx.args.netns) });
+    const detector = featureDetector(ctx, ctx.env.runnerFor(ctx.args.netns));
     const text = describePolicy(policy, {
       hashPrefix: ctx.args.hashPrefix,
       ruleIds: ruleIdsOf(ctx.args, policy),
@@ -469,6 +493,79 @@ async function cmdShow(ctx: Context): Promise<number> {
     }
   }
   ctx.say(text === "" ? `No Rampart rules in ${target(ctx.args)}\n` : text);
+  return EXIT_CODES.OK;
+}
+
+/**
+ * What `show --counters` and `top` read: the counters of every selected
+ * family (one `iptables-save -c` each), with the `file:line` of each rule
+ * when policy files are given.
+ */
+async function counterReader(ctx: Context): Promise<{
+  read: () => Promise<TableCounters[]>;
+  backends: Partial<Record<IpFamily, string>>;
+  withSources: boolean;
+}> {
+  const { args } = ctx;
+  const policy = args.files.length === 0 ? undefined : await loadPolicy(ctx);
+  const runner = ctx.env.runnerFor(args.netns);
+  const ipVersions = families(args, policy);
+  const backends: Partial<Record<IpFamily, "nft" | "legacy">> = {};
+  for (const ipVersion of ipVersions) {
+    backends[ipVersion] = args.backend !== "auto" ? args.backend : await autoDetectBackend({
+      runner,
+      ipVersion,
+      hashPrefix: args.hashPrefix,
+      logger: cliLogger(ctx),
+    });
+  }
+  const sources = policy === undefined ? undefined : ruleSources(policy, {
+    ruleIds: ruleIdsOf(args, policy),
+    features: await featureDetector(ctx, runner).getFeatures(),
+  });
+  const read = async () => {
+    const out: TableCounters[] = [];
+    for (const ipVersion of ipVersions) {
+      const tables = await readCounters(runner, {
+        ipVersion,
+        backend: backends[ipVersion]!,
+        tables: args.tables,
+        hashPrefix: args.hashPrefix,
+        chainPrefixes: args.chainPrefixes,
+      });
+      for (const t of tables) {
+        for (const r of t.rules) {
+          const at = r.id === undefined
+            ? undefined
+            : sources?.get(`${t.table}/${ipVersion}/${r.id}`);
+          if (at !== undefined) r.source = at;
+        }
+      }
+      out.push(...tables);
+    }
+    return out;
+  };
+  return { read, backends, withSources: sources !== undefined };
+}
+
+async function showCounters(ctx: Context): Promise<number> {
+  const { read, backends, withSources } = await counterReader(ctx);
+  const tables = (await read()).filter((t) => t.rules.length > 0);
+  if (ctx.args.json) {
+    ctx.json({
+      command: "show",
+      source: "kernel",
+      counters: tables.map((t) => ({ ...t, backend: backends[t.ipVersion] })),
+    });
+    return EXIT_CODES.OK;
+  }
+  const text = renderCounters(tables, {
+    backends,
+    hashPrefix: ctx.args.hashPrefix,
+    withSources,
+    color: ctx.color,
+  });
+  ctx.say(text === "" ? `No Rampart rules in ${target(ctx.args)}\n` : text + "\n");
   return EXIT_CODES.OK;
 }
 
@@ -1199,7 +1296,51 @@ function exitCodeOf(e: unknown): number {
 }
 
 /** Commands that read a target without writing: they report an interrupted apply and go on. */
-const READ_ONLY: readonly CommandName[] = ["plan", "diff", "show", "confirm"];
+const READ_ONLY: readonly CommandName[] = ["plan", "diff", "show", "confirm", "top"];
+
+async function cmdTop(ctx: Context): Promise<number> {
+  const terminal = ctx.env.terminal;
+  if (ctx.args.json || terminal === undefined || !terminal.isTerminal) {
+    throw new Exit(
+      EXIT_CODES.USAGE,
+      "rampart top draws on a terminal (standard input and output): " +
+        "'rampart show --counters' prints the counters once" +
+        (ctx.args.json ? ", as JSON with --json" : ""),
+    );
+  }
+  const { read } = await counterReader(ctx);
+  const stop = new AbortController();
+  const onStop = () => stop.abort();
+  ctx.env.signal?.addEventListener("abort", onStop);
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  for (const s of signals) {
+    try {
+      Deno.addSignalListener(s, onStop);
+    } catch { /* not supported here */ }
+  }
+  try {
+    await runTop({
+      terminal,
+      read,
+      target: target(ctx.args),
+      hashPrefix: ctx.args.hashPrefix,
+      signal: stop.signal,
+    });
+  } finally {
+    for (const s of signals) {
+      try {
+        Deno.removeSignalListener(s, onStop);
+      } catch { /* not supported here */ }
+    }
+    ctx.env.signal?.removeEventListener("abort", onStop);
+  }
+  return EXIT_CODES.OK;
+}
+
+function cmdCompletions(ctx: Context): Promise<number> {
+  ctx.env.stdout(completionScript(ctx.args.shell ?? "bash"));
+  return Promise.resolve(EXIT_CODES.OK);
+}
 
 const COMMANDS: Record<Exclude<CommandName, "help">, (ctx: Context) => Promise<number>> = {
   plan: cmdPlan,
@@ -1211,6 +1352,8 @@ const COMMANDS: Record<Exclude<CommandName, "help">, (ctx: Context) => Promise<n
   remove: cmdRemove,
   confirm: cmdConfirm,
   recover: cmdRecover,
+  top: cmdTop,
+  completions: cmdCompletions,
 };
 
 /**

@@ -5,6 +5,7 @@
  */
 import { type CommandRunner, DenoCommandRunner } from "../host/runner.ts";
 import type { ArmWatchdogOptions } from "./watchdog.ts";
+import { denoTopTerminal, type TopTerminal } from "./top.ts";
 
 /** The CLI's view of its process. */
 export interface CliEnvironment {
@@ -34,8 +35,10 @@ export interface CliEnvironment {
   readonly uid: number;
   /** Starts the watchdog (tests replace it). */
   spawnWatchdog?: ArmWatchdogOptions["spawn"];
-  /** Ends `watch` (in addition to SIGINT/SIGTERM). */
+  /** Ends `watch` and `top` (in addition to SIGINT/SIGTERM). */
   signal?: AbortSignal;
+  /** The terminal `top` draws on (absent: `top` is refused). */
+  terminal?: TopTerminal;
 }
 
 /**
@@ -102,5 +105,6 @@ export function denoCliEnvironment(): CliEnvironment {
       }
     },
     uid: Deno.uid() ?? 0,
+    terminal: denoTopTerminal(),
   };
 }

@@ -22,7 +22,13 @@ Output:
   -h, --help                this help`;
 
 const EXIT = `Exit codes: 0 ok, 1 failure, 2 usage error (or a question with no terminal),
-3 not confirmed (declined, or rolled back after --confirm-timeout), 4 invalid policy file.`;
+3 not confirmed (declined, or rolled back after --confirm-timeout), 4 invalid policy file,
+5 changes pending (plan and diff with --exit-code).`;
+
+const EXIT_CODE_FLAG =
+  `      --exit-code           exit 5 when the kernel differs from the policy, 0 when
+                            in sync (errors keep 1, 2 and 4): a gate for CI and
+                            config management (--json says "inSync" and "exitCode")`;
 
 const TEXTS: Record<CommandName, string> = {
   help: `Usage: rampart <command> [files…] [flags]
@@ -42,6 +48,9 @@ Commands:
                  SIGHUP reloads the files; SIGINT/SIGTERM stop)
   remove         remove all of Rampart's rules and chains (nothing else)
   recover        roll back an interrupted (or abandoned unconfirmed) apply
+  top [FILES]    live view of the rules whose counters move, busiest first
+  completions SHELL
+                 print the completion script of bash, zsh or fish
 
 Run 'rampart <command> --help' for a command's flags.
 
@@ -55,6 +64,8 @@ reached only from OUTPUT, …) are reported on stderr as
 'file:line:col: warning: …' (also by diff and apply, and under "warnings"
 with --json).
 
+${EXIT_CODE_FLAG}
+
 ${COMMON}
 
 ${EXIT}`,
@@ -62,6 +73,8 @@ ${EXIT}`,
 
 Shows what 'apply' would change, matched by rule ID (the kernel prints rules in
 its own normalised form): + added, - removed, = kept, · other programs' rules.
+
+${EXIT_CODE_FLAG}
 
 ${COMMON}
 
@@ -95,11 +108,16 @@ this one confirmed, 1 when it was already confirmed or nothing was pending, 3
 when it is too late (the deadline passed, or the apply was declined).
 
 ${EXIT}`,
-  show: `Usage: rampart show [FILES…] [flags]
+  show: `Usage: rampart show [FILES…] [--counters] [flags]
 
 With files: the desired state, every rule with the ID this host gives it
 (runs 'iptables --version' for the host's features). Without: Rampart's
 rules and chains as the kernel holds them now.
+
+      --counters            Rampart's rules in the kernel with their packet and
+                            byte counters, and each built-in chain's policy with
+                            the packets it decided; with files, the file:line of
+                            each rule ('rampart top' shows them live)
 
 ${COMMON}
 
@@ -145,6 +163,31 @@ nothing to recover.
                             /run/rampart for root)
 
 ${COMMON}
+
+${EXIT}`,
+  top: `Usage: rampart top [FILES…] [flags]
+
+A terminal view, refreshed every second, of Rampart's rules (and the
+built-in chains' policies) whose packet counters moved in the last second,
+busiest first: packets and bytes per second, packets since the view
+started, table, chain, position, rule ID and the rule. With files, the
+file:line of each rule. q or Ctrl-C quits (the terminal is put back).
+Needs a terminal; 'rampart show --counters' prints the counters once.
+
+${COMMON}
+
+${EXIT}`,
+  completions: `Usage: rampart completions bash|zsh|fish
+
+Prints the shell's completion script for rampart: commands, flags, table
+names, flag values, policy files and (at completion time, from
+'ip netns list') network namespaces.
+
+  bash   eval "$(rampart completions bash)" in ~/.bashrc, or save it as
+         /etc/bash_completion.d/rampart
+  zsh    eval "$(rampart completions zsh)" in ~/.zshrc after compinit, or
+         save it as _rampart in a directory of $fpath
+  fish   rampart completions fish > ~/.config/fish/completions/rampart.fish
 
 ${EXIT}`,
 };

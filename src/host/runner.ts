@@ -16,6 +16,12 @@ export interface RunOptions {
   stdin?: StdinSource;
   /** Kill the command (SIGKILL) when it runs longer than this. */
   timeoutMs?: number;
+  /**
+   * Kill the command (SIGKILL) when this signal aborts; `run` then rejects
+   * with the signal's reason (also when the command ended meanwhile: whether
+   * it finished its work is not known). Aborted before: nothing is started.
+   */
+  signal?: AbortSignal;
 }
 
 /** What {@linkcode RunOptions.stdin} accepts: a string, or chunks of it in order. */
@@ -135,6 +141,7 @@ export class DenoCommandRunner implements CommandRunner {
   }
 
   async run(cmd: string, args: string[], opts: RunOptions = {}): Promise<CommandResult> {
+    opts.signal?.throwIfAborted();
     const [bin, argv] = this.#netns === undefined
       ? [cmd, args]
       : ["ip", ["netns", "exec", this.#netns, cmd, ...args]];
@@ -165,6 +172,13 @@ export class DenoCommandRunner implements CommandRunner {
         child.kill("SIGKILL");
       } catch { /* already exited */ }
     }, opts.timeoutMs);
+    const onAbort = () => {
+      stop();
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already exited */ }
+    };
+    opts.signal?.addEventListener("abort", onAbort);
     try {
       if (opts.stdin !== undefined) {
         const failed = await writeStdin(child.stdin, opts.stdin, stopped);
@@ -179,6 +193,7 @@ export class DenoCommandRunner implements CommandRunner {
         }
       }
       const out = await child.output();
+      opts.signal?.throwIfAborted();
       const dec = new TextDecoder();
       const result: CommandResult = {
         code: out.code,
@@ -197,6 +212,7 @@ export class DenoCommandRunner implements CommandRunner {
       return result;
     } finally {
       if (timer !== undefined) clearTimeout(timer);
+      opts.signal?.removeEventListener("abort", onAbort);
     }
   }
 }

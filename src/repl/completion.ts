@@ -5,6 +5,7 @@
  */
 import { Match } from "../../dsl/match.ts";
 import type { Completion } from "./line_editor.ts";
+import { completeFileName, type ListDir } from "./file_completion.ts";
 
 const KEYWORDS = ["const", "let", "await", "function", "true", "false", "null", "undefined"];
 
@@ -64,11 +65,12 @@ function receiverStart(line: string, end: number): number {
 
 /**
  * Completes the word before the cursor: names in scope, keywords, members of
- * the value before a `.`, and `.commands` at the start of a line.
+ * the value before a `.`, `.commands` at the start of a line, and file names
+ * after `.load`/`.save`/`.export` and in `load("…")`/`save("…")`/`exportTs("…")`.
  *
  * @param line The line being edited.
  * @param cursor The cursor position.
- * @param options The scope and the dot commands.
+ * @param options The scope, the dot commands, and how to list a directory.
  * @returns Where the word starts and the sorted candidates.
  *
  * @example
@@ -87,8 +89,15 @@ function receiverStart(line: string, end: number): number {
 export function completeInput(
   line: string,
   cursor: number,
-  options: { scope: Record<string, unknown>; commands?: readonly string[] },
+  options: { scope: Record<string, unknown>; commands?: readonly string[]; listDir?: ListDir },
 ): Completion {
+  // A file name where a command takes one (`.load f`, `load("f`).
+  const file = completeFileName(
+    line,
+    cursor,
+    options.listDir === undefined ? {} : { listDir: options.listDir },
+  );
+  if (file !== undefined) return file;
   const before = line.slice(0, cursor);
   const dotCommand = /^\s*(\.[a-z]*)$/.exec(before);
   if (dotCommand !== null) {

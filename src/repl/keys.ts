@@ -22,6 +22,8 @@ export type KeyName =
   | "killStart"
   | "killWordBack"
   | "clearScreen"
+  | "reverseSearch"
+  | "cancel"
   | "eof"
   | "interrupt"
   | "ignore";
@@ -36,6 +38,7 @@ const CONTROL: Record<number, KeyName> = {
   0x04: "eof", // Ctrl-D (deletes when the line is not empty)
   0x05: "end", // Ctrl-E
   0x06: "right", // Ctrl-F
+  0x07: "cancel", // Ctrl-G (ends a history search)
   0x08: "backspace", // Ctrl-H
   0x09: "tab",
   0x0a: "enter",
@@ -44,6 +47,7 @@ const CONTROL: Record<number, KeyName> = {
   0x0d: "enter",
   0x0e: "down", // Ctrl-N
   0x10: "up", // Ctrl-P
+  0x12: "reverseSearch", // Ctrl-R
   0x15: "killStart", // Ctrl-U
   0x17: "killWordBack", // Ctrl-W
   0x7f: "backspace",

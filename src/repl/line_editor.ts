@@ -6,6 +6,7 @@
  */
 import { decodeKeys } from "./keys.ts";
 import { LineBuffer } from "./line_buffer.ts";
+import { HistorySearch } from "./history_search.ts";
 
 /** The terminal the editor talks to (injectable for tests). */
 export interface TerminalIo {
@@ -89,8 +90,9 @@ function commonPrefix(words: readonly string[]): string {
 
 /**
  * Reads lines from a terminal with editing (arrows, Home/End, Ctrl-A/E/K/U/W,
- * Alt-b/f), history (Up/Down), Tab completion and lines longer than the
- * terminal is wide. Raw mode is on only while a line is being read, so
+ * Alt-b/f), history (Up/Down, Ctrl-R to search it), Tab completion and lines
+ * longer than the terminal is wide. Each line read is left on the screen
+ * with its prompt, also when several are pasted at once. Raw mode is on only while a line is being read, so
  * commands that prompt (such as Deno's permission prompt) work in between.
  *
  * @example Reading from scripted input
@@ -155,12 +157,23 @@ export class LineEditor {
     const line = new LineBuffer(this.#history);
     this.#cursorRow = 0;
     this.#io.setRaw(true);
+    /** A Ctrl-R search in progress, and the line as it was when it started. */
+    let search: HistorySearch | undefined;
+    let searchStart = "";
+    const draw = () => {
+      if (search === undefined) this.#render(prompt, line);
+      else this.#renderSearch(search, line);
+    };
     try {
-      this.#render(prompt, line);
+      draw();
       let lastWasTab = false;
       while (true) {
         const chunk = await this.#readChunk();
         if (chunk === null) {
+          if (search !== undefined) {
+            search = undefined;
+            this.#render(prompt, line);
+          }
           this.#io.write("\r\n");
           return line.text === "" ? { kind: "eof" } : { kind: "line", text: line.text };
         }
@@ -169,6 +182,32 @@ export class LineEditor {
         for (let k = 0; k < keys.length; k++) {
           const key = keys[k]!;
           const isTab = key.name === "tab";
+          if (search !== undefined) {
+            // Searching: text and Backspace edit the query, Ctrl-R looks
+            // further back, Ctrl-G gives the line back as it was; any other
+            // key takes the match into the line and then does what it does.
+            if (key.name === "text") {
+              search.type(key.text);
+              line.set(search.match ?? line.text);
+              this.#renderSearch(search, line);
+              continue;
+            }
+            if (key.name === "backspace" || key.name === "reverseSearch") {
+              if (key.name === "backspace") search.backspace();
+              else search.older();
+              if (search.match !== undefined) line.set(search.match);
+              this.#renderSearch(search, line);
+              continue;
+            }
+            if (key.name === "cancel") {
+              line.set(searchStart);
+              search = undefined;
+              this.#render(prompt, line);
+              continue;
+            }
+            search = undefined;
+            this.#render(prompt, line);
+          }
           switch (key.name) {
             case "text":
               line.insert(key.text);
@@ -176,6 +215,8 @@ export class LineEditor {
             case "enter": {
               // Keys typed ahead (a paste of several lines) wait for the next read.
               this.#pending = keys.slice(k + 1).map(keyText).join("") + this.#pending;
+              // The line as typed or pasted stays on the screen with its prompt.
+              this.#render(prompt, line);
               this.#moveToEnd(prompt, line);
               this.#io.write("\r\n");
               return { kind: "line", text: line.text };
@@ -238,12 +279,17 @@ export class LineEditor {
               this.#io.write("\x1b[H\x1b[2J");
               this.#cursorRow = 0;
               break;
+            case "reverseSearch":
+              search = new HistorySearch(this.#history);
+              searchStart = line.text;
+              break;
+            case "cancel":
             case "ignore":
               break;
           }
           lastWasTab = isTab;
         }
-        this.#render(prompt, line);
+        draw();
       }
     } finally {
       this.#io.setRaw(false);
@@ -315,6 +361,13 @@ export class LineEditor {
     if (candidates.length > shown.length) out += `… ${candidates.length - shown.length} more\r\n`;
     this.#io.write(out);
     this.#cursorRow = 0;
+  }
+
+  /** Draws a history search: its prompt, the match, the cursor on the query. */
+  #renderSearch(search: HistorySearch, line: LineBuffer): void {
+    line.home();
+    for (let i = 0; i < search.matchOffset; i++) line.right();
+    this.#render(search.prompt(), line);
   }
 
   /** Puts the terminal cursor after the last character of the input. */

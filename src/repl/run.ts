@@ -93,8 +93,18 @@ export async function runRepl(options: RunReplOptions = {}): Promise<void> {
   });
   holder.session = session;
   session.setHistory(history);
-  // Ctrl-C while a command runs must not end the session.
-  const onInterrupt = () => terminal.write("\n(interrupted: the command keeps running)\n");
+  // Ctrl-C while a command runs (the terminal is not in raw mode then, so it
+  // is SIGINT): the first stops the command (its signal aborts, which kills
+  // its iptables processes); a second stops waiting for a command that does
+  // not stop (JavaScript that awaits something else).
+  let running: { stop: AbortController; detach: () => void } | undefined;
+  const onInterrupt = () => {
+    if (running === undefined) return;
+    if (!running.stop.signal.aborted) {
+      terminal.write("\n");
+      running.stop.abort();
+    } else running.detach();
+  };
   try {
     Deno.addSignalListener("SIGINT", onInterrupt);
   } catch { /* signals not available */ }
@@ -130,7 +140,16 @@ export async function runRepl(options: RunReplOptions = {}): Promise<void> {
         history.push(entry);
         if (interactive) await file?.add(entry);
       }
-      if (await session.run(input) === "exit") break;
+      const stop = new AbortController();
+      let detach = () => {};
+      const detached = new Promise<"detached">((resolve) => detach = () => resolve("detached"));
+      running = { stop, detach };
+      const outcome = await Promise.race([session.run(input, { signal: stop.signal }), detached]);
+      running = undefined;
+      if (outcome === "detached") {
+        terminal.write("\n(the command did not stop: it goes on in the background)\n");
+      }
+      if (outcome === "exit") break;
     }
   } finally {
     try {

@@ -11,7 +11,7 @@ import type { Action } from "../../dsl/action.ts";
 import { MatchCriteria } from "../../dsl/match.ts";
 import type { RuleIds } from "../../dsl/hash.ts";
 import type { Chain, Rule } from "../../dsl/rule.ts";
-import { Firewall } from "../policy/firewall.ts";
+import { Firewall, FirewallRollbackError } from "../policy/firewall.ts";
 import { isTableName, TABLE_NAMES, type TableName } from "../engine/kernel_chains.ts";
 import type { IpFamily } from "../policy/policy.ts";
 import { diffTable, readKernelTable, renderDiff, type TableDiff } from "../policy/plan_diff.ts";
@@ -33,6 +33,11 @@ import { PermissionRunner, requiredBinaries } from "./permissions.ts";
 import { desiredPolicy } from "./desired_state.ts";
 import { progressLine } from "../policy/progress.ts";
 import type { IptablesVariant } from "../host/iptables_variant.ts";
+import { procFileReader } from "../host/proc_files.ts";
+import { FeatureDetector } from "../host/feature_detector.ts";
+import { REPL_HELP } from "./help.ts";
+import { InterruptibleRunner, isInterruption } from "./interrupt.ts";
+import { namespaceProblem, networkNamespaces } from "./namespaces.ts";
 
 /** How a session talks to the operator. */
 export interface ReplIo {
@@ -67,6 +72,12 @@ export interface ReplSessionOptions {
   runner?: CommandRunner;
   /** Makes the runner for a namespace (used by `netns()`); defaults as above. */
   runnerFor?: (netns: string | undefined) => CommandRunner;
+  /**
+   * The network namespaces that exist (`netns("name")` refuses others at
+   * once). @default {the entries of /run/netns, unless `runner` or
+   * `runnerFor` is given (then every name is taken)}
+   */
+  namespaces?: () => readonly string[] | undefined;
   /** ANSI colours. @default {false} */
   color?: boolean;
 }
@@ -87,35 +98,6 @@ export const DOT_COMMANDS: readonly string[] = Object.freeze([
   ".show",
   ".undo",
 ]);
-
-const HELP = `Rampart REPL: type JavaScript using the DSL; values print as iptables text.
-
-  Match().protocol("tcp").destPorts(22)     a match prints its fragment
-  Accept(), Jump("rp-in"), Log("x: ")       an action prints its --jump fragment
-  rule(Match().protocol("icmp"), Accept())  a rule prints its rule line
-  const c = chain("rp-in", rule(…), Drop()) a chain prints its rules with their IDs
-  filter.updateChain(c)                     add or replace a chain (filter6 for IPv6)
-  filter.setRuleInsertions("INPUT", [rule(undefined, Jump("rp-in"))])
-  filter.setChainPolicy("INPUT", "DROP")    tables: filter nat mangle raw (+6 for IPv6)
-  table("nat", 6)                           any table of any family; firewall = all of them
-
-Commands (functions, or the same name with a dot and no parentheses):
-  show()          the desired state, every rule with its ID
-  plan()          the exact iptables-restore scripts, and a diff against the kernel
-                  matched by rule ID (+ added, - removed, = kept, · other programs')
-  apply()         show the plan, ask, then apply (asks Deno for run permission for
-                  exactly the iptables binaries needed); remembers the rules before
-  undo()          put back the rules from before the last apply (ours only)
-  load("f.yaml")  replace the desired state with a YAML rule file
-  save("f.yaml")  write the desired state as a YAML rule file
-  exportTs()      print the desired state as TypeScript (exportTs("f.ts") writes it)
-  netns("name")   work in a network namespace (netns(null): the host); netns() shows it
-  reset()         clear the desired state (the kernel is untouched until apply)
-  help()          this text        .history  recent inputs     .exit (or Ctrl-D)  leave
-
-Input is JavaScript, not TypeScript (no type annotations); top-level await works;
-const/let/var at the start of an input keep the name for later inputs. Unclosed
-brackets continue on the next line. Tab completes names and methods.`;
 
 function formatError(e: unknown): string {
   if (e instanceof Error) {
@@ -233,6 +215,8 @@ export class ReplSession {
   #ruleIds: RuleIds | undefined;
   #runner!: CommandRunner;
   #firewall!: Firewall;
+  /** The signal of the input being run (Ctrl-C aborts it); see `InterruptibleRunner`. */
+  #signal: AbortSignal | undefined;
   readonly #undo: { snapshot: Snapshot; takenAt: Date; netns: string | undefined }[] = [];
   #history: readonly string[] = [];
   readonly #used = new Map<string, { table: TableName; ipVersion: IpFamily }>();
@@ -321,9 +305,14 @@ export class ReplSession {
    * @param input The input.
    * @returns `"exit"` after `.exit`, else `"ok"` or `"error"`.
    */
-  async run(input: string): Promise<"ok" | "error" | "exit"> {
+  async run(
+    input: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<"ok" | "error" | "exit"> {
     const text = input.trim();
     if (text === "") return "ok";
+    const signal = options.signal;
+    this.#signal = signal;
     try {
       if (text.startsWith(".") && /^\.[a-z]/.test(text)) return await this.#dot(text);
       const value = await this.#evaluator.evaluate(input);
@@ -335,8 +324,34 @@ export class ReplSession {
       if (shown !== "") this.#io.write(shown + "\n");
       return "ok";
     } catch (e) {
-      this.#io.write(this.#paint("31", formatError(e)) + "\n");
+      if (signal?.aborted === true && isInterruption(e)) {
+        // What the kernel holds is read again before it is trusted.
+        this.#forgetKernel("interrupted");
+        this.#io.write(
+          this.#paint("33", "Interrupted: the command's iptables processes were stopped") + "\n",
+        );
+      } else this.#io.write(this.#paint("31", formatError(e)) + "\n");
       return "error";
+    } finally {
+      this.#signal = undefined;
+    }
+  }
+
+  /** Every table of the session reads the kernel again before its next plan or apply. */
+  #forgetKernel(reason: string): void {
+    for (const { table, ipVersion } of this.#used.values()) {
+      this.#firewall.table(table, ipVersion).invalidateDataplaneCache(reason);
+    }
+  }
+
+  /** Runs `fn` with no signal: Ctrl-C does not stop it (putting rules back). */
+  async #uninterrupted<T>(fn: () => Promise<T>): Promise<T> {
+    const signal = this.#signal;
+    this.#signal = undefined;
+    try {
+      return await fn();
+    } finally {
+      this.#signal = signal;
     }
   }
 
@@ -410,7 +425,7 @@ export class ReplSession {
 
   #setTarget(netns: string | undefined, policy: Policy): void {
     this.#netns = netns;
-    this.#runner = this.#runnerFor(netns);
+    this.#runner = new InterruptibleRunner(this.#runnerFor(netns), { signal: () => this.#signal });
     const o = this.#options;
     this.#firewall = new Firewall({
       ...(netns === undefined ? {} : { netns }),
@@ -420,6 +435,11 @@ export class ReplSession {
       chainPrefixes: o.chainPrefixes ?? ["rp-"],
       runner: this.#runner,
       ipVersions: [4, 6],
+      // /proc/version through cat when Deno refuses it (it does without -A).
+      featureDetector: new FeatureDetector({
+        runner: this.#runner,
+        readFile: procFileReader(this.#runner),
+      }),
     });
     this.#firewall.setPolicy(policy);
   }
@@ -465,7 +485,7 @@ export class ReplSession {
 
   /** Prints the help text. */
   help(): void {
-    this.#io.write(HELP + "\n");
+    this.#io.write(REPL_HELP + "\n");
   }
 
   /** Prints the desired state, every rule with its ID. */
@@ -569,11 +589,14 @@ export class ReplSession {
       this.#io.write("Not applied\n");
       return false;
     }
-    if (this.#runner instanceof PermissionRunner) {
+    const permissions = this.#runner instanceof InterruptibleRunner
+      ? this.#runner.inner
+      : this.#runner;
+    if (permissions instanceof PermissionRunner) {
       const policy = this.desiredPolicy();
       const backend = this.#firewall.table("filter", policy.ipVersions[0] ?? 4).backend ??
         (this.#options.backend === "legacy" ? "legacy" : "nft");
-      await this.#runner.ensure(
+      await permissions.ensure(
         requiredBinaries({
           ipVersions: policy.ipVersions,
           backend,
@@ -583,16 +606,32 @@ export class ReplSession {
       );
     }
     const started = Date.now();
-    const result = await this.#firewall.apply({
-      onProgress: (event) => this.#io.write(this.#paint("2", `  ${progressLine(event)}`) + "\n"),
-    });
-    if (result.previous !== undefined) {
-      this.#undo.push({
-        snapshot: result.previous,
-        takenAt: new Date(started),
-        netns: this.#netns,
+    // Our rules as they are: what undo() and a failed or interrupted apply put back.
+    const previous = await this.#firewall.snapshot();
+    try {
+      await this.#firewall.apply({
+        snapshot: false,
+        onProgress: (event) => this.#io.write(this.#paint("2", `  ${progressLine(event)}`) + "\n"),
       });
+    } catch (e) {
+      this.#io.write(
+        this.#paint(
+          "33",
+          isInterruption(e)
+            ? "Interrupted: putting back our rules from before the apply…"
+            : "The apply failed: putting back our rules from before it…",
+        ) + "\n",
+      );
+      this.#forgetKernel("apply failed");
+      try {
+        await this.#uninterrupted(() => this.#firewall.restoreSnapshot(previous));
+      } catch (rollbackError) {
+        throw new FirewallRollbackError(e, rollbackError);
+      }
+      this.#io.write("Our rules are as they were before the apply\n");
+      throw e;
     }
+    this.#undo.push({ snapshot: previous, takenAt: new Date(started), netns: this.#netns });
     this.#io.write(
       `Applied to ${this.#target()} in ${
         Date.now() - started
@@ -707,9 +746,21 @@ export class ReplSession {
           "'_', '.' or '-', or null for the host",
       );
     }
+    if (name !== null) {
+      const problem = namespaceProblem(name, this.#namespaces());
+      if (problem !== undefined) throw new TypeError(problem);
+    }
     const policy = this.desiredPolicy();
     this.#setTarget(name ?? undefined, policy);
     this.#usePolicyTables(policy);
     this.#io.write(`Target: ${this.#target()}\n`);
+  }
+
+  /** The namespaces that exist (`undefined`: any name is taken). */
+  #namespaces(): readonly string[] | undefined {
+    const o = this.#options;
+    if (o.namespaces !== undefined) return o.namespaces();
+    if (o.runner !== undefined || o.runnerFor !== undefined) return undefined;
+    return networkNamespaces();
   }
 }

@@ -9,10 +9,10 @@ import {
   isIncomplete,
   LineBuffer,
   LineEditor,
-  type TerminalIo,
 } from "../../repl.ts";
 import { Match } from "../../mod.ts";
 import { kernelTest, nsExec } from "../kernel/netns.ts";
+import { scripted } from "../repl/scripted_terminal.ts";
 
 // ---- key decoding and line editing (pure) ------------------------------------
 
@@ -70,27 +70,6 @@ Deno.test("LineBuffer: history keeps the draft", () => {
   b.historyNext();
   assert.equal(b.text, "dra");
 });
-
-function scripted(chunks: string[], columns = 80): TerminalIo & { output: string } {
-  const enc = new TextEncoder();
-  const io = {
-    output: "",
-    isTerminal: true,
-    read(buffer: Uint8Array): Promise<number | null> {
-      const next = chunks.shift();
-      if (next === undefined) return Promise.resolve(null);
-      const bytes = enc.encode(next);
-      buffer.set(bytes);
-      return Promise.resolve(bytes.length);
-    },
-    write(text: string) {
-      io.output += text;
-    },
-    setRaw() {},
-    columns: () => columns,
-  };
-  return io;
-}
 
 Deno.test("LineEditor: edits, history, completion, interrupt and EOF", async () => {
   const io = scripted(["Acc\t(", ")\r", "\x1b[A\x1b[D\x1b[D", "x\r", "junk\x03", "\x04"]);
@@ -603,6 +582,9 @@ kernelTest(
       await tmux(socket, "send-keys", "-t", "repl", "C-d");
     } finally {
       await tmux(socket, "kill-server");
+      // tmux leaves its socket file behind.
+      await Deno.remove(`${Deno.env.get("TMUX_TMPDIR") || "/tmp"}/tmux-${Deno.uid()}/${socket}`)
+        .catch(() => {});
       await Deno.remove(dir, { recursive: true });
     }
   },
