@@ -248,7 +248,7 @@ export interface RuleSourcesOptions {
  *
  * @example
  * ```ts
- * import { parsePolicy } from "@rampart/iptables";
+ * import { parsePolicy } from "@rampart/iptables/yaml";
  * import { ruleSources } from "@rampart/iptables/cli";
  * const policy = parsePolicy("tables:\n  filter:\n    chains:\n      rp-in:\n        - action: drop\n", { file: "a.yaml" });
  * console.log([...ruleSources(policy).values()]); // [ "a.yaml:5", "a.yaml:5" ]
