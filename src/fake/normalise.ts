@@ -72,6 +72,11 @@ export interface ParsedRule {
   protocol: number | undefined;
   /** The matches in order. */
   matches: ParsedMatch[];
+  /**
+   * The rule's own options (`-s`, `-d`, `-i`, `-o`, `-p`, `-f`) by their short
+   * flag, with their values as given (`-f` has `""`).
+   */
+  flags: Readonly<Record<string, { inverted: boolean; value: string }>>;
   /** Counters given with `-c p b`. */
   counters: [bigint, bigint] | undefined;
 }
@@ -1097,6 +1102,7 @@ export function parseRule(args: readonly string[], ctx: NormaliseContext): Parse
     targetOptions,
     protocol: rule.protocolInverted ? undefined : rule.protocol,
     matches: rule.matches,
+    flags: header,
     counters,
   };
 
