@@ -231,7 +231,226 @@ const MATCH_IMPORTERS: Record<string, (m: ParsedMatch, src: RuleSource) => Call[
     const o = single(m, "--ipvs");
     return [[o.inverted ? "notIpvsConnection" : "ipvsConnection", []]];
   },
+  tcp(m) {
+    only(m, ["--sport", "--dport", "--tcp-option", "--tcp-flags"]);
+    const o: Record<string, DslArg> = {};
+    for (const opt of m.options) {
+      const key = {
+        "--sport": "sourcePort",
+        "--dport": "destPort",
+        "--tcp-option": "option",
+        "--tcp-flags": "flags",
+      }[opt.name]!;
+      const value = opt.name === "--tcp-flags"
+        ? { mask: flagList(opt.args[0]!), set: flagList(opt.args[1]!) }
+        : opt.name === "--tcp-option"
+        ? num(opt.args[0]!)
+        : portOrRange(opt.args[0]!);
+      o[opt.inverted ? `not${key[0]!.toUpperCase()}${key.slice(1)}` : key] = value;
+    }
+    return [["tcp", m.options.length === 0 ? [] : [o]]];
+  },
+  udp(m) {
+    only(m, ["--sport", "--dport"]);
+    const o: Record<string, DslArg> = {};
+    for (const opt of m.options) {
+      const key = opt.name === "--sport" ? "SourcePort" : "DestPort";
+      o[opt.inverted ? `not${key}` : key[0]!.toLowerCase() + key.slice(1)] = portOrRange(
+        opt.args[0]!,
+      );
+    }
+    return [["udp", m.options.length === 0 ? [] : [o]]];
+  },
+  state(m) {
+    const o = single(m, "--state");
+    return [[o.inverted ? "notState" : "state", [o.args[0]!.split(",")]]];
+  },
+  ttl: (m) => compare(m, "ttl", "ttl"),
+  hl: (m) => compare(m, "hl", "hopLimit"),
+  recent(m) {
+    const o: Record<string, DslArg> = {};
+    let not = false;
+    for (const opt of m.options) {
+      const mode = {
+        "--set": "set",
+        "--rcheck": "rcheck",
+        "--update": "update",
+        "--remove": "remove",
+      }[opt.name];
+      if (mode !== undefined) {
+        o.mode = mode;
+        not = opt.inverted;
+        continue;
+      }
+      if (opt.inverted) unsupportedOption("recent", opt);
+      switch (opt.name) {
+        case "--seconds":
+          o.seconds = num(opt.args[0]!);
+          break;
+        case "--hitcount":
+          o.hitcount = num(opt.args[0]!);
+          break;
+        case "--reap":
+          o.reap = true;
+          break;
+        case "--rttl":
+          o.rttl = true;
+          break;
+        case "--name":
+          if (opt.args[0] !== "DEFAULT") o.name = opt.args[0]!;
+          break;
+        case "--mask":
+          o.mask = opt.args[0]!;
+          break;
+        case "--rsource":
+          break;
+        case "--rdest":
+          o.dest = true;
+          break;
+        default:
+          unsupportedOption("recent", opt);
+      }
+    }
+    return [[not ? "notRecent" : "recent", [o]]];
+  },
+  statistic(m) {
+    only(m, ["--mode", "--probability", "--every", "--packet"]);
+    const o: Record<string, DslArg> = {};
+    for (const opt of m.options) {
+      if (opt.inverted) unsupportedOption("statistic", opt);
+      if (opt.name === "--mode") o.mode = opt.args[0]!;
+      else if (opt.name === "--probability") o.probability = Number(opt.args[0]);
+      else if (opt.name === "--every") o.every = num(opt.args[0]!);
+      else if (opt.name === "--packet") o.packet = num(opt.args[0]!);
+    }
+    if (o.packet === 0) delete o.packet;
+    return [["statistic", [o]]];
+  },
+  owner(m) {
+    only(m, ["--socket-exists", "--uid-owner", "--gid-owner", "--suppl-groups"]);
+    const o: Record<string, DslArg> = {};
+    for (const opt of m.options) {
+      const key = {
+        "--socket-exists": "socketExists",
+        "--uid-owner": "uid",
+        "--gid-owner": "gid",
+        "--suppl-groups": "supplGroups",
+      }[opt.name]!;
+      const value = opt.args.length === 0 ? true : idRange(opt.args[0]!);
+      o[opt.inverted ? `not${key[0]!.toUpperCase()}${key.slice(1)}` : key] = value;
+    }
+    return [["owner", [o]]];
+  },
+  pkttype(m) {
+    const o = single(m, "--pkt-type");
+    return [[o.inverted ? "notPacketType" : "packetType", [o.args[0]!]]];
+  },
+  mac(m) {
+    const o = single(m, "--mac-source");
+    return [[o.inverted ? "notSourceMac" : "sourceMac", [o.args[0]!]]];
+  },
+  iprange(m) {
+    only(m, ["--src-range", "--dst-range"]);
+    const o: Record<string, DslArg> = {};
+    for (const opt of m.options) {
+      const key = opt.name === "--src-range" ? "Source" : "Dest";
+      o[opt.inverted ? `not${key}` : key.toLowerCase()] = opt.args[0]!;
+    }
+    return [["ipRange", [o]]];
+  },
+  length: (m) => lengthLike(m, "--length", "length"),
+  tcpmss: (m) => lengthLike(m, "--mss", "tcpMss"),
+  connlimit(m) {
+    only(m, [
+      "--connlimit-above",
+      "--connlimit-upto",
+      "--connlimit-mask",
+      "--connlimit-saddr",
+      "--connlimit-daddr",
+    ]);
+    const o: Record<string, DslArg> = {};
+    for (const opt of m.options) {
+      if (opt.inverted) unsupportedOption("connlimit", opt);
+      if (opt.name === "--connlimit-above") o.above = num(opt.args[0]!);
+      else if (opt.name === "--connlimit-upto") o.upto = num(opt.args[0]!);
+      else if (opt.name === "--connlimit-mask") o.mask = num(opt.args[0]!);
+      else if (opt.name === "--connlimit-daddr") o.dest = true;
+    }
+    return [["connLimit", [o]]];
+  },
+  rt(m) {
+    const o = single(m, "--rt-type");
+    return [[o.inverted ? "notRoutingHeaderType" : "routingHeaderType", [num(o.args[0]!)]]];
+  },
+  dscp(m) {
+    const o = single(m, "--dscp");
+    return [[o.inverted ? "notPacketDscp" : "packetDscp", [num(o.args[0]!)]]];
+  },
+  helper(m) {
+    const o = single(m, "--helper");
+    if (o.inverted) unsupportedOption("helper", o);
+    return [["helper", [o.args[0]!]]];
+  },
+  tos,
+  physdev(m) {
+    const o: Record<string, DslArg> = {};
+    for (const opt of m.options) {
+      const key = {
+        "--physdev-is-in": "isIn",
+        "--physdev-in": "in",
+        "--physdev-is-out": "isOut",
+        "--physdev-out": "out",
+        "--physdev-is-bridged": "isBridged",
+      }[opt.name];
+      if (key === undefined) unsupportedOption("physdev", opt);
+      o[opt.inverted ? `not${key[0]!.toUpperCase()}${key.slice(1)}` : key] = opt.args.length === 0
+        ? true
+        : opt.args[0]!;
+    }
+    return [["physDev", [o]]];
+  },
 };
+
+function tos(m: ParsedMatch): Call[] {
+  const o = single(m, "--tos");
+  const [v, k] = o.args[0]!.split("/");
+  return [[
+    o.inverted ? "notTos" : "tos",
+    k === undefined || num(k) === 0xff ? [num(v!)] : [num(v!), num(k)],
+  ]];
+}
+
+function portOrRange(text: string): DslArg {
+  const [a, b] = text.split(":");
+  if (b === undefined) return num(a!);
+  return num(a!) === num(b) ? num(a!) : { first: num(a!), last: num(b) };
+}
+
+function idRange(text: string): DslArg {
+  const [a, b] = text.split("-");
+  return b === undefined ? num(a!) : { first: num(a!), last: num(b) };
+}
+
+function flagList(text: string): string[] {
+  return text === "NONE" ? [] : text.split(",");
+}
+
+function compare(m: ParsedMatch, module: string, method: string): Call[] {
+  if (m.options.length !== 1) {
+    throw new Missing(`-m ${module} without exactly one comparison`, `-m ${module}`);
+  }
+  const opt = m.options[0]!;
+  const op = opt.name.slice(module.length + 3);
+  if (opt.inverted && op !== "eq") unsupportedOption(module, opt);
+  return [[method, [opt.inverted ? "ne" : op, num(opt.args[0]!)]]];
+}
+
+function lengthLike(m: ParsedMatch, option: string, method: string): Call[] {
+  const o = single(m, option);
+  const [a, b] = o.args[0]!.split(":");
+  const args = b === undefined || b === a ? [num(a!)] : [num(a!), num(b)];
+  return [[o.inverted ? `not${method[0]!.toUpperCase()}${method.slice(1)}` : method, args]];
+}
 
 function targetOption(rule: ParsedRule, name: string): ParsedOption | undefined {
   return rule.targetOptions.findLast((o) => o.name === name);
@@ -277,6 +496,7 @@ const TARGET_IMPORTERS: Record<string, (r: ParsedRule, src: RuleSource) => Call>
     if (value === 0 && mask !== 0) return ["ClearMark", [mask]];
     if (value !== 0 && value === mask) return ["SetMark", [value]];
     if (mask !== 0 && ((value & mask) >>> 0) === value) return ["SetMaskedMark", [value, mask]];
+    if (mask === 0 && value !== 0) return ["XorMark", [value]];
     throw new Missing(
       `-j MARK --set-xmark ${v}/${k}: the DSL has no action for this mark operation`,
       "-j MARK --xor-mark",
@@ -289,7 +509,125 @@ const TARGET_IMPORTERS: Record<string, (r: ParsedRule, src: RuleSource) => Call>
     if (prefix === undefined) throw new Missing("-j NFLOG without --nflog-prefix", "-j NFLOG");
     return ["Nflog", [num(group), prefix, -1]];
   },
+  MASQUERADE(r) {
+    onlyTarget(r, ["--to-ports", "--random", "--random-fully"]);
+    const to = targetOption(r, "--to-ports")?.args[0];
+    return ["Masq", [to, natOptions(r, false)]];
+  },
+  SNAT(r) {
+    onlyTarget(r, ["--to-source", "--random", "--random-fully", "--persistent"]);
+    const to = targetOption(r, "--to-source");
+    if (to === undefined) throw new Missing("-j SNAT without --to-source", "-j SNAT");
+    return ["Snat", [to.args[0]!, natOptions(r, true)]];
+  },
+  LOG(r) {
+    const o: Record<string, DslArg> = {};
+    for (const opt of r.targetOptions) {
+      const key = {
+        "--log-prefix": "prefix",
+        "--log-level": "level",
+        "--log-tcp-sequence": "tcpSequence",
+        "--log-tcp-options": "tcpOptions",
+        "--log-ip-options": "ipOptions",
+        "--log-uid": "uid",
+        "--log-macdecode": "macDecode",
+      }[opt.name];
+      if (key === undefined) onlyTarget(r, []);
+      o[key!] = opt.name === "--log-prefix"
+        ? opt.args[0]!
+        : opt.name === "--log-level"
+        ? num(opt.args[0]!)
+        : true;
+    }
+    const keys = Object.keys(o).sort().join(",");
+    const prefix = o.prefix as string | undefined;
+    if (keys === "level,prefix" && o.level === 5 && prefix !== undefined && prefix.endsWith(": ")) {
+      const bare = prefix.slice(0, -2);
+      try {
+        Actions.Log(bare);
+        return ["Log", [bare]];
+      } catch {
+        // Not a prefix Log() takes: written exactly below.
+      }
+    }
+    return ["LogPacket", keys === "" ? [] : [o]];
+  },
+  CT(r) {
+    onlyTarget(r, ["--notrack", "--helper", "--zone"]);
+    const o: Record<string, DslArg> = {};
+    for (const opt of r.targetOptions) {
+      if (opt.name === "--notrack") o.notrack = true;
+      else if (opt.name === "--helper") o.helper = opt.args[0]!;
+      else o.zone = num(opt.args[0]!);
+    }
+    return ["Ct", [o]];
+  },
+  REDIRECT(r) {
+    onlyTarget(r, ["--to-ports", "--random"]);
+    const to = targetOption(r, "--to-ports")?.args[0];
+    return [
+      "Redirect",
+      targetOption(r, "--random") ? [to, { random: true }] : to === undefined ? [] : [to],
+    ];
+  },
+  TCPMSS(r) {
+    onlyTarget(r, ["--clamp-mss-to-pmtu", "--set-mss"]);
+    const set = targetOption(r, "--set-mss");
+    return set === undefined ? ["ClampMssToPmtu", []] : ["SetMss", [num(set.args[0]!)]];
+  },
+  TTL: (r) => changeTtl(r, "ttl", "ChangeTtl"),
+  HL: (r) => changeTtl(r, "hl", "ChangeHopLimit"),
+  CLASSIFY(r) {
+    onlyTarget(r, ["--set-class"]);
+    const [major, minor] = targetOption(r, "--set-class")!.args[0]!.split(":");
+    return ["Classify", [parseInt(major!, 16), parseInt(minor!, 16)]];
+  },
+  AUDIT(r) {
+    onlyTarget(r, ["--type"]);
+    return ["Audit", [targetOption(r, "--type")!.args[0]!]];
+  },
+  CHECKSUM: (r) => (onlyTarget(r, ["--checksum-fill"]), ["ChecksumFill", []]),
+  CONNMARK(r) {
+    onlyTarget(r, ["--save-mark", "--restore-mark", "--nfmask", "--ctmask", "--set-xmark"]);
+    const xmark = targetOption(r, "--set-xmark");
+    if (xmark !== undefined) {
+      const [v, k] = xmark.args[0]!.split("/");
+      const value = num(v!), mask = num(k!);
+      if (mask === 0 || ((value & mask) >>> 0) !== value) {
+        throw new Missing(
+          `-j CONNMARK --set-xmark ${xmark.args[0]}: the DSL has no action for it`,
+          "-j CONNMARK --xor-mark",
+        );
+      }
+      return ["SetConnMark", mask === 0xffffffff ? [value] : [value, mask]];
+    }
+    const nf = num(targetOption(r, "--nfmask")!.args[0]!);
+    const ct = num(targetOption(r, "--ctmask")!.args[0]!);
+    if (nf !== ct) {
+      throw new Missing(
+        "-j CONNMARK with different --nfmask and --ctmask: the DSL has one mask",
+        "-j CONNMARK --nfmask … --ctmask",
+      );
+    }
+    const kind = targetOption(r, "--save-mark") ? "SaveConnMark" : "RestoreConnMark";
+    return [kind, nf === 0xffffffff ? [] : [nf]];
+  },
 };
+
+function changeTtl(r: ParsedRule, prefix: string, kind: string): Call {
+  onlyTarget(r, [`--${prefix}-set`, `--${prefix}-dec`, `--${prefix}-inc`]);
+  const o = r.targetOptions.at(-1);
+  if (o === undefined) throw new Missing(`-j ${r.target} without an operation`, `-j ${r.target}`);
+  return [kind, [o.name.slice(prefix.length + 3), num(o.args[0]!)]];
+}
+
+function natOptions(r: ParsedRule, persistent: boolean): DslArg {
+  const o: Record<string, DslArg> = {};
+  if (targetOption(r, "--random")) o.random = true;
+  o.randomFully = targetOption(r, "--random-fully") !== undefined;
+  if (persistent && targetOption(r, "--persistent")) o.persistent = true;
+  return o;
+}
 
 function build(match: MatchCriteria, call: Call): MatchCriteria {
   const method = (match as unknown as Record<string, unknown>)[call[0]];
@@ -380,7 +718,7 @@ function convertParsed(
     match = build(match, [p.inverted ? "notProtocol" : "protocol", [name]]);
   }
   if (f["-f"] !== undefined) {
-    throw new Missing("-f (fragments): the DSL has no method for it", "-f");
+    match = build(match, [f["-f"].inverted ? "notFragment" : "fragment", []]);
   }
   const comments: string[] = [];
   let id: string | undefined;
@@ -399,12 +737,9 @@ function convertParsed(
         comments.push(value);
         return;
       }
-      throw new Missing(
-        commentProblem(value) === undefined
-          ? "-m comment after another match: the DSL writes comments first"
-          : `-m comment --comment ${JSON.stringify(value)}: ${commentProblem(value)}`,
-        "-m comment",
-      );
+      match = build(match, ["exactComment", [value]]);
+      leading = false;
+      return;
     }
     leading = false;
     const importer = MATCH_IMPORTERS[m.name];
