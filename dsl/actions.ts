@@ -105,12 +105,26 @@ function checkNatOptions(field: string, value: unknown, persistent: boolean): Na
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw invalid(field, value, `an options object with the keys ${keys.join(", ")}`);
   }
-  const out: Record<string, boolean> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+  const given = value as Record<string, unknown>;
+  for (const [k, v] of Object.entries(given)) {
     if (!keys.includes(k)) throw invalid(`${field}.${k}`, v, `one of the keys ${keys.join(", ")}`);
-    if (v !== undefined) out[k] = checkBoolean(`${field}.${k}`, v);
+  }
+  const out: Record<string, boolean> = {};
+  for (const k of keys) {
+    if (given[k] !== undefined) out[k] = checkBoolean(`${field}.${k}`, given[k]);
   }
   return Object.freeze(out);
+}
+
+/** The options given, in the keys' order, unknown keys refused. */
+function ordered(field: string, options: object, keys: readonly string[]): Record<string, DslArg> {
+  const given = options as Record<string, unknown>;
+  for (const [k, v] of Object.entries(given)) {
+    if (!keys.includes(k)) throw invalid(`${field}.${k}`, v, `one of the keys ${keys.join(", ")}`);
+  }
+  const out: Record<string, DslArg> = {};
+  for (const k of keys) if (given[k] !== undefined) out[k] = given[k] as DslArg;
+  return out;
 }
 
 function natFlags(options: NatOptions, hostFullyRandom: boolean): string {
@@ -1349,18 +1363,7 @@ export class LogPacketAction implements Action {
     ) {
       throw invalid(F, options, "LOG options { prefix?, level?, tcpSequence?, … }");
     }
-    const o: Record<string, DslArg> = {};
-    for (const [k, v] of Object.entries(options ?? {})) {
-      if (v === undefined) continue;
-      if (k !== "prefix" && k !== "level" && !LOG_FLAGS.some(([f]) => f === k)) {
-        throw invalid(
-          `${F}.${k}`,
-          v,
-          "one of the keys prefix, level, tcpSequence, tcpOptions, ipOptions, uid, macDecode",
-        );
-      }
-      o[k] = v as DslArg;
-    }
+    const o = ordered(F, options ?? {}, ["prefix", "level", ...LOG_FLAGS.map(([k]) => k)]);
     let s = "--jump LOG";
     if (o.prefix !== undefined) {
       if (typeof o.prefix !== "string" || !LOG_PREFIX_EXACT.test(o.prefix)) {
@@ -1514,14 +1517,7 @@ export class CtAction implements Action {
     if (options === null || typeof options !== "object" || Array.isArray(options)) {
       throw invalid(F, options, "CT options { notrack } or { helper?, zone? }");
     }
-    const o: Record<string, DslArg> = {};
-    for (const [k, v] of Object.entries(options)) {
-      if (v === undefined) continue;
-      if (k !== "notrack" && k !== "helper" && k !== "zone") {
-        throw invalid(`${F}.${k}`, v, "one of the keys notrack, helper, zone");
-      }
-      o[k] = v as DslArg;
-    }
+    const o = ordered(F, options, ["notrack", "helper", "zone"]);
     let s = "--jump CT";
     if (o.notrack !== undefined) {
       if (checkBoolean(`${F}.notrack`, o.notrack) !== true) {

@@ -326,13 +326,15 @@ function read(
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     fail(field, value, `an options object with the keys ${keys.join(", ")}`);
   }
-  const out: Record<string, DslArg> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+  const given = value as Record<string, unknown>;
+  for (const [k, v] of Object.entries(given)) {
     if (!keys.includes(k)) {
       fail(`${field}.${k}`, v, `one of the keys ${keys.join(", ")} (not "${k}")`);
     }
-    if (v !== undefined) out[k] = v as DslArg;
   }
+  // In the keys' order, whatever the order given: equal options, equal arguments.
+  const out: Record<string, DslArg> = {};
+  for (const k of keys) if (given[k] !== undefined) out[k] = given[k] as DslArg;
   for (const k of Object.keys(out)) {
     const twin = `not${k[0]!.toUpperCase()}${k.slice(1)}`;
     if (twin in out) fail(`${field}.${twin}`, out[twin], `either ${k} or ${twin}, not both`);
