@@ -80,3 +80,7 @@ export * from "./src/yaml/parse.ts";
 export * from "./src/yaml/save.ts";
 export * from "./src/plan_diff.ts";
 export * from "./src/iptables_commands.ts";
+export * from "./src/import/save_text.ts";
+export * from "./src/import/chain_names.ts";
+export * from "./src/import/import_save.ts";
+export * from "./src/import/live.ts";

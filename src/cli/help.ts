@@ -42,6 +42,7 @@ Commands:
                  SIGHUP reloads the files; SIGINT/SIGTERM stop)
   remove         remove all of Rampart's rules and chains (nothing else)
   recover        roll back an interrupted (or abandoned unconfirmed) apply
+  import         the live tables (or saved files) as a policy file
 
 Run 'rampart <command> --help' for a command's flags.
 

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { importTables } from "./import_tables.ts";
 import * as rampart from "../../mod.ts";
 import type { Action } from "../../dsl/action.ts";
 import { MatchCriteria } from "../../dsl/match.ts";
@@ -72,6 +73,7 @@ export const DOT_COMMANDS: readonly string[] = Object.freeze([
   ".export",
   ".help",
   ".history",
+  ".import",
   ".load",
   ".netns",
   ".plan",
@@ -100,6 +102,8 @@ Commands (functions, or the same name with a dot and no parentheses):
                   exactly the iptables binaries needed); remembers the rules before
   undo()          put back the rules from before the last apply (ours only)
   load("f.yaml")  replace the desired state with a YAML rule file
+  importTables()  replace it with the target's tables as 'rampart import' reads them
+                  (importTables("x.save"): an iptables-save file); lists what is left out
   save("f.yaml")  write the desired state as a YAML rule file
   exportTs()      print the desired state as TypeScript (exportTs("f.ts") writes it)
   netns("name")   work in a network namespace (netns(null): the host); netns() shows it
@@ -259,6 +263,7 @@ export class ReplSession {
       apply: async () => void await this.apply(),
       undo: async () => void await this.undo(),
       load: (path: string) => this.load(path),
+      importTables: (path?: string) => this.importTables(path),
       save: (path: string) => this.save(path),
       exportTs: (path?: string) => this.exportTs(path),
       netns: (...args: (string | null)[]) => this.netns(...args),
@@ -355,6 +360,9 @@ export class ReplSession {
         break;
       case ".load":
         await this.load(need("file.yaml"));
+        break;
+      case ".import":
+        await this.importTables(arg === "" ? undefined : arg);
         break;
       case ".save":
         await this.save(need("file.yaml"));
@@ -648,6 +656,27 @@ export class ReplSession {
       `Loaded ${path}: ${policy.tables.length} table(s), ${chains} chain(s)` +
         (policy.ruleIds === undefined ? "" : `, ${policy.ruleIds} rule IDs`) + "\n",
     );
+  }
+
+  /**
+   * Replaces the desired state with the target's live tables (or a saved
+   * file), imported as `rampart import` does; rules that cannot be written
+   * exactly are listed and left out.
+   *
+   * @param path An iptables-save file (absent: the target's tables).
+   */
+  async importTables(path?: string): Promise<void> {
+    const { result, report } = await importTables({
+      runner: this.#runner,
+      where: this.#target(),
+      ...(path === undefined ? {} : { path }),
+      chainPrefix: (this.#options.chainPrefixes ?? ["rp-"])[0]!,
+      hashPrefix: this.#options.hashPrefix ?? "rampart:",
+      backend: this.#options.backend ?? "auto",
+    });
+    this.#firewall.setPolicy(result.policy);
+    this.#usePolicyTables(result.policy);
+    this.#io.write(report);
   }
 
   /**
