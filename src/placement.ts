@@ -521,7 +521,7 @@ export function checkPlacement(rule: Rule, where: Placement): readonly Placement
       fail(`${action.kind}() is given an IPv${family} address in an IPv${where.ipVersion} table`);
     }
     if (
-      hasPort(action.args[0], action.args[1]) &&
+      hasPort(action.args[0], action.kind === "Dnat" ? action.args[1] : undefined) &&
       (anyProtocol === undefined || !NAT_PORT_PROTOCOLS.has(anyProtocol))
     ) {
       fail(`${action.kind}() with a port needs protocol tcp, udp, sctp or dccp`);

@@ -282,6 +282,12 @@ export async function runImport(argv: readonly string[], env: CliEnvironment): P
       return EXIT_CODES.FAILURE;
     }
   }
+  for (const [table, chains] of result.unreachable) {
+    env.stderr(
+      `rampart import: note: ${table} chain(s) ${chains.join(", ")} are reached by no rule of a ` +
+        "built-in chain: they are in the policy, but Rampart writes a chain only once a rule jumps to it\n",
+    );
+  }
   const renamed = [...result.renamed.values()].reduce((n, m) => n + m.size, 0);
   env.stderr(
     `rampart import: imported ${summary}` +

@@ -90,6 +90,13 @@ export interface ImportResult {
   renamed: Map<string, Map<string, string>>;
   /** Rule counts per save. */
   counts: ImportCount[];
+  /**
+   * The policy's chains that no rule of a built-in chain reaches, by table:
+   * they are in the policy, but Rampart writes a chain to the kernel only
+   * once a rule jumps to it (another program's spare chains, such as ufw's
+   * `ufw-skip-to-policy-*`).
+   */
+  unreachable: Map<string, string[]>;
 }
 
 interface FamilyTable {
@@ -153,6 +160,11 @@ export function importSaves(
     let rules = 0;
     for (const table of parseSaveText(source.text)) {
       if (options.tables !== undefined && !options.tables.includes(table.name)) continue;
+      // A table with no rule and only ACCEPT policies is the kernel's default (it may or may
+      // not be printed, as the backend created it or not): nothing to import.
+      if ([...table.chains.values()].every((c) => c.rules.length === 0 && c.policy === "ACCEPT")) {
+        continue;
+      }
       for (const c of table.chains.values()) {
         if (!isPolicyRecord(c, record, hashPrefix)) rules += c.rules.length;
       }
@@ -309,7 +321,12 @@ export function importSaves(
         }
       }
     }
-    for (const saved of userChains) {
+    // By name: the kernel's order is not the save's (legacy sorts, nft keeps creation order).
+    const sorted = [...userChains].sort((a, b) => {
+      const x = chainName(a), y = chainName(b);
+      return x < y ? -1 : x > y ? 1 : 0;
+    });
+    for (const saved of sorted) {
       const present = converted.filter((x) => x.chains.has(saved));
       const chain: PolicyChain = {
         name: chainName(saved),
@@ -326,7 +343,36 @@ export function importSaves(
     tables.push(t);
   }
   const policy: Policy = { ipVersions: versions, tables };
-  return { policy, problems, renamed, counts };
+  const unreachable = new Map<string, string[]>();
+  for (const t of tables) {
+    const names = unreachableChains(t);
+    if (names.length > 0) unreachable.set(t.table, names);
+  }
+  return { policy, problems, renamed, counts, unreachable };
+}
+
+/** The chains of a table no rule of a built-in chain reaches (in any family). */
+function unreachableChains(t: TablePolicy): string[] {
+  const byName = new Map(t.chains.map((c) => [c.name, c]));
+  const seen = new Set<string>();
+  const stack: string[] = [];
+  const visit = (rules: readonly PolicyRule[]) => {
+    for (const r of rules) {
+      const target =
+        r.action !== undefined && (r.action.kind === "Jump" || r.action.kind === "Goto")
+          ? String(r.action.args[0])
+          : undefined;
+      if (target !== undefined && byName.has(target) && !seen.has(target)) {
+        seen.add(target);
+        stack.push(target);
+      }
+    }
+  };
+  for (const list of [t.insertions, t.appends]) {
+    for (const rules of Object.values(list)) visit(rules);
+  }
+  while (stack.length > 0) visit(byName.get(stack.pop()!)!.rules);
+  return t.chains.filter((c) => !seen.has(c.name)).map((c) => c.name);
 }
 
 function rank(order: readonly string[], name: string): number {

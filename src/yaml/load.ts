@@ -834,7 +834,11 @@ class Loader {
           const g = given.get(q.name);
           if (g === undefined) {
             if (q.optional !== true) {
-              this.fail(n, path, `Missing ${q.name} in ${spec.key}: expected ${this.describe(spec)}`);
+              this.fail(
+                n,
+                path,
+                `Missing ${q.name} in ${spec.key}: expected ${this.describe(spec)}`,
+              );
             }
             continue;
           }
@@ -1021,7 +1025,9 @@ class Loader {
         : separator === ":"
         ? /^(\d{1,6})(?::(\d{1,6}))?$/
         : /^(\d{1,10})(?:-(\d{1,10}))?$/).exec(v);
-      if (m !== null) return { first: Number(m[1]), last: Number(m[2] ?? m[1]) };
+      if (m !== null) {
+        return { first: Number(m[1]), last: Number(m[2] ?? m[1]) };
+      }
     }
     return bad();
   }
