@@ -665,7 +665,17 @@ export function convertRule(
     parsed = parseRule(args, { ...ctx, where: { table: source.table, chain: source.chain } });
   } catch (e) {
     if (e instanceof RuleParseError) {
-      return { ok: false, reason: `iptables' parser refuses it: ${e.message.trim()}` };
+      // Mostly a target the model of iptables' parser does not know (TPROXY, NETMAP, …).
+      const j = args.findIndex((a) => a === "-j" || a === "--jump");
+      const target = j < 0 ? undefined : args[j + 1];
+      const unknown = target !== undefined && !(target in TARGET_IMPORTERS) ? target : undefined;
+      return {
+        ok: false,
+        reason: unknown === undefined
+          ? `iptables' parser (as modelled) refuses it: ${e.message.trim()}`
+          : `-j ${unknown}: the DSL has no action for this target (${e.message.trim()})`,
+        ...(unknown === undefined ? {} : { missing: `-j ${unknown}` }),
+      };
     }
     throw e;
   }
