@@ -348,12 +348,6 @@ export function checkPlacement(rule: Rule, where: Placement): readonly Placement
         fail(`${m}(${JSON.stringify(a)}) is an IPv${f} address in an IPv${where.ipVersion} table`);
       }
     }
-    if (
-      m === "connLimit" && typeof options.mask === "number" &&
-      options.mask > (where.ipVersion === 4 ? 32 : 128)
-    ) {
-      fail(`connLimit() mask ${options.mask} is longer than an IPv${where.ipVersion} address`);
-    }
   }
   const match = rule.match;
   const action = rule.action;
@@ -534,12 +528,18 @@ export function checkPlacement(rule: Rule, where: Placement): readonly Placement
     fail("ChangeHopLimit() is IPv6 only; use ChangeTtl() in an IPv4 table");
   }
   if (action.kind === "ClampMssToPmtu" || action.kind === "SetMss") {
-    if (protocol !== "tcp" || !matchesSyn(match)) {
+    // The legacy kernel refuses the target without a SYN match; nf_tables does not look.
+    if (protocol !== "tcp" || (where.backend !== "nft" && !matchesSyn(match))) {
       fail(
-        `${action.kind}() works only on TCP SYN packets: the rule needs protocol("tcp") and tcp({ syn: true }) or tcp flags with SYN in mask and set`,
+        `${action.kind}() works only on TCP SYN packets: the rule needs protocol("tcp"), and for ` +
+          "the legacy kernel tcp({ syn: true }) or tcp flags with SYN in mask and set",
       );
     }
-    if (action.kind === "ClampMssToPmtu" && hooks !== null) {
+    // Its hooks are checked through jumps by legacy, in base chains only by nf_tables.
+    if (
+      action.kind === "ClampMssToPmtu" && hooks !== null &&
+      (where.backend !== "nft" || isKernelChain(where.table, where.chain))
+    ) {
       const bad = [...hooks].filter((h) =>
         h !== "FORWARD" && h !== "OUTPUT" && h !== "POSTROUTING"
       );
