@@ -1240,6 +1240,7 @@ export async function runCli(
 ): Promise<number> {
   // `import` has a command line of its own (src/cli/import_command.ts).
   if (argv[0] === "import") return await runImport(argv.slice(1), env);
+  if (argv[0] === "help" && argv[1] === "import") return await runImport(["--help"], env);
   let args: CliArgs | undefined;
   const wantsJson = argv.includes("--json");
   try {

@@ -239,7 +239,7 @@ export function importSaves(
             chain: c.name,
             ipVersion: f.source.ipVersion,
             backend: f.source.backend,
-          }, { hashPrefix, chainName, ruleChain });
+          }, { hashPrefix, chainName, ruleChain, isUserChain: (n) => userChains.has(n) });
           if (result.ok) {
             rules.push(result.rule);
             countOf(f.source.ipVersion).imported++;

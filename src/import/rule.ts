@@ -41,6 +41,8 @@ export interface ConvertOptions {
   hashPrefix: string;
   /** The policy's name of a saved user chain (jump and goto targets are renamed). */
   chainName(saved: string): string;
+  /** Whether the table declares this user chain (a jump elsewhere cannot be written). */
+  isUserChain?(saved: string): boolean;
   /** The policy's name of the chain holding the rule (for the check by name). */
   ruleChain: string;
 }
@@ -761,6 +763,11 @@ function convertParsed(
   let act: Action | undefined;
   if (parsed.target !== undefined) {
     if (!parsed.targetIsExtension) {
+      if (options.isUserChain !== undefined && !options.isUserChain(parsed.target)) {
+        throw new Missing(
+          `-${parsed.goto ? "g" : "j"} ${parsed.target}: not a chain of this table`,
+        );
+      }
       const target = options.chainName(parsed.target);
       act = action([parsed.goto ? "Goto" : "Jump", [target]]);
     } else {

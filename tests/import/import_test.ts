@@ -134,6 +134,11 @@ Deno.test("import: what the DSL cannot write is reported with table, chain, line
   );
   assert.equal(r.problems[0]!.text, "-A INPUT -p tcp -m socket -j ACCEPT");
   assert.equal(r.policy.tables[0]!.insertions.INPUT!.length, 1);
+  const dangling = importOne("-A INPUT -j nowhere\n-A INPUT -g INPUT\n");
+  assert.deepEqual(dangling.problems.map((p) => p.reason), [
+    "-j nowhere: not a chain of this table",
+    "-g INPUT: not a chain of this table",
+  ]);
   const nat = importOne("-A PREROUTING -d 192.0.2.0/28 -j NETMAP --to 10.0.0.0/28\n", "", "nat");
   assert.equal(nat.problems[0]!.missing, "-j NETMAP");
   const security = importSaves([{
