@@ -1969,7 +1969,7 @@ export class MatchCriteria {
    * @example
    * ```ts
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().notTos(0x10).render()); // -m tos ! --tos 0x10/0xff
+   * console.log(Match().notTos(0x8).render()); // -m tos ! --tos 0x08/0xff
    * ```
    */
   notTos(value: number, mask?: number): MatchCriteria {
@@ -2078,7 +2078,8 @@ function tosText(field: string, value: unknown, mask: unknown): string {
   const v = checkInt(field, value, 0, 255);
   const m = mask === undefined ? 0xff : checkInt(field, mask, 0, 255);
   if ((v & m) !== v) throw invalid(field, value, `a value within its mask 0x${m.toString(16)}`);
-  return `0x${v.toString(16)}/0x${m.toString(16)}`;
+  const h = (n: number) => `0x${n.toString(16).padStart(2, "0")}`;
+  return `${h(v)}/${h(m)}`;
 }
 
 const HELPER_NAME = /^[a-z0-9_-]{1,29}$/;

@@ -406,7 +406,10 @@ function flagsText(field: string, value: DslArg): string {
   for (const k of Object.keys(v)) {
     if (k !== "mask" && k !== "set") fail(`${field}.${k}`, v, "only mask and set");
   }
-  return `${list("mask")} ${list("set")}`;
+  const mask = list("mask");
+  // An empty mask tests nothing: iptables-nft-save leaves it out, legacy prints it.
+  if (mask === "NONE") fail(`${field}.mask`, v.mask, "at least one TCP flag to examine");
+  return `${mask} ${list("set")}`;
 }
 
 /** `-m tcp …` for {@linkcode MatchCriteria.tcp}. */

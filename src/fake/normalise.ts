@@ -451,7 +451,7 @@ const MATCHES: Record<string, ExtSpec> = {
       ...o("--syn", 0),
       ...o("--tcp-option", 1),
     },
-    save(opts) {
+    save(opts, _rule, ctx) {
       const out = portsSave(opts);
       const option = last(opts, "--tcp-option");
       if (option) out.push(...inv(option), "--tcp-option", `${Number(option.args[0])}`);
@@ -460,7 +460,10 @@ const MATCHES: Record<string, ExtSpec> = {
         const [mask, cmp] = flags.name === "--syn"
           ? [0x17, 0x02]
           : [parseTcpFlags(flags.args[0]!), parseTcpFlags(flags.args[1]!)];
-        out.push(...inv(flags), "--tcp-flags", formatTcpFlags(mask), formatTcpFlags(cmp));
+        // A mask of no flag tests nothing: nf_tables keeps no expression for it.
+        if (mask !== 0 || flags.inverted || ctx.backend === "legacy") {
+          out.push(...inv(flags), "--tcp-flags", formatTcpFlags(mask), formatTcpFlags(cmp));
+        }
       }
       return out;
     },
@@ -767,7 +770,8 @@ const MATCHES: Record<string, ExtSpec> = {
       const opt = last(opts, "--tos");
       if (!opt) return fail("tos: You must specify `--tos'");
       const [v, m = 0xff] = parseMarkMask(opt.args[0]!, "tos");
-      return [...inv(opt), "--tos", `${hex(v)}/${hex(m)}`];
+      const h = (n: number) => `0x${n.toString(16).padStart(2, "0")}`;
+      return [...inv(opt), "--tos", `${h(v)}/${h(m)}`];
     },
   },
 };

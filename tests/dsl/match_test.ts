@@ -307,7 +307,7 @@ const VECTORS: [string, () => MatchCriteria, string][] = [
   ["fragment", () => Match().fragment(), "-f"],
   ["notFragment", () => Match().notFragment(), "! -f"],
   ["tos", () => Match().tos(0x10, 0x3f), "-m tos --tos 0x10/0x3f"],
-  ["notTos", () => Match().notTos(0x10), "-m tos ! --tos 0x10/0xff"],
+  ["notTos", () => Match().notTos(0x8), "-m tos ! --tos 0x08/0xff"],
 ];
 
 for (const [name, build, fragment] of VECTORS) {
@@ -350,6 +350,7 @@ Deno.test("match: issue-16 options are refused when unknown, both twins, or out 
     ["tcp.destPort", () => Match().tcp({ destPort: { first: 0, last: 65535 } })],
     ["tcp.destPort", () => Match().tcp({ destPort: 65536 })],
     ["tcp.flags.mask", () => Match().tcp({ flags: { mask: ["SYN", "SYN"], set: [] } })],
+    ["tcp.notFlags.mask", () => Match().tcp({ notFlags: { mask: [], set: [] } })],
     ["tcp.flags.set", () => Match().tcp({ flags: { mask: ["SYN"], set: ["XMAS" as never] } })],
     ["tcp.syn", () => Match().tcp({ syn: true, flags: { mask: ["SYN"], set: ["SYN"] } })],
     ["recent.mode", () => Match().recent({ mode: "check" as never })],
