@@ -26,6 +26,21 @@ export * from "./dsl/errors.ts";
 export * from "./dsl/features.ts";
 export * from "./dsl/hash.ts";
 export * from "./dsl/match.ts";
+export type {
+  ConnLimitOptions,
+  IdRange,
+  IpRangeOptions,
+  OwnerOptions,
+  PhysDevOptions,
+  PortOrRange,
+  RecentMode,
+  RecentOptions,
+  StatisticOptions,
+  TcpFlag,
+  TcpFlags,
+  TcpOptions,
+  UdpOptions,
+} from "./dsl/match_options.ts";
 export * from "./dsl/ports.ts";
 export * from "./dsl/rule.ts";
 export * from "./src/host/runner.ts";

@@ -13,7 +13,9 @@
  */
 import type { Action, DslArg, ReferrerAction } from "./action.ts";
 import type { Features } from "./features.ts";
+import { invalid } from "./errors.ts";
 import {
+  checkBoolean,
   checkInt,
   checkLimitBurst,
   checkLogPrefix,
@@ -43,6 +45,63 @@ function argsOf(...args: DslArg[]): readonly DslArg[] {
   if (n === 0) return NO_ARGS;
   // The rest array is this call's own: frozen in place unless it must shrink.
   return Object.freeze(n === args.length ? args : args.slice(0, n));
+}
+
+/**
+ * Flags of {@linkcode Masq} and {@linkcode Snat}: `--random`,
+ * `--random-fully` and (SNAT only) `--persistent`, printed in that order.
+ * `randomFully` absent leaves it to the host's features (`--random-fully`
+ * where the kernel supports it), as before; `true` or `false` fixes it.
+ *
+ * @example
+ * ```ts
+ * import { Masq, type NatOptions } from "@rampart/iptables";
+ * const plain: NatOptions = { randomFully: false };
+ * console.log(Masq(undefined, plain).toFragment({ masqFullyRandom: true })); // --jump MASQUERADE
+ * ```
+ */
+export interface NatOptions {
+  /** `--random`: randomise the source port mapping. */
+  readonly random?: boolean;
+  /** `--random-fully`: fully randomise it (absent: when the host supports it). */
+  readonly randomFully?: boolean;
+  /** `--persistent` (SNAT only): the same address for a client across connections. */
+  readonly persistent?: boolean;
+}
+
+function checkNatOptions(field: string, value: unknown, persistent: boolean): NatOptions {
+  if (value === undefined) return Object.freeze({});
+  const keys = persistent ? ["random", "randomFully", "persistent"] : ["random", "randomFully"];
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw invalid(field, value, `an options object with the keys ${keys.join(", ")}`);
+  }
+  const given = value as Record<string, unknown>;
+  for (const [k, v] of Object.entries(given)) {
+    if (!keys.includes(k)) throw invalid(`${field}.${k}`, v, `one of the keys ${keys.join(", ")}`);
+  }
+  const out: Record<string, boolean> = {};
+  for (const k of keys) {
+    if (given[k] !== undefined) out[k] = checkBoolean(`${field}.${k}`, given[k]);
+  }
+  return Object.freeze(out);
+}
+
+/** The options given, in the keys' order, unknown keys refused. */
+function ordered(field: string, options: object, keys: readonly string[]): Record<string, DslArg> {
+  const given = options as Record<string, unknown>;
+  for (const [k, v] of Object.entries(given)) {
+    if (!keys.includes(k)) throw invalid(`${field}.${k}`, v, `one of the keys ${keys.join(", ")}`);
+  }
+  const out: Record<string, DslArg> = {};
+  for (const k of keys) if (given[k] !== undefined) out[k] = given[k] as DslArg;
+  return out;
+}
+
+function natFlags(options: NatOptions, hostFullyRandom: boolean): string {
+  let s = options.random === true ? " --random" : "";
+  if (options.randomFully ?? hostFullyRandom) s += " --random-fully";
+  if (options.persistent === true) s += " --persistent";
+  return s;
 }
 
 /**
@@ -351,29 +410,32 @@ export function Log(prefix: string): LogAction {
 export class MasqAction implements Action {
   /** Always `"Masq"`. */
   readonly kind = "Masq";
-  /** `[toPorts]` or `[]`. */
+  /** `[toPorts]`, `[toPorts, options]` or `[]`. */
   readonly args: readonly DslArg[];
   /** The source port or port range (`""` when absent). */
   readonly toPorts: string;
+  /** The NAT flags (`{}` when absent). */
+  readonly options: NatOptions;
   /**
    * Creates a MASQUERADE action; see {@linkcode Masq}.
    *
    * @param toPorts `N` or `N-M`.
+   * @param options The NAT flags.
    */
-  constructor(toPorts?: string) {
+  constructor(toPorts?: string, options?: NatOptions) {
     this.toPorts = toPorts === undefined || toPorts === "" ? "" : checkMasqPorts(
       "Masq.toPorts",
       toPorts,
     );
-    this.args = argsOf(toPorts);
+    this.options = checkNatOptions("Masq.options", options, false);
+    this.args = argsOf(toPorts, options === undefined ? undefined : (this.options as DslArg));
   }
-  /** Renders the fragment; `features.masqFullyRandom` adds `--random-fully`. */
+  /** Renders the fragment; `features.masqFullyRandom` adds `--random-fully` unless `options.randomFully` says. */
   toFragment(features: Features = {}): string {
-    let s = this.toPorts === ""
+    const s = this.toPorts === ""
       ? "--jump MASQUERADE"
       : `--jump MASQUERADE --to-ports ${this.toPorts}`;
-    if (features.masqFullyRandom) s += " --random-fully";
-    return s;
+    return s + natFlags(this.options, features.masqFullyRandom === true);
   }
   /** `Masq`. */
   toString(): string {
@@ -388,6 +450,8 @@ export class MasqAction implements Action {
  *
  * @param toPorts A port `"N"` or range `"N-M"` (needs a tcp/udp/… protocol
  *   match); absent or `""` keeps the source port where possible.
+ * @param options `random`, and `randomFully` (`true`: always, `false`:
+ *   never, absent: when the host supports it).
  * @returns The action.
  * @throws {RuleError} (`field` `"Masq.toPorts"`) when the ports are invalid.
  *
@@ -401,8 +465,8 @@ export class MasqAction implements Action {
  * );
  * ```
  */
-export function Masq(toPorts?: string): MasqAction {
-  return new MasqAction(toPorts);
+export function Masq(toPorts?: string, options?: NatOptions): MasqAction {
+  return new MasqAction(toPorts, options);
 }
 
 /**
@@ -418,24 +482,28 @@ export function Masq(toPorts?: string): MasqAction {
 export class SnatAction implements Action {
   /** Always `"Snat"`. */
   readonly kind = "Snat";
-  /** `[toAddr]`. */
+  /** `[toAddr]` or `[toAddr, options]`. */
   readonly args: readonly DslArg[];
   /** The `--to-source` spec. */
   readonly toAddr: string;
+  /** The NAT flags (`{}` when absent). */
+  readonly options: NatOptions;
   /**
    * Creates a SNAT action; see {@linkcode Snat}.
    *
    * @param toAddr The `--to-source` spec.
+   * @param options The NAT flags.
    */
-  constructor(toAddr: string) {
+  constructor(toAddr: string, options?: NatOptions) {
     checkNatSpec("Snat.toAddr", toAddr);
     this.toAddr = toAddr;
-    this.args = argsOf(toAddr);
+    this.options = checkNatOptions("Snat.options", options, true);
+    this.args = argsOf(toAddr, options === undefined ? undefined : (this.options as DslArg));
   }
-  /** Renders the fragment; `features.snatFullyRandom` adds `--random-fully`. */
+  /** Renders the fragment; `features.snatFullyRandom` adds `--random-fully` unless `options.randomFully` says. */
   toFragment(features: Features = {}): string {
-    const s = `--jump SNAT --to-source ${this.toAddr}`;
-    return features.snatFullyRandom ? `${s} --random-fully` : s;
+    return `--jump SNAT --to-source ${this.toAddr}` +
+      natFlags(this.options, features.snatFullyRandom === true);
   }
   /** `SNAT-><toAddr>`. */
   toString(): string {
@@ -451,6 +519,8 @@ export class SnatAction implements Action {
  * @param toAddr `A[-B][:P[-Q]]` for IPv4 (`10.0.0.1`, `10.0.0.1-10.0.0.9:1024-2047`);
  *   for IPv6 `A[-B]` without a port or `[A[-B]]:P[-Q]` with one
  *   (`[2001:db8::1]:8080`). Addresses must be canonical.
+ * @param options `random`, `persistent`, and `randomFully` (`true`: always,
+ *   `false`: never, absent: when the host supports it).
  * @returns The action.
  * @throws {RuleError} (`field` `"Snat.toAddr"`) when the spec is invalid.
  *
@@ -461,8 +531,8 @@ export class SnatAction implements Action {
  * assert.equal(Snat("10.0.0.1").toFragment(), "--jump SNAT --to-source 10.0.0.1");
  * ```
  */
-export function Snat(toAddr: string): SnatAction {
-  return new SnatAction(toAddr);
+export function Snat(toAddr: string, options?: NatOptions): SnatAction {
+  return new SnatAction(toAddr, options);
 }
 
 /**
@@ -1255,4 +1325,715 @@ export class DscpAction implements Action {
  */
 export function Dscp(value: number): DscpAction {
   return new DscpAction(value);
+}
+
+/**
+ * Options of {@linkcode LogPacket}: the LOG target's options as iptables
+ * takes them.
+ *
+ * @example
+ * ```ts
+ * import { LogPacket, type LogOptions } from "@rampart/iptables";
+ * const ufw: LogOptions = { prefix: "[UFW BLOCK] " };
+ * console.log(LogPacket(ufw).toFragment()); // --jump LOG --log-prefix "[UFW BLOCK] "
+ * ```
+ */
+export interface LogOptions {
+  /** `--log-prefix`, as written (at most 29 printable ASCII characters without quotes or backslashes). */
+  readonly prefix?: string;
+  /** `--log-level`: 0 (emerg) to 7 (debug); 4 (warning) is the default. */
+  readonly level?: number;
+  /** `--log-tcp-sequence`. */
+  readonly tcpSequence?: boolean;
+  /** `--log-tcp-options`. */
+  readonly tcpOptions?: boolean;
+  /** `--log-ip-options`. */
+  readonly ipOptions?: boolean;
+  /** `--log-uid`. */
+  readonly uid?: boolean;
+  /** `--log-macdecode`. */
+  readonly macDecode?: boolean;
+}
+
+const LOG_FLAGS: readonly [keyof LogOptions, string][] = [
+  ["tcpSequence", "--log-tcp-sequence"],
+  ["tcpOptions", "--log-tcp-options"],
+  ["ipOptions", "--log-ip-options"],
+  ["uid", "--log-uid"],
+  ["macDecode", "--log-macdecode"],
+];
+const LOG_PREFIX_EXACT = /^[\x20\x21\x23-\x26\x28-\x5b\x5d-\x5f\x61-\x7e]{1,29}$/;
+
+/**
+ * `--jump LOG [--log-prefix P] [--log-level N] [flags…]`.
+ *
+ * @example
+ * ```ts
+ * import { LogPacketAction } from "@rampart/iptables";
+ * console.log(new LogPacketAction({ level: 6 }).toFragment()); // --jump LOG --log-level 6
+ * ```
+ */
+export class LogPacketAction implements Action {
+  /** Always `"LogPacket"`. */
+  readonly kind = "LogPacket";
+  /** `[options]` or `[]`. */
+  readonly args: readonly DslArg[];
+  readonly #fragment: string;
+  /**
+   * Creates the action; see {@linkcode LogPacket}.
+   *
+   * @param options The LOG options.
+   */
+  constructor(options?: LogOptions) {
+    const F = "LogPacket";
+    if (
+      options !== undefined &&
+      (options === null || typeof options !== "object" || Array.isArray(options))
+    ) {
+      throw invalid(F, options, "LOG options { prefix?, level?, tcpSequence?, … }");
+    }
+    const o = ordered(F, options ?? {}, ["prefix", "level", ...LOG_FLAGS.map(([k]) => k)]);
+    let s = "--jump LOG";
+    if (o.prefix !== undefined) {
+      if (typeof o.prefix !== "string" || !LOG_PREFIX_EXACT.test(o.prefix)) {
+        throw invalid(
+          `${F}.prefix`,
+          o.prefix,
+          "1 to 29 printable ASCII characters without quotes or backslashes",
+        );
+      }
+      s += ` --log-prefix ${/^[_\-0-9a-zA-Z]+$/.test(o.prefix) ? o.prefix : `"${o.prefix}"`}`;
+    }
+    if (o.level !== undefined) {
+      checkInt(`${F}.level`, o.level, 0, 7);
+      if (o.level !== 4) s += ` --log-level ${o.level}`;
+    }
+    for (const [k, flag] of LOG_FLAGS) {
+      if (o[k] !== undefined && checkBoolean(`${F}.${k}`, o[k])) s += ` ${flag}`;
+    }
+    this.#fragment = s;
+    this.args = options === undefined ? argsOf() : argsOf(Object.freeze(o));
+  }
+  /** Renders the fragment. */
+  toFragment(_features?: Features): string {
+    return this.#fragment;
+  }
+  /** `Log`. */
+  toString(): string {
+    return "Log";
+  }
+}
+
+/**
+ * Logs the packet to the kernel log with the LOG target's options as given
+ * (unlike {@linkcode Log}, the prefix is written exactly and the level is
+ * the kernel's default unless set): `--jump LOG [--log-prefix P]
+ * [--log-level N] [--log-tcp-sequence] [--log-tcp-options]
+ * [--log-ip-options] [--log-uid] [--log-macdecode]`. Processing continues
+ * with the next rule.
+ *
+ * @param options The prefix, level and what to log.
+ * @returns The action.
+ * @throws {RuleError} (`field` `"LogPacket.<option>"`) when an option is invalid.
+ *
+ * @example
+ * ```ts
+ * import { LogPacket } from "@rampart/iptables";
+ * console.log(LogPacket({ prefix: "drop ", level: 7, uid: true }).toFragment());
+ * // --jump LOG --log-prefix "drop " --log-level 7 --log-uid
+ * ```
+ */
+export function LogPacket(options?: LogOptions): LogPacketAction {
+  return new LogPacketAction(options);
+}
+
+/**
+ * `--jump MARK --set-xmark <mark>/0x0`.
+ *
+ * @example
+ * ```ts
+ * import { XorMarkAction } from "@rampart/iptables";
+ * console.log(String(new XorMarkAction(0x4000))); // XorMark:0x4000
+ * ```
+ */
+export class XorMarkAction implements Action {
+  /** Always `"XorMark"`. */
+  readonly kind = "XorMark";
+  /** `[mark]`. */
+  readonly args: readonly DslArg[];
+  /** The bits flipped. */
+  readonly mark: number;
+  /**
+   * Creates the action; see {@linkcode XorMark}.
+   *
+   * @param mark The bits flipped.
+   */
+  constructor(mark: number) {
+    this.mark = checkNonZeroMark("XorMark.mark", mark);
+    this.args = argsOf(mark);
+  }
+  /** Renders `--jump MARK --set-xmark <mark>/0x0` (how iptables-save prints `--xor-mark`). */
+  toFragment(_features?: Features): string {
+    return `--jump MARK --set-xmark ${hex(this.mark)}/0x0`;
+  }
+  /** `XorMark:<mark>`. */
+  toString(): string {
+    return `XorMark:${hex(this.mark)}`;
+  }
+}
+
+/**
+ * Flips bits of the packet mark (`--xor-mark`, which iptables-save prints
+ * as `--set-xmark <mark>/0x0`): kube-proxy clears its masquerade bit this way.
+ *
+ * @param mark The bits flipped (non-zero uint32).
+ * @returns The action.
+ * @throws {RuleError} (`field` `"XorMark.mark"`) when the mark is invalid.
+ *
+ * @example
+ * ```ts
+ * import { XorMark } from "@rampart/iptables";
+ * console.log(XorMark(0x4000).toFragment()); // --jump MARK --set-xmark 0x4000/0x0
+ * ```
+ */
+export function XorMark(mark: number): XorMarkAction {
+  return new XorMarkAction(mark);
+}
+
+/**
+ * Options of {@linkcode Ct} (raw table): exactly one of `notrack` and the others.
+ *
+ * @example
+ * ```ts
+ * import { Ct, type CtOptions } from "@rampart/iptables";
+ * const ftp: CtOptions = { helper: "ftp" };
+ * console.log(Ct(ftp).toFragment()); // --jump CT --helper ftp
+ * ```
+ */
+export interface CtOptions {
+  /** `--notrack`: do not track the packet. */
+  readonly notrack?: boolean;
+  /** `--helper`: the conntrack helper to assign, e.g. `"ftp"`. */
+  readonly helper?: string;
+  /** `--zone`: the conntrack zone (0–65535). */
+  readonly zone?: number;
+}
+
+const CT_HELPER = /^[a-z0-9_-]{1,15}$/;
+
+/**
+ * `--jump CT …`.
+ *
+ * @example
+ * ```ts
+ * import { CtAction } from "@rampart/iptables";
+ * console.log(new CtAction({ notrack: true }).toFragment()); // --jump CT --notrack
+ * ```
+ */
+export class CtAction implements Action {
+  /** Always `"Ct"`. */
+  readonly kind = "Ct";
+  /** `[options]`. */
+  readonly args: readonly DslArg[];
+  readonly #fragment: string;
+  /**
+   * Creates the action; see {@linkcode Ct}.
+   *
+   * @param options The CT options.
+   */
+  constructor(options: CtOptions) {
+    const F = "Ct";
+    if (options === null || typeof options !== "object" || Array.isArray(options)) {
+      throw invalid(F, options, "CT options { notrack } or { helper?, zone? }");
+    }
+    const o = ordered(F, options, ["notrack", "helper", "zone"]);
+    let s = "--jump CT";
+    if (o.notrack !== undefined) {
+      if (checkBoolean(`${F}.notrack`, o.notrack) !== true) {
+        throw invalid(`${F}.notrack`, o.notrack, "true (leave it out to track)");
+      }
+      if (o.helper !== undefined || o.zone !== undefined) {
+        throw invalid(
+          `${F}.notrack`,
+          true,
+          "notrack alone (an untracked packet has no helper or zone)",
+        );
+      }
+      s += " --notrack";
+    }
+    if (o.helper !== undefined) {
+      if (typeof o.helper !== "string" || !CT_HELPER.test(o.helper)) {
+        throw invalid(
+          `${F}.helper`,
+          o.helper,
+          "a helper name of 1 to 15 characters [a-z0-9_-], e.g. ftp",
+        );
+      }
+      s += ` --helper ${o.helper}`;
+    }
+    if (o.zone !== undefined) s += ` --zone ${checkInt(`${F}.zone`, o.zone, 0, 65535)}`;
+    if (s === "--jump CT") throw invalid(F, options, "at least one of notrack, helper, zone");
+    this.#fragment = s;
+    this.args = argsOf(Object.freeze(o));
+  }
+  /** Renders the fragment. */
+  toFragment(_features?: Features): string {
+    return this.#fragment;
+  }
+  /** `CT`. */
+  toString(): string {
+    return "CT";
+  }
+}
+
+/**
+ * Sets up connection tracking for the packet (raw table): `--jump CT
+ * --notrack`, or `--jump CT [--helper H] [--zone Z]`.
+ *
+ * @param options `{ notrack: true }`, or a helper and/or zone.
+ * @returns The action.
+ * @throws {RuleError} (`field` `"Ct.<option>"`) when an option is invalid.
+ *
+ * @example
+ * ```ts
+ * import { Ct } from "@rampart/iptables";
+ * console.log(Ct({ zone: 5 }).toFragment()); // --jump CT --zone 5
+ * ```
+ */
+export function Ct(options: CtOptions): CtAction {
+  return new CtAction(options);
+}
+
+/**
+ * `--jump REDIRECT [--to-ports <toPorts>] [--random]`.
+ *
+ * @example
+ * ```ts
+ * import { RedirectAction } from "@rampart/iptables";
+ * console.log(new RedirectAction("8080").toPorts); // 8080
+ * ```
+ */
+export class RedirectAction implements Action {
+  /** Always `"Redirect"`. */
+  readonly kind = "Redirect";
+  /** `[toPorts]`, `[toPorts, options]` or `[]`. */
+  readonly args: readonly DslArg[];
+  /** The port or range (`""` when absent). */
+  readonly toPorts: string;
+  /** `--random`. */
+  readonly random: boolean;
+  /**
+   * Creates the action; see {@linkcode Redirect}.
+   *
+   * @param toPorts `N` or `N-M`.
+   * @param options `{ random }`.
+   */
+  constructor(toPorts?: string, options?: { readonly random?: boolean }) {
+    this.toPorts = toPorts === undefined || toPorts === ""
+      ? ""
+      : checkMasqPorts("Redirect.toPorts", toPorts);
+    const o = checkNatOptions("Redirect.options", options, false);
+    if (o.randomFully !== undefined) {
+      throw invalid(
+        "Redirect.options.randomFully",
+        o.randomFully,
+        "only random (REDIRECT has no --random-fully)",
+      );
+    }
+    this.random = o.random === true;
+    this.args = argsOf(toPorts, options === undefined ? undefined : (o as DslArg));
+  }
+  /** Renders the fragment. */
+  toFragment(_features?: Features): string {
+    const s = this.toPorts === ""
+      ? "--jump REDIRECT"
+      : `--jump REDIRECT --to-ports ${this.toPorts}`;
+    return this.random ? `${s} --random` : s;
+  }
+  /** `Redirect`. */
+  toString(): string {
+    return "Redirect";
+  }
+}
+
+/**
+ * Redirects the packet to this host (nat PREROUTING/OUTPUT), to the port or
+ * range given: `--jump REDIRECT [--to-ports <toPorts>] [--random]`.
+ *
+ * @param toPorts A port `"N"` or range `"N-M"` (needs a tcp/udp/… protocol match); absent keeps the port.
+ * @param options `{ random: true }` for `--random`.
+ * @returns The action.
+ * @throws {RuleError} (`field` `"Redirect.toPorts"`) when the ports are invalid.
+ *
+ * @example
+ * ```ts
+ * import { Redirect } from "@rampart/iptables";
+ * console.log(Redirect("3128").toFragment()); // --jump REDIRECT --to-ports 3128
+ * ```
+ */
+export function Redirect(
+  toPorts?: string,
+  options?: { readonly random?: boolean },
+): RedirectAction {
+  return new RedirectAction(toPorts, options);
+}
+
+/**
+ * `--jump TCPMSS --clamp-mss-to-pmtu`.
+ *
+ * @example
+ * ```ts
+ * import { ClampMssToPmtuAction } from "@rampart/iptables";
+ * console.log(new ClampMssToPmtuAction().toFragment()); // --jump TCPMSS --clamp-mss-to-pmtu
+ * ```
+ */
+export class ClampMssToPmtuAction implements Action {
+  /** Always `"ClampMssToPmtu"`. */
+  readonly kind = "ClampMssToPmtu";
+  /** Always empty. */
+  readonly args: readonly DslArg[] = argsOf();
+  /** Renders `--jump TCPMSS --clamp-mss-to-pmtu`. */
+  toFragment(_features?: Features): string {
+    return "--jump TCPMSS --clamp-mss-to-pmtu";
+  }
+  /** `ClampMssToPmtu`. */
+  toString(): string {
+    return "ClampMssToPmtu";
+  }
+}
+
+/**
+ * Lowers the MSS of TCP SYN packets to the path MTU (FORWARD, OUTPUT,
+ * POSTROUTING; the rule must match `protocol("tcp")` and SYN packets, e.g.
+ * `tcp({ flags: { mask: ["SYN", "RST"], set: ["SYN"] } })`):
+ * `--jump TCPMSS --clamp-mss-to-pmtu`.
+ *
+ * @returns The action.
+ *
+ * @example
+ * ```ts
+ * import { ClampMssToPmtu } from "@rampart/iptables";
+ * console.log(String(ClampMssToPmtu())); // ClampMssToPmtu
+ * ```
+ */
+export function ClampMssToPmtu(): ClampMssToPmtuAction {
+  return new ClampMssToPmtuAction();
+}
+
+/**
+ * `--jump TCPMSS --set-mss <mss>`.
+ *
+ * @example
+ * ```ts
+ * import { SetMssAction } from "@rampart/iptables";
+ * console.log(new SetMssAction(1400).mss); // 1400
+ * ```
+ */
+export class SetMssAction implements Action {
+  /** Always `"SetMss"`. */
+  readonly kind = "SetMss";
+  /** `[mss]`. */
+  readonly args: readonly DslArg[];
+  /** The MSS. */
+  readonly mss: number;
+  /**
+   * Creates the action; see {@linkcode SetMss}.
+   *
+   * @param mss The MSS.
+   */
+  constructor(mss: number) {
+    this.mss = checkInt("SetMss.mss", mss, 0, 65535);
+    this.args = argsOf(mss);
+  }
+  /** Renders `--jump TCPMSS --set-mss <mss>`. */
+  toFragment(_features?: Features): string {
+    return `--jump TCPMSS --set-mss ${this.mss}`;
+  }
+  /** `SetMss:<mss>`. */
+  toString(): string {
+    return `SetMss:${this.mss}`;
+  }
+}
+
+/**
+ * Sets the MSS of TCP SYN packets (the rule must match `protocol("tcp")`
+ * and SYN packets): `--jump TCPMSS --set-mss <mss>`.
+ *
+ * @param mss 0–65535.
+ * @returns The action.
+ * @throws {RuleError} (`field` `"SetMss.mss"`) when out of range.
+ *
+ * @example
+ * ```ts
+ * import { SetMss } from "@rampart/iptables";
+ * console.log(SetMss(1400).toFragment()); // --jump TCPMSS --set-mss 1400
+ * ```
+ */
+export function SetMss(mss: number): SetMssAction {
+  return new SetMssAction(mss);
+}
+
+/**
+ * `--jump CHECKSUM --checksum-fill`.
+ *
+ * @example
+ * ```ts
+ * import { ChecksumFillAction } from "@rampart/iptables";
+ * console.log(new ChecksumFillAction().toFragment()); // --jump CHECKSUM --checksum-fill
+ * ```
+ */
+export class ChecksumFillAction implements Action {
+  /** Always `"ChecksumFill"`. */
+  readonly kind = "ChecksumFill";
+  /** Always empty. */
+  readonly args: readonly DslArg[] = argsOf();
+  /** Renders `--jump CHECKSUM --checksum-fill`. */
+  toFragment(_features?: Features): string {
+    return "--jump CHECKSUM --checksum-fill";
+  }
+  /** `ChecksumFill`. */
+  toString(): string {
+    return "ChecksumFill";
+  }
+}
+
+/**
+ * Fills in the checksum of packets that lack one (mangle table; libvirt does
+ * it for DHCP replies to old clients): `--jump CHECKSUM --checksum-fill`.
+ *
+ * @returns The action.
+ *
+ * @example
+ * ```ts
+ * import { ChecksumFill } from "@rampart/iptables";
+ * console.log(String(ChecksumFill())); // ChecksumFill
+ * ```
+ */
+export function ChecksumFill(): ChecksumFillAction {
+  return new ChecksumFillAction();
+}
+
+/**
+ * How {@linkcode ChangeTtl} and {@linkcode ChangeHopLimit} change the value:
+ * set it, or decrement or increment it by the value.
+ *
+ * @example
+ * ```ts
+ * import { ChangeTtl, type TtlOperation } from "@rampart/iptables";
+ * const op: TtlOperation = "dec";
+ * console.log(ChangeTtl(op, 1).toFragment()); // --jump TTL --ttl-dec 1
+ * ```
+ */
+export type TtlOperation = "set" | "dec" | "inc";
+
+/**
+ * `--jump TTL --ttl-<operation> <value>` or `--jump HL --hl-<operation> <value>`.
+ *
+ * @example
+ * ```ts
+ * import { ChangeTtlAction } from "@rampart/iptables";
+ * console.log(String(new ChangeTtlAction("TTL", "set", 64))); // ChangeTtl:set=64
+ * ```
+ */
+export class ChangeTtlAction implements Action {
+  /** `"ChangeTtl"` or `"ChangeHopLimit"`. */
+  readonly kind: "ChangeTtl" | "ChangeHopLimit";
+  /** `[operation, value]`. */
+  readonly args: readonly DslArg[];
+  /** The operation. */
+  readonly operation: TtlOperation;
+  /** The value. */
+  readonly value: number;
+  readonly #target: "TTL" | "HL";
+  /**
+   * Creates the action; see {@linkcode ChangeTtl} and {@linkcode ChangeHopLimit}.
+   *
+   * @param target `TTL` (IPv4) or `HL` (IPv6).
+   * @param operation The operation.
+   * @param value The value.
+   */
+  constructor(target: "TTL" | "HL", operation: TtlOperation, value: number) {
+    this.kind = target === "TTL" ? "ChangeTtl" : "ChangeHopLimit";
+    this.#target = target;
+    if (operation !== "set" && operation !== "dec" && operation !== "inc") {
+      throw invalid(`${this.kind}.operation`, operation, '"set", "dec" or "inc"');
+    }
+    this.operation = operation;
+    this.value = checkInt(`${this.kind}.value`, value, operation === "set" ? 0 : 1, 255);
+    this.args = argsOf(operation, value);
+  }
+  /** Renders the fragment. */
+  toFragment(_features?: Features): string {
+    const t = this.#target;
+    return `--jump ${t} --${t.toLowerCase()}-${this.operation} ${this.value}`;
+  }
+  /** `ChangeTtl:<operation>=<value>`. */
+  toString(): string {
+    return `${this.kind}:${this.operation}=${this.value}`;
+  }
+}
+
+/**
+ * Changes the IPv4 time to live (mangle table, IPv4):
+ * `--jump TTL --ttl-set|--ttl-dec|--ttl-inc <value>`.
+ *
+ * @param operation `"set"`, `"dec"` or `"inc"`.
+ * @param value 0–255 (1–255 for `dec` and `inc`).
+ * @returns The action.
+ * @throws {RuleError} (`field` `"ChangeTtl.operation"` or `".value"`).
+ *
+ * @example
+ * ```ts
+ * import { ChangeTtl } from "@rampart/iptables";
+ * console.log(ChangeTtl("set", 64).toFragment()); // --jump TTL --ttl-set 64
+ * ```
+ */
+export function ChangeTtl(operation: TtlOperation, value: number): ChangeTtlAction {
+  return new ChangeTtlAction("TTL", operation, value);
+}
+
+/**
+ * Changes the IPv6 hop limit (mangle table, IPv6):
+ * `--jump HL --hl-set|--hl-dec|--hl-inc <value>`.
+ *
+ * @param operation `"set"`, `"dec"` or `"inc"`.
+ * @param value 0–255 (1–255 for `dec` and `inc`).
+ * @returns The action.
+ * @throws {RuleError} (`field` `"ChangeHopLimit.operation"` or `".value"`).
+ *
+ * @example
+ * ```ts
+ * import { ChangeHopLimit } from "@rampart/iptables";
+ * console.log(ChangeHopLimit("set", 64).toFragment()); // --jump HL --hl-set 64
+ * ```
+ */
+export function ChangeHopLimit(operation: TtlOperation, value: number): ChangeTtlAction {
+  return new ChangeTtlAction("HL", operation, value);
+}
+
+/**
+ * `--jump CLASSIFY --set-class <major>:<minor>` (4 hex digits each).
+ *
+ * @example
+ * ```ts
+ * import { ClassifyAction } from "@rampart/iptables";
+ * console.log(String(new ClassifyAction(1, 0x10))); // Classify:1:10
+ * ```
+ */
+export class ClassifyAction implements Action {
+  /** Always `"Classify"`. */
+  readonly kind = "Classify";
+  /** `[major, minor]`. */
+  readonly args: readonly DslArg[];
+  /** The qdisc's major number. */
+  readonly major: number;
+  /** The class's minor number. */
+  readonly minor: number;
+  /**
+   * Creates the action; see {@linkcode Classify}.
+   *
+   * @param major The major number.
+   * @param minor The minor number.
+   */
+  constructor(major: number, minor: number) {
+    this.major = checkInt("Classify.major", major, 0, 0xffff);
+    this.minor = checkInt("Classify.minor", minor, 0, 0xffff);
+    this.args = argsOf(major, minor);
+  }
+  /** Renders `--jump CLASSIFY --set-class MMMM:mmmm`. */
+  toFragment(_features?: Features): string {
+    const h = (n: number) => n.toString(16).padStart(4, "0");
+    return `--jump CLASSIFY --set-class ${h(this.major)}:${h(this.minor)}`;
+  }
+  /** `Classify:<major>:<minor>` in hex. */
+  toString(): string {
+    return `Classify:${this.major.toString(16)}:${this.minor.toString(16)}`;
+  }
+}
+
+/**
+ * Puts the packet in a traffic-control class (mangle table; POSTROUTING,
+ * FORWARD, OUTPUT): `--jump CLASSIFY --set-class <major>:<minor>`.
+ *
+ * @param major The qdisc's major number (0–0xffff), e.g. `1` for `1:`.
+ * @param minor The class's minor number (0–0xffff).
+ * @returns The action.
+ * @throws {RuleError} (`field` `"Classify.major"` or `".minor"`).
+ *
+ * @example
+ * ```ts
+ * import { Classify } from "@rampart/iptables";
+ * console.log(Classify(1, 0x10).toFragment()); // --jump CLASSIFY --set-class 0001:0010
+ * ```
+ */
+export function Classify(major: number, minor: number): ClassifyAction {
+  return new ClassifyAction(major, minor);
+}
+
+/**
+ * An AUDIT record type for {@linkcode Audit}.
+ *
+ * @example
+ * ```ts
+ * import { Audit, type AuditType } from "@rampart/iptables";
+ * const type: AuditType = "drop";
+ * console.log(Audit(type).toFragment()); // --jump AUDIT --type drop
+ * ```
+ */
+export type AuditType = "accept" | "drop" | "reject";
+
+/**
+ * `--jump AUDIT --type <type>`.
+ *
+ * @example
+ * ```ts
+ * import { AuditAction } from "@rampart/iptables";
+ * console.log(new AuditAction("reject").type); // reject
+ * ```
+ */
+export class AuditAction implements Action {
+  /** Always `"Audit"`. */
+  readonly kind = "Audit";
+  /** `[type]`. */
+  readonly args: readonly DslArg[];
+  /** The record type. */
+  readonly type: AuditType;
+  /**
+   * Creates the action; see {@linkcode Audit}.
+   *
+   * @param type The record type.
+   */
+  constructor(type: AuditType) {
+    if (type !== "accept" && type !== "drop" && type !== "reject") {
+      throw invalid("Audit.type", type, '"accept", "drop" or "reject"');
+    }
+    this.type = type;
+    this.args = argsOf(type);
+  }
+  /** Renders `--jump AUDIT --type <type>`. */
+  toFragment(_features?: Features): string {
+    return `--jump AUDIT --type ${this.type}`;
+  }
+  /** `Audit:<type>`. */
+  toString(): string {
+    return `Audit:${this.type}`;
+  }
+}
+
+/**
+ * Writes an audit record for the packet (processing continues with the next
+ * rule): `--jump AUDIT --type <type>`.
+ *
+ * @param type `"accept"`, `"drop"` or `"reject"`: what the record says.
+ * @returns The action.
+ * @throws {RuleError} (`field` `"Audit.type"`) when the type is unknown.
+ *
+ * @example
+ * ```ts
+ * import { Audit } from "@rampart/iptables";
+ * console.log(String(Audit("accept"))); // Audit:accept
+ * ```
+ */
+export function Audit(type: AuditType): AuditAction {
+  return new AuditAction(type);
 }

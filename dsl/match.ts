@@ -13,6 +13,24 @@
 import type { DslArg } from "./action.ts";
 import type { AddrType } from "./addr_type.ts";
 import { invalid } from "./errors.ts";
+import {
+  connLimitClause,
+  type ConnLimitOptions,
+  ipRangeClause,
+  type IpRangeOptions,
+  ownerClause,
+  type OwnerOptions,
+  physDevClause,
+  type PhysDevOptions,
+  recentClause,
+  type RecentOptions,
+  statisticClause,
+  type StatisticOptions,
+  tcpClause,
+  type TcpOptions,
+  udpClause,
+  type UdpOptions,
+} from "./match_options.ts";
 import type { PortRange } from "./ports.ts";
 import {
   checkAddrType,
@@ -1464,6 +1482,724 @@ export class MatchCriteria {
     checkLimitCredits(F, rate, burst);
     return this.with(F, [rate, burst], `-m limit --limit ${rate} --limit-burst ${burst}`);
   }
+
+  /**
+   * Matches TCP ports, flags and options: `-m tcp [[!] --sport P] [[!] --dport P]
+   * [[!] --tcp-option N] [[!] --tcp-flags MASK SET]` (one `-m tcp`, as
+   * iptables-save prints it; unlike {@linkcode MatchCriteria.destPorts}, which
+   * uses multiport). Needs `protocol("tcp")`.
+   *
+   * @param options The ports, flags and option; none gives a bare `-m tcp`.
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an option is invalid (`field` is `"tcp.<option>"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().protocol("tcp").tcp({ destPort: 22 }).render()); // -p tcp -m tcp --dport 22
+   * console.log(Match().protocol("tcp").tcp({ notFlags: { mask: ["SYN", "ACK"], set: ["ACK"] } }).render());
+   * // -p tcp -m tcp ! --tcp-flags SYN,ACK ACK
+   * ```
+   */
+  tcp(options?: TcpOptions): MatchCriteria {
+    const [args, fragment] = tcpClause("tcp", options);
+    return this.with("tcp", args, fragment);
+  }
+
+  /**
+   * Matches UDP ports: `-m udp [[!] --sport P] [[!] --dport P]`. Needs `protocol("udp")`.
+   *
+   * @param options The ports; none gives a bare `-m udp`.
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an option is invalid (`field` is `"udp.<option>"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().protocol("udp").udp({ destPort: { first: 6000, last: 6010 } }).render());
+   * // -p udp -m udp --dport 6000:6010
+   * ```
+   */
+  udp(options?: UdpOptions): MatchCriteria {
+    const [args, fragment] = udpClause("udp", options);
+    return this.with("udp", args, fragment);
+  }
+
+  /**
+   * A comment kept exactly as written, where it is written among the clauses:
+   * `-m comment --comment <text>` (quoted as iptables-save quotes it). A
+   * rule's `comment` is escaped as the reference escapes it and always comes
+   * first; this one keeps every character and its place.
+   *
+   * @param text At most 255 characters (the kernel keeps 255), without NUL, CR or LF.
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when the text is invalid (`field` is `"exactComment"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().conntrackState("NEW").exactComment("k8s 'portals'").render());
+   * // -m conntrack --ctstate NEW -m comment --comment "k8s \'portals\'"
+   * ```
+   */
+  exactComment(text: string): MatchCriteria {
+    const F = "exactComment";
+    if (typeof text !== "string" || text.length > 255 || /[\0\r\n]/.test(text)) {
+      throw invalid(F, text, "a string of at most 255 characters without NUL, CR or LF");
+    }
+    return this.with(F, [text], `-m comment --comment ${quoteSaved(text)}`);
+  }
+
+  /**
+   * Matches connection tracking states with the older state match:
+   * `-m state --state <states>` (printed in the kernel's order).
+   *
+   * @param states INVALID, NEW, RELATED, ESTABLISHED, UNTRACKED: a comma-separated string or a list.
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an argument is invalid (`field` is `"state"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().state(["ESTABLISHED", "RELATED"]).render());
+   * // -m state --state RELATED,ESTABLISHED
+   * ```
+   */
+  state(states: string | readonly StateName[]): MatchCriteria {
+    const F = "state";
+    return this.with(F, [copyStates(states)], `-m state --state ${checkStates(F, states)}`);
+  }
+
+  /**
+   * Matches every state but these: `-m state ! --state <states>`.
+   *
+   * @param states INVALID, NEW, RELATED, ESTABLISHED, UNTRACKED: a comma-separated string or a list.
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an argument is invalid (`field` is `"notState"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().notState("NEW").render()); // -m state ! --state NEW
+   * ```
+   */
+  notState(states: string | readonly StateName[]): MatchCriteria {
+    const F = "notState";
+    return this.with(F, [copyStates(states)], `-m state ! --state ${checkStates(F, states)}`);
+  }
+
+  /**
+   * Compares the IPv4 time to live: `-m ttl --ttl-eq|--ttl-lt|--ttl-gt N`
+   * (`"ne"` is `! --ttl-eq`). IPv4 only.
+   *
+   * @param comparison `"eq"`, `"ne"`, `"lt"` or `"gt"`.
+   * @param value 0–255.
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an argument is invalid (`field` is `"ttl"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().ttl("lt", 5).render()); // -m ttl --ttl-lt 5
+   * ```
+   */
+  ttl(comparison: Comparison, value: number): MatchCriteria {
+    const F = "ttl";
+    return this.with(F, [comparison, value], compareText(F, "ttl", comparison, value));
+  }
+
+  /**
+   * Compares the IPv6 hop limit: `-m hl --hl-eq|--hl-lt|--hl-gt N` (`"ne"`
+   * is `! --hl-eq`). IPv6 only.
+   *
+   * @param comparison `"eq"`, `"ne"`, `"lt"` or `"gt"`.
+   * @param value 0–255.
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an argument is invalid (`field` is `"hopLimit"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().hopLimit("eq", 255).render()); // -m hl --hl-eq 255
+   * ```
+   */
+  hopLimit(comparison: Comparison, value: number): MatchCriteria {
+    const F = "hopLimit";
+    return this.with(F, [comparison, value], compareText(F, "hl", comparison, value));
+  }
+
+  /**
+   * Tracks recently seen addresses: `-m recent --set|--rcheck|--update|--remove
+   * [--seconds N] [--reap] [--hitcount N] [--rttl] --name NAME [--mask M]
+   * --rsource|--rdest`.
+   *
+   * @param options The mode, the list's name and the checks.
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an option is invalid (`field` is `"recent.<option>"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().recent({ mode: "set", name: "ssh" }).render());
+   * // -m recent --set --name ssh --rsource
+   * ```
+   */
+  recent(options: RecentOptions): MatchCriteria {
+    const [args, fragment] = recentClause("recent", options, false);
+    return this.with("recent", args, fragment);
+  }
+
+  /**
+   * The negation of {@linkcode MatchCriteria.recent}: `-m recent ! --<mode> …`.
+   *
+   * @param options The mode, the list's name and the checks.
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an option is invalid (`field` is `"notRecent.<option>"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().notRecent({ mode: "rcheck", name: "ok" }).render());
+   * // -m recent ! --rcheck --name ok --rsource
+   * ```
+   */
+  notRecent(options: RecentOptions): MatchCriteria {
+    const [args, fragment] = recentClause("notRecent", options, true);
+    return this.with("notRecent", args, fragment);
+  }
+
+  /**
+   * Matches a random share of packets, or every n-th: `-m statistic --mode
+   * random --probability P` (printed with the 11 decimals of the value the
+   * kernel keeps) or `-m statistic --mode nth --every N --packet P`.
+   *
+   * @param options The mode and its parameters.
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an option is invalid (`field` is `"statistic.<option>"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().statistic({ mode: "nth", every: 3 }).render());
+   * // -m statistic --mode nth --every 3 --packet 0
+   * ```
+   */
+  statistic(options: StatisticOptions): MatchCriteria {
+    const [args, fragment] = statisticClause("statistic", options);
+    return this.with("statistic", args, fragment);
+  }
+
+  /**
+   * Matches the socket owner of locally generated packets: `-m owner
+   * [[!] --socket-exists] [[!] --uid-owner U] [[!] --gid-owner G]
+   * [--suppl-groups]`. OUTPUT and POSTROUTING only.
+   *
+   * @param options The IDs and socket test.
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an option is invalid (`field` is `"owner.<option>"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().owner({ notUid: 0 }).render()); // -m owner ! --uid-owner 0
+   * ```
+   */
+  owner(options: OwnerOptions): MatchCriteria {
+    const [args, fragment] = ownerClause("owner", options);
+    return this.with("owner", args, fragment);
+  }
+
+  /**
+   * Matches the link-layer packet type: `-m pkttype --pkt-type <type>`.
+   *
+   * @param type `"unicast"`, `"broadcast"`, `"multicast"` or `"otherhost"`.
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an argument is invalid (`field` is `"packetType"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().packetType("broadcast").render()); // -m pkttype --pkt-type broadcast
+   * ```
+   */
+  packetType(type: PacketType): MatchCriteria {
+    const F = "packetType";
+    return this.with(F, [type], `-m pkttype --pkt-type ${checkPacketType(F, type)}`);
+  }
+
+  /**
+   * Matches every packet type but `type`: `-m pkttype ! --pkt-type <type>`.
+   *
+   * @param type `"unicast"`, `"broadcast"`, `"multicast"` or `"otherhost"`.
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an argument is invalid (`field` is `"notPacketType"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().notPacketType("unicast").render()); // -m pkttype ! --pkt-type unicast
+   * ```
+   */
+  notPacketType(type: PacketType): MatchCriteria {
+    const F = "notPacketType";
+    return this.with(F, [type], `-m pkttype ! --pkt-type ${checkPacketType(F, type)}`);
+  }
+
+  /**
+   * Matches the source MAC address: `-m mac --mac-source <mac>` (printed in
+   * lowercase). PREROUTING, INPUT and FORWARD only.
+   *
+   * @param mac Six hex bytes separated by colons, e.g. `"52:54:00:12:34:56"`.
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an argument is invalid (`field` is `"sourceMac"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().sourceMac("52:54:00:AB:CD:EF").render()); // -m mac --mac-source 52:54:00:ab:cd:ef
+   * ```
+   */
+  sourceMac(mac: string): MatchCriteria {
+    const F = "sourceMac";
+    return this.with(F, [mac], `-m mac --mac-source ${checkMac(F, mac)}`);
+  }
+
+  /**
+   * Matches every source MAC address but `mac`: `-m mac ! --mac-source <mac>`.
+   *
+   * @param mac Six hex bytes separated by colons.
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an argument is invalid (`field` is `"notSourceMac"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().notSourceMac("52:54:00:12:34:56").render());
+   * // -m mac ! --mac-source 52:54:00:12:34:56
+   * ```
+   */
+  notSourceMac(mac: string): MatchCriteria {
+    const F = "notSourceMac";
+    return this.with(F, [mac], `-m mac ! --mac-source ${checkMac(F, mac)}`);
+  }
+
+  /**
+   * Matches address ranges: `-m iprange [[!] --src-range A-B] [[!] --dst-range A-B]`.
+   *
+   * @param options The source and destination ranges.
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an option is invalid (`field` is `"ipRange.<option>"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().ipRange({ notDest: "10.0.0.1-10.0.0.9" }).render());
+   * // -m iprange ! --dst-range 10.0.0.1-10.0.0.9
+   * ```
+   */
+  ipRange(options: IpRangeOptions): MatchCriteria {
+    const [args, fragment] = ipRangeClause("ipRange", options);
+    return this.with("ipRange", args, fragment);
+  }
+
+  /**
+   * Matches the length of the layer-3 payload plus header: `-m length --length MIN[:MAX]`.
+   *
+   * @param min 0–65535.
+   * @param max At least `min` (absent: exactly `min`).
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an argument is invalid (`field` is `"length"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().length(0, 28).render()); // -m length --length 0:28
+   * ```
+   */
+  length(min: number, max?: number): MatchCriteria {
+    const F = "length";
+    return this.with(F, argsOf2(min, max), `-m length --length ${rangeText(F, min, max)}`);
+  }
+
+  /**
+   * Matches every length outside the range: `-m length ! --length MIN[:MAX]`.
+   *
+   * @param min 0–65535.
+   * @param max At least `min` (absent: exactly `min`).
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an argument is invalid (`field` is `"notLength"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().notLength(40, 1500).render()); // -m length ! --length 40:1500
+   * ```
+   */
+  notLength(min: number, max?: number): MatchCriteria {
+    const F = "notLength";
+    return this.with(F, argsOf2(min, max), `-m length ! --length ${rangeText(F, min, max)}`);
+  }
+
+  /**
+   * Matches the TCP MSS option of SYN packets: `-m tcpmss --mss MIN[:MAX]`.
+   * Needs `protocol("tcp")`.
+   *
+   * @param min 0–65535.
+   * @param max At least `min` (absent: exactly `min`).
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an argument is invalid (`field` is `"tcpMss"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().protocol("tcp").tcpMss(1, 500).render()); // -p tcp -m tcpmss --mss 1:500
+   * ```
+   */
+  tcpMss(min: number, max?: number): MatchCriteria {
+    const F = "tcpMss";
+    return this.with(F, argsOf2(min, max), `-m tcpmss --mss ${rangeText(F, min, max)}`);
+  }
+
+  /**
+   * Matches every MSS outside the range: `-m tcpmss ! --mss MIN[:MAX]`.
+   * Needs `protocol("tcp")`.
+   *
+   * @param min 0–65535.
+   * @param max At least `min` (absent: exactly `min`).
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an argument is invalid (`field` is `"notTcpMss"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().protocol("tcp").notTcpMss(536, 65535).render());
+   * // -p tcp -m tcpmss ! --mss 536:65535
+   * ```
+   */
+  notTcpMss(min: number, max?: number): MatchCriteria {
+    const F = "notTcpMss";
+    return this.with(F, argsOf2(min, max), `-m tcpmss ! --mss ${rangeText(F, min, max)}`);
+  }
+
+  /**
+   * Limits connections per address (or prefix): `-m connlimit
+   * --connlimit-above|--connlimit-upto N [--connlimit-mask M]
+   * --connlimit-saddr|--connlimit-daddr`.
+   *
+   * @param options The limit, mask and direction.
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an option is invalid (`field` is `"connLimit.<option>"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().connLimit({ upto: 10 }).render());
+   * // -m connlimit --connlimit-upto 10 --connlimit-saddr
+   * ```
+   */
+  connLimit(options: ConnLimitOptions): MatchCriteria {
+    const [args, fragment] = connLimitClause("connLimit", options);
+    return this.with("connLimit", args, fragment);
+  }
+
+  /**
+   * Matches the IPv6 routing header's type: `-m rt --rt-type N`. IPv6 only.
+   *
+   * @param type 0–255 (type 0 is the deprecated source route).
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an argument is invalid (`field` is `"routingHeaderType"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().routingHeaderType(0).render()); // -m rt --rt-type 0
+   * ```
+   */
+  routingHeaderType(type: number): MatchCriteria {
+    const F = "routingHeaderType";
+    checkInt(F, type, 0, 255);
+    return this.with(F, [type], `-m rt --rt-type ${type}`);
+  }
+
+  /**
+   * Matches IPv6 packets whose routing header has another type: `-m rt ! --rt-type N`.
+   *
+   * @param type 0–255.
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an argument is invalid (`field` is `"notRoutingHeaderType"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().notRoutingHeaderType(2).render()); // -m rt ! --rt-type 2
+   * ```
+   */
+  notRoutingHeaderType(type: number): MatchCriteria {
+    const F = "notRoutingHeaderType";
+    checkInt(F, type, 0, 255);
+    return this.with(F, [type], `-m rt ! --rt-type ${type}`);
+  }
+
+  /**
+   * Matches the packet's DSCP field: `-m dscp --dscp 0xNN`.
+   *
+   * @param value 0–63.
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an argument is invalid (`field` is `"packetDscp"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().packetDscp(46).render()); // -m dscp --dscp 0x2e
+   * ```
+   */
+  packetDscp(value: number): MatchCriteria {
+    const F = "packetDscp";
+    checkInt(F, value, 0, 63);
+    return this.with(F, [value], `-m dscp --dscp 0x${value.toString(16).padStart(2, "0")}`);
+  }
+
+  /**
+   * Matches every DSCP value but `value`: `-m dscp ! --dscp 0xNN`.
+   *
+   * @param value 0–63.
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an argument is invalid (`field` is `"notPacketDscp"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().notPacketDscp(0).render()); // -m dscp ! --dscp 0x00
+   * ```
+   */
+  notPacketDscp(value: number): MatchCriteria {
+    const F = "notPacketDscp";
+    checkInt(F, value, 0, 63);
+    return this.with(F, [value], `-m dscp ! --dscp 0x${value.toString(16).padStart(2, "0")}`);
+  }
+
+  /**
+   * Matches packets of connections a conntrack helper expects: `-m helper --helper <name>`.
+   *
+   * @param name The helper, e.g. `"ftp"` (1–29 characters `[a-z0-9_-]`).
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an argument is invalid (`field` is `"helper"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().helper("ftp").render()); // -m helper --helper ftp
+   * ```
+   */
+  helper(name: string): MatchCriteria {
+    const F = "helper";
+    if (typeof name !== "string" || !HELPER_NAME.test(name)) {
+      throw invalid(F, name, "a helper name of 1 to 29 characters [a-z0-9_-], e.g. ftp");
+    }
+    return this.with(F, [name], `-m helper --helper ${name}`);
+  }
+
+  /**
+   * Matches bridge ports of bridged traffic: `-m physdev [[!] --physdev-is-in]
+   * [[!] --physdev-in IF] [[!] --physdev-is-out] [[!] --physdev-out IF]
+   * [[!] --physdev-is-bridged]`.
+   *
+   * @param options The ports and tests.
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an option is invalid (`field` is `"physDev.<option>"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().physDev({ notOut: "eth1" }).render()); // -m physdev ! --physdev-out eth1
+   * ```
+   */
+  physDev(options: PhysDevOptions): MatchCriteria {
+    const [args, fragment] = physDevClause("physDev", options);
+    return this.with("physDev", args, fragment);
+  }
+
+  /**
+   * Matches IPv4 fragments after the first: `-f` (printed among the rule's
+   * own options). IPv4 only.
+   *
+   * @returns New criteria with this clause added.
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().fragment().render()); // -f
+   * ```
+   */
+  fragment(): MatchCriteria {
+    return this.with("fragment", [], "-f");
+  }
+
+  /**
+   * Matches unfragmented IPv4 packets and first fragments: `! -f`. IPv4 only.
+   *
+   * @returns New criteria with this clause added.
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().notFragment().render()); // ! -f
+   * ```
+   */
+  notFragment(): MatchCriteria {
+    return this.with("notFragment", [], "! -f");
+  }
+
+  /**
+   * Matches the IPv4 TOS byte (IPv6 traffic class) under a mask:
+   * `-m tos --tos 0xVV/0xMM`.
+   *
+   * @param value 0–255, within `mask`.
+   * @param mask 0–255 (absent: 0xff).
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an argument is invalid (`field` is `"tos"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().tos(0x10, 0x3f).render()); // -m tos --tos 0x10/0x3f
+   * ```
+   */
+  tos(value: number, mask?: number): MatchCriteria {
+    const F = "tos";
+    return this.with(F, argsOf2(value, mask), `-m tos --tos ${tosText(F, value, mask)}`);
+  }
+
+  /**
+   * Matches every TOS value but this one: `-m tos ! --tos 0xVV/0xMM`.
+   *
+   * @param value 0–255, within `mask`.
+   * @param mask 0–255 (absent: 0xff).
+   * @returns New criteria with this clause added.
+   * @throws {RuleError} when an argument is invalid (`field` is `"notTos"`).
+   *
+   * @example
+   * ```ts
+   * import { Match } from "@rampart/iptables";
+   * console.log(Match().notTos(0x8).render()); // -m tos ! --tos 0x08/0xff
+   * ```
+   */
+  notTos(value: number, mask?: number): MatchCriteria {
+    const F = "notTos";
+    return this.with(F, argsOf2(value, mask), `-m tos ! --tos ${tosText(F, value, mask)}`);
+  }
+}
+
+/**
+ * A state of the older state match ({@linkcode MatchCriteria.state}).
+ *
+ * @example
+ * ```ts
+ * import { Match, type StateName } from "@rampart/iptables";
+ * const states: StateName[] = ["NEW"];
+ * console.log(Match().state(states).render()); // -m state --state NEW
+ * ```
+ */
+export type StateName = "INVALID" | "NEW" | "RELATED" | "ESTABLISHED" | "UNTRACKED";
+
+/** The state match's states in the order iptables prints them. */
+const STATE_ORDER: readonly StateName[] = ["INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACKED"];
+
+function copyStates(states: string | readonly StateName[]): DslArg {
+  return typeof states === "string" ? states : [...states];
+}
+
+function checkStates(field: string, value: unknown): string {
+  const list = typeof value === "string" ? value.split(",") : Array.isArray(value) ? value : [];
+  const bits = new Set<string>();
+  for (const s of list) {
+    if (!STATE_ORDER.includes(s as StateName) || bits.has(s as string)) {
+      throw invalid(field, value, `one or more distinct states (${STATE_ORDER.join(", ")})`);
+    }
+    bits.add(s as string);
+  }
+  if (bits.size === 0) {
+    throw invalid(field, value, `one or more distinct states (${STATE_ORDER.join(", ")})`);
+  }
+  return STATE_ORDER.filter((s) => bits.has(s)).join(",");
+}
+
+/**
+ * A comparison for {@linkcode MatchCriteria.ttl} and {@linkcode MatchCriteria.hopLimit}.
+ *
+ * @example
+ * ```ts
+ * import { type Comparison, Match } from "@rampart/iptables";
+ * const ne: Comparison = "ne";
+ * console.log(Match().ttl(ne, 64).render()); // -m ttl ! --ttl-eq 64
+ * ```
+ */
+export type Comparison = "eq" | "ne" | "lt" | "gt";
+
+function compareText(field: string, module: string, comparison: unknown, value: unknown): string {
+  if (comparison !== "eq" && comparison !== "ne" && comparison !== "lt" && comparison !== "gt") {
+    throw invalid(field, comparison, '"eq", "ne", "lt" or "gt"');
+  }
+  checkInt(field, value, 0, 255);
+  const op = comparison === "ne" ? `! --${module}-eq` : `--${module}-${comparison}`;
+  return `-m ${module} ${op} ${value}`;
+}
+
+/**
+ * A link-layer packet type for {@linkcode MatchCriteria.packetType}.
+ *
+ * @example
+ * ```ts
+ * import { Match, type PacketType } from "@rampart/iptables";
+ * const type: PacketType = "multicast";
+ * console.log(Match().packetType(type).render()); // -m pkttype --pkt-type multicast
+ * ```
+ */
+export type PacketType = "unicast" | "broadcast" | "multicast" | "otherhost";
+
+function checkPacketType(field: string, value: unknown): string {
+  if (
+    value !== "unicast" && value !== "broadcast" && value !== "multicast" && value !== "otherhost"
+  ) {
+    throw invalid(field, value, '"unicast", "broadcast", "multicast" or "otherhost"');
+  }
+  return value;
+}
+
+const MAC = /^[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}$/;
+
+function checkMac(field: string, value: unknown): string {
+  if (typeof value !== "string" || !MAC.test(value)) {
+    throw invalid(field, value, 'a MAC address of six hex bytes, e.g. "52:54:00:12:34:56"');
+  }
+  return value.toLowerCase();
+}
+
+function argsOf2(min: number, max: number | undefined): DslArg[] {
+  return max === undefined ? [min] : [min, max];
+}
+
+function rangeText(field: string, min: unknown, max: unknown): string {
+  const lo = checkInt(field, min, 0, 65535);
+  if (max === undefined) return `${lo}`;
+  const hi = checkInt(field, max, lo, 65535);
+  return lo === hi ? `${lo}` : `${lo}:${hi}`;
+}
+
+function tosText(field: string, value: unknown, mask: unknown): string {
+  const v = checkInt(field, value, 0, 255);
+  const m = mask === undefined ? 0xff : checkInt(field, mask, 0, 255);
+  if ((v & m) !== v) throw invalid(field, value, `a value within its mask 0x${m.toString(16)}`);
+  const h = (n: number) => `0x${n.toString(16).padStart(2, "0")}`;
+  return `${h(v)}/${h(m)}`;
+}
+
+const HELPER_NAME = /^[a-z0-9_-]{1,29}$/;
+
+/** Quotes a value as iptables-save does: bare when only `[_-0-9a-zA-Z]`, else quoted with `"`, `\` and `'` escaped. */
+function quoteSaved(value: string): string {
+  if (/^[_\-0-9a-zA-Z]+$/.test(value)) return value;
+  return `"${value.replace(/["\\']/g, (c) => `\\${c}`)}"`;
 }
 
 const EMPTY_MATCH: MatchCriteria = new MatchCriteria();

@@ -13,7 +13,10 @@
  * `ports` (a list of integers, or one), `ranges` (a list of `N`, `"N:M"` or
  * `{first, last}`), `strings` (a string or a list of strings), `address`
  * (an IP address or CIDR: its family is checked against the rule's) or
- * `portSpec` (a string, or an integer taken as its decimal string).
+ * `portSpec` (a string, or an integer taken as its decimal string), `port`
+ * (a port, `"N:M"` or `{first, last}`), `idRange` (an ID, `"N-M"` or
+ * `{first, last}`), `tcpFlags` (`{mask: [...], set: [...]}`) or `number`
+ * (any number, e.g. a probability).
  */
 export type ParamType =
   | "string"
@@ -24,7 +27,11 @@ export type ParamType =
   | "ranges"
   | "strings"
   | "address"
-  | "portSpec";
+  | "portSpec"
+  | "port"
+  | "idRange"
+  | "tcpFlags"
+  | "number";
 
 /** One parameter of a match method or action constructor. */
 export interface ParamSpec {
@@ -48,6 +55,12 @@ export interface CallSpec {
   readonly variadic?: boolean;
   /** The IP family the call implies (`icmpType` → 4, `icmpV6Type` → 6). */
   readonly family?: 4 | 6;
+  /**
+   * The keys of a trailing options object (`tcp({ destPort: 22 })`,
+   * `Masq("1024-65535", { randomFully: false })`): written in the same YAML
+   * mapping as the parameters.
+   */
+  readonly options?: readonly ParamSpec[];
 }
 
 function p(name: string, type: ParamType, optional = false): ParamSpec {
@@ -111,7 +124,103 @@ const MATCH_LIST: CallSpec[] = [
   call("rpfCheckFailed", []),
   call("rpfCheckPassed", []),
   call("limit", [p("rate", "string"), p("burst", "integer", true)]),
+  call("tcp", [], {
+    options: [
+      ...portOptions(),
+      p("option", "integer", true),
+      p("notOption", "integer", true),
+      p("flags", "tcpFlags", true),
+      p("notFlags", "tcpFlags", true),
+      p("syn", "boolean", true),
+    ],
+  }),
+  call("udp", [], { options: portOptions() }),
+  call("exactComment", [p("text", "string")]),
+  call("state", [p("states", "strings")]),
+  call("notState", [p("states", "strings")]),
+  call("ttl", [p("comparison", "string"), p("value", "integer")], { family: 4 }),
+  call("hopLimit", [p("comparison", "string"), p("value", "integer")], { family: 6 }),
+  call("recent", [], { options: recentOptions() }),
+  call("notRecent", [], { options: recentOptions() }),
+  call("statistic", [], {
+    options: [
+      p("mode", "string"),
+      p("probability", "number", true),
+      p("every", "integer", true),
+      p("packet", "integer", true),
+    ],
+  }),
+  call("owner", [], {
+    options: [
+      p("socketExists", "boolean", true),
+      p("notSocketExists", "boolean", true),
+      p("uid", "idRange", true),
+      p("notUid", "idRange", true),
+      p("gid", "idRange", true),
+      p("notGid", "idRange", true),
+      p("supplGroups", "boolean", true),
+    ],
+  }),
+  call("packetType", [p("type", "string")]),
+  call("notPacketType", [p("type", "string")]),
+  call("sourceMac", [p("mac", "string")]),
+  call("notSourceMac", [p("mac", "string")]),
+  call("ipRange", [], {
+    options: ["source", "notSource", "dest", "notDest"].map((k) => p(k, "address", true)),
+  }),
+  call("length", [p("min", "integer"), p("max", "integer", true)]),
+  call("notLength", [p("min", "integer"), p("max", "integer", true)]),
+  call("tcpMss", [p("min", "integer"), p("max", "integer", true)]),
+  call("notTcpMss", [p("min", "integer"), p("max", "integer", true)]),
+  call("connLimit", [], {
+    options: [
+      p("above", "integer", true),
+      p("upto", "integer", true),
+      p("mask", "integer", true),
+      p("dest", "boolean", true),
+    ],
+  }),
+  call("routingHeaderType", [p("type", "integer")], { family: 6 }),
+  call("notRoutingHeaderType", [p("type", "integer")], { family: 6 }),
+  call("packetDscp", [p("value", "integer")]),
+  call("notPacketDscp", [p("value", "integer")]),
+  call("helper", [p("name", "string")]),
+  call("physDev", [], {
+    options: [
+      p("isIn", "boolean", true),
+      p("notIsIn", "boolean", true),
+      p("in", "string", true),
+      p("notIn", "string", true),
+      p("isOut", "boolean", true),
+      p("notIsOut", "boolean", true),
+      p("out", "string", true),
+      p("notOut", "string", true),
+      p("isBridged", "boolean", true),
+      p("notIsBridged", "boolean", true),
+    ],
+  }),
+  call("fragment", [], { family: 4 }),
+  call("notFragment", [], { family: 4 }),
+  call("tos", [p("value", "mark"), p("mask", "mark", true)]),
+  call("notTos", [p("value", "mark"), p("mask", "mark", true)]),
 ];
+
+function portOptions(): ParamSpec[] {
+  return ["sourcePort", "notSourcePort", "destPort", "notDestPort"].map((k) => p(k, "port", true));
+}
+
+function recentOptions(): ParamSpec[] {
+  return [
+    p("mode", "string"),
+    p("name", "string", true),
+    p("seconds", "integer", true),
+    p("reap", "boolean", true),
+    p("hitcount", "integer", true),
+    p("rttl", "boolean", true),
+    p("mask", "address", true),
+    p("dest", "boolean", true),
+  ];
+}
 
 const ACTION_LIST: CallSpec[] = [
   call("Accept", []),
@@ -120,8 +229,16 @@ const ACTION_LIST: CallSpec[] = [
   call("Jump", [p("target", "string")]),
   call("Goto", [p("target", "string")]),
   call("Log", [p("prefix", "string")]),
-  call("Masq", [p("toPorts", "portSpec", true)]),
-  call("Snat", [p("toAddr", "address")]),
+  call("Masq", [p("toPorts", "portSpec", true)], {
+    options: [p("random", "boolean", true), p("randomFully", "boolean", true)],
+  }),
+  call("Snat", [p("toAddr", "address")], {
+    options: [
+      p("random", "boolean", true),
+      p("randomFully", "boolean", true),
+      p("persistent", "boolean", true),
+    ],
+  }),
   call("Dnat", [p("destAddr", "address"), p("destPort", "integer", true)]),
   call("NoTrack", []),
   call("ClearMark", [p("mark", "mark")]),
@@ -135,6 +252,31 @@ const ACTION_LIST: CallSpec[] = [
   call("LimitPacketRate", [p("rate", "integer"), p("burst", "integer"), p("mark", "mark")]),
   call("LimitNumConnections", [p("num", "integer"), p("rejectWith", "string")]),
   call("Dscp", [p("value", "integer")]),
+  call("LogPacket", [], {
+    options: [
+      p("prefix", "string", true),
+      p("level", "integer", true),
+      ...["tcpSequence", "tcpOptions", "ipOptions", "uid", "macDecode"].map((k) =>
+        p(k, "boolean", true)
+      ),
+    ],
+  }),
+  call("XorMark", [p("mark", "mark")]),
+  call("Ct", [], {
+    options: [
+      p("notrack", "boolean", true),
+      p("helper", "string", true),
+      p("zone", "integer", true),
+    ],
+  }),
+  call("Redirect", [p("toPorts", "portSpec", true)], { options: [p("random", "boolean", true)] }),
+  call("ClampMssToPmtu", []),
+  call("SetMss", [p("mss", "integer")]),
+  call("ChecksumFill", []),
+  call("ChangeTtl", [p("operation", "string"), p("value", "integer")]),
+  call("ChangeHopLimit", [p("operation", "string"), p("value", "integer")]),
+  call("Classify", [p("major", "integer"), p("minor", "integer")]),
+  call("Audit", [p("type", "string")]),
 ];
 
 /** Every match method, by name (= YAML key). */
@@ -172,7 +314,8 @@ export const FAMILIES: readonly string[] = Object.freeze(["ipv4", "ipv6", "both"
 
 /** Whether a call may be written as `action: <key>` / `<key>: true` (no arguments needed). */
 export function takesNoArgs(spec: CallSpec): boolean {
-  return spec.params.every((q) => q.optional === true);
+  return spec.params.every((q) => q.optional === true) &&
+    (spec.options ?? []).every((q) => q.optional === true);
 }
 
 /**

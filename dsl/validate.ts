@@ -359,6 +359,19 @@ function checkAddressRangeText(field: string, value: unknown, text: string): 4 |
   return fa;
 }
 
+/**
+ * Checks an address range `A-B` (canonical addresses of one family, `A <= B`)
+ * and returns its family (the iprange match).
+ */
+export function checkAddressRange(field: string, value: unknown): 4 | 6 {
+  const s = checkString(field, value, 'an address range "A-B"');
+  const family = s.includes("-") ? checkAddressRangeText(field, value, s) : undefined;
+  if (family === undefined) {
+    fail(field, value, `an address range "A-B" of two canonical addresses of one family`);
+  }
+  return family;
+}
+
 const NAT_SPEC_FORMS = 'an address or range, optionally with a port or port range: "10.0.0.1", ' +
   '"10.0.0.1-10.0.0.9", "10.0.0.1:8080", "10.0.0.1:1024-2047", "2001:db8::1", ' +
   '"2001:db8::1-2001:db8::9" or "[2001:db8::1]:8080" (IPv6 needs brackets when a port is given)';

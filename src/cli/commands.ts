@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { runImport } from "./import_command.ts";
 import { RuleError } from "../../dsl/errors.ts";
 import { PrefixError } from "../engine/errors.ts";
 import type { Logger } from "../host/logger.ts";
@@ -1381,6 +1382,9 @@ export async function runCli(
   argv: readonly string[],
   env: CliEnvironment = denoCliEnvironment(),
 ): Promise<number> {
+  // `import` has a command line of its own (src/cli/import_command.ts).
+  if (argv[0] === "import") return await runImport(argv.slice(1), env);
+  if (argv[0] === "help" && argv[1] === "import") return await runImport(["--help"], env);
   let args: CliArgs | undefined;
   const wantsJson = argv.includes("--json");
   try {

@@ -51,6 +51,7 @@ Commands:
   top [FILES]    live view of the rules whose counters move, busiest first
   completions SHELL
                  print the completion script of bash, zsh or fish
+  import         the live tables (or saved files) as a policy file
 
 Run 'rampart <command> --help' for a command's flags.
 

@@ -73,6 +73,8 @@ const ADDRESS = 16;
 const ADDR_TYPE = 32;
 const SRC_ADDR_TYPE = 64;
 const RPF = 128;
+/** Matches with placement checks of their own (see `ownChecks`). */
+const OWN = 4096;
 /** The flags iptables allows once per rule: -s, -d, -i, -o (with or without `!`). */
 const FLAG_S = 256;
 const FLAG_D = 512;
@@ -80,7 +82,7 @@ const FLAG_I = 1024;
 const FLAG_O = 2048;
 const FLAGS_ALL = FLAG_S | FLAG_D | FLAG_I | FLAG_O;
 /** Roles with checks of their own clause (beyond counting). */
-const CHECKED = PORT | ICMP4 | ICMP6 | ADDRESS | ADDR_TYPE | RPF | FLAG_I | FLAG_O;
+const CHECKED = PORT | ICMP4 | ICMP6 | ADDRESS | ADDR_TYPE | RPF | FLAG_I | FLAG_O | OWN;
 /** The flags with their bits, in the order a duplicate is reported. */
 const FLAGS: readonly (readonly [string, number])[] = [
   ["-s", FLAG_S],
@@ -113,7 +115,49 @@ const ROLES: ReadonlyMap<string, number> = new Map([
   ...withRole(ADDR_TYPE | SRC_ADDR_TYPE, "srcAddrType", "notSrcAddrType"),
   ...withRole(ADDR_TYPE, "destAddrType", "notDestAddrType"),
   ...withRole(RPF, "rpfCheckFailed", "rpfCheckPassed"),
+  ...withRole(
+    OWN,
+    "tcp",
+    "udp",
+    "tcpMss",
+    "notTcpMss",
+    "ttl",
+    "fragment",
+    "notFragment",
+    "hopLimit",
+    "routingHeaderType",
+    "notRoutingHeaderType",
+    "owner",
+    "sourceMac",
+    "notSourceMac",
+    "recent",
+    "notRecent",
+    "ipRange",
+    "connLimit",
+  ),
 ]);
+/** The protocol each protocol-bound match needs (the kernel's `xt_match.proto`). */
+const NEEDS_PROTOCOL: Record<string, string> = {
+  tcp: "tcp",
+  udp: "udp",
+  tcpMss: "tcp",
+  notTcpMss: "tcp",
+};
+/** Family-bound matches (`ip6tables` has no ttl or -f; `iptables` no hl or rt). */
+const FAMILY_OF: Record<string, 4 | 6> = {
+  ttl: 4,
+  fragment: 4,
+  notFragment: 4,
+  hopLimit: 6,
+  routingHeaderType: 6,
+  notRoutingHeaderType: 6,
+};
+/** Matches the kernel allows in some hooks only (`xt_match.hooks`). */
+const MATCH_HOOKS: Record<string, readonly Hook[]> = {
+  owner: ["OUTPUT", "POSTROUTING"],
+  sourceMac: ["PREROUTING", "INPUT", "FORWARD"],
+  notSourceMac: ["PREROUTING", "INPUT", "FORWARD"],
+};
 /** The table and hooks each restricted target is valid in (the kernel's xt_target rules). */
 const TARGET_PLACES: Record<string, { table: TableName; hooks?: readonly Hook[] }> = {
   NoTrack: { table: "raw" },
@@ -123,6 +167,12 @@ const TARGET_PLACES: Record<string, { table: TableName; hooks?: readonly Hook[] 
   Masq: { table: "nat", hooks: ["POSTROUTING"] },
   Reject: { table: "filter", hooks: ["INPUT", "FORWARD", "OUTPUT"] },
   LimitNumConnections: { table: "filter", hooks: ["INPUT", "FORWARD", "OUTPUT"] },
+  Ct: { table: "raw" },
+  Redirect: { table: "nat", hooks: ["PREROUTING", "OUTPUT"] },
+  ChecksumFill: { table: "mangle" },
+  ChangeTtl: { table: "mangle" },
+  ChangeHopLimit: { table: "mangle" },
+  Classify: { table: "mangle", hooks: ["FORWARD", "OUTPUT", "POSTROUTING"] },
 };
 
 function protocolName(arg: DslArg): string {
@@ -143,6 +193,24 @@ function hasPort(spec: DslArg, port: DslArg): boolean {
   if (typeof spec !== "string") return false;
   if (spec.startsWith("[")) return /\]:\d/.test(spec);
   return !spec.includes("::") && spec.split(":").length === 2;
+}
+
+/** Whether the match has the tcp match's SYN test the TCPMSS target needs (the kernel's `find_syn_match`). */
+function matchesSyn(match: Rule["match"]): boolean {
+  let syn = false;
+  match?.forEachClause((method, args) => {
+    if (method !== "tcp") return;
+    const o = args[0] as { syn?: unknown; flags?: { mask?: unknown; set?: unknown } } | undefined;
+    if (o?.syn === true) syn = true;
+    const f = o?.flags;
+    if (
+      Array.isArray(f?.mask) && Array.isArray(f?.set) && f.mask.includes("SYN") &&
+      f.set.includes("SYN")
+    ) {
+      syn = true;
+    }
+  });
+  return syn;
 }
 
 function hookList(hooks: Iterable<Hook>): string {
@@ -243,6 +311,44 @@ export function checkPlacement(rule: Rule, where: Placement): readonly Placement
       `is reached only from there`;
     if (negated) warn("no-effect", method, `${method}(${arg}) matches every packet ${there}`);
     else warn("never-matches", method, `${method}(${arg}) matches no packet ${there}`);
+  }
+  /** The checks of the matches added for real rule sets (issue 16). */
+  function ownChecks(m: string, args: readonly DslArg[]): void {
+    const needs = NEEDS_PROTOCOL[m];
+    if (needs !== undefined && protocol !== needs) fail(`${m}() needs protocol("${needs}") first`);
+    const family = FAMILY_OF[m];
+    if (family !== undefined && family !== where.ipVersion) {
+      fail(`${m}() is IPv${family} only`);
+    }
+    const allowed = MATCH_HOOKS[m];
+    if (allowed !== undefined) {
+      if (isKernelChain(where.table, where.chain) && !allowed.includes(where.chain as Hook)) {
+        fail(`${m}() works only in ${allowed.join(", ")}`);
+      }
+      if (hooks !== null) {
+        const bad = [...hooks].filter((h) => !allowed.includes(h));
+        if (bad.length > 0) {
+          fail(
+            `${m}() works only in ${allowed.join(", ")}, but the chain is reached from ${
+              hookList(bad)
+            }`,
+          );
+        }
+      }
+    }
+    const options = args[0] as Record<string, DslArg> | undefined;
+    if (options === undefined || typeof options !== "object") return;
+    const addresses = m === "ipRange"
+      ? ["source", "notSource", "dest", "notDest"].map((k) => options[k])
+      : m === "recent" || m === "notRecent"
+      ? [options.mask]
+      : [];
+    for (const a of addresses) {
+      const f = familyOf(a);
+      if (f !== undefined && f !== where.ipVersion) {
+        fail(`${m}(${JSON.stringify(a)}) is an IPv${f} address in an IPv${where.ipVersion} table`);
+      }
+    }
   }
   const match = rule.match;
   const action = rule.action;
@@ -356,6 +462,7 @@ export function checkPlacement(rule: Rule, where: Placement): readonly Placement
           );
         }
       }
+      if (role & OWN) ownChecks(m, args);
       if (role & (FLAG_I | FLAG_O)) checkInterface(m, role & FLAG_I ? "-i" : "-o", args[0]);
       if (hooks === null) return;
       if (role & SRC_ADDR_TYPE && args[1] === true) {
@@ -409,10 +516,46 @@ export function checkPlacement(rule: Rule, where: Placement): readonly Placement
       fail(`${action.kind}() is given an IPv${family} address in an IPv${where.ipVersion} table`);
     }
     if (
-      hasPort(action.args[0], action.args[1]) &&
+      hasPort(action.args[0], action.kind === "Dnat" ? action.args[1] : undefined) &&
       (anyProtocol === undefined || !NAT_PORT_PROTOCOLS.has(anyProtocol))
     ) {
       fail(`${action.kind}() with a port needs protocol tcp, udp, sctp or dccp`);
+    }
+  }
+  if (action.kind === "ChangeTtl" && where.ipVersion !== 4) {
+    fail("ChangeTtl() is IPv4 only; use ChangeHopLimit() in an IPv6 table");
+  }
+  if (action.kind === "ChangeHopLimit" && where.ipVersion !== 6) {
+    fail("ChangeHopLimit() is IPv6 only; use ChangeTtl() in an IPv4 table");
+  }
+  if (action.kind === "ClampMssToPmtu" || action.kind === "SetMss") {
+    // The legacy kernel refuses the target without a SYN match; nf_tables does not look.
+    if (protocol !== "tcp" || (where.backend !== "nft" && !matchesSyn(match))) {
+      fail(
+        `${action.kind}() works only on TCP SYN packets: the rule needs protocol("tcp"), and for ` +
+          "the legacy kernel tcp({ syn: true }) or tcp flags with SYN in mask and set",
+      );
+    }
+    // Its hooks are checked through jumps by legacy, in base chains only by nf_tables.
+    if (
+      action.kind === "ClampMssToPmtu" && hooks !== null &&
+      (where.backend !== "nft" || isKernelChain(where.table, where.chain))
+    ) {
+      const bad = [...hooks].filter((h) =>
+        h !== "FORWARD" && h !== "OUTPUT" && h !== "POSTROUTING"
+      );
+      if (bad.length > 0) {
+        fail(
+          `ClampMssToPmtu() works only in FORWARD, OUTPUT, POSTROUTING, but the chain is reached from ${
+            hookList(bad)
+          }`,
+        );
+      }
+    }
+  }
+  if (action.kind === "Redirect" && action.args[0] !== undefined && action.args[0] !== "") {
+    if (anyProtocol === undefined || !NAT_PORT_PROTOCOLS.has(anyProtocol)) {
+      fail("Redirect() with to-ports needs protocol tcp, udp, sctp or dccp");
     }
   }
   if (action.kind === "Masq" && action.args[0] !== undefined && action.args[0] !== "") {

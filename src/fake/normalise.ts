@@ -73,6 +73,11 @@ export interface ParsedRule {
   protocol: number | undefined;
   /** The matches in order. */
   matches: ParsedMatch[];
+  /**
+   * The rule's own options (`-s`, `-d`, `-i`, `-o`, `-p`, `-f`) by their short
+   * flag, with their values as given (`-f` has `""`).
+   */
+  flags: Readonly<Record<string, { inverted: boolean; value: string }>>;
   /** Counters given with `-c p b`. */
   counters: [bigint, bigint] | undefined;
 }
@@ -447,7 +452,7 @@ const MATCHES: Record<string, ExtSpec> = {
       ...o("--syn", 0),
       ...o("--tcp-option", 1),
     },
-    save(opts) {
+    save(opts, _rule, ctx) {
       const out = portsSave(opts);
       const option = last(opts, "--tcp-option");
       if (option) out.push(...inv(option), "--tcp-option", `${Number(option.args[0])}`);
@@ -456,7 +461,10 @@ const MATCHES: Record<string, ExtSpec> = {
         const [mask, cmp] = flags.name === "--syn"
           ? [0x17, 0x02]
           : [parseTcpFlags(flags.args[0]!), parseTcpFlags(flags.args[1]!)];
-        out.push(...inv(flags), "--tcp-flags", formatTcpFlags(mask), formatTcpFlags(cmp));
+        // A mask of no flag tests nothing: nf_tables keeps no expression for it.
+        if (mask !== 0 || flags.inverted || ctx.backend === "legacy") {
+          out.push(...inv(flags), "--tcp-flags", formatTcpFlags(mask), formatTcpFlags(cmp));
+        }
       }
       return out;
     },
@@ -597,7 +605,18 @@ const MATCHES: Record<string, ExtSpec> = {
       ...o("--vportctl", 1),
     },
   },
-  pkttype: { opts: o("--pkt-type", 1) },
+  pkttype: {
+    opts: o("--pkt-type", 1),
+    save(opts) {
+      const opt = last(opts, "--pkt-type");
+      if (!opt) return fail("pkttype: You must specify `--pkt-type'");
+      const t = opt.args[0]!.toLowerCase();
+      if (!["unicast", "broadcast", "multicast", "otherhost", "host"].includes(t)) {
+        fail(`Bad packet type '${opt.args[0]}'`);
+      }
+      return [...inv(opt), "--pkt-type", t === "host" ? "unicast" : t];
+    },
+  },
   physdev: {
     opts: {
       ...o("--physdev-in", 1),
@@ -606,8 +625,167 @@ const MATCHES: Record<string, ExtSpec> = {
       ...o("--physdev-is-out", 0),
       ...o("--physdev-is-bridged", 0),
     },
+    // libxt_physdev prints is-in, in, is-out, out, is-bridged.
+    save(opts) {
+      const out: string[] = [];
+      for (
+        const name of [
+          "--physdev-is-in",
+          "--physdev-in",
+          "--physdev-is-out",
+          "--physdev-out",
+          "--physdev-is-bridged",
+        ]
+      ) {
+        const opt = last(opts, name);
+        if (opt) out.push(...inv(opt), name, ...opt.args);
+      }
+      return out;
+    },
+  },
+  state: {
+    opts: o("--state", 1),
+    save(opts) {
+      const opt = last(opts, "--state");
+      if (!opt) return fail("state: You must specify `--state'");
+      const bits = new Set<string>();
+      for (const s of opt.args[0]!.split(",")) {
+        const u = s.toUpperCase();
+        if (!CT_STATES.slice(0, 5).includes(u)) fail(`Bad state "${s}"`);
+        bits.add(u);
+      }
+      return [...inv(opt), "--state", CT_STATES.filter((s) => bits.has(s)).join(",")];
+    },
+  },
+  recent: {
+    opts: {
+      ...o("--set", 0),
+      ...o("--rcheck", 0),
+      ...o("--update", 0),
+      ...o("--remove", 0),
+      ...o("--seconds", 1),
+      ...o("--reap", 0),
+      ...o("--hitcount", 1),
+      ...o("--rttl", 0),
+      ...o("--name", 1),
+      ...o("--mask", 1),
+      ...o("--rsource", 0),
+      ...o("--rdest", 0),
+    },
+    // libxt_recent (revision 1) prints the mode, the checks, then the name, mask and side.
+    save(opts, _rule, ctx) {
+      const mode = opts.filter((x) =>
+        ["--set", "--rcheck", "--update", "--remove"].includes(x.name)
+      );
+      if (mode.length !== 1) {
+        fail("recent: you must specify one of `--set', `--rcheck' `--update' or `--remove'");
+      }
+      const out = [...inv(mode[0]!), mode[0]!.name];
+      for (const name of ["--seconds", "--reap", "--hitcount", "--rttl"]) {
+        const opt = last(opts, name);
+        if (opt) out.push(name, ...opt.args.map((a) => `${Number(a)}`));
+      }
+      out.push("--name", last(opts, "--name")?.args[0] ?? "DEFAULT");
+      const mask = last(opts, "--mask")?.args[0];
+      out.push(
+        "--mask",
+        mask ??
+          (ctx.ipVersion === 4 ? "255.255.255.255" : "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+      );
+      const side = opts.filter((x) => x.name === "--rsource" || x.name === "--rdest").at(-1);
+      out.push(side?.name ?? "--rsource");
+      return out;
+    },
+  },
+  statistic: {
+    opts: {
+      ...o("--mode", 1),
+      ...o("--probability", 1),
+      ...o("--every", 1),
+      ...o("--packet", 1),
+    },
+    save(opts) {
+      const mode = last(opts, "--mode")?.args[0];
+      if (mode === "random") {
+        const p = last(opts, "--probability");
+        if (!p) return fail('statistic: option "--mode random" requires "--probability"');
+        const kept = Math.round(0x80000000 * Number(p.args[0])) / 0x80000000;
+        return ["--mode", "random", ...inv(p), "--probability", kept.toFixed(11)];
+      }
+      if (mode !== "nth") return fail(`statistic: Bad mode "${mode}"`);
+      const every = last(opts, "--every");
+      const packet = last(opts, "--packet");
+      if (!every || !packet) return fail('statistic: option "--every" also requires "--packet".');
+      return [
+        "--mode",
+        "nth",
+        ...inv(every),
+        "--every",
+        `${Number(every.args[0])}`,
+        "--packet",
+        `${Number(packet.args[0])}`,
+      ];
+    },
+  },
+  mac: {
+    opts: o("--mac-source", 1),
+    save(opts) {
+      const opt = last(opts, "--mac-source");
+      if (!opt) return fail("mac: You must specify `--mac-source'");
+      return [...inv(opt), "--mac-source", opt.args[0]!.toLowerCase()];
+    },
+  },
+  iprange: {
+    opts: { ...o("--src-range", 1), ...o("--dst-range", 1) },
+    save(opts) {
+      const out: string[] = [];
+      for (const name of ["--src-range", "--dst-range"]) {
+        const opt = last(opts, name);
+        if (opt) out.push(...inv(opt), name, opt.args[0]!);
+      }
+      return out;
+    },
+  },
+  length: { opts: o("--length", 1), save: (opts) => lengthRange(opts, "--length") },
+  tcpmss: { opts: o("--mss", 1), save: (opts) => lengthRange(opts, "--mss") },
+  owner: {
+    opts: {
+      ...o("--uid-owner", 1),
+      ...o("--gid-owner", 1),
+      ...o("--socket-exists", 0),
+      ...o("--suppl-groups", 0),
+    },
+    // libxt_owner (revision 1) prints socket-exists, uid, gid, suppl-groups.
+    save(opts) {
+      const out: string[] = [];
+      for (const name of ["--socket-exists", "--uid-owner", "--gid-owner", "--suppl-groups"]) {
+        const opt = last(opts, name);
+        if (opt) out.push(...inv(opt), name, ...opt.args);
+      }
+      return out;
+    },
+  },
+  tos: {
+    opts: o("--tos", 1),
+    save(opts) {
+      const opt = last(opts, "--tos");
+      if (!opt) return fail("tos: You must specify `--tos'");
+      const [v, m = 0xff] = parseMarkMask(opt.args[0]!, "tos");
+      const h = (n: number) => `0x${n.toString(16).padStart(2, "0")}`;
+      return [...inv(opt), "--tos", `${h(v)}/${h(m)}`];
+    },
   },
 };
+
+/** `--length N[:M]` as libxt_length prints it: `N` or `N:M`, open ends filled in. */
+function lengthRange(opts: ParsedOption[], name: string): string[] {
+  const opt = last(opts, name);
+  if (!opt) return fail(`You must specify \`${name}'`);
+  const [a, b] = opt.args[0]!.split(":");
+  const lo = a === undefined || a === "" ? 0 : Number(a);
+  const hi = b === undefined ? lo : b === "" ? 65535 : Number(b);
+  return [...inv(opt), name, lo === hi ? `${lo}` : `${lo}:${hi}`];
+}
 
 function natFlags(opts: ParsedOption[], main: string): string[] {
   const out: string[] = [];
@@ -858,7 +1036,18 @@ const TARGETS: Record<string, ExtSpec> = {
       ...o("--queue-cpu-fanout", 0),
     },
   },
-  CLASSIFY: { opts: o("--set-class", 1) },
+  CLASSIFY: {
+    opts: o("--set-class", 1),
+    // libxt_CLASSIFY prints major and minor as 4 hex digits each.
+    save(opts) {
+      const opt = last(opts, "--set-class");
+      if (!opt) return fail("CLASSIFY: Parameter --set-class is required");
+      const m = /^([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(opt.args[0]!);
+      if (!m) return fail(`Bad class value "${opt.args[0]}"`);
+      const h = (x: string) => parseInt(x, 16).toString(16).padStart(4, "0");
+      return ["--set-class", `${h(m[1]!)}:${h(m[2]!)}`];
+    },
+  },
   TOS: {
     opts: { ...o("--set-tos", 1), ...o("--and-tos", 1), ...o("--or-tos", 1), ...o("--xor-tos", 1) },
   },
@@ -1098,6 +1287,7 @@ export function parseRule(args: readonly string[], ctx: NormaliseContext): Parse
     targetOptions,
     protocol: rule.protocolInverted ? undefined : rule.protocol,
     matches: rule.matches,
+    flags: header,
     counters,
   };
 

@@ -109,7 +109,7 @@ export function hooksByChain(t: TableState): Map<string, Set<string>> {
 }
 
 const NAT_TARGETS = new Set(["DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP"]);
-const MANGLE_TARGETS = new Set(["DSCP", "CHECKSUM", "TOS", "TTL", "HL"]);
+const MANGLE_TARGETS = new Set(["DSCP", "CHECKSUM", "TOS", "TTL", "HL", "CLASSIFY"]);
 const RAW_TARGETS = new Set(["NOTRACK", "CT"]);
 const PROTO_MATCHES: Record<string, number> = {
   tcp: 6,
@@ -119,6 +119,12 @@ const PROTO_MATCHES: Record<string, number> = {
   udplite: 136,
   icmp: 1,
   icmp6: 58,
+  tcpmss: 6,
+};
+/** Matches registered for some hooks only (`xt_match.hooks`). */
+const MATCH_HOOKS: Record<string, readonly string[]> = {
+  owner: ["OUTPUT", "POSTROUTING"],
+  mac: ["PREROUTING", "INPUT", "FORWARD"],
 };
 const TARGET_HOOKS: Record<string, readonly string[]> = {
   DNAT: ["PREROUTING", "OUTPUT"],
@@ -126,6 +132,7 @@ const TARGET_HOOKS: Record<string, readonly string[]> = {
   SNAT: ["POSTROUTING", "INPUT"],
   MASQUERADE: ["POSTROUTING"],
   REJECT: ["INPUT", "FORWARD", "OUTPUT"],
+  CLASSIFY: ["FORWARD", "OUTPUT", "POSTROUTING"],
 };
 
 /**
@@ -204,6 +211,10 @@ export function kernelHookCheck(
   for (const m of rule.matches) {
     if (m.name === "rpfilter") {
       for (const h of hooks) if (h !== "PREROUTING") return `rpfilter not allowed in ${h}`;
+    }
+    const allowed = MATCH_HOOKS[m.name];
+    if (allowed) {
+      for (const h of hooks) if (!allowed.includes(h)) return `${m.name} not allowed in ${h}`;
     }
   }
   if (!entry) return undefined;

@@ -34,6 +34,8 @@ Commands (functions, or the same name with a dot and no parentheses):
                   exactly the iptables binaries needed); remembers the rules before
   undo()          put back the rules from before the last apply (ours only)
   load("f.yaml")  replace the desired state with a YAML rule file
+  importTables()  replace it with the target's tables as 'rampart import' reads them
+                  (importTables("x.save"): an iptables-save file); lists what is left out
   save("f.yaml")  write the desired state as a YAML rule file
   exportTs()      print the desired state as TypeScript (exportTs("f.ts") writes it)
   netns("name")   work in a network namespace (netns(null): the host); netns() shows it

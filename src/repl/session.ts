@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { importTables } from "./import_tables.ts";
 import * as rampart from "../../mod.ts";
 import * as rampartYaml from "../../yaml.ts";
 import type { Action } from "../../dsl/action.ts";
@@ -90,6 +91,7 @@ export const DOT_COMMANDS: readonly string[] = Object.freeze([
   ".export",
   ".help",
   ".history",
+  ".import",
   ".load",
   ".netns",
   ".plan",
@@ -255,6 +257,7 @@ export class ReplSession {
       apply: async () => void await this.apply(),
       undo: async () => void await this.undo(),
       load: (path: string) => this.load(path),
+      importTables: (path?: string) => this.importTables(path),
       save: (path: string) => this.save(path),
       exportTs: (path?: string) => this.exportTs(path),
       netns: (...args: (string | null)[]) => this.netns(...args),
@@ -382,6 +385,9 @@ export class ReplSession {
         break;
       case ".load":
         await this.load(need("file.yaml"));
+        break;
+      case ".import":
+        await this.importTables(arg === "" ? undefined : arg);
         break;
       case ".save":
         await this.save(need("file.yaml"));
@@ -699,6 +705,27 @@ export class ReplSession {
       `Loaded ${path}: ${policy.tables.length} table(s), ${chains} chain(s)` +
         (policy.ruleIds === undefined ? "" : `, ${policy.ruleIds} rule IDs`) + "\n",
     );
+  }
+
+  /**
+   * Replaces the desired state with the target's live tables (or a saved
+   * file), imported as `rampart import` does; rules that cannot be written
+   * exactly are listed and left out.
+   *
+   * @param path An iptables-save file (absent: the target's tables).
+   */
+  async importTables(path?: string): Promise<void> {
+    const { result, report } = await importTables({
+      runner: this.#runner,
+      where: this.#target(),
+      ...(path === undefined ? {} : { path }),
+      chainPrefix: (this.#options.chainPrefixes ?? ["rp-"])[0]!,
+      hashPrefix: this.#options.hashPrefix ?? "rampart:",
+      backend: this.#options.backend ?? "auto",
+    });
+    this.#firewall.setPolicy(result.policy);
+    this.#usePolicyTables(result.policy);
+    this.#io.write(report);
   }
 
   /**

@@ -181,6 +181,10 @@ const TYPE_EXPECTED: Record<ParamSpec["type"], string> = {
   strings: "a string or a list of strings",
   address: "an IP address or CIDR, e.g. 10.0.0.0/8 or 2001:db8::/32",
   portSpec: 'a port or port range, e.g. 8080 or "1024-65535"',
+  port: 'a port or port range: N, "N:M" or {first: N, last: M}',
+  idRange: 'an ID or ID range: N, "N-M" or {first: N, last: M}',
+  tcpFlags: "TCP flags {mask: [FIN, SYN, RST, PSH, ACK, URG], set: [...]}",
+  number: "a number",
 };
 
 /** A node of the document (see `YamlDocument` and `FastTree`); `undefined` when absent. */
@@ -800,21 +804,22 @@ class Loader {
       });
     }
     if (this.scalar(n) === true && takesNoArgs(spec)) return [];
-    if (spec.params.length === 0) {
+    const options = spec.options ?? [];
+    if (spec.params.length === 0 && options.length === 0) {
       this.fail(n, path, `Invalid ${spec.key} ${this.show(n)}: expected true`, {
         allowed: ["true"],
       });
     }
-    const first = spec.params[0]!;
-    if (spec.variadic) {
+    const first = spec.params[0];
+    if (spec.variadic && first !== undefined) {
       const list = this.isSeq(n);
       const items: readonly Node[] = list ? this.items(n) : [n];
       return items.map((item, i) =>
         this.value(first, item, list ? `${path}[${i}]` : path, families, keyNode)
       );
     }
-    if (this.isMap(n) && first.type !== "ranges") {
-      const names = spec.params.map((q) => q.name);
+    if (this.isMap(n) && (first === undefined || first.type !== "ranges")) {
+      const names = [...spec.params, ...options].map((q) => q.name);
       const given = new Map<string, { value: Node; path: string; keyNode: Node }>();
       for (const e of this.entries(n, path, names)) {
         given.set(e.key, { value: e.value, path: e.path, keyNode: e.keyNode });
@@ -831,29 +836,57 @@ class Loader {
           args.push(this.value(q, g.value, g.path, families, g.keyNode));
         }
       }
+      if (options.length > 0) {
+        const object: Record<string, DslArg> = {};
+        let any = false;
+        for (const q of options) {
+          const g = given.get(q.name);
+          if (g === undefined) {
+            if (q.optional !== true) {
+              this.fail(
+                n,
+                path,
+                `Missing ${q.name} in ${spec.key}: expected ${this.describe(spec)}`,
+              );
+            }
+            continue;
+          }
+          object[q.name] = this.value(q, g.value, g.path, families, g.keyNode);
+          any = true;
+        }
+        if (any) args.push(object);
+      }
       while (args.length > 0 && args[args.length - 1] === undefined) args.pop();
       return args;
     }
-    if (spec.params.slice(1).some((q) => q.optional !== true)) {
+    if (
+      first === undefined || spec.params.slice(1).some((q) => q.optional !== true) ||
+      options.some((q) => q.optional !== true)
+    ) {
       this.fail(n, path, `Invalid ${spec.key} ${this.show(n)}: expected ${this.describe(spec)}`);
     }
     return [this.value(first, n, path, families, keyNode)];
   }
 
   describe(spec: CallSpec): string {
-    if (spec.params.length === 0) return "true";
+    const options = spec.options ?? [];
+    if (spec.params.length === 0 && options.length === 0) return "true";
     if (spec.variadic) return `a list of ports, e.g. [80, 443]`;
-    const first = spec.params[0]!;
-    if (spec.params.length === 1) {
+    const first = spec.params[0];
+    if (first !== undefined && spec.params.length === 1 && options.length === 0) {
       return `${TYPE_EXPECTED[first.type]}${
         first.optional === true ? " (or true for no argument)" : ""
       }`;
     }
-    const keys = spec.params.map((q) => q.optional === true ? `${q.name} (optional)` : q.name);
-    const rest = spec.params.slice(1).every((q) => q.optional === true)
+    const keys = [...spec.params, ...options].map((q) =>
+      q.optional === true ? `${q.name} (optional)` : q.name
+    );
+    const rest = first !== undefined && spec.params.slice(1).every((q) => q.optional === true) &&
+        options.every((q) => q.optional === true)
       ? ` or just the ${first.name} (${TYPE_EXPECTED[first.type]})`
       : "";
-    return `a mapping with the keys ${keys.join(", ")}${rest}`;
+    const none = first === undefined && takesNoArgs(spec) ? " (or true for none)" : "";
+    return `a mapping with the keys ${keys.join(", ")}${rest}${none}`;
   }
 
   /** Checks one parameter's YAML value against its type. */
@@ -880,7 +913,10 @@ class Loader {
       case "address": {
         if (typeof v !== "string") bad();
         const s = v as string;
-        const family: IpFamily = s.includes(":") ? 6 : 4;
+        // An IPv4 NAT spec may carry a port ("10.0.0.1:8080"): IPv6 only when not dotted-quad first.
+        const family: IpFamily = s.includes(":") && !/^\d+\.\d+\.\d+\.\d+(?:-[\d.]+)?:/.test(s)
+          ? 6
+          : 4;
         if (!families.includes(family)) {
           this.fail(
             n,
@@ -931,6 +967,31 @@ class Loader {
         }
         if (typeof v !== "string") bad();
         return v as string;
+      case "number":
+        if (typeof v !== "number") bad();
+        return v as number;
+      case "port":
+      case "idRange": {
+        if (typeof v === "number" && Number.isInteger(v)) return v;
+        const r = this.range(n, path, keyNode, q.type === "port" ? ":" : "-");
+        return r.first === r.last ? r.first : r;
+      }
+      case "tcpFlags": {
+        if (!this.isMap(n)) bad();
+        const out: Record<string, DslArg> = {};
+        for (const e of this.entries(n, path, ["mask", "set"])) {
+          out[e.key] = this.value(
+            { name: e.key, type: "strings" },
+            e.value,
+            e.path,
+            families,
+            e.keyNode,
+          );
+          if (typeof out[e.key] === "string") out[e.key] = [out[e.key] as string];
+        }
+        if (out.mask === undefined || out.set === undefined) bad();
+        return out;
+      }
       case "ranges": {
         const list = this.isSeq(n);
         const items: readonly Node[] = list ? this.items(n) : [n];
@@ -939,7 +1000,12 @@ class Loader {
     }
   }
 
-  range(node: Node, path: string, keyNode: Node): { first: number; last: number } {
+  range(
+    node: Node,
+    path: string,
+    keyNode: Node,
+    separator?: ":" | "-",
+  ): { first: number; last: number } {
     const n = this.resolve(node, path);
     const bad = (): never =>
       this.fail(n, path, `Invalid port range ${this.show(n)}: expected ${TYPE_EXPECTED.ranges}`, {
@@ -963,8 +1029,14 @@ class Loader {
     const v = this.scalar(n);
     if (typeof v === "number" && Number.isInteger(v)) return { first: v, last: v };
     if (typeof v === "string") {
-      const m = /^(\d{1,6})(?:[:-](\d{1,6}))?$/.exec(v);
-      if (m !== null) return { first: Number(m[1]), last: Number(m[2] ?? m[1]) };
+      const m = (separator === undefined
+        ? /^(\d{1,6})(?:[:-](\d{1,6}))?$/
+        : separator === ":"
+        ? /^(\d{1,6})(?::(\d{1,6}))?$/
+        : /^(\d{1,10})(?:-(\d{1,10}))?$/).exec(v);
+      if (m !== null) {
+        return { first: Number(m[1]), last: Number(m[2] ?? m[1]) };
+      }
     }
     return bad();
   }

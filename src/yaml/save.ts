@@ -61,6 +61,17 @@ class Writer {
         return plain(r);
       }));
     }
+    if ((q.type === "port" || q.type === "idRange") && isRange(arg)) {
+      const { first, last } = arg;
+      return first === last ? first : `${first}${q.type === "port" ? ":" : "-"}${last}`;
+    }
+    if (q.type === "tcpFlags" && arg !== null && typeof arg === "object" && !Array.isArray(arg)) {
+      const m = this.doc.createNode({}, { flow: true }) as YAMLMap;
+      for (const [k, v] of Object.entries(arg as Record<string, DslArg>)) {
+        m.set(k, Array.isArray(v) ? this.flow(v.map(plain)) : plain(v));
+      }
+      return m;
+    }
     if (Array.isArray(arg)) return this.flow(arg.map(plain));
     return plain(arg);
   }
@@ -74,14 +85,25 @@ class Writer {
     }
     if (args.length === 0 && takesNoArgs(spec)) return true;
     if (spec.variadic) return this.flow(args.map(plain));
-    const restOptional = spec.params.slice(1).every((q) => q.optional === true);
-    if (args.length === 1 && restOptional) return this.param(spec.params[0], args[0]);
+    const options = spec.options ?? [];
+    const object = options.length > 0 ? args[spec.params.length] : undefined;
+    const restOptional = spec.params.slice(1).every((q) => q.optional === true) &&
+      options.every((q) => q.optional === true);
+    if (args.length === 1 && spec.params.length > 0 && restOptional) {
+      return this.param(spec.params[0], args[0]);
+    }
     const m = this.doc.createNode({}, { flow: true }) as YAMLMap;
     args.forEach((a, i) => {
-      if (a === undefined) return;
+      if (a === undefined || (object !== undefined && i === spec.params.length)) return;
       const q = spec.params[i];
       m.set(q?.name ?? `arg${i}`, this.param(q, a));
     });
+    if (object !== null && typeof object === "object" && !Array.isArray(object)) {
+      for (const [k, v] of Object.entries(object as Record<string, DslArg>)) {
+        if (v === undefined) continue;
+        m.set(k, this.param(options.find((q) => q.name === k), v));
+      }
+    }
     return m;
   }
 
@@ -172,6 +194,12 @@ class Writer {
     }
     return m;
   }
+}
+
+function isRange(arg: DslArg): arg is { first: number; last: number } {
+  if (arg === null || typeof arg !== "object" || Array.isArray(arg)) return false;
+  const r = arg as { first?: unknown; last?: unknown };
+  return typeof r.first === "number" && typeof r.last === "number";
 }
 
 const RESERVED = new Set(["comment", "family", "match", "action"]);

@@ -194,6 +194,120 @@ const VECTORS: [string, () => MatchCriteria, string][] = [
     () => Match().markMatchesWithMask(0, 0xffffffff),
     "-m mark --mark 0x0/0xffffffff",
   ],
+  // Issue 16: the modules of real rule sets, rendered as iptables-save prints them.
+  ["tcp bare", () => Match().tcp(), "-m tcp"],
+  ["tcp dport", () => Match().tcp({ destPort: 22 }), "-m tcp --dport 22"],
+  [
+    "tcp all options in save order",
+    () =>
+      Match().tcp({
+        notFlags: { mask: ["ACK", "SYN"], set: ["ACK"] },
+        option: 2,
+        destPort: { first: 1000, last: 2000 },
+        notSourcePort: 53,
+      }),
+    "-m tcp ! --sport 53 --dport 1000:2000 --tcp-option 2 ! --tcp-flags SYN,ACK ACK",
+  ],
+  ["tcp syn", () => Match().tcp({ syn: true }), "-m tcp --tcp-flags FIN,SYN,RST,ACK SYN"],
+  [
+    "tcp flags none",
+    () => Match().tcp({ flags: { mask: ["FIN", "SYN", "RST", "PSH", "ACK", "URG"], set: [] } }),
+    "-m tcp --tcp-flags FIN,SYN,RST,PSH,ACK,URG NONE",
+  ],
+  ["udp", () => Match().udp({ sourcePort: 68, destPort: 67 }), "-m udp --sport 68 --dport 67"],
+  ["udp bare", () => Match().udp(), "-m udp"],
+  [
+    "exactComment",
+    () => Match().exactComment("a \"b\" 'c'"),
+    `-m comment --comment "a \\"b\\" \\'c\\'"`,
+  ],
+  ["exactComment bare", () => Match().exactComment("word"), "-m comment --comment word"],
+  [
+    "state",
+    () => Match().state(["ESTABLISHED", "RELATED"]),
+    "-m state --state RELATED,ESTABLISHED",
+  ],
+  ["notState", () => Match().notState("NEW"), "-m state ! --state NEW"],
+  ["ttl", () => Match().ttl("ne", 64), "-m ttl ! --ttl-eq 64"],
+  ["hopLimit", () => Match().hopLimit("eq", 255), "-m hl --hl-eq 255"],
+  [
+    "recent",
+    () => Match().recent({ mode: "update", seconds: 60, hitcount: 4, rttl: true, name: "ssh" }),
+    "-m recent --update --seconds 60 --hitcount 4 --rttl --name ssh --rsource",
+  ],
+  [
+    "notRecent",
+    () =>
+      Match().notRecent({
+        mode: "rcheck",
+        seconds: 5,
+        reap: true,
+        mask: "255.255.255.0",
+        dest: true,
+      }),
+    "-m recent ! --rcheck --seconds 5 --reap --name DEFAULT --mask 255.255.255.0 --rdest",
+  ],
+  [
+    "statistic random",
+    () => Match().statistic({ mode: "random", probability: 1 / 3 }),
+    "-m statistic --mode random --probability 0.33333333349",
+  ],
+  [
+    "statistic nth",
+    () => Match().statistic({ mode: "nth", every: 4, packet: 3 }),
+    "-m statistic --mode nth --every 4 --packet 3",
+  ],
+  [
+    "owner",
+    () =>
+      Match().owner({
+        gid: { first: 10, last: 20 },
+        notSocketExists: true,
+        uid: 0,
+        supplGroups: true,
+      }),
+    "-m owner ! --socket-exists --uid-owner 0 --gid-owner 10-20 --suppl-groups",
+  ],
+  ["packetType", () => Match().packetType("broadcast"), "-m pkttype --pkt-type broadcast"],
+  ["notPacketType", () => Match().notPacketType("multicast"), "-m pkttype ! --pkt-type multicast"],
+  [
+    "sourceMac",
+    () => Match().sourceMac("52:54:00:AB:CD:EF"),
+    "-m mac --mac-source 52:54:00:ab:cd:ef",
+  ],
+  [
+    "notSourceMac",
+    () => Match().notSourceMac("52:54:00:12:34:56"),
+    "-m mac ! --mac-source 52:54:00:12:34:56",
+  ],
+  [
+    "ipRange",
+    () => Match().ipRange({ notDest: "10.1.0.1-10.1.0.2", source: "10.0.0.1-10.0.0.9" }),
+    "-m iprange --src-range 10.0.0.1-10.0.0.9 ! --dst-range 10.1.0.1-10.1.0.2",
+  ],
+  ["length", () => Match().length(0, 28), "-m length --length 0:28"],
+  ["notLength", () => Match().notLength(100), "-m length ! --length 100"],
+  ["tcpMss", () => Match().tcpMss(1400, 65495), "-m tcpmss --mss 1400:65495"],
+  ["notTcpMss", () => Match().notTcpMss(536, 536), "-m tcpmss ! --mss 536"],
+  [
+    "connLimit",
+    () => Match().connLimit({ above: 3, mask: 24, dest: true }),
+    "-m connlimit --connlimit-above 3 --connlimit-mask 24 --connlimit-daddr",
+  ],
+  ["routingHeaderType", () => Match().routingHeaderType(0), "-m rt --rt-type 0"],
+  ["notRoutingHeaderType", () => Match().notRoutingHeaderType(2), "-m rt ! --rt-type 2"],
+  ["packetDscp", () => Match().packetDscp(10), "-m dscp --dscp 0x0a"],
+  ["notPacketDscp", () => Match().notPacketDscp(46), "-m dscp ! --dscp 0x2e"],
+  ["helper", () => Match().helper("ftp"), "-m helper --helper ftp"],
+  [
+    "physDev",
+    () => Match().physDev({ isBridged: true, notOut: "eth1", notIsIn: true }),
+    "-m physdev ! --physdev-is-in ! --physdev-out eth1 --physdev-is-bridged",
+  ],
+  ["fragment", () => Match().fragment(), "-f"],
+  ["notFragment", () => Match().notFragment(), "! -f"],
+  ["tos", () => Match().tos(0x10, 0x3f), "-m tos --tos 0x10/0x3f"],
+  ["notTos", () => Match().notTos(0x8), "-m tos ! --tos 0x08/0xff"],
 ];
 
 for (const [name, build, fragment] of VECTORS) {
@@ -221,7 +335,66 @@ Deno.test("match: every issue 2 method is covered by a vector", () => {
       "rpfCheckFailed rpfCheckPassed limit").split(" ");
   // Issue 13 added the negated interfaces.
   const ISSUE_13 = ["notInInterface", "notOutInterface"];
-  assert.deepEqual([...methods].sort(), [...ISSUE_2, ...ISSUE_13].sort());
+  // Issue 16 added what real rule sets use.
+  const ISSUE_16 = ("tcp udp exactComment state notState ttl hopLimit recent notRecent statistic " +
+    "owner packetType notPacketType sourceMac notSourceMac ipRange length notLength tcpMss " +
+    "notTcpMss connLimit routingHeaderType notRoutingHeaderType packetDscp notPacketDscp helper " +
+    "physDev fragment notFragment tos notTos").split(" ");
+  assert.deepEqual([...methods].sort(), [...ISSUE_2, ...ISSUE_13, ...ISSUE_16].sort());
+});
+
+Deno.test("match: issue-16 options are refused when unknown, both twins, or out of range", () => {
+  const bad: [string, () => unknown][] = [
+    ["tcp.bogus", () => Match().tcp({ bogus: 1 } as never)],
+    ["tcp.notDestPort", () => Match().tcp({ destPort: 1, notDestPort: 2 })],
+    ["tcp.destPort", () => Match().tcp({ destPort: { first: 0, last: 65535 } })],
+    ["tcp.destPort", () => Match().tcp({ destPort: 65536 })],
+    ["tcp.flags.mask", () => Match().tcp({ flags: { mask: ["SYN", "SYN"], set: [] } })],
+    ["tcp.notFlags.mask", () => Match().tcp({ notFlags: { mask: [], set: [] } })],
+    ["tcp.flags.set", () => Match().tcp({ flags: { mask: ["SYN"], set: ["XMAS" as never] } })],
+    ["tcp.syn", () => Match().tcp({ syn: true, flags: { mask: ["SYN"], set: ["SYN"] } })],
+    ["recent.mode", () => Match().recent({ mode: "check" as never })],
+    ["recent.seconds", () => Match().recent({ mode: "set", seconds: 5 })],
+    ["recent.reap", () => Match().recent({ mode: "rcheck", reap: true })],
+    ["recent.name", () => Match().recent({ mode: "set", name: "a b" })],
+    ["recent.name", () => Match().recent({ mode: "set", name: "-x" })],
+    ["recent.mask", () => Match().recent({ mode: "set", mask: "255.255.255.0/24" })],
+    ["recent.hitcount", () => Match().recent({ mode: "update", hitcount: 0 })],
+    ["statistic.probability", () => Match().statistic({ mode: "random", probability: 1.5 })],
+    ["statistic.packet", () => Match().statistic({ mode: "nth", every: 2, packet: 2 })],
+    ["owner", () => Match().owner({})],
+    ["owner.supplGroups", () => Match().owner({ uid: 0, supplGroups: true })],
+    ["owner.uid", () => Match().owner({ uid: { first: 5, last: 1 } })],
+    ["connLimit", () => Match().connLimit({ above: 1, upto: 2 })],
+    ["ipRange.dest", () => Match().ipRange({ source: "10.0.0.1-10.0.0.2", dest: "::1-::2" })],
+    ["ipRange.source", () => Match().ipRange({ source: "10.0.0.9-10.0.0.1" })],
+    ["physDev.in", () => Match().physDev({ in: "eth0 -j ACCEPT" })],
+    ["state", () => Match().state(["NEW", "SNAT" as never])],
+    ["state", () => Match().state([])],
+    ["ttl", () => Match().ttl("le" as never, 1)],
+    ["hopLimit", () => Match().hopLimit("eq", 256)],
+    ["packetType", () => Match().packetType("anycast" as never)],
+    ["sourceMac", () => Match().sourceMac("52:54:00:12:34")],
+    ["length", () => Match().length(10, 5)],
+    ["helper", () => Match().helper("ftp 21")],
+    ["tos", () => Match().tos(0x11, 0x10)],
+    ["exactComment", () => Match().exactComment("a\nb")],
+    ["exactComment", () => Match().exactComment("x".repeat(256))],
+  ];
+  for (const [field, build] of bad) {
+    assert.throws(build, (e) => e instanceof RuleError && e.field === field, field);
+  }
+});
+
+Deno.test("match: issue-16 options objects are copied and frozen in the keys' order", () => {
+  const given = { destPort: 22, sourcePort: 1 };
+  const m = Match().tcp(given);
+  given.destPort = 23;
+  const [clause] = m.clauses;
+  assert.deepEqual(Object.keys(clause!.args[0] as object), ["sourcePort", "destPort"]);
+  assert.equal((clause!.args[0] as { destPort: number }).destPort, 22);
+  assert.ok(Object.isFrozen(clause!.args[0]));
+  assert.equal(m.render(), "-m tcp --sport 1 --dport 22");
 });
 
 Deno.test("match: empty and toString forms", () => {

@@ -18,23 +18,37 @@ import * as actions from "../../dsl/actions.ts";
 import {
   Accept,
   type Action,
+  Audit,
   calculateRuleIds,
+  ChangeHopLimit,
+  ChangeTtl,
+  ChecksumFill,
+  ClampMssToPmtu,
+  Classify,
   ClearMark,
+  Ct,
   Dnat,
   Drop,
   Dscp,
   type Features,
   Goto,
+  type IpRangeOptions,
   Jump,
   LimitNumConnections,
   LimitPacketRate,
   Log,
+  LogPacket,
   Masq,
   Match,
   MATCH_METHODS,
   type MatchCriteria,
+  type NatOptions,
   Nflog,
   NoTrack,
+  type OwnerOptions,
+  type PortOrRange,
+  type RecentOptions,
+  Redirect,
   Reject,
   RestoreConnMark,
   Return,
@@ -44,8 +58,12 @@ import {
   SetConnMark,
   SetMark,
   SetMaskedMark,
+  SetMss,
   Snat,
   Table,
+  type TcpOptions,
+  type UdpOptions,
+  XorMark,
 } from "../../mod.ts";
 import { FakeDataplane } from "../../testing.ts";
 import { FeatureDetector } from "../../src/host/feature_detector.ts";
@@ -186,6 +204,84 @@ function limitRate(r: Rand): [string, number | undefined] {
   }
 }
 
+const STATE_NAMES = ["INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACKED"] as const;
+const PACKET_TYPES = ["unicast", "broadcast", "multicast", "otherhost"] as const;
+const TCP_FLAG_NAMES = ["FIN", "SYN", "RST", "PSH", "ACK", "URG"] as const;
+
+function natOptions(r: Rand): NatOptions {
+  return { randomFully: r.chance(0.5), ...(r.chance(0.4) ? { random: true } : {}) };
+}
+
+function portOrRange(r: Rand): PortOrRange {
+  if (r.chance(0.6)) return r.int(1, 65535);
+  const first = r.int(0, 60000);
+  return { first, last: first + r.int(1, 5000) };
+}
+
+function tcpOptions(r: Rand): TcpOptions {
+  const o: Record<string, unknown> = {};
+  if (r.chance(0.4)) o[r.chance(0.7) ? "sourcePort" : "notSourcePort"] = portOrRange(r);
+  if (r.chance(0.6)) o[r.chance(0.7) ? "destPort" : "notDestPort"] = portOrRange(r);
+  if (r.chance(0.2)) o[r.chance(0.7) ? "option" : "notOption"] = r.int(0, 255);
+  if (r.chance(0.2)) o.syn = true;
+  else if (r.chance(0.3)) {
+    const mask = r.shuffle(TCP_FLAG_NAMES).slice(0, r.int(1, 6));
+    o[r.chance(0.7) ? "flags" : "notFlags"] = {
+      mask,
+      set: r.shuffle(mask).slice(0, r.int(0, mask.length)),
+    };
+  }
+  return o as TcpOptions;
+}
+
+function udpOptions(r: Rand): UdpOptions {
+  const o: Record<string, unknown> = {};
+  if (r.chance(0.5)) o[r.chance(0.7) ? "sourcePort" : "notSourcePort"] = portOrRange(r);
+  if (r.chance(0.7)) o[r.chance(0.7) ? "destPort" : "notDestPort"] = portOrRange(r);
+  return o as UdpOptions;
+}
+
+function recent(r: Rand, v: 4 | 6): RecentOptions {
+  const mode = r.pick(["set", "rcheck", "update", "remove"] as const);
+  const checks = mode === "rcheck" || mode === "update";
+  const seconds = checks && r.chance(0.6) ? r.int(1, 86400) : undefined;
+  return {
+    mode,
+    ...(r.chance(0.7) ? { name: r.pick(["ssh", "KUBE-SEP-ABC", "ddos_check", "a.b:c"]) } : {}),
+    ...(seconds === undefined ? {} : { seconds, ...(r.chance(0.3) ? { reap: true } : {}) }),
+    ...(checks && r.chance(0.5) ? { hitcount: r.int(1, 20) } : {}),
+    ...(checks && r.chance(0.2) ? { rttl: true } : {}),
+    ...(r.chance(0.4) ? { mask: v === 4 ? "255.255.255.0" : "ffff:ffff:ffff:ffff::" } : {}),
+    ...(r.chance(0.3) ? { dest: true } : {}),
+  };
+}
+
+function ipRange(r: Rand, v: 4 | 6): IpRangeOptions {
+  const range = () => {
+    const n = r.int(1, 255);
+    return v === 4
+      ? `10.${n}.0.1-10.${n}.255.254`
+      : `2001:db8::${n.toString(16)}-2001:db8::${(n + 0x100).toString(16)}`;
+  };
+  const o: Record<string, string> = {};
+  if (r.chance(0.7)) o[r.chance(0.7) ? "source" : "notSource"] = range();
+  if (Object.keys(o).length === 0 || r.chance(0.3)) o[r.chance(0.7) ? "dest" : "notDest"] = range();
+  return o;
+}
+
+function owner(r: Rand): OwnerOptions {
+  const o: Record<string, unknown> = {};
+  if (r.chance(0.3)) o[r.chance(0.7) ? "socketExists" : "notSocketExists"] = true;
+  if (r.chance(0.6)) {
+    o[r.chance(0.7) ? "uid" : "notUid"] = r.chance(0.7) ? r.int(0, 65534) : { first: 0, last: 999 };
+  }
+  if (Object.keys(o).length === 0 || r.chance(0.4)) {
+    o[r.chance(0.7) ? "gid" : "notGid"] = r.int(0, 65534);
+    if (r.chance(0.3)) o.supplGroups = true;
+  }
+  return o as OwnerOptions;
+}
+
 type ClauseGen = (m: MatchCriteria) => MatchCriteria;
 
 /** Generates a rule valid at `place`. */
@@ -235,6 +331,66 @@ function genRule(r: Rand, place: Place): Rule {
     },
   ];
   if (table !== "nat") gens.push({ kind: "Drop", weight: 3, make: () => Drop() });
+  // Issue 16: the targets of real rule sets.
+  gens.push({
+    kind: "LogPacket",
+    weight: 1,
+    make: () =>
+      r.chance(0.2) ? LogPacket() : LogPacket({
+        prefix: r.pick(["[UFW BLOCK] ", "drop", "a b:c", "x".repeat(29)]),
+        ...(r.chance(0.5) ? { level: r.int(0, 7) } : {}),
+        ...(r.chance(0.3) ? { tcpSequence: true, uid: r.chance(0.5) } : {}),
+        ...(r.chance(0.3) ? { ipOptions: true, macDecode: true, tcpOptions: true } : {}),
+      }),
+  });
+  gens.push({ kind: "XorMark", weight: 1, make: () => XorMark(mark(r)) });
+  gens.push({ kind: "Audit", weight: 1, make: () => Audit(r.pick(["accept", "drop", "reject"])) });
+  gens.push({ kind: "SetMss", weight: 1, make: () => SetMss(r.int(536, 1460)) });
+  if (hook === "FORWARD" || hook === "OUTPUT" || hook === "POSTROUTING") {
+    gens.push({ kind: "ClampMssToPmtu", weight: 1, make: () => ClampMssToPmtu() });
+  }
+  if (table === "raw") {
+    gens.push({
+      kind: "Ct",
+      weight: 3,
+      make: () => r.chance(0.5) ? Ct({ notrack: true }) : Ct({ zone: r.int(0, 65535) }),
+    });
+  }
+  if (table === "mangle") {
+    gens.push({ kind: "ChecksumFill", weight: 3, make: () => ChecksumFill() });
+    const op = () => r.pick(["set", "dec", "inc"] as const);
+    if (v === 4) {
+      gens.push({
+        kind: "ChangeTtl",
+        weight: 6,
+        make: () => ChangeTtl(op(), r.int(1, 255)),
+      });
+    }
+    if (v === 6) {
+      gens.push({
+        kind: "ChangeHopLimit",
+        weight: 6,
+        make: () => ChangeHopLimit(op(), r.int(1, 255)),
+      });
+    }
+    if (hook === "FORWARD" || hook === "OUTPUT" || hook === "POSTROUTING") {
+      gens.push({
+        kind: "Classify",
+        weight: 6,
+        make: () => Classify(r.int(0, 0xffff), r.int(0, 0xffff)),
+      });
+    }
+  }
+  if (table === "nat" && (hook === "PREROUTING" || hook === "OUTPUT")) {
+    gens.push({
+      kind: "Redirect",
+      weight: 4,
+      make: (proto) =>
+        proto !== undefined && NAT_PORT_PROTOCOLS.includes(proto as never) && r.chance(0.6)
+          ? Redirect(`${r.int(1, 65535)}`, r.chance(0.3) ? { random: true } : undefined)
+          : Redirect(),
+    });
+  }
   if (place.targets.length > 0) {
     gens.push({ kind: "Jump", weight: 4, make: () => Jump(r.pick(place.targets)) });
     gens.push({ kind: "Goto", weight: 2, make: () => Goto(r.pick(place.targets)) });
@@ -272,9 +428,9 @@ function genRule(r: Rand, place: Place): Rule {
         make: (proto) => {
           if (proto !== undefined && NAT_PORT_PROTOCOLS.includes(proto as never) && r.chance(0.5)) {
             const lo = r.int(1024, 60000);
-            return Masq(r.chance(0.5) ? `${lo}` : `${lo}-${lo + r.int(1, 5000)}`);
+            return Masq(r.chance(0.5) ? `${lo}` : `${lo}-${lo + r.int(1, 5000)}`, natOptions(r));
           }
-          return Masq();
+          return r.chance(0.5) ? Masq() : Masq(undefined, natOptions(r));
         },
       });
     }
@@ -284,6 +440,7 @@ function genRule(r: Rand, place: Place): Rule {
         weight: 8,
         make: () => {
           if (v === 4 && r.chance(0.3)) return Snat(`10.9.0.1-10.9.0.${r.int(2, 200)}`);
+          if (r.chance(0.4)) return Snat(host(), { ...natOptions(r), persistent: r.chance(0.5) });
           return Snat(host());
         },
       });
@@ -314,7 +471,14 @@ function genRule(r: Rand, place: Place): Rule {
   let m = Match();
   let proto: string | undefined;
   const ownProtocol = !noAction && gen.kind === "LimitNumConnections";
-  if (!ownProtocol && r.chance(0.6)) {
+  // TCPMSS needs -p tcp and (legacy) a SYN match.
+  const tcpSyn = !noAction && (gen.kind === "ClampMssToPmtu" || gen.kind === "SetMss");
+  if (tcpSyn) {
+    m = m.protocol("tcp").tcp(
+      r.chance(0.5) ? { syn: true } : { flags: { mask: ["SYN", "RST"], set: ["SYN"] } },
+    );
+    proto = "tcp";
+  } else if (!ownProtocol && r.chance(0.6)) {
     const icmp = v === 4 ? "icmp" : "icmpv6";
     const choice = r.pick([
       ...PORT_PROTOCOLS,
@@ -422,6 +586,68 @@ function genRule(r: Rand, place: Place): Rule {
       (c) => c.notIcmpV6TypeAndCode(r.int(0, 255), r.int(0, 255)),
     ])(m);
   }
+  // Issue 16: the modules of real rule sets (their own pass, so the others keep their share).
+  const extra: ClauseGen[] = [
+    (c) => c.exactComment(r.pick(["k8s portals", "'dapp_WWW%20Full'", 'a "b" \\ c', "plain"])),
+    (c) => c.state(r.shuffle(STATE_NAMES).slice(0, r.int(1, 3))),
+    (c) => c.notState(r.shuffle(STATE_NAMES).slice(0, r.int(1, 2)).join(",")),
+    (c) => r.chance(0.5) ? c.recent(recent(r, v)) : c.notRecent(recent(r, v)),
+    (c) =>
+      c.statistic(
+        r.chance(0.5)
+          ? { mode: "random", probability: r.pick([0, 0.5, 1, 1 / 3, r.next()]) }
+          : { mode: "nth", every: r.int(1, 100), packet: 0 },
+      ),
+    (c) =>
+      r.chance(0.5) ? c.packetType(r.pick(PACKET_TYPES)) : c.notPacketType(r.pick(PACKET_TYPES)),
+    (c) => c.ipRange(ipRange(r, v)),
+    (c) =>
+      r.chance(0.5) ? c.length(r.int(0, 1500), r.int(1500, 65535)) : c.notLength(r.int(0, 100)),
+    (c) =>
+      c.connLimit({
+        ...(r.chance(0.5) ? { above: r.int(0, 100) } : { upto: r.int(0, 100) }),
+        ...(r.chance(0.5) ? { mask: r.int(0, v === 4 ? 32 : 128) } : {}),
+        ...(r.chance(0.3) ? { dest: true } : {}),
+      }),
+    (c) => r.chance(0.5) ? c.packetDscp(r.int(0, 63)) : c.notPacketDscp(r.int(0, 63)),
+    (c) => {
+      const mask = r.pick([0xff, 0x3f, 0xfc]);
+      const value = r.int(0, 255) & mask;
+      return r.chance(0.5) ? c.tos(value, mask) : c.notTos(value, mask);
+    },
+    (c) => c.helper(r.pick(["ftp", "sip", "tftp"])),
+    (c) =>
+      c.physDev(r.pick([{ in: "vnet+" }, { notIn: "vnet0" }, { isIn: true }, { notIsIn: true }])),
+  ];
+  if (v === 4) {
+    extra.push((c) => c.ttl(r.pick(["eq", "ne", "lt", "gt"] as const), r.int(0, 255)));
+    extra.push((c) => r.chance(0.5) ? c.fragment() : c.notFragment());
+  } else {
+    extra.push((c) => c.hopLimit(r.pick(["eq", "ne", "lt", "gt"] as const), r.int(0, 255)));
+    extra.push((c) =>
+      r.chance(0.5) ? c.routingHeaderType(r.int(0, 255)) : c.notRoutingHeaderType(r.int(0, 255))
+    );
+  }
+  if (hook === "OUTPUT" || hook === "POSTROUTING") {
+    extra.push((c) => c.owner(owner(r)));
+  }
+  if (hook === "PREROUTING" || hook === "INPUT" || hook === "FORWARD") {
+    extra.push((c) => {
+      const mac = Array.from({ length: 6 }, () => r.int(0, 255).toString(16).padStart(2, "0"))
+        .join(":");
+      return r.chance(0.5) ? c.sourceMac(mac.toUpperCase()) : c.notSourceMac(mac);
+    });
+  }
+  // The protocol's own modules, often: only rules with -p tcp or -p udp can have them.
+  const own: ClauseGen[] = [];
+  if (proto === "tcp" && !tcpSyn) {
+    own.push((c) => c.tcp(r.chance(0.2) ? undefined : tcpOptions(r)));
+    own.push((c) => c.tcpMss(r.int(0, 1000), r.int(1000, 65535)));
+    own.push((c) => c.notTcpMss(r.int(0, 1000)));
+  }
+  if (proto === "udp") own.push((c) => c.udp(r.chance(0.2) ? undefined : udpOptions(r)));
+  if (own.length > 0 && r.chance(0.8)) m = r.pick(own)(m);
+  for (const g of r.shuffle(extra).slice(0, r.int(0, 2))) m = g(m);
   // -s, -d, -i and -o at most once per rule (as placement requires).
   const groups = new Map<ClauseGen, string>([
     [clauses[0]!, "s"],
