@@ -65,3 +65,15 @@ export * from "./src/yaml/parse.ts";
 export * from "./src/yaml/save.ts";
 export * from "./src/plan_diff.ts";
 export * from "./src/iptables_commands.ts";
+export {
+  type TraceConntrackState,
+  type TraceDirection,
+  type TracePacket,
+  TracePacketError,
+} from "./src/trace/packet.ts";
+export * from "./src/trace/result.ts";
+export * from "./src/trace/ruleset.ts";
+export type { ParsedHeader, ParsedMatch, ParsedOption, ParsedRule } from "./src/fake/normalise.ts";
+export { parseIpSetSave, type TraceIpSet, type TraceIpSets } from "./src/trace/ipsets.ts";
+export { type TraceOptions, tracePacket } from "./src/trace/walk.ts";
+export { describePacket, renderTrace, type RenderTraceOptions } from "./src/trace/render.ts";
