@@ -41,6 +41,8 @@ export interface MatchEnv {
   localAddresses: readonly LocalAddress[] | undefined;
   /** Known IP set contents. */
   ipSets: TraceIpSets | undefined;
+  /** Outcomes given for undecidable modules, by module name. */
+  assume: Readonly<Record<string, boolean>> | undefined;
 }
 
 const U = (reason: string): { unknown: string } => ({ unknown: reason });
@@ -611,6 +613,8 @@ export function matchModule(m: ParsedMatch, p: PacketState, env: MatchEnv): Matc
     case "owner":
       return owner(m, p);
     default: {
+      const given = env.assume?.[m.name];
+      if (given !== undefined) return given;
       const reason = UNDECIDABLE[m.name];
       return U(reason ?? `the ${m.name} match is not modelled`);
     }

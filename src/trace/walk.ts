@@ -64,6 +64,12 @@ export interface TraceOptions {
   ruleSources?: ReadonlyMap<string, TraceRuleSource>;
   /** At most this many branches are explored; the rest end as `UNKNOWN`. @default {64} */
   maxBranches?: number;
+  /**
+   * Outcomes to take for match modules the tracer cannot decide, by module
+   * name (`{ rpfilter: false, limit: true }`): a module given here no longer
+   * splits the walk. Only modules without a model are affected.
+   */
+  assume?: Readonly<Record<string, boolean>>;
 }
 
 interface Frame {
@@ -193,6 +199,7 @@ class Walker {
   readonly #local: readonly LocalAddress[] | undefined;
   readonly #ipSets: TraceIpSets | undefined;
   readonly #sources: ReadonlyMap<string, TraceRuleSource> | undefined;
+  readonly #assume: Readonly<Record<string, boolean>> | undefined;
 
   constructor(
     set: TraceRuleset,
@@ -203,6 +210,7 @@ class Walker {
     this.#local = local;
     this.#ipSets = options.ipSets;
     this.#sources = options.ruleSources;
+    this.#assume = options.assume;
   }
 
   run(first: Machine, maxBranches: number): TraceOutcome[] {
@@ -477,6 +485,7 @@ class Walker {
       hook: stage.hook,
       localAddresses: this.#local,
       ipSets: this.#ipSets,
+      assume: this.#assume,
     };
   }
 
