@@ -20,6 +20,7 @@ import {
   validatePolicy,
 } from "./policy.ts";
 import { type CommandRunner, DenoCommandRunner } from "./runner.ts";
+import { SharedReads } from "./shared_reads.ts";
 import {
   readSnapshotTable,
   restoreSnapshotTable,
@@ -226,7 +227,8 @@ function key(table: TableName, ipVersion: IpFamily): string {
  */
 export class Firewall {
   readonly #options: FirewallOptions;
-  readonly #runner: CommandRunner;
+  /** The runner, sharing one save per family between the reads of one operation. */
+  readonly #runner: SharedReads;
   readonly #logger: Logger;
   readonly #ipVersions: readonly IpFamily[];
   readonly #hashPrefix: string;
@@ -246,8 +248,10 @@ export class Firewall {
    */
   constructor(options: FirewallOptions = {}) {
     this.#options = options;
-    this.#runner = options.runner ??
-      new DenoCommandRunner(options.netns === undefined ? {} : { netns: options.netns });
+    this.#runner = new SharedReads(
+      options.runner ??
+        new DenoCommandRunner(options.netns === undefined ? {} : { netns: options.netns }),
+    );
     this.#logger = options.logger ?? silentLogger();
     this.#ipVersions = [...new Set<IpFamily>(options.ipVersions ?? [4, 6])].sort();
     for (const v of this.#ipVersions) {
@@ -411,15 +415,17 @@ export class Firewall {
    * @returns One entry per managed table, in apply order.
    */
   plan(): Promise<FirewallPlan> {
-    return this.#serialised(async () => {
-      const tables: TablePlanEntry[] = [];
-      const warnings: EngineWarning[] = [];
-      for (const t of this.#ordered()) {
-        tables.push({ table: t.name, ipVersion: t.ipVersion, script: await t.plan() });
-        warnings.push(...t.warnings());
-      }
-      return { tables, warnings };
-    });
+    return this.#serialised(() =>
+      this.#runner.during(async () => {
+        const tables: TablePlanEntry[] = [];
+        const warnings: EngineWarning[] = [];
+        for (const t of this.#ordered()) {
+          tables.push({ table: t.name, ipVersion: t.ipVersion, script: await t.plan() });
+          warnings.push(...t.warnings());
+        }
+        return { tables, warnings };
+      })
+    );
   }
 
   /**
@@ -435,7 +441,7 @@ export class Firewall {
    * @returns What changed, when to re-apply, and the snapshot taken before.
    */
   apply(options: FirewallApplyOptions = {}): Promise<FirewallApplyResult> {
-    return this.#serialised(() => this.#apply(options));
+    return this.#serialised(() => this.#runner.during(() => this.#apply(options)));
   }
 
   async #apply(options: FirewallApplyOptions): Promise<FirewallApplyResult> {
@@ -534,7 +540,7 @@ export class Firewall {
       for (const v of this.#ipVersions) {
         for (const name of TABLE_NAMES) all.push({ table: name, ipVersion: v });
       }
-      return this.#snapshot(all);
+      return this.#runner.during(() => this.#snapshot(all));
     });
   }
 

@@ -35,7 +35,7 @@ import { type CliEnvironment, denoCliEnvironment } from "./environment.ts";
 import { helpText } from "./help.ts";
 import { isRuleError, locateRuleError } from "./policy_errors.ts";
 import { loadPolicyFiles, selectPolicy } from "./policy_files.ts";
-import { lockoutWarning, plannedDrops } from "./lockout.ts";
+import { lockoutWarning, type PlannedDrop, plannedDrops } from "./lockout.ts";
 import { progressLine } from "./progress.ts";
 import { warningJson, warningLine } from "./warnings.ts";
 import { removeDurable, writeDurable } from "./durable.ts";
@@ -44,6 +44,9 @@ import { type TargetFiles, targetFiles } from "./state_dir.ts";
 import { lockTarget, TargetBusyError, type TargetLock } from "./target_lock.ts";
 import { ReadReuse } from "./read_reuse.ts";
 import type { CommandRunner } from "../runner.ts";
+import { SharedReads } from "../shared_reads.ts";
+import type { BackendDetector } from "../table.ts";
+import { familyHint, prefetchReads } from "./prefetch.ts";
 import {
   inspectTarget,
   type TargetState,
@@ -187,11 +190,68 @@ function reportWarnings(ctx: Context, firewall: Firewall): Record<string, unknow
   return warnings.map((w) => warningJson(policy, w));
 }
 
-async function loadPolicy(ctx: Context): Promise<Policy> {
+async function loadPolicy(
+  ctx: Context,
+  beforeParse?: (texts: readonly string[]) => Promise<void> | void,
+): Promise<Policy> {
   return await loadPolicyFiles(ctx.args.files, {
     chainPrefixes: ctx.args.chainPrefixes,
     maxBytes: ctx.args.maxFileBytes,
+    ...(beforeParse === undefined ? {} : { beforeParse }),
   });
+}
+
+/**
+ * Loads the files while the kernel is read (`prefetch.ts`): once every file
+ * is read, `ready` runs (it takes the target's lock for a command that
+ * writes; `false` reads nothing early), then the reads start in an open
+ * operation of `reads`, and the files are parsed.
+ */
+async function loadReading(
+  ctx: Context,
+  reads: SharedReads,
+  ready: () => Promise<boolean> = () => Promise.resolve(true),
+): Promise<{ policy: Policy; backendDetector: BackendDetector | undefined }> {
+  let backendDetector: BackendDetector | undefined;
+  const policy = await loadPolicy(ctx, async (texts) => {
+    if (!(await ready())) return;
+    const wanted = ctx.args.ipVersions;
+    reads.open();
+    backendDetector = prefetchReads(reads, {
+      backend: ctx.args.backend,
+      ipVersions: familyHint(texts).filter((v) => wanted.length === 0 || wanted.includes(v)),
+      hashPrefix: ctx.args.hashPrefix,
+      logger: cliLogger(ctx),
+    });
+  });
+  return { policy, backendDetector };
+}
+
+/**
+ * The command's shared reads. Full saves write to a file in the state
+ * directory when the runner's processes see it and it is private (ours,
+ * writable by nobody else: `iptables-save -f` follows links).
+ */
+function sharedReads(ctx: Context, options: { createStateDir?: boolean } = {}): SharedReads {
+  const runner = ctx.env.runnerFor(ctx.args.netns);
+  if (ctx.env.localProcesses !== true) return new SharedReads(runner);
+  try {
+    // `apply` creates it anyway (its lock is there); `plan` and `diff` use it if it exists.
+    if (options.createStateDir === true) {
+      Deno.mkdirSync(ctx.stateDir, { recursive: true, mode: 0o700 });
+    }
+    const st = Deno.statSync(ctx.stateDir);
+    const mode = st.mode ?? 0o777;
+    if (st.isDirectory && st.uid === Deno.uid() && (mode & 0o022) === 0) {
+      return new SharedReads(runner, { fileDir: ctx.stateDir });
+    }
+  } catch { /* not ours to write: the saves print to a pipe */ }
+  return new SharedReads(runner);
+}
+
+/** Table options that use the backend detections `loadReading` started. */
+function detecting(detector: BackendDetector | undefined): FirewallOptions["tableOptions"] {
+  return detector === undefined ? {} : { backendDetector: detector };
 }
 
 function target(args: CliArgs): string {
@@ -252,6 +312,39 @@ async function diffs(
   return out;
 }
 
+/**
+ * `table.check()` for every table in apply order: everything `plan()`
+ * checks, without producing the scripts (the apply that follows produces
+ * each while iptables-restore reads it). An error about a rule is located
+ * at the rule in its file.
+ */
+async function checkTables(
+  ctx: Context,
+  firewall: Firewall,
+): Promise<{ changed: { table: TableName; ipVersion: IpFamily }[]; drops: PlannedDrop[] }> {
+  const changed: { table: TableName; ipVersion: IpFamily }[] = [];
+  const drops: PlannedDrop[] = [];
+  const selected = (t: TableName) => ctx.args.tables.length === 0 || ctx.args.tables.includes(t);
+  for (const ipVersion of firewall.ipVersions) {
+    for (const table of TABLE_NAMES.filter(selected)) {
+      let check;
+      try {
+        check = await firewall.table(table, ipVersion).check();
+      } catch (e) {
+        throw locateRuleError(e, firewall.policy(), { table, ipVersion });
+      }
+      if (check.changed) changed.push({ table, ipVersion });
+      if (table !== "filter") continue;
+      for (const [chain, policy] of check.policies) {
+        if (policy === "DROP" && (chain === "INPUT" || chain === "OUTPUT")) {
+          drops.push({ chain, ipVersion });
+        }
+      }
+    }
+  }
+  return { changed, drops };
+}
+
 async function planText(
   ctx: Context,
   firewall: Firewall,
@@ -267,7 +360,20 @@ async function planText(
 }
 
 async function cmdPlan(ctx: Context): Promise<number> {
-  const firewall = makeFirewall(ctx, await loadPolicy(ctx));
+  const reads = sharedReads(ctx);
+  try {
+    return await planReading(ctx, reads);
+  } finally {
+    reads.close();
+  }
+}
+
+async function planReading(ctx: Context, reads: SharedReads): Promise<number> {
+  const { policy, backendDetector } = await loadReading(ctx, reads);
+  const firewall = makeFirewall(ctx, policy, {
+    runner: reads,
+    tableOptions: detecting(backendDetector),
+  });
   const { text, tables } = await planText(ctx, firewall);
   const changed = text !== "";
   const warnings = reportWarnings(ctx, firewall);
@@ -285,9 +391,22 @@ async function cmdPlan(ctx: Context): Promise<number> {
 }
 
 async function cmdDiff(ctx: Context): Promise<number> {
+  const reads = sharedReads(ctx);
+  try {
+    return await diffReading(ctx, reads);
+  } finally {
+    reads.close();
+  }
+}
+
+async function diffReading(ctx: Context, reads: SharedReads): Promise<number> {
+  const { policy, backendDetector } = await loadReading(ctx, reads);
   // The diff reads each table once: its plan's read (`read_reuse.ts`).
-  const runner = new ReadReuse(ctx.env.runnerFor(ctx.args.netns));
-  const firewall = makeFirewall(ctx, await loadPolicy(ctx), { runner });
+  const runner = new ReadReuse(reads);
+  const firewall = makeFirewall(ctx, policy, {
+    runner,
+    tableOptions: detecting(backendDetector),
+  });
   const d = await diffs(ctx, firewall);
   const warnings = reportWarnings(ctx, firewall);
   if (ctx.args.json) {
@@ -420,6 +539,13 @@ async function holdTarget(
   ctx: Context,
   remedy: "apply" | "remove" | "recover",
 ): Promise<{ lock: TargetLock; state: TargetState }> {
+  const held = await takeTarget(ctx);
+  reportState(ctx, held.state, remedy);
+  return held;
+}
+
+/** Takes the target's lock and reads its state (refusing while a watchdog waits). */
+async function takeTarget(ctx: Context): Promise<{ lock: TargetLock; state: TargetState }> {
   await Deno.mkdir(ctx.stateDir, { recursive: true, mode: 0o700 });
   let lock: TargetLock;
   try {
@@ -439,7 +565,6 @@ async function holdTarget(
   try {
     const state = await inspectTarget(ctx.stateDir, { netns: ctx.args.netns, holding: true });
     if (state.watchdog !== undefined) throw new PendingApplyError(ctx.files.pending);
-    reportState(ctx, state, remedy);
     return { lock, state };
   } catch (e) {
     lock.release();
@@ -534,39 +659,81 @@ async function settlePending(
 
 async function cmdApply(ctx: Context): Promise<number> {
   requireAnswer(ctx, "apply");
-  const policy = await loadPolicy(ctx);
-  const { lock, state } = await holdTarget(ctx, "apply");
+  // The target's lock is taken once the files are read, before the kernel
+  // is: the reads started while the files are parsed are under it. Errors
+  // keep their order: the files', then the lock's.
+  const shared = sharedReads(ctx, { createStateDir: true });
+  let held: { lock: TargetLock; state: TargetState } | undefined;
+  let refused: unknown;
+  const take = async () => {
+    try {
+      held = await takeTarget(ctx);
+      return true;
+    } catch (e) {
+      refused = e;
+      return false;
+    }
+  };
+  let loaded: Awaited<ReturnType<typeof loadReading>>;
   try {
-    return await applyHolding(ctx, policy, state);
+    loaded = await loadReading(ctx, shared, take);
+    if (refused !== undefined) throw refused;
+    held ??= await takeTarget(ctx);
+    reportState(ctx, held.state, "apply");
+  } catch (e) {
+    shared.close();
+    held?.lock.release();
+    throw e;
+  }
+  try {
+    return await applyHolding(ctx, loaded.policy, held.state, {
+      shared,
+      backendDetector: loaded.backendDetector,
+    });
   } finally {
-    lock.release();
+    shared.close();
+    held.lock.release();
   }
 }
 
-async function applyHolding(ctx: Context, policy: Policy, state: TargetState): Promise<number> {
+async function applyHolding(
+  ctx: Context,
+  policy: Policy,
+  state: TargetState,
+  early: { shared: SharedReads; backendDetector: BackendDetector | undefined },
+): Promise<number> {
   const { args, env } = ctx;
   const journal = journalFor(ctx, state, scopeOf(args, families(args, policy)));
   // The snapshot, and any read before the first write, come from the plan's
   // read (`read_reuse.ts`): the write is computed from it, under our lock.
-  const reads = new ReadReuse(env.runnerFor(args.netns));
+  const reads = new ReadReuse(early.shared);
   // One write follows the plan: no post-write re-read before it (a question
   // in between invalidates the plan's read instead), so it writes that plan.
   const firewall = makeFirewall(ctx, policy, {
     journal,
     runner: reads,
-    tableOptions: { postWriteIntervalMs: ONE_SHOT_POST_WRITE_MS },
+    tableOptions: {
+      postWriteIntervalMs: ONE_SHOT_POST_WRITE_MS,
+      ...detecting(early.backendDetector),
+    },
   });
-  const { text, tables } = await planText(ctx, firewall);
+  // Under --yes nothing is shown before the write: the tables are checked
+  // (nothing is written when a check fails, as after a plan), and the apply
+  // produces each script while iptables-restore reads it.
+  const { text, tables } = args.yes ? { text: "", tables: [] } : await planText(ctx, firewall);
+  const checked = args.yes ? await checkTables(ctx, firewall) : undefined;
+  const changed = checked?.changed ?? tables.filter((t) => t.script !== "");
+  const drops = checked?.drops ?? plannedDrops(tables);
   // Shown before the question: the operator decides knowing them.
   const warnings = reportWarnings(ctx, firewall);
   if (args.netns === undefined && args.confirmTimeoutMs === undefined) {
-    const warning = lockoutWarning(plannedDrops(tables), {
+    const warning = lockoutWarning(drops, {
       policy: firewall.policy(),
       sshConnection: env.env("SSH_CONNECTION"),
     });
-    if (warning !== undefined) ctx.warn(warning, { lockout: plannedDrops(tables) });
+    if (warning !== undefined) ctx.warn(warning, { lockout: drops });
   }
-  if (text === "") {
+  if (changed.length === 0) {
     await settleState(ctx, state, scopeOf(args, firewall.ipVersions));
     if (args.json) {
       ctx.json({ command: "apply", applied: false, changed: false, tables: [], warnings });
@@ -585,6 +752,7 @@ async function applyHolding(ctx: Context, policy: Policy, state: TargetState): P
     const yes = await askYes(ctx, `Apply to ${target(args)}? [y/N] `);
     // The kernel may have changed while the question waited: read it again.
     reads.forget();
+    early.shared.forget();
     for (const t of tables) {
       firewall.table(t.table, t.ipVersion).invalidateDataplaneCache("asked before applying");
     }
@@ -639,10 +807,7 @@ async function applyHolding(ctx: Context, policy: Policy, state: TargetState): P
     applied: true,
     changed: applied.length > 0,
     tables: result.tables,
-    planned: tables.filter((t) => t.script !== "").map((t) => ({
-      table: t.table,
-      ipVersion: t.ipVersion,
-    })),
+    planned: changed.map((t) => ({ table: t.table, ipVersion: t.ipVersion })),
     warnings,
   };
   if (pending === undefined || snapshot === undefined) {

@@ -23,6 +23,11 @@ export interface CliEnvironment {
   ask(question: string, timeoutMs?: number): Promise<string | undefined>;
   /** The runner for a namespace (or the host). */
   runnerFor(netns: string | undefined): CommandRunner;
+  /**
+   * The runners start processes that see this process's files: a save may
+   * write its output to a file in the (private) state directory.
+   */
+  readonly localProcesses?: boolean;
   /** Reads an environment variable. */
   env(name: string): string | undefined;
   /** The user ID (for the default state directory). */
@@ -88,6 +93,7 @@ export function denoCliEnvironment(): CliEnvironment {
       return answer;
     },
     runnerFor: (netns) => new DenoCommandRunner(netns === undefined ? {} : { netns }),
+    localProcesses: true,
     env(name) {
       try {
         return Deno.env.get(name);

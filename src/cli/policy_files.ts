@@ -6,7 +6,8 @@
 import type { RuleIds } from "../../dsl/hash.ts";
 import type { TableName } from "../kernel_chains.ts";
 import { type IpFamily, type Policy, PolicyError, type TablePolicy } from "../policy.ts";
-import { loadPolicyFile } from "../yaml/load.ts";
+import { policyFromFileText } from "../yaml/load.ts";
+import { DEFAULT_MAX_BYTES, readPolicyText } from "../yaml/read_text.ts";
 import { checkJumpTargets } from "./policy_errors.ts";
 
 function mergeTable(into: TablePolicy, from: TablePolicy, file: string): void {
@@ -115,13 +116,30 @@ export function mergePolicies(policies: readonly { file: string; policy: Policy 
  */
 export async function loadPolicyFiles(
   files: readonly string[],
-  options: { chainPrefixes?: readonly string[]; maxBytes?: number | undefined } = {},
+  options: {
+    chainPrefixes?: readonly string[];
+    maxBytes?: number | undefined;
+    beforeParse?: (texts: readonly string[]) => Promise<void> | void;
+  } = {},
 ): Promise<Policy> {
+  // Every file is read first (so that `beforeParse` can start work that
+  // runs while they are parsed); errors still come in file order.
+  const texts: string[] = [];
+  let readError: { index: number; error: unknown } | undefined;
+  for (const [index, file] of files.entries()) {
+    try {
+      texts.push(await readPolicyText(file, options.maxBytes ?? DEFAULT_MAX_BYTES));
+    } catch (error) {
+      readError = { index, error };
+      break;
+    }
+  }
+  if (readError === undefined) await options.beforeParse?.(texts);
   const loaded: { file: string; policy: Policy }[] = [];
-  for (const file of files) {
-    const policy = await loadPolicyFile(file, {
+  for (const [index, file] of files.entries()) {
+    if (readError?.index === index) throw readError.error;
+    const policy = await policyFromFileText(file, texts[index]!, {
       ...(options.chainPrefixes === undefined ? {} : { chainPrefixes: [...options.chainPrefixes] }),
-      ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
     });
     loaded.push({ file, policy });
   }

@@ -13,14 +13,7 @@
  * @module
  */
 import type { CommandResult, CommandRunner, RunOptions } from "../runner.ts";
-
-/** Commands that only read: everything else may write, and forgets the reads. */
-function readsOnly(cmd: string, args: readonly string[]): boolean {
-  const name = cmd.slice(cmd.lastIndexOf("/") + 1);
-  if (name.endsWith("-save") || args.includes("--version")) return true;
-  if (name === "ipset") return args[0] === "list";
-  return name === "cat";
-}
+import { readsOnly } from "../shared_reads.ts";
 
 /**
  * A runner that serves a repeated `*-save` command (same binary, same

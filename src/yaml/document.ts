@@ -87,7 +87,17 @@ for (const tag of CORE_SCALARS) {
 }
 const ANY_FIRST_CHAR = CORE_SCALARS.filter((t) => t.implicitFirstChars === null);
 
-function resolvePlain(source: string): ScalarValue {
+/**
+ * A plain scalar's value under the YAML 1.2 core schema: `null`, a boolean,
+ * a number, or the text itself (`yes`, `1000:2000` and timestamps stay
+ * strings).
+ *
+ * @example
+ * ```ts ignore
+ * console.log(resolvePlain("0x10"), resolvePlain("yes")); // 16 yes
+ * ```
+ */
+export function resolvePlain(source: string): ScalarValue {
   const tags = BY_FIRST_CHAR.get(source.charAt(0));
   for (const tag of tags === undefined ? ANY_FIRST_CHAR : [...tags, ...ANY_FIRST_CHAR]) {
     const v = tag.resolve(source, false, tag.tagName);

@@ -22,8 +22,16 @@ import {
   type TablePolicy,
   validatePolicy,
 } from "../policy.ts";
-import { linePos, type ScalarValue, YamlDocument, YamlSyntaxError } from "./document.ts";
+import {
+  linePos,
+  type NodeKind,
+  type ScalarValue,
+  YamlDocument,
+  YamlSyntaxError,
+} from "./document.ts";
 import { PolicyFileError } from "./errors.ts";
+import { FastPathRefused, FastTree } from "./fast_tree.ts";
+import { nodeAtField } from "./field_path.ts";
 import { DEFAULT_MAX_BYTES, readPolicyText } from "./read_text.ts";
 import {
   ACTION_SPECS,
@@ -69,10 +77,55 @@ interface LoadedFile {
 }
 
 /**
- * Items and where they were written: the offset, turned into a line and
- * column only when asked (a large file has tens of thousands of items).
+ * A file loaded on the fast path: its text, parsed again with positions
+ * (once) when a position is first asked for.
  */
-const SOURCES = new WeakMap<object, { at: LoadedFile; offset: number; field: string }>();
+interface LazyFile {
+  file: string;
+  text: string;
+  doc?: YamlDocument;
+}
+
+/**
+ * Items and where they were written: the offset, turned into a line and
+ * column only when asked (a large file has tens of thousands of items); or,
+ * for a file loaded on the fast path, the field path alone, whose node is
+ * found when asked (at its key, or at its value).
+ */
+const SOURCES = new WeakMap<
+  object,
+  { at: LoadedFile; offset: number; field: string } | {
+    lazy: LazyFile;
+    field: string;
+    atKey: boolean;
+  }
+>();
+
+/** Where a tree's node is in the file: the positioned parser's nodes only. */
+function lazyPosition(
+  lazy: LazyFile,
+  field: string,
+  atKey: boolean,
+): { line: number; col: number } | undefined {
+  lazy.doc ??= YamlDocument.parse(lazy.text);
+  const found = nodeAtField(lazy.doc, field);
+  if (found === undefined) return undefined;
+  const node = atKey ? found.keyNode ?? found.node : found.node;
+  return lazy.doc.linePos(lazy.doc.offset(node));
+}
+
+/** A parsed YAML document as the loader reads it (`YamlDocument` or `FastTree`). */
+interface YamlTree {
+  readonly root: unknown;
+  kind(node: unknown): NodeKind;
+  value(node: unknown): ScalarValue;
+  source(node: unknown): string;
+  items(node: unknown): readonly unknown[];
+  flatPairs(node: unknown): readonly unknown[];
+  size(node: unknown): number;
+  aliasTarget(node: unknown): unknown;
+  aliasName(node: unknown): string;
+}
 
 /**
  * Where a rule, chain or table policy returned by `parsePolicy` was
@@ -94,6 +147,11 @@ const SOURCES = new WeakMap<object, { at: LoadedFile; offset: number; field: str
 export function sourcePositionOf(item: object): SourcePosition | undefined {
   const source = SOURCES.get(item);
   if (source === undefined) return undefined;
+  if ("lazy" in source) {
+    const at = lazyPosition(source.lazy, source.field, source.atKey);
+    if (at === undefined) return undefined;
+    return { file: source.lazy.file, line: at.line, column: at.col, field: source.field };
+  }
   const { line, col } = source.at.lines.linePos(source.offset);
   return { file: source.at.file, line, column: col, field: source.field };
 }
@@ -116,8 +174,8 @@ const TYPE_EXPECTED: Record<ParamSpec["type"], string> = {
   portSpec: 'a port or port range, e.g. 8080 or "1024-65535"',
 };
 
-/** A node of the document (see `YamlDocument`); `undefined` when absent. */
-type Node = number | undefined;
+/** A node of the document (see `YamlDocument` and `FastTree`); `undefined` when absent. */
+type Node = unknown;
 
 /** Every key a rule may have (for "did you mean"). */
 const RULE_FIELDS: readonly string[] = [
@@ -131,22 +189,39 @@ const PLAIN_ACTIONS_BY_KEY = new Map(PLAIN_ACTIONS.map((c) => [c.key.toLowerCase
 
 class Loader {
   readonly #file: string;
-  readonly #doc: YamlDocument;
+  readonly #doc: YamlTree;
+  /** The positioned document (the positioned path). */
+  readonly #positioned: YamlDocument | undefined;
   readonly #chainPrefixes: readonly string[] | undefined;
-  readonly #loaded: LoadedFile;
+  readonly #loaded: LoadedFile | undefined;
+  /** The text, on the fast path (positions are found when asked). */
+  readonly #lazy: LazyFile | undefined;
 
-  constructor(file: string, doc: YamlDocument, prefixes?: readonly string[]) {
+  constructor(
+    file: string,
+    doc: YamlDocument | { fast: FastTree; text: string },
+    prefixes?: readonly string[],
+  ) {
     this.#file = file;
-    this.#doc = doc;
     this.#chainPrefixes = prefixes;
-    this.#loaded = { file, lines: doc.lines() };
+    if (doc instanceof YamlDocument) {
+      this.#doc = doc;
+      this.#positioned = doc;
+      this.#loaded = { file, lines: doc.lines() };
+    } else {
+      this.#doc = doc.fast;
+      this.#lazy = { file, text: doc.text };
+    }
   }
 
   // ---- positions and errors ------------------------------------------------
 
   position(node: Node, fallback?: Node): { line: number; col: number } {
+    const doc = this.#positioned;
+    // On the fast path every error is made by the positioned path.
+    if (doc === undefined) throw new FastPathRefused();
     const n = node ?? fallback;
-    return this.#doc.linePos(n === undefined ? 0 : this.#doc.offset(n));
+    return doc.linePos(n === undefined ? 0 : doc.offset(n as number));
   }
 
   fail(
@@ -166,10 +241,15 @@ class Loader {
     });
   }
 
-  record(item: object, node: Node, field: string): void {
+  /** Records where an item was written: at `node`, the key of its entry when `atKey`. */
+  record(item: object, node: Node, field: string, atKey: boolean): void {
+    if (this.#lazy !== undefined) {
+      SOURCES.set(item, { lazy: this.#lazy, field, atKey });
+      return;
+    }
     SOURCES.set(item, {
-      at: this.#loaded,
-      offset: node === undefined ? 0 : this.#doc.offset(node),
+      at: this.#loaded!,
+      offset: node === undefined ? 0 : this.#positioned!.offset(node as number),
       field,
     });
   }
@@ -184,15 +264,15 @@ class Loader {
 
   // ---- shapes ---------------------------------------------------------------
 
-  isScalar(node: Node): node is number {
+  isScalar(node: Node): boolean {
     return node !== undefined && this.#doc.kind(node) === "scalar";
   }
 
-  isMap(node: Node): node is number {
+  isMap(node: Node): boolean {
     return node !== undefined && this.#doc.kind(node) === "map";
   }
 
-  isSeq(node: Node): node is number {
+  isSeq(node: Node): boolean {
     return node !== undefined && this.#doc.kind(node) === "seq";
   }
 
@@ -205,11 +285,11 @@ class Loader {
     return node === undefined || (this.isScalar(node) && this.#doc.value(node) === null);
   }
 
-  items(seq: number): number[] {
+  items(seq: Node): readonly Node[] {
     return this.#doc.items(seq);
   }
 
-  map(node: Node, field: string, what: string, keyNode?: Node): number | undefined {
+  map(node: Node, field: string, what: string, keyNode?: Node): Node {
     const n = this.resolve(node, field);
     if (this.isNull(n)) return undefined;
     if (!this.isMap(n)) {
@@ -218,7 +298,7 @@ class Loader {
     return n;
   }
 
-  seq(node: Node, field: string, what: string, keyNode?: Node): number | undefined {
+  seq(node: Node, field: string, what: string, keyNode?: Node): Node {
     const n = this.resolve(node, field);
     if (this.isNull(n)) return undefined;
     if (!this.isSeq(n)) {
@@ -227,7 +307,7 @@ class Loader {
     return n;
   }
 
-  key(keyNode: number, field: string): string {
+  key(keyNode: Node, field: string): string {
     const k = this.resolve(keyNode, field);
     const v = this.scalar(k);
     if (typeof v !== "string") {
@@ -239,7 +319,7 @@ class Loader {
 
   /** A mapping's pairs with their string keys, rejecting keys not in `allowed`. */
   entries(
-    map: number,
+    map: Node,
     field: string,
     allowed?: readonly string[],
   ): { key: string; keyNode: Node; value: Node; path: string }[] {
@@ -379,7 +459,7 @@ class Loader {
     keyNode: Node,
   ): TablePolicy {
     const t: TablePolicy = { table: name, chains: [], insertions: {}, appends: {}, policies: {} };
-    this.record(t, keyNode, path);
+    this.record(t, keyNode, path, true);
     const m = this.map(
       node,
       path,
@@ -494,7 +574,7 @@ class Loader {
         );
       }
       const chain: PolicyChain = { name: c.key, rules: [] };
-      this.record(chain, c.keyNode, c.path);
+      this.record(chain, c.keyNode, c.path, true);
       const v = this.resolve(c.value, c.path);
       if (this.isMap(v)) {
         let chainFamilies = [...families];
@@ -551,7 +631,7 @@ class Loader {
       );
     }
     const rule: PolicyRule = {};
-    this.record(rule, m, path);
+    this.record(rule, m, path, false);
     let families = enclosing;
     const allowed = RULE_FIELDS;
     const entries = this.entries(m, path, undefined);
@@ -719,7 +799,7 @@ class Loader {
     const first = spec.params[0]!;
     if (spec.variadic) {
       const list = this.isSeq(n);
-      const items: Node[] = list ? this.items(n) : [n];
+      const items: readonly Node[] = list ? this.items(n) : [n];
       return items.map((item, i) =>
         this.value(first, item, list ? `${path}[${i}]` : path, families, keyNode)
       );
@@ -844,7 +924,7 @@ class Loader {
         return v as string;
       case "ranges": {
         const list = this.isSeq(n);
-        const items: Node[] = list ? this.items(n) : [n];
+        const items: readonly Node[] = list ? this.items(n) : [n];
         return items.map((item, i) => this.range(item, list ? `${path}[${i}]` : path, keyNode));
       }
     }
@@ -934,7 +1014,7 @@ class Loader {
       return this.dslError(e, spec, args, node, path, keyNode);
     }
     // Where its value is, for errors found later (a jump to a missing chain).
-    this.record(action, this.resolve(node, path) ?? keyNode, path);
+    this.record(action, this.resolve(node, path) ?? keyNode, path, false);
     return action;
   }
 
@@ -995,6 +1075,7 @@ export type SyntaxErrorDescriber = (text: string) => { offset: number; reason: s
  * @param text The YAML text.
  * @param options The file name for messages, and chain prefixes to enforce.
  * @param describe Rewords the parser's syntax errors.
+ * @param tryFast Try the fast path first (`fast_tree.ts`); `false` when the text is known to fail.
  * @returns The policy.
  * @throws {PolicyFileError} with `file:line:column` and the field.
  */
@@ -1002,8 +1083,19 @@ export function policyFromText(
   text: string,
   options: ParsePolicyOptions = {},
   describe?: SyntaxErrorDescriber,
+  tryFast = true,
 ): Policy {
   const file = options.file ?? "<string>";
+  // The fast path (no positions) for a file it can read exactly; any error,
+  // or a text it cannot, takes the positioned path, which makes the message.
+  const fast = tryFast ? FastTree.parse(text) : undefined;
+  if (fast !== undefined) {
+    try {
+      return new Loader(file, { fast, text }, options.chainPrefixes).policy();
+    } catch {
+      // The positioned path below finds the same error, located.
+    }
+  }
   let doc: YamlDocument;
   try {
     doc = YamlDocument.parse(text);
@@ -1054,6 +1146,24 @@ export async function loadPolicyFile(
   options: LoadPolicyFileOptions = {},
 ): Promise<Policy> {
   const text = await readPolicyText(path, options.maxBytes ?? DEFAULT_MAX_BYTES);
+  return await policyFromFileText(path, text, options);
+}
+
+/**
+ * Parses a policy file's text read by `readPolicyText` (the second half of
+ * {@linkcode loadPolicyFile}, for callers that read the files first).
+ *
+ * @param path The file (for messages).
+ * @param text Its text.
+ * @param options Chain prefixes to enforce.
+ * @returns The policy.
+ * @throws {PolicyFileError} when the text is malformed (see `parsePolicy`).
+ */
+export async function policyFromFileText(
+  path: string,
+  text: string,
+  options: { chainPrefixes?: readonly string[] } = {},
+): Promise<Policy> {
   const parse = {
     file: path,
     ...(options.chainPrefixes === undefined ? {} : { chainPrefixes: options.chainPrefixes }),
@@ -1065,6 +1175,6 @@ export async function loadPolicyFile(
     if (!(e instanceof PolicyFileError) || !(e.cause instanceof YamlSyntaxError)) throw e;
     if (!e.cause.parserError) throw e;
     const { describeSyntaxError } = await import("./syntax_errors.ts");
-    return policyFromText(text, parse, describeSyntaxError);
+    return policyFromText(text, parse, describeSyntaxError, false);
   }
 }
