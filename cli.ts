@@ -33,6 +33,7 @@ export * from "./src/cli/intent_file.ts";
 export * from "./src/cli/state_dir.ts";
 export * from "./src/cli/target_lock.ts";
 export * from "./src/cli/target_state.ts";
+export * from "./src/cli/trace_command.ts";
 
 if (import.meta.main) {
   Deno.exit(await runCli(Deno.args));

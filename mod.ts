@@ -77,5 +77,7 @@ export type { ParsedHeader, ParsedMatch, ParsedOption, ParsedRule } from "./src/
 export { parseIpSetSave, type TraceIpSet, type TraceIpSets } from "./src/trace/ipsets.ts";
 export { type TraceOptions, tracePacket } from "./src/trace/walk.ts";
 export { describePacket, renderTrace, type RenderTraceOptions } from "./src/trace/render.ts";
+export * from "./src/trace/flags.ts";
+export * from "./src/trace/graph.ts";
 export * from "./src/trace/policy_source.ts";
 export * from "./src/trace/kernel_source.ts";

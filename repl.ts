@@ -36,6 +36,7 @@ export * from "./src/repl/line_editor.ts";
 export * from "./src/repl/permissions.ts";
 export * from "./src/repl/run.ts";
 export * from "./src/repl/session.ts";
+export * from "./src/repl/trace.ts";
 
 const USAGE =
   `Usage: deno task repl [--netns NAME] [--backend nft|legacy|auto] [--rule-ids stable|chained]

@@ -38,6 +38,7 @@ import { loadPolicyFiles, selectPolicy } from "./policy_files.ts";
 import { lockoutWarning, type PlannedDrop, plannedDrops } from "./lockout.ts";
 import { progressLine } from "./progress.ts";
 import { warningJson, warningLine } from "./warnings.ts";
+import { runPacketCommand } from "./trace_command.ts";
 import { removeDurable, writeDurable } from "./durable.ts";
 import { FileApplyJournal, type IntentRecord, readIntentRecord } from "./intent_file.ts";
 import { type TargetFiles, targetFiles } from "./state_dir.ts";
@@ -1237,6 +1238,10 @@ export async function runCli(
   argv: readonly string[],
   env: CliEnvironment = denoCliEnvironment(),
 ): Promise<number> {
+  if (argv[0] === "trace" || argv[0] === "graph") return await runPacketCommand(argv, env);
+  if (argv[0] === "help" && (argv[1] === "trace" || argv[1] === "graph")) {
+    return await runPacketCommand([argv[1], "--help"], env);
+  }
   let args: CliArgs | undefined;
   const wantsJson = argv.includes("--json");
   try {

@@ -42,6 +42,9 @@ Commands:
                  SIGHUP reloads the files; SIGINT/SIGTERM stop)
   remove         remove all of Rampart's rules and chains (nothing else)
   recover        roll back an interrupted (or abandoned unconfirmed) apply
+  trace [FILES]  walk a packet through the rules (no files: the live tables) and
+                 show its path and verdict: --src A --dst B --proto tcp --dport 22
+  graph [FILES]  the chains and jumps as Mermaid or DOT, a traced path highlighted
 
 Run 'rampart <command> --help' for a command's flags.
 

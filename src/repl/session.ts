@@ -26,6 +26,7 @@ import { describePolicy, describeValue, isAction, isRule } from "./inspect.ts";
 import { PermissionRunner, requiredBinaries } from "./permissions.ts";
 import { desiredPolicy } from "./desired_state.ts";
 import { progressLine } from "../cli/progress.ts";
+import { parseTraceDotArgs, replGraph, replTrace, type ReplTraceOptions } from "./trace.ts";
 
 /** How a session talks to the operator. */
 export interface ReplIo {
@@ -70,6 +71,7 @@ export const DOT_COMMANDS: readonly string[] = Object.freeze([
   ".clear",
   ".exit",
   ".export",
+  ".graph",
   ".help",
   ".history",
   ".load",
@@ -78,6 +80,7 @@ export const DOT_COMMANDS: readonly string[] = Object.freeze([
   ".reset",
   ".save",
   ".show",
+  ".trace",
   ".undo",
 ]);
 
@@ -104,6 +107,12 @@ Commands (functions, or the same name with a dot and no parentheses):
   exportTs()      print the desired state as TypeScript (exportTs("f.ts") writes it)
   netns("name")   work in a network namespace (netns(null): the host); netns() shows it
   reset()         clear the desired state (the kernel is untouched until apply)
+  trace({ in: "eth0", src: "203.0.113.7", dst: "10.0.0.1", proto: "tcp", dport: 22 })
+                  walk a packet through the desired state (fields as rampart trace's
+                  flags; trace(packet, { live: true }): the target's live tables)
+                  .trace --src 203.0.113.7 --dst 10.0.0.1 --dport 22 [--live]
+  graph()         the chains and jumps as Mermaid (graph({ format: "dot" }); with
+                  { packet: {…} } its path is highlighted)
   help()          this text        .history  recent inputs     .exit (or Ctrl-D)  leave
 
 Input is JavaScript, not TypeScript (no type annotations); top-level await works;
@@ -263,6 +272,9 @@ export class ReplSession {
       exportTs: (path?: string) => this.exportTs(path),
       netns: (...args: (string | null)[]) => this.netns(...args),
       reset: () => this.reset(),
+      trace: async (fields: Record<string, unknown>, options?: ReplTraceOptions) =>
+        void await this.trace(fields, options),
+      graph: async (options?: ReplTraceOptions) => void await this.graph(options),
     };
     Object.assign(scope, commands);
     this.#evaluator = new Evaluator(scope);
@@ -367,6 +379,14 @@ export class ReplSession {
         break;
       case ".reset":
         this.reset();
+        break;
+      case ".trace": {
+        const { fields, options } = parseTraceDotArgs(rest.join(" "));
+        await this.trace(fields, options);
+        break;
+      }
+      case ".graph":
+        await this.graph(parseTraceDotArgs(rest.join(" ")).options);
         break;
       case ".clear":
         this.#io.write("\x1b[H\x1b[2J");
@@ -675,6 +695,40 @@ export class ReplSession {
       await Deno.writeTextFile(path, source);
       this.#io.write(`Wrote ${path}\n`);
     }
+  }
+
+  #traceContext() {
+    const o = this.#options;
+    return {
+      policy: () => this.desiredPolicy(),
+      runner: this.#runner,
+      netns: this.#netns,
+      backend: o.backend ?? "auto",
+      hashPrefix: o.hashPrefix ?? "rampart:",
+      ruleIds: this.#firewall.ruleIds,
+      color: o.color === true,
+    };
+  }
+
+  /**
+   * Walks a packet through the desired state (as `apply()` would write it)
+   * or, with `live`, through the target's live tables, and prints the
+   * verdict and the path.
+   *
+   * @param fields The packet, with `rampart trace`'s flag names (`in`, `src`, `dst`, `dport`, …).
+   * @param options `live`, `localAddresses`, `ipSets`, `assume`, `json`.
+   */
+  async trace(fields: Record<string, unknown>, options: ReplTraceOptions = {}): Promise<void> {
+    this.#io.write((await replTrace(this.#traceContext(), fields, options)).text);
+  }
+
+  /**
+   * Prints the chains and jumps as Mermaid or DOT, a packet's path highlighted.
+   *
+   * @param options `format`, `packet`, `live`, `assume`.
+   */
+  async graph(options: ReplTraceOptions = {}): Promise<void> {
+    this.#io.write(await replGraph(this.#traceContext(), options));
   }
 
   /**

@@ -93,12 +93,55 @@ export async function readKernelRuleset(
       }`,
     );
   }
+  const host = await readHostState(runner, options);
+  return {
+    backend,
+    save: r.stdout,
+    ruleset: parseTraceRuleset(r.stdout, { ipVersion, backend, hashPrefix }),
+    ...host,
+  };
+}
+
+/** What {@linkcode readHostState} read. */
+export interface HostState {
+  /** The host's addresses (undefined when they could not be read). */
+  localAddresses: string[] | undefined;
+  /** The IP sets (undefined when they could not be read). */
+  ipSets: TraceIpSets | undefined;
+  /** What could not be read, in words. */
+  notes: string[];
+}
+
+/**
+ * Reads the host's addresses (`ip -j address show`) and IP sets (`ipset
+ * save`) through a runner (of a namespace), unless they are given. What
+ * cannot be read is left undefined, with a note.
+ *
+ * @param runner Runs `ip` and `ipset`.
+ * @param options Addresses or sets given instead (`"read"`, the default, reads them).
+ * @returns The addresses, the sets and the notes.
+ *
+ * @example
+ * ```ts
+ * import { readHostState } from "@rampart/iptables";
+ * import assert from "node:assert/strict";
+ * const host = await readHostState({
+ *   run: () => Promise.resolve({ code: 1, stdout: "", stderr: "no" }),
+ * }, { localAddresses: ["10.0.0.1/24"] });
+ * assert.deepEqual(host.localAddresses, ["10.0.0.1/24"]);
+ * assert.equal(host.ipSets, undefined);
+ * ```
+ */
+export async function readHostState(
+  runner: CommandRunner,
+  options: Pick<KernelSourceOptions, "localAddresses" | "ipSets"> = {},
+): Promise<HostState> {
   const notes: string[] = [];
   let localAddresses: string[] | undefined;
   if (options.localAddresses === "read" || options.localAddresses === undefined) {
     const a = await runner.run("ip", ["-j", "address", "show"], { timeoutMs: 30_000 });
     try {
-      if (a.code !== 0) throw new Error(a.stderr.trim());
+      if (a.code !== 0) throw new Error(a.stderr.trim() || `exit ${a.code}`);
       localAddresses = addressesFromJson(a.stdout);
     } catch (e) {
       notes.push(`the host's addresses could not be read (${(e as Error).message})`);
@@ -110,14 +153,7 @@ export async function readKernelRuleset(
     if (s.code === 0) ipSets = parseIpSetSave(s.stdout);
     else notes.push(`the IP sets could not be read (${s.stderr.trim() || `exit ${s.code}`})`);
   } else ipSets = options.ipSets;
-  return {
-    backend,
-    save: r.stdout,
-    ruleset: parseTraceRuleset(r.stdout, { ipVersion, backend, hashPrefix }),
-    localAddresses,
-    ipSets,
-    notes,
-  };
+  return { localAddresses, ipSets, notes };
 }
 
 /** The addresses of `ip -j address show`, as `address/prefix`. */

@@ -29,6 +29,12 @@ export interface TracePolicyOptions extends Omit<TraceOptions, "ruleSources" | "
   backend?: "nft" | "legacy";
   /** How rule IDs are computed. @default {the policy's, the firewall's or the table's; else "stable"} */
   ruleIds?: RuleIds;
+  /**
+   * Prefixes of the chains Rampart owns, as `apply()` is given them (the
+   * first names the chain that records replaced policies, `rp-policy`);
+   * every chain the policy defines is owned as well. @default {["rp-"]}
+   */
+  chainPrefixes?: readonly string[];
   /** Our rules above (`insert`) or below (`append`) the foreign rules of `foreign`. @default {"insert"} */
   insertMode?: "insert" | "append";
   /**
@@ -145,8 +151,15 @@ export async function renderPolicyRuleset(
     backend,
     hashPrefix,
     ruleIds,
-    // Every owned chain of the policy is its own prefix: any naming is accepted.
-    chainPrefixes: chainNames.size === 0 ? ["rp-"] : [...chainNames],
+    // Every owned chain of the policy is its own prefix as well: any naming is accepted.
+    chainPrefixes: [
+      ...new Set([
+        ...(options.chainPrefixes ?? ["rp-"]),
+        ...[...chainNames].filter((c) =>
+          !(options.chainPrefixes ?? ["rp-"]).some((p) => c.startsWith(p))
+        ),
+      ]),
+    ],
     insertMode: options.insertMode ?? "insert",
     ipVersions: [v],
     logger: silentLogger(),

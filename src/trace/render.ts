@@ -92,7 +92,21 @@ function decidedText(o: TraceOutcome): string {
 
 function renderPath(o: TraceOutcome, paint: (code: string, text: string) => string): string {
   let out = "";
+  // Built-in chains passed by their ACCEPT policy, one after the other, share a line.
+  let passed: TraceStep[] = [];
+  const flush = () => {
+    if (passed.length === 0) return;
+    out += `  ${paint("36", passed.map((s) => `${s.table} ${s.chain}`).join(" · "))}  policy ${
+      paint(VERDICT_COLOR.ACCEPT!, "ACCEPT")
+    }\n`;
+    passed = [];
+  };
   for (const s of o.path) {
+    if (s.kind === "policy" && s.action === "ACCEPT") {
+      passed.push(s);
+      continue;
+    }
+    flush();
     out += "  " + stepLine(s, paint) + "\n";
     const extra: string[] = [];
     if (s.ruleId !== undefined) extra.push(`rule ID ${s.ruleId}`);
@@ -101,6 +115,7 @@ function renderPath(o: TraceOutcome, paint: (code: string, text: string) => stri
     if (s.assumed !== undefined) extra.push(`assumed to match: ${s.assumed.join(" ")}`);
     if (extra.length > 0) out += paint("2", `      ${extra.join(" · ")}`) + "\n";
   }
+  flush();
   const p = o.packet;
   const ports = (port: string | undefined) => port === undefined ? "" : `:${port}`;
   out += paint(
@@ -116,6 +131,22 @@ function renderPath(o: TraceOutcome, paint: (code: string, text: string) => stri
   return out;
 }
 
+/** The rule as saved, without the comment that carries its rule ID (shown on its own line). */
+function ruleText(s: TraceStep): string {
+  const text = s.rule ?? "";
+  if (s.ruleId === undefined) return text;
+  const at = text.indexOf(s.ruleId);
+  if (at < 0) return text;
+  const start = text.lastIndexOf(" -m comment --comment ", at);
+  if (start < 0) return text;
+  let end = at + s.ruleId.length;
+  if (text[end] === '"') end++;
+  // Only a comment holding nothing but the ID (after its prefix) is left out.
+  const comment = text.slice(start + " -m comment --comment ".length, end);
+  if (/\s/.test(comment.replace(/^"|"$/g, ""))) return text;
+  return text.slice(0, start) + text.slice(end);
+}
+
 function stepLine(s: TraceStep, paint: (code: string, text: string) => string): string {
   const where = paint(
     "36",
@@ -127,10 +158,10 @@ function stepLine(s: TraceStep, paint: (code: string, text: string) => string): 
     case "return":
       return `${where}  end of chain, back to the caller`;
     case "assumed-no-match":
-      return `${where}  ${paint("2", s.rule ?? "")}  ${paint("33", "(assumed not to match)")}`;
+      return `${where}  ${paint("2", ruleText(s))}  ${paint("33", "(assumed not to match)")}`;
     default: {
       const color = VERDICT_COLOR[s.action];
-      return `${where}  ${s.rule ?? ""}  → ${
+      return `${where}  ${ruleText(s)}  → ${
         color === undefined ? s.action : paint(color, s.action)
       }`;
     }

@@ -61,8 +61,10 @@ export interface TraceStep {
   rule?: string;
   /** The rule ID carried by its comment (Rampart's rules), if any. */
   ruleId?: string;
-  /** The rule's comment, if any. */
+  /** The rule's comment, if any (several are joined by a space). */
   comment?: string;
+  /** Each of the rule's comments, when it has several. */
+  comments?: string[];
   /** Where the rule was written, for rules of a policy file. */
   source?: TraceRuleSource;
   /** What the step did: `ACCEPT`, `DROP`, `jump rp-in`, `goto rp-x`, `MARK`, `return`, … */

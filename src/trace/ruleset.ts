@@ -20,8 +20,10 @@ export interface TraceRule {
   parsed: ParsedRule | undefined;
   /** Why the rule could not be parsed (it is then treated as undecidable). */
   parseError?: string;
-  /** The rule's comment (`-m comment --comment`), if any. */
+  /** The rule's comment (`-m comment --comment`), if any; several are joined by a space. */
   comment: string | undefined;
+  /** Each of the rule's comments (the rule-ID comment included). */
+  comments: string[];
   /** The rule ID carried in the comment after the hash prefix (ours), if any. */
   ruleId: string | undefined;
 }
@@ -132,6 +134,7 @@ export function parseTraceRuleset(text: string, options: ParseTraceRulesetOption
       position: chain.rules.length + 1,
       parsed,
       comment,
+      comments,
       ruleId: ruleId === undefined || ruleId === "" ? undefined : ruleId,
     };
     if (parseError !== undefined) rule.parseError = parseError;

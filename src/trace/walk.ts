@@ -517,6 +517,7 @@ class Walker {
     };
     if (rule.ruleId !== undefined) step.ruleId = rule.ruleId;
     if (rule.comment !== undefined) step.comment = rule.comment;
+    if (rule.comments.length > 1) step.comments = rule.comments;
     const source = rule.ruleId === undefined ? undefined : this.#sources?.get(rule.ruleId);
     if (source !== undefined) step.source = source;
     return step;
