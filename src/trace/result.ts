@@ -93,6 +93,10 @@ export interface TraceFinalPacket {
   connMark?: string;
   /** Conntrack state. */
   state: TraceConntrackState;
+  /** TTL (IPv4) or hop limit (IPv6), after TTL targets and forwarding. */
+  ttl: number;
+  /** DSCP, after DSCP and TOS targets. */
+  dscp: number;
 }
 
 /** One branch's end. */

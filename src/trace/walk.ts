@@ -253,7 +253,8 @@ class Walker {
           continue;
         }
         if (stage.kind === "route") {
-          this.#route(m);
+          const end = this.#route(m);
+          if (end !== undefined) return { outcome: end };
           continue;
         }
         if (stage.table === "nat" && m.p.conn?.state !== "NEW") {
@@ -431,8 +432,12 @@ class Walker {
     p.conn = { state, mark: p.pendingConnMark, snat: undefined, dnat: undefined };
   }
 
-  /** The routing decision after PREROUTING: this host (INPUT) or forwarded. */
-  #route(m: Machine): void {
+  /**
+   * The routing decision after PREROUTING: this host (INPUT) or forwarded.
+   * A forwarded packet has its TTL (hop limit) decreased before FORWARD,
+   * and is dropped when it has none left.
+   */
+  #route(m: Machine): TraceOutcome | undefined {
     const p = m.p;
     let forHost: boolean | undefined;
     const local = this.#local?.filter((l) => l.ipVersion === p.ipVersion);
@@ -461,9 +466,21 @@ class Walker {
       );
     }
     p.direction = forHost ? "in" : "forward";
-    if (!forHost) p.outInterface = m.requestedOut;
+    if (!forHost) {
+      p.outInterface = m.requestedOut;
+      if (p.ttl <= 1) {
+        m.notes.push(
+          `the ${
+            p.ipVersion === 4 ? "TTL" : "hop limit"
+          } is ${p.ttl}: the router drops the packet (time exceeded) before FORWARD`,
+        );
+        return this.#finish(m, { kind: "drop" });
+      }
+      p.ttl--;
+    }
     m.stages = [...m.stages.slice(0, m.stage + 1), ...(forHost ? INPUT_STAGES : FORWARD_STAGES)];
     m.stage++;
+    return undefined;
   }
 
   #matches(rule: TraceRule, p: PacketState, stage: Extract<Stage, { kind: "chain" }>): MatchAnswer {
@@ -562,6 +579,8 @@ class Walker {
       destination: spanText(p.dst, p.ipVersion),
       mark: `0x${p.mark.toString(16)}`,
       state: p.conn?.state ?? p.pendingState,
+      ttl: p.ttl,
+      dscp: p.tos >> 2,
     };
     if (p.sport !== undefined) finalPacket.sourcePort = formatPorts(p.sport);
     if (p.dport !== undefined) finalPacket.destPort = formatPorts(p.dport);
