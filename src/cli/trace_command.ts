@@ -457,9 +457,16 @@ async function runTrace(args: PacketArgs, env: CliEnvironment): Promise<number> 
       JSON.stringify({
         ok: true,
         command: "trace",
+        verdict: result.verdict,
+        ...(result.rejectWith === undefined ? {} : { rejectWith: result.rejectWith }),
+        ...(result.queue === undefined ? {} : { queue: result.queue }),
+        decided: result.decided,
+        ...(result.decidedBy === undefined ? {} : { decidedBy: result.decidedBy }),
+        ipVersion: result.ipVersion,
         rules: loaded.origin,
         packet,
-        ...result,
+        path: result.path,
+        outcomes: result.outcomes,
       }) + "\n",
     );
     return EXIT_CODES.OK;

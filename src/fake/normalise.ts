@@ -342,6 +342,16 @@ const MATCHES: Record<string, ExtSpec> = {
       return [...inv(opt), "--mark", m === 0xffffffff ? hex(v) : `${hex(v)}/${hex(m)}`];
     },
   },
+  // Known so that its --mark is not taken for an earlier `-m mark`'s.
+  connmark: {
+    opts: o("--mark", 1),
+    save(opts) {
+      const opt = last(opts, "--mark");
+      if (!opt) return fail("connmark match: You must specify `--mark'");
+      const [v, m = 0xffffffff] = parseMarkMask(opt.args[0]!, "mark");
+      return [...inv(opt), "--mark", m === 0xffffffff ? hex(v) : `${hex(v)}/${hex(m)}`];
+    },
+  },
   conntrack: {
     opts: {
       ...o("--ctstate", 1),

@@ -189,11 +189,18 @@ export function renderGraph(
   if (outcome !== undefined && traced !== undefined) {
     start = { id: "packet", label: options.packetLabel ?? "packet" };
     const hooks: Node[] = [];
+    /** Whether a drawn hook comes after the deciding step. */
+    let hookAfterDecision = false;
+    let decided = false;
     for (const s of outcome.path) {
+      if (s === outcome.decidedBy) decided = true;
       if (s.kind === "assumed-no-match") continue;
       const n = byKey.get(key(traced, s.table, s.chain));
       if (n === undefined || !BUILTIN.has(s.chain)) continue;
-      if (hooks.at(-1) !== n) hooks.push(n);
+      if (hooks.at(-1) !== n) {
+        hooks.push(n);
+        if (decided && s !== outcome.decidedBy) hookAfterDecision = true;
+      }
     }
     const by = outcome.decidedBy;
     let verdict = outcome.verdict as string;
@@ -208,8 +215,9 @@ export function renderGraph(
       edges.push({ from: previous, to: n.id, label: `${i + 1}`, kind: "path", taken: true });
       previous = n.id;
     });
-    // An accepted packet leaves by its last hook; a dropped one where it was decided.
-    const decider = by === undefined || outcome.verdict === "ACCEPT"
+    // The verdict hangs off the deciding chain, unless the packet went through
+    // (drawn) hooks after it: then off the last of them.
+    const decider = by === undefined || (outcome.verdict === "ACCEPT" && hookAfterDecision)
       ? undefined
       : byKey.get(key(traced, by.table, by.chain));
     edges.push({

@@ -155,13 +155,16 @@ export function setContains(
     const words = m.trim().split(/\s+/);
     return { parts: words[0]!.split(","), nomatch: words.includes("nomatch") };
   });
+  // ip_set_test: fewer flags than the set has dimensions never match.
+  const dimension = kinds?.length ?? elements[0]?.parts.length ?? 1;
+  if (dirs.length < dimension) return false;
   let best: { nomatch: boolean; specificity: number } | undefined;
   let undecided: string | undefined;
   for (const el of elements) {
     let ok: boolean | string = true;
     let specificity = 0;
     for (let i = 0; i < el.parts.length && ok === true; i++) {
-      const dir = dirs[i] ?? dirs.at(-1)!;
+      const dir = dirs[i]!;
       const kind = kinds?.[i] ?? guessKind(el.parts[i]!);
       const r = partMatches(kind, el.parts[i]!, dir === "src" ? "src" : "dst", probe);
       if (typeof r === "string") ok = r;

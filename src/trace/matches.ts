@@ -438,7 +438,8 @@ function physdev(m: ParsedMatch): MatchAnswer {
 }
 
 function owner(m: ParsedMatch, p: PacketState): MatchAnswer {
-  if (p.direction !== "out") return false;
+  // xt_owner: a packet without a socket (forwarded) matches only when every option is negated.
+  if (p.direction !== "out") return m.options.every((o) => o.inverted);
   const answers: MatchAnswer[] = [];
   for (const o of m.options) {
     const id = o.name === "--uid-owner" ? p.uid : o.name === "--gid-owner" ? p.gid : undefined;

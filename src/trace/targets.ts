@@ -210,7 +210,8 @@ export function applyTarget(rule: ParsedRule, p: PacketState, env: TargetEnv): T
 
 function notrack(p: PacketState): TargetOutcome {
   p.pendingState = "UNTRACKED";
-  if (p.conn !== undefined) p.conn = { ...p.conn, state: "UNTRACKED" };
+  // The packet is untracked at once: later rules of the raw table see it so.
+  p.conn = { state: "UNTRACKED", mark: 0, snat: false, dnat: false };
   return { effect: { kind: "continue" }, change: "the packet is not tracked (UNTRACKED)" };
 }
 
@@ -237,8 +238,35 @@ function connmark(o: readonly ParsedOption[], p: PacketState): TargetOutcome {
   return { effect: { kind: "continue" }, change: `connmark ${hex(before.ct)} → ${hex(c.mark)}` };
 }
 
-function firstLocal(env: TargetEnv, ipVersion: 4 | 6): bigint | undefined {
-  return env.localAddresses?.find((l) => l.ipVersion === ipVersion)?.value;
+/**
+ * The scope bits of an IPv6 address as the kernel's `ipv6_addr_scope()`
+ * gives them: 0x10 node-local, 0x20 link-local, 0x40 site-local, 0 global.
+ */
+function scopeOf(a: bigint): number {
+  if (a === 1n) return 0x10;
+  if (a >> 120n === 0xffn) {
+    const s = Number((a >> 112n) & 0xfn);
+    return s === 1 ? 0x10 : s === 2 ? 0x20 : s === 5 ? 0x40 : 0;
+  }
+  if (a >> 118n === 0x3fan) return 0x20; // fe80::/10
+  if (a >> 118n === 0x3fbn) return 0x40; // fec0::/10
+  return 0;
+}
+
+/**
+ * The address REDIRECT sends a packet to: the incoming interface's first
+ * address (the host's first one of the family, as the tracer does not know
+ * which address is on which interface); for IPv6 the first of the
+ * destination's scope (`nf_nat_redirect_ipv6`). Undefined when the host's
+ * addresses are not known; null when no address fits (the kernel drops the
+ * packet).
+ */
+function redirectAddress(env: TargetEnv, p: PacketState): bigint | null | undefined {
+  const locals = env.localAddresses?.filter((l) => l.ipVersion === p.ipVersion);
+  if (locals === undefined) return undefined;
+  if (p.ipVersion === 4) return locals[0]?.value ?? null;
+  const scope = p.dst.lo === p.dst.hi ? scopeOf(p.dst.lo) : 0;
+  return locals.find((l) => scope === 0 || (scope & scopeOf(l.value)) !== 0)?.value ?? null;
 }
 
 function nat(
@@ -253,7 +281,11 @@ function nat(
   }
   const hasPorts = PORT_PROTOCOLS.has(p.protocol);
   const changes: string[] = [];
+  const same = (a: Span | undefined, b: Span | undefined) =>
+    a === undefined || (b !== undefined && a.lo === b.lo && a.hi === b.hi);
+  // The kernel marks a connection as NATed only when the mapping changes its tuple.
   const setDst = (addr: Span | undefined, ports: Span | undefined) => {
+    const changed = !same(addr, p.dst) || (hasPorts && !same(ports, p.dport));
     if (addr !== undefined) {
       changes.push(
         `destination ${formatSpan(p.dst, p.ipVersion)} → ${formatSpan(addr, p.ipVersion)}`,
@@ -266,9 +298,10 @@ function nat(
       p.dport = ports;
       if (c.reply) c.reply.sport = ports;
     }
-    c.dnat = true;
+    if (changed) c.dnat = true;
   };
   const setSrc = (addr: Span | undefined, ports: Span | undefined) => {
+    const changed = !same(addr, p.src) || (hasPorts && !same(ports, p.sport));
     if (addr !== undefined) {
       changes.push(`source ${formatSpan(p.src, p.ipVersion)} → ${formatSpan(addr, p.ipVersion)}`);
       p.src = addr;
@@ -279,7 +312,7 @@ function nat(
       p.sport = ports;
       if (c.reply) c.reply.dport = ports;
     }
-    c.snat = true;
+    if (changed) c.snat = true;
   };
   const range = (name: string) => {
     const x = last(o, name);
@@ -306,7 +339,15 @@ function nat(
       const ports = range("--to-ports")?.ports ?? portsOnly(last(o, "--to-ports"));
       const local = env.hook === "OUTPUT"
         ? (p.ipVersion === 4 ? 0x7f000001n : 1n)
-        : firstLocal(env, p.ipVersion);
+        : redirectAddress(env, p);
+      if (local === null) {
+        return {
+          effect: { kind: "drop" },
+          change: `no address of this host fits ${
+            formatSpan(p.dst, p.ipVersion)
+          }: REDIRECT drops the packet`,
+        };
+      }
       if (local === undefined) {
         changes.push("destination → the incoming interface's address (not known)");
         p.dst = { lo: 0n, hi: p.ipVersion === 4 ? 0xffffffffn : (1n << 128n) - 1n };

@@ -441,11 +441,27 @@ class Walker {
     const p = m.p;
     let forHost: boolean | undefined;
     const local = this.#local?.filter((l) => l.ipVersion === p.ipVersion);
-    const special = p.pktType !== "unicast";
-    if (special) forHost = true;
-    else if (local !== undefined && p.dst.lo === p.dst.hi) {
-      const loopback = p.ipVersion === 4 ? p.dst.lo >> 24n === 127n : p.dst.lo === 1n;
-      forHost = loopback || local.some((l) => l.value === p.dst.lo);
+    if (p.dst.lo === p.dst.hi) {
+      // The (possibly DNATed) destination decides: multicast and broadcast
+      // addresses and this host's own are delivered here, the rest is forwarded.
+      const d = p.dst.lo;
+      const v4 = p.ipVersion === 4;
+      const multicast = v4 ? d >> 28n === 0xen : d >> 120n === 0xffn;
+      const loopback = v4 ? d >> 24n === 127n : d === 1n;
+      const broadcast = v4 && (d === 0xffffffffn ||
+        (local ?? []).some((l) =>
+          l.prefix < 31 && (l.value | ((1n << BigInt(32 - l.prefix)) - 1n)) === d
+        ));
+      if (multicast || loopback || broadcast) forHost = true;
+      else if (local !== undefined) forHost = local.some((l) => l.value === d);
+    }
+    if (forHost === false && p.pktType !== "unicast") {
+      m.notes.push(
+        `the packet came in a link-layer ${p.pktType} frame: the router does not forward it ` +
+          `to ${formatSpan(p.dst, p.ipVersion)}`,
+      );
+      p.direction = "forward";
+      return this.#finish(m, { kind: "drop" });
     }
     const wanted = p.direction;
     if (forHost === undefined) {

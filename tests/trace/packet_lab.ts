@@ -404,7 +404,8 @@ export class PacketLab {
       op: "probe",
       packet,
       save: [this.binary(p.family, "save"), "-c"],
-      wait_ms: options.waitMs ?? 25,
+      // Packets are handled while they are sent; a late one is found by recheck().
+      wait_ms: options.waitMs ?? 5,
     });
     return r as unknown as LabResult;
   }

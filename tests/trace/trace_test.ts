@@ -537,3 +537,117 @@ Deno.test("invalid packets are refused with the field", () => {
     });
   }
 });
+
+// ---- Found by the kernel property test (tests/trace/property_test.ts) -------------------
+
+const LOCAL = ["10.1.0.1/24", "10.2.0.1/24", "2001:db8:1::1/64", "2001:db8:2::1/64"];
+
+function all(...tables: string[]): string {
+  return tables.join("");
+}
+
+Deno.test("forwarding takes one TTL before FORWARD, and a packet with none left is dropped", () => {
+  const save = filter("-A FORWARD -m ttl --ttl-eq 9 -j DROP");
+  const fwd = { ...ssh, destination: "192.0.2.10", outInterface: "eth1", ttl: 10 };
+  const r = tracePacket(save, fwd, { localAddresses: LOCAL });
+  assert.equal(r.verdict, "DROP");
+  assert.equal(r.outcomes[0]!.packet.ttl, 9);
+  const expired = tracePacket(save, { ...fwd, ttl: 1 }, { localAddresses: LOCAL });
+  assert.equal(expired.verdict, "DROP");
+  assert.equal(expired.decidedBy, undefined);
+  assert.match(expired.outcomes[0]!.notes.join(), /TTL is 1: the router drops the packet/);
+  assert.deepEqual(expired.path.map((s) => s.chain), []);
+  // Delivered packets keep their TTL.
+  assert.equal(tracePacket(save, { ...ssh, ttl: 1 }).verdict, "ACCEPT");
+});
+
+Deno.test("a link-layer multicast or broadcast frame is never forwarded, even after DNAT", () => {
+  const save = all(
+    "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j DNAT --to-destination 192.0.2.10\nCOMMIT\n",
+    filter(),
+  );
+  const r = tracePacket(save, {
+    source: "203.0.113.7",
+    destination: "224.0.0.1",
+    protocol: "udp",
+    destPort: 53,
+    inInterface: "eth0",
+  }, { localAddresses: LOCAL });
+  assert.equal(r.verdict, "DROP");
+  assert.match(
+    r.outcomes[0]!.notes.join(),
+    /link-layer multicast frame: the router does not forward/,
+  );
+  // DNAT of a broadcast to this host's address is delivered.
+  const local = save.replace("192.0.2.10", "10.2.0.1");
+  const b = tracePacket(local, {
+    source: "203.0.113.7",
+    destination: "10.1.0.255",
+    protocol: "udp",
+    destPort: 53,
+  }, { localAddresses: LOCAL });
+  assert.equal(b.verdict, "ACCEPT");
+  assert.equal(b.outcomes[0]!.packet.direction, "in");
+});
+
+Deno.test("IPv6 REDIRECT takes an address of the destination's scope, or drops the packet", () => {
+  const save = "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -p udp -j REDIRECT\nCOMMIT\n";
+  const p = { source: "2001:db8:77::4", destination: "ff02::1", protocol: "udp", destPort: 53 };
+  const linkScope = tracePacket(save, p, { localAddresses: LOCAL });
+  assert.equal(linkScope.verdict, "DROP");
+  assert.equal(linkScope.decidedBy?.position, 1);
+  const withLinkLocal = tracePacket(save, p, { localAddresses: [...LOCAL, "fe80::1/64"] });
+  assert.equal(withLinkLocal.verdict, "ACCEPT");
+  assert.equal(withLinkLocal.outcomes[0]!.packet.destination, "fe80::1");
+  const global = tracePacket(save, { ...p, destination: "2001:db8:2::1" }, {
+    localAddresses: LOCAL,
+  });
+  assert.equal(global.outcomes[0]!.packet.destination, "2001:db8:1::1");
+});
+
+Deno.test("owner without a socket (forwarded) matches only when negated", () => {
+  const save = filter(
+    "-A FORWARD -m owner --uid-owner 0 -j DROP",
+    "-A FORWARD -m owner ! --uid-owner 0 -j REJECT",
+  );
+  const r = tracePacket(save, { ...ssh, outInterface: "eth1", direction: "forward" });
+  assert.equal(r.verdict, "REJECT");
+  assert.equal(r.decidedBy?.position, 2);
+});
+
+Deno.test("an IP set with more dimensions than the rule's flags never matches", () => {
+  const ipSets = { svc: { type: "hash:ip,port", members: ["10.0.0.1,tcp:22"] } };
+  const save = filter(
+    "-A INPUT -m set --match-set svc dst -j DROP",
+    "-A INPUT -m set --match-set svc dst,dst -j REJECT",
+  );
+  const r = tracePacket(save, ssh, { ipSets });
+  assert.equal(r.verdict, "REJECT");
+});
+
+Deno.test("a NAT that changes nothing does not mark the connection as NATed", () => {
+  const save = all(
+    "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j DNAT --to-destination 10.0.0.1\nCOMMIT\n",
+    filter("-A INPUT -m conntrack --ctstate DNAT -j DROP"),
+  );
+  assert.equal(tracePacket(save, ssh).verdict, "ACCEPT");
+  assert.equal(tracePacket(save, { ...ssh, destination: "10.0.0.2" }).verdict, "DROP");
+});
+
+Deno.test("mark and connmark in one rule keep their own --mark", () => {
+  const save = filter("-A INPUT -m mark --mark 0x1/0x1 -m connmark --mark 0x0/0x1 -j DROP");
+  assert.equal(tracePacket(save, ssh).verdict, "ACCEPT");
+  assert.equal(tracePacket(save, { ...ssh, mark: 1 }).verdict, "DROP");
+});
+
+Deno.test("after NOTRACK, the raw table's later rules see the packet UNTRACKED", () => {
+  const save = "*raw\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -m state --state UNTRACKED -j DROP\n" +
+    "-A OUTPUT -j NOTRACK\n-A OUTPUT -m state --state UNTRACKED -j DROP\nCOMMIT\n";
+  const r = tracePacket(save, {
+    source: "10.2.0.1",
+    destination: "192.0.2.10",
+    outInterface: "eth1",
+  });
+  assert.equal(r.verdict, "DROP");
+  assert.equal(r.decidedBy?.position, 3);
+});
