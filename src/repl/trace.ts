@@ -118,6 +118,26 @@ async function rulesetFor(
  *   direction, … }` (the CLI's flag names) or a {@linkcode TracePacket}.
  * @param options `live`, addresses, IP sets, `assume`, `json`.
  * @returns The rendered trace (or JSON) and the result.
+ *
+ * @example
+ * ```ts
+ * import { Accept, emptyPolicy, Match, tablePolicy } from "@rampart/iptables";
+ * import { replTrace } from "@rampart/iptables/repl";
+ * import { FakeDataplane } from "@rampart/iptables/testing";
+ * import assert from "node:assert/strict";
+ * const policy = {
+ *   ...emptyPolicy([4]),
+ *   tables: [tablePolicy("filter", {
+ *     insertions: { INPUT: [{ match: Match().protocol("tcp").destPorts(22), action: Accept() }] },
+ *     policies: { INPUT: "DROP" },
+ *   })],
+ * };
+ * const { result } = await replTrace({
+ *   policy: () => policy, runner: new FakeDataplane().runner, netns: undefined,
+ *   backend: "nft", hashPrefix: "rampart:", ruleIds: "stable", color: false,
+ * }, { src: "203.0.113.7", dst: "10.0.0.1", dport: 80 });
+ * assert.equal(result.verdict, "DROP");
+ * ```
  */
 export async function replTrace(
   ctx: ReplTraceContext,
@@ -145,6 +165,25 @@ export async function replTrace(
  * @param ctx The session.
  * @param options Format, packet, `live`, addresses, IP sets, `assume`.
  * @returns The diagram source.
+ *
+ * @example
+ * ```ts
+ * import { Accept, emptyPolicy, Match, tablePolicy } from "@rampart/iptables";
+ * import { replGraph } from "@rampart/iptables/repl";
+ * import { FakeDataplane } from "@rampart/iptables/testing";
+ * import assert from "node:assert/strict";
+ * const policy = {
+ *   ...emptyPolicy([4]),
+ *   tables: [tablePolicy("filter", {
+ *     insertions: { INPUT: [{ match: Match().protocol("tcp").destPorts(22), action: Accept() }] },
+ *   })],
+ * };
+ * const text = await replGraph({
+ *   policy: () => policy, runner: new FakeDataplane().runner, netns: undefined,
+ *   backend: "nft", hashPrefix: "rampart:", ruleIds: "stable", color: false,
+ * }, { format: "dot" });
+ * assert.match(text, /label="INPUT\\n1 rule · policy ACCEPT"/);
+ * ```
  */
 export async function replGraph(
   ctx: ReplTraceContext,

@@ -487,3 +487,31 @@ kernelTest(
     }
   },
 );
+
+Deno.test("trace FILES --netns: the policy's rules, with the namespace's addresses and IP sets", async () => {
+  const fake = new FakeDataplane();
+  const runner = host(fake, ["192.0.2.10/24"]);
+  const env = fakeEnv({ runner });
+  const argv = ["trace", RULES, "--netns", "lab", "--in", "eth1", "--out", "docker0"];
+  await runCli([
+    ...argv,
+    "--src",
+    "203.0.113.7",
+    "--dst",
+    "192.0.2.10",
+    "--sport",
+    "40000",
+    "--dport",
+    "8080",
+    "--assume",
+    "rpfilter=no-match",
+    "--json",
+  ], env);
+  assert.deepEqual(env.netns, ["lab"]);
+  const doc = JSON.parse(env.out);
+  assert.equal(doc.rules.kind, "files");
+  assert.equal(doc.verdict, "ACCEPT");
+  // The namespace's address made the DNATed packet a forwarded one.
+  assert.equal(doc.outcomes[0].packet.direction, "forward");
+  assert.ok(!fake.calls.some((c) => /iptables/.test(c.cmd)), "no rules are read from the kernel");
+});

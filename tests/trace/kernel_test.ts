@@ -304,6 +304,7 @@ COMMIT
     const firewall = new Firewall({ netns: host, backend: lab.backend, ipVersions: [4] });
     firewall.setPolicy(policy);
     await firewall.apply({ snapshot: false });
+    lab.forget();
     const runner = new DenoCommandRunner({ netns: host });
     const read = await readKernelRuleset(4, { runner, backend: lab.backend });
     assert.ok(read.save.includes("DOCKER"), "the other program's rules are read");

@@ -8,11 +8,14 @@ what B delivers to itself, and a raw socket in B sends packets B originates.
 
 Requests arrive as JSON lines on stdin, one answer per line on stdout:
 
-  {"op": "probe", "packet": {...}, "save": ["iptables-nft-save", "-c"], "wait_ms": 20}
+  {"op": "probe", "packet": {...}, "save": ["iptables-nft-save", "-c"], "wait_ms": 5}
     builds the packet with scapy, flushes conntrack, reads the counters
     (the save command) before and after sending it, and reports where it
     arrived: {"before": "...", "after": "...", "arrived": "host" | "outside" |
-    "inside" | null, "header": {...}}.
+    "inside" | null, "header": {...}, "length": n}. "Before" is the last
+    probe's "after" unless "fresh" is true or a command ran since.
+  {"op": "recheck", "token": "...", "save": [...]}: looks again for the last
+    packet and reads the counters again (the kernel was slow).
   {"op": "run", "argv": [...], "stdin": "..."}: runs a command in B.
 
 Packets carry a token in their payload, so that what is seen is known to be
@@ -111,6 +114,9 @@ class Lab:
         self.send4 = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
         self.send6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
         self.all = [self.outside, self.inside] + self.delivered
+        # The counters after the last probe, by save command: the next probe's
+        # "before" (nothing else moves them; a "run" request forgets them).
+        self.last = {}
 
     def set_mark(self, mark):
         for s in (self.send4, self.send6):
@@ -123,7 +129,10 @@ class Lab:
         if req.get("flush", True):
             # Both families; an error (conntrack not in use here) does not matter.
             subprocess.run(["conntrack", "-F"], capture_output=True)
-        before = run(req["save"])
+        key = " ".join(req["save"])
+        before = None if req.get("fresh") else self.last.get(key)
+        if before is None:
+            before = run(req["save"])
         raw = build(p)
         token = p["token"].encode()
         if p["via"] == "outside":
@@ -140,6 +149,7 @@ class Lab:
                 pass  # netfilter dropped (or rejected) it in OUTPUT or POSTROUTING
         arrived, header = self.look(token, req.get("wait_ms", 20) / 1000)
         after = run(req["save"])
+        self.last = {key: after}
         return {
             "before": before,
             "after": after,
@@ -181,7 +191,9 @@ class Lab:
 
     def recheck(self, req):
         arrived, header = self.look(req["token"].encode(), 0.05)
-        return {"after": run(req["save"]), "arrived": arrived, "header": header}
+        after = run(req["save"])
+        self.last = {" ".join(req["save"]): after}
+        return {"after": after, "arrived": arrived, "header": header}
 
 
 def parse_ip(data):
@@ -231,6 +243,7 @@ def main():
             elif req["op"] == "recheck":
                 out = lab.recheck(req)
             elif req["op"] == "run":
+                lab.last = {}
                 r = subprocess.run(req["argv"], input=req.get("stdin"), capture_output=True, text=True)
                 out = {"code": r.returncode, "stdout": r.stdout, "stderr": r.stderr}
             else:

@@ -181,6 +181,7 @@ export class PacketLab {
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #lines: AsyncIterator<string>;
   #counter = 0;
+  #fresh = true;
   /** IP sets created in the host (name → `ipset save` members), for the tracer. */
   ipSetSave = "";
 
@@ -400,10 +401,13 @@ export class PacketLab {
     if (p.dport !== undefined) packet.dport = p.dport;
     if (p.flags !== undefined) packet.flags = p.flags;
     if (p.icmpType !== undefined) packet.icmp_type = p.icmpType;
+    const fresh = this.#fresh;
+    this.#fresh = false;
     const r = await this.#request({
       op: "probe",
       packet,
       save: [this.binary(p.family, "save"), "-c"],
+      fresh,
       // Packets are handled while they are sent; a late one is found by recheck().
       wait_ms: options.waitMs ?? 5,
     });
@@ -454,6 +458,11 @@ export class PacketLab {
       if (m !== null && !present.has(`${table} ${m[1]}`)) out.add(`${table} ${m[1]}`);
     }
     return out;
+  }
+
+  /** Reads the counters afresh before the next packet (after changing the rules from outside the lab). */
+  forget(): void {
+    this.#fresh = true;
   }
 
   /** Stops the helper and deletes the namespaces. */
