@@ -481,6 +481,19 @@ kernelTest(
         /^verdict: REJECT \(tcp-reset\) by filter rp-input rule 5/m,
         telnet.out,
       );
+      const graph = await rampart([
+        "graph",
+        "--netns",
+        netns,
+        "--backend",
+        backend,
+        "-4",
+        "--format",
+        "dot",
+      ]);
+      assert.equal(graph.code, 0, graph.err);
+      assert.match(graph.out, /label="ufw-user-input\\n1 rule"/);
+      assert.match(graph.out, /label="rp-input\\n5 rules"/);
       const removed = await rampart(["remove", "--netns", netns, "--backend", backend, "--yes"]);
       assert.equal(removed.code, 0, removed.err);
       await restoreScript(netns, v, "*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n", { flush: true });
