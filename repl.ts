@@ -48,6 +48,7 @@ export * from "./src/repl/namespaces.ts";
 export * from "./src/repl/permissions.ts";
 export * from "./src/repl/run.ts";
 export * from "./src/repl/session.ts";
+export * from "./src/repl/trace.ts";
 
 const USAGE =
   `Usage: deno task repl [--netns NAME] [--backend nft|legacy|auto] [--rule-ids stable|chained]

@@ -45,6 +45,7 @@ import { renderCounters } from "./counters_view.ts";
 import { runTop } from "./top.ts";
 import { autoDetectBackend } from "../host/backend_detector.ts";
 import { warningJson, warningLine } from "./warnings.ts";
+import { runPacketCommand } from "./trace_command.ts";
 import { removeDurable, writeDurable } from "./durable.ts";
 import { FileApplyJournal, type IntentRecord, readIntentRecord } from "./intent_file.ts";
 import { type TargetFiles, targetFiles } from "./state_dir.ts";
@@ -1385,6 +1386,10 @@ export async function runCli(
   // `import` has a command line of its own (src/cli/import_command.ts).
   if (argv[0] === "import") return await runImport(argv.slice(1), env);
   if (argv[0] === "help" && argv[1] === "import") return await runImport(["--help"], env);
+  if (argv[0] === "trace" || argv[0] === "graph") return await runPacketCommand(argv, env);
+  if (argv[0] === "help" && (argv[1] === "trace" || argv[1] === "graph")) {
+    return await runPacketCommand([argv[1], "--help"], env);
+  }
   let args: CliArgs | undefined;
   const wantsJson = argv.includes("--json");
   try {

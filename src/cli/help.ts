@@ -52,6 +52,9 @@ Commands:
   completions SHELL
                  print the completion script of bash, zsh or fish
   import         the live tables (or saved files) as a policy file
+  trace [FILES]  walk a packet through the rules (no files: the live tables) and
+                 show its path and verdict: --src A --dst B --proto tcp --dport 22
+  graph [FILES]  the chains and jumps as Mermaid or DOT, a traced path highlighted
 
 Run 'rampart <command> --help' for a command's flags.
 

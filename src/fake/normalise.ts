@@ -50,6 +50,22 @@ export interface ParsedMatch {
   options: ParsedOption[];
 }
 
+/** The generic part of a parsed rule (`-s`, `-d`, `-i`, `-o`, `-p`, `-f`), as the kernel keeps it. */
+export interface ParsedHeader {
+  /** `-s`, unless it matches everything (`0.0.0.0/0` without `!`). */
+  source?: { inverted: boolean; network: { bytes: number[]; prefix: number } };
+  /** `-d`, unless it matches everything. */
+  destination?: { inverted: boolean; network: { bytes: number[]; prefix: number } };
+  /** `-i`, unless it matches everything (`+`); a name ending in `+` is a prefix. */
+  inInterface?: { inverted: boolean; name: string };
+  /** `-o`, as `inInterface`. */
+  outInterface?: { inverted: boolean; name: string };
+  /** `-p`, unless absent or `all` (0). */
+  protocol?: { inverted: boolean; number: number };
+  /** `-f` (IPv4 only). */
+  fragment?: { inverted: boolean };
+}
+
 /** A rule parsed from restore arguments. */
 export interface ParsedRule {
   /** The rule as iptables-save prints it after `-A <chain> ` ("" when empty). */
@@ -80,6 +96,8 @@ export interface ParsedRule {
   flags: Readonly<Record<string, { inverted: boolean; value: string }>>;
   /** Counters given with `-c p b`. */
   counters: [bigint, bigint] | undefined;
+  /** The generic matches, as the kernel evaluates them (the packet tracer reads these). */
+  header: ParsedHeader;
 }
 
 /**
@@ -144,7 +162,7 @@ function hex(n: number): string {
 }
 
 /** strtoul(…, 0) on a 32-bit value. */
-function parseU32(text: string, what: string): number {
+export function parseU32(text: string, what: string): number {
   let n: number;
   if (/^0x[0-9a-f]+$/i.test(text)) n = parseInt(text.slice(2), 16);
   else if (/^0[0-7]+$/.test(text)) n = parseInt(text.slice(1), 8);
@@ -154,7 +172,8 @@ function parseU32(text: string, what: string): number {
   return n;
 }
 
-function parseMarkMask(text: string, what: string): [number, number | undefined] {
+/** `value[/mask]` of a mark (mask absent: undefined). */
+export function parseMarkMask(text: string, what: string): [number, number | undefined] {
   const slash = text.indexOf("/");
   if (slash === -1) return [parseU32(text, what), undefined];
   return [parseU32(text.slice(0, slash), what), parseU32(text.slice(slash + 1), what)];
@@ -187,7 +206,7 @@ function parsePort(text: string): number {
 }
 
 /** `a`, `a:b`, `:b`, `a:` → [lo, hi]. */
-function parsePortRange(text: string): [number, number] {
+export function parsePortRange(text: string): [number, number] {
   const colon = text.indexOf(":");
   if (colon === -1) {
     const p = parsePort(text);
@@ -213,7 +232,8 @@ function portsSave(opts: ParsedOption[]): string[] {
   return out;
 }
 
-function parseTcpFlags(text: string): number {
+/** A comma-separated TCP flag list (`SYN,ACK`, `ALL`, `NONE`) as bits (FIN = 1). */
+export function parseTcpFlags(text: string): number {
   let bits = 0;
   for (const f of text.split(",")) {
     const u = f.toUpperCase();
@@ -233,7 +253,8 @@ function formatTcpFlags(bits: number): string {
   return TCP_FLAGS.filter((_, i) => bits & (1 << i)).join(",");
 }
 
-function parseIcmpType(
+/** An ICMP(v6) type as iptables reads it: [type, lowest code, highest code] (type 255: any). */
+export function parseIcmpType(
   text: string,
   names: ReadonlyMap<string, readonly [number, number, number]>,
   what: string,
@@ -323,6 +344,16 @@ const MATCHES: Record<string, ExtSpec> = {
     save(opts) {
       const opt = last(opts, "--mark");
       if (!opt) return fail("mark match: You must specify `--mark'");
+      const [v, m = 0xffffffff] = parseMarkMask(opt.args[0]!, "mark");
+      return [...inv(opt), "--mark", m === 0xffffffff ? hex(v) : `${hex(v)}/${hex(m)}`];
+    },
+  },
+  // Known so that its --mark is not taken for an earlier `-m mark`'s.
+  connmark: {
+    opts: o("--mark", 1),
+    save(opts) {
+      const opt = last(opts, "--mark");
+      if (!opt) return fail("connmark match: You must specify `--mark'");
       const [v, m = 0xffffffff] = parseMarkMask(opt.args[0]!, "mark");
       return [...inv(opt), "--mark", m === 0xffffffff ? hex(v) : `${hex(v)}/${hex(m)}`];
     },
@@ -1217,6 +1248,7 @@ export function parseRule(args: readonly string[], ctx: NormaliseContext): Parse
   if (inverted) fail("unexpected ! at the end of the rule");
 
   const out: string[] = [];
+  const parsedHeader: ParsedHeader = {};
   const addr = (flag: "-s" | "-d") => {
     const h = header[flag];
     if (!h) return;
@@ -1228,6 +1260,7 @@ export function parseRule(args: readonly string[], ctx: NormaliseContext): Parse
     }
     if (!net) fail(`host/network \`${h.value.replace(/\/.*/, "")}' not found`);
     if (net.prefix === 0 && !h.inverted) return;
+    parsedHeader[flag === "-s" ? "source" : "destination"] = { inverted: h.inverted, network: net };
     out.push(...(h.inverted ? ["!"] : []), flag, formatNetwork(net, ctx.ipVersion));
   };
   addr("-s");
@@ -1252,8 +1285,18 @@ export function parseRule(args: readonly string[], ctx: NormaliseContext): Parse
     // nft; legacy drops the `!` with it (the kernel keeps it: lossy).
     if (h.value === "+" && (!h.inverted || ctx.backend === "legacy")) {
       if (h.inverted) (rule.lossy ??= []).push(`! ${flag} +`);
+      if (h.inverted) {
+        parsedHeader[flag === "-i" ? "inInterface" : "outInterface"] = {
+          inverted: true,
+          name: "+",
+        };
+      }
       continue;
     }
+    parsedHeader[flag === "-i" ? "inInterface" : "outInterface"] = {
+      inverted: h.inverted,
+      name: h.value,
+    };
     out.push(...(h.inverted ? ["!"] : []), flag, h.value);
   }
   if (rule.protocol === 0 && ctx.backend === "legacy" && ctx.ipVersion === 6) {
@@ -1262,7 +1305,9 @@ export function parseRule(args: readonly string[], ctx: NormaliseContext): Parse
   if (rule.protocol !== undefined && rule.protocol !== 0) {
     const name = PROTOCOL_NAMES.get(rule.protocol) ?? `${rule.protocol}`;
     out.push(...(rule.protocolInverted ? ["!"] : []), "-p", name);
+    parsedHeader.protocol = { inverted: rule.protocolInverted, number: rule.protocol };
   }
+  if (header["-f"]) parsedHeader.fragment = { inverted: header["-f"].inverted };
   if (header["-f"]) out.push(...(header["-f"].inverted ? ["!"] : []), "-f");
   for (const m of rule.matches) {
     const spec = MATCHES[m.name];
@@ -1289,6 +1334,7 @@ export function parseRule(args: readonly string[], ctx: NormaliseContext): Parse
     matches: rule.matches,
     flags: header,
     counters,
+    header: parsedHeader,
   };
 
   function findOwner(

@@ -40,6 +40,12 @@ Commands (functions, or the same name with a dot and no parentheses):
   exportTs()      print the desired state as TypeScript (exportTs("f.ts") writes it)
   netns("name")   work in a network namespace (netns(null): the host); netns() shows it
   reset()         clear the desired state (the kernel is untouched until apply)
+  trace({ in: "eth0", src: "203.0.113.7", dst: "10.0.0.1", proto: "tcp", dport: 22 })
+                  walk a packet through the desired state (fields as rampart trace's
+                  flags; trace(packet, { live: true }): the target's live tables)
+                  .trace --src 203.0.113.7 --dst 10.0.0.1 --dport 22 [--live]
+  graph()         the chains and jumps as Mermaid (graph({ format: "dot" }); with
+                  { packet: {…} } its path is highlighted)
   help()          this text        .history  recent inputs     .exit (or Ctrl-D)  leave
 
 Input is JavaScript, not TypeScript (no type annotations); top-level await works;

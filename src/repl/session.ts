@@ -39,6 +39,7 @@ import { FeatureDetector } from "../host/feature_detector.ts";
 import { REPL_HELP } from "./help.ts";
 import { InterruptibleRunner, isInterruption } from "./interrupt.ts";
 import { namespaceProblem, networkNamespaces } from "./namespaces.ts";
+import { parseTraceDotArgs, replGraph, replTrace, type ReplTraceOptions } from "./trace.ts";
 
 /** How a session talks to the operator. */
 export interface ReplIo {
@@ -89,6 +90,7 @@ export const DOT_COMMANDS: readonly string[] = Object.freeze([
   ".clear",
   ".exit",
   ".export",
+  ".graph",
   ".help",
   ".history",
   ".import",
@@ -98,6 +100,7 @@ export const DOT_COMMANDS: readonly string[] = Object.freeze([
   ".reset",
   ".save",
   ".show",
+  ".trace",
   ".undo",
 ]);
 
@@ -262,6 +265,9 @@ export class ReplSession {
       exportTs: (path?: string) => this.exportTs(path),
       netns: (...args: (string | null)[]) => this.netns(...args),
       reset: () => this.reset(),
+      trace: async (fields: Record<string, unknown>, options?: ReplTraceOptions) =>
+        void await this.trace(fields, options),
+      graph: async (options?: ReplTraceOptions) => void await this.graph(options),
     };
     Object.assign(scope, commands);
     this.#evaluator = new Evaluator(scope);
@@ -400,6 +406,14 @@ export class ReplSession {
         break;
       case ".reset":
         this.reset();
+        break;
+      case ".trace": {
+        const { fields, options } = parseTraceDotArgs(rest.join(" "));
+        await this.trace(fields, options);
+        break;
+      }
+      case ".graph":
+        await this.graph(parseTraceDotArgs(rest.join(" ")).options);
         break;
       case ".clear":
         this.#io.write("\x1b[H\x1b[2J");
@@ -753,6 +767,40 @@ export class ReplSession {
       await Deno.writeTextFile(path, source);
       this.#io.write(`Wrote ${path}\n`);
     }
+  }
+
+  #traceContext() {
+    const o = this.#options;
+    return {
+      policy: () => this.desiredPolicy(),
+      runner: this.#runner,
+      netns: this.#netns,
+      backend: o.backend ?? "auto",
+      hashPrefix: o.hashPrefix ?? "rampart:",
+      ruleIds: this.#firewall.ruleIds,
+      color: o.color === true,
+    };
+  }
+
+  /**
+   * Walks a packet through the desired state (as `apply()` would write it)
+   * or, with `live`, through the target's live tables, and prints the
+   * verdict and the path.
+   *
+   * @param fields The packet, with `rampart trace`'s flag names (`in`, `src`, `dst`, `dport`, …).
+   * @param options `live`, `localAddresses`, `ipSets`, `assume`, `json`.
+   */
+  async trace(fields: Record<string, unknown>, options: ReplTraceOptions = {}): Promise<void> {
+    this.#io.write((await replTrace(this.#traceContext(), fields, options)).text);
+  }
+
+  /**
+   * Prints the chains and jumps as Mermaid or DOT, a packet's path highlighted.
+   *
+   * @param options `format`, `packet`, `live`, `assume`.
+   */
+  async graph(options: ReplTraceOptions = {}): Promise<void> {
+    this.#io.write(await replGraph(this.#traceContext(), options));
   }
 
   /**
