@@ -84,7 +84,9 @@ async function faults(netns: string, v: Variant): Promise<void> {
     const table = kernelTable(netns, "filter", v, {
       runner,
       clock: FAST_CLOCK,
-      commandTimeoutMs: 2_000,
+      // Generous: legacy restores wait on the host-wide xtables lock, which the
+      // suite's other legacy tests hold at the same time on a loaded machine.
+      commandTimeoutMs: 15_000,
     });
     table.updateChain({ name: "rp-input", rules: POLICY });
     table.setRuleInsertions("INPUT", [{ action: Jump("rp-input") }]);
