@@ -29,7 +29,7 @@ export * from "./src/host/runner.ts";
 export * from "./src/host/clock.ts";
 export * from "./src/engine/errors.ts";
 export * from "./src/host/feature_source.ts";
-export * from "./src/engine/kernel_chains.ts";
+export * from "./dsl/kernel_chains.ts";
 export * from "./src/host/logger.ts";
 export * from "./src/engine/metrics.ts";
 export * from "./src/engine/placement.ts";

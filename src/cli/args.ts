@@ -5,7 +5,7 @@
  */
 import { parseArgs } from "parse-args";
 import type { RuleIds } from "../../dsl/hash.ts";
-import { isTableName, type TableName } from "../engine/kernel_chains.ts";
+import { isTableName, type TableName } from "../../dsl/kernel_chains.ts";
 import { chainPrefixProblem, hashPrefixProblem } from "../engine/ownership.ts";
 import type { IptablesVariant } from "../host/iptables_variant.ts";
 

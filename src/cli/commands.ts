@@ -16,7 +16,7 @@ import {
   type TablePlanEntry,
 } from "../policy/firewall.ts";
 import type { ApplyJournal } from "../policy/journal.ts";
-import { TABLE_NAMES, type TableName } from "../engine/kernel_chains.ts";
+import { TABLE_NAMES, type TableName } from "../../dsl/kernel_chains.ts";
 import { diffTable, readKernelTable, renderDiff, type TableDiff } from "../policy/plan_diff.ts";
 import {
   type FamilyTablePolicy,

@@ -10,7 +10,7 @@ import type { RuleIds } from "../../dsl/hash.ts";
 import { renderAppend, renderInsertAt, renderReplace, type Rule } from "../../dsl/rule.ts";
 import { diffIds, diffIdsAtEnds, type EditBlock } from "./edit_script.ts";
 import type { RuleLocation } from "./errors.ts";
-import type { TableName } from "./kernel_chains.ts";
+import type { TableName } from "../../dsl/kernel_chains.ts";
 import { type DataplaneChain, type DataplaneState, OLD_INSERT_RULE } from "./save_parser.ts";
 import type { IptablesVariant } from "../host/iptables_variant.ts";
 

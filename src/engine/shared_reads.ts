@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { KERNEL_CHAINS, type TableName } from "./kernel_chains.ts";
+import { KERNEL_CHAINS, type TableName } from "../../dsl/kernel_chains.ts";
 import type { CommandResult, CommandRunner, RunOptions } from "../host/runner.ts";
 
 /**

@@ -72,7 +72,7 @@ import { FeatureDetector } from "../host/feature_detector.ts";
 import type { FeatureSource } from "../host/feature_source.ts";
 import { IpSetGuard, ipSetNamesOf } from "./ipset_guard.ts";
 import { restoreLockArgs, SharedLock } from "../host/lock.ts";
-import { isKernelChain, KERNEL_CHAINS, type TableName } from "./kernel_chains.ts";
+import { isKernelChain, KERNEL_CHAINS, type TableName } from "../../dsl/kernel_chains.ts";
 import { type Logger, silentLogger } from "../host/logger.ts";
 import type { TableMetrics } from "./metrics.ts";
 import { otherBackendWarning, readOtherBackend } from "../host/other_backend.ts";

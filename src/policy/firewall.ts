@@ -8,7 +8,7 @@ import type { RuleIds } from "../../dsl/hash.ts";
 import { autoDetectBackend } from "../host/backend_detector.ts";
 import type { FeatureSource } from "../host/feature_source.ts";
 import type { ApplyJournal } from "./journal.ts";
-import { KERNEL_CHAINS, TABLE_NAMES, type TableName } from "../engine/kernel_chains.ts";
+import { KERNEL_CHAINS, TABLE_NAMES, type TableName } from "../../dsl/kernel_chains.ts";
 import { type Logger, silentLogger } from "../host/logger.ts";
 import { checkPrefixes } from "../engine/ownership.ts";
 import {

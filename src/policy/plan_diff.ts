@@ -13,7 +13,7 @@
 import type { Features } from "../../dsl/features.ts";
 import { calculateRuleIds, type RuleIds } from "../../dsl/hash.ts";
 import { renderAppend, renderInsert, type Rule } from "../../dsl/rule.ts";
-import { isKernelChain, type TableName } from "../engine/kernel_chains.ts";
+import { isKernelChain, type TableName } from "../../dsl/kernel_chains.ts";
 import type { FamilyTablePolicy } from "./policy.ts";
 import {
   type ChainPolicyValue,

@@ -18,7 +18,7 @@ import { PrefixError } from "../engine/errors.ts";
 import { extractRuleId, parseSave } from "../engine/save_parser.ts";
 import { jumpsToOwnedChain } from "../engine/ownership.ts";
 import { policyRecordChain, readPolicyRecord } from "../engine/policy_record.ts";
-import { isKernelChain, isTableName, type TableName } from "../engine/kernel_chains.ts";
+import { isKernelChain, isTableName, type TableName } from "../../dsl/kernel_chains.ts";
 import type { CommandRunner } from "../host/runner.ts";
 import { IptablesCommands, type IptablesResult } from "../host/iptables_commands.ts";
 import type { IptablesVariant } from "../host/iptables_variant.ts";
