@@ -138,7 +138,7 @@ export class AmbiguousSaveError extends Error {
 /**
  * Whether a quoted part is still open at the end of `text`, given whether one
  * was open at its start: iptables opens one at `"`, and inside it `\`
- * escapes the next character and `"` closes it (see `src/engine/tokenize.ts`).
+ * escapes the next character and `"` closes it (see `dsl/tokenize.ts`).
  */
 function quoteOpenAfter(text: string, open: boolean): boolean {
   if (!open && !text.includes("\\")) {

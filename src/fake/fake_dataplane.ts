@@ -25,7 +25,7 @@ import {
   type RuleState,
   type TableState,
 } from "./state.ts";
-import { tokenizeRestoreLine } from "../engine/tokenize.ts";
+import { tokenizeRestoreLine } from "../../dsl/tokenize.ts";
 import type { IptablesVariant } from "../host/iptables_variant.ts";
 
 export type { FakeTableName } from "./state.ts";

@@ -27,7 +27,7 @@ import {
 import { FakeDataplane } from "../../testing.ts";
 import { EMULATED_TARGETS, KNOWN_TARGETS } from "../../src/fake/normalise.ts";
 import { jumpsToOwnedChain, lastArgumentMay, ruleIdOf } from "../../src/engine/ownership.ts";
-import { tokenizeRestoreLine } from "../../src/engine/tokenize.ts";
+import { tokenizeRestoreLine } from "../../dsl/tokenize.ts";
 import { dockerScripts, prng } from "../fixtures/neighbours.ts";
 
 const ID = "AAAAAAAAAAAAAAAA";
