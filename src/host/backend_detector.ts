@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { TableConfigError } from "../engine/errors.ts";
+import { TableConfigError } from "./errors.ts";
 import { BinaryNotFoundError, findBestBinary, type LookPath } from "./binaries.ts";
 import type { ReadFile } from "./feature_detector.ts";
 import { type Logger, silentLogger } from "./logger.ts";
