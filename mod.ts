@@ -34,13 +34,14 @@ export * from "./src/host/logger.ts";
 export * from "./src/engine/metrics.ts";
 export * from "./src/engine/placement.ts";
 export * from "./src/engine/warnings.ts";
-export * from "./src/engine/save_parser.ts";
+export * from "./src/engine/dataplane.ts";
+export * from "./src/host/save_parser.ts";
 export {
   chainPrefixProblem,
   checkPrefixes,
   hashPrefixProblem,
   MAX_CHAIN_PREFIX_LENGTH,
-} from "./src/engine/ownership.ts";
+} from "./src/host/ownership.ts";
 export * from "./src/engine/table.ts";
 export * from "./src/host/backend_detector.ts";
 export * from "./src/host/binaries.ts";

@@ -11,7 +11,8 @@ import { renderAppend, renderInsertAt, renderReplace, type Rule } from "../../ds
 import { diffIds, diffIdsAtEnds, type EditBlock } from "./edit_script.ts";
 import type { RuleLocation } from "./errors.ts";
 import type { TableName } from "../../dsl/kernel_chains.ts";
-import { type DataplaneChain, type DataplaneState, OLD_INSERT_RULE } from "./save_parser.ts";
+import type { DataplaneChain, DataplaneState } from "./dataplane.ts";
+import { OLD_INSERT_RULE } from "../host/save_parser.ts";
 import type { IptablesVariant } from "../host/iptables_variant.ts";
 
 /** Rules with their IDs. */

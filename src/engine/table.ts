@@ -9,7 +9,7 @@
  * 1. **Never break what we do not own.** Other programs (Docker, kube-proxy, an
  *    operator's own rules) share the kernel chains. We only ever delete rules
  *    that are ours, decided on the arguments of the saved line and never on
- *    its text (`src/engine/ownership.ts`): the first comment's value is exactly our
+ *    its text (`src/host/ownership.ts`): the first comment's value is exactly our
  *    ID, or the target is one of our chains (or the rule matches the cleanup
  *    pattern the caller opts into). We delete them by value rather than by
  *    number (numbers race with other writers), and only create, flush or
@@ -76,7 +76,7 @@ import { isKernelChain, KERNEL_CHAINS, type TableName } from "../../dsl/kernel_c
 import { type Logger, silentLogger } from "../host/logger.ts";
 import type { TableMetrics } from "./metrics.ts";
 import { otherBackendWarning, readOtherBackend } from "../host/other_backend.ts";
-import { checkPrefixes, ruleIdOf } from "./ownership.ts";
+import { checkPrefixes, ruleIdOf } from "../host/ownership.ts";
 import { checkPlacement } from "./placement.ts";
 import {
   type ChainPolicyValue,
@@ -99,12 +99,8 @@ import {
 import { computeReachability, type OwnedJump, ownedJumps } from "./reachability.ts";
 import { type CommandRunner, DenoCommandRunner } from "../host/runner.ts";
 import { IptablesCommands, type IptablesResult } from "../host/iptables_commands.ts";
-import {
-  AmbiguousSaveError,
-  type DataplaneState,
-  OLD_INSERT_RULE,
-  parseSave,
-} from "./save_parser.ts";
+import type { DataplaneState } from "./dataplane.ts";
+import { AmbiguousSaveError, OLD_INSERT_RULE, parseSave } from "../host/save_parser.ts";
 import {
   type EngineWarning,
   type PlacementWarning,
@@ -1590,7 +1586,7 @@ export class Table {
 
   /**
    * Refuses a table holding a chain with one of our prefixes that is not ours
-   * (see `src/engine/ownership.ts`): the planner would delete it as a stale chain of
+   * (see `src/host/ownership.ts`): the planner would delete it as a stale chain of
    * ours, with the rules that jump to it.
    */
   #refuseForeignChains(state: DataplaneState): void {

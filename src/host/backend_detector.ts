@@ -9,7 +9,7 @@ import { BinaryNotFoundError, findBestBinary, type LookPath } from "./binaries.t
 import type { ReadFile } from "./feature_detector.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import type { CommandRunner } from "./runner.ts";
-import { extractRuleId } from "../engine/save_parser.ts";
+import { extractRuleId } from "./save_parser.ts";
 import type { IptablesVariant } from "./iptables_variant.ts";
 
 /** Options of {@linkcode detectBackend}. */

@@ -10,7 +10,7 @@ import type { FeatureSource } from "../host/feature_source.ts";
 import type { ApplyJournal } from "./journal.ts";
 import { KERNEL_CHAINS, TABLE_NAMES, type TableName } from "../../dsl/kernel_chains.ts";
 import { type Logger, silentLogger } from "../host/logger.ts";
-import { checkPrefixes } from "../engine/ownership.ts";
+import { checkPrefixes } from "../host/ownership.ts";
 import {
   emptyPolicy,
   type IpFamily,

@@ -25,7 +25,7 @@ import {
 import { diffIds, diffIdsAtEnds } from "../engine/edit_script.ts";
 import { computeReachability } from "../engine/reachability.ts";
 import type { CommandRunner } from "../host/runner.ts";
-import { ruleIdReader } from "../engine/ownership.ts";
+import { ruleIdReader } from "../host/ownership.ts";
 import type { IptablesVariant } from "../host/iptables_variant.ts";
 
 /** One rule as `iptables-save` printed it. */

@@ -14,7 +14,8 @@ import {
   planTable,
   streamTablePlan,
 } from "../../src/engine/planner.ts";
-import { type DataplaneState, OLD_INSERT_RULE } from "../../src/engine/save_parser.ts";
+import type { DataplaneState } from "../../src/engine/dataplane.ts";
+import { OLD_INSERT_RULE } from "../../src/host/save_parser.ts";
 
 function hashed(chain: string, rules: Rule[]): HashedRules {
   return { rules, hashes: calculateRuleHashes(chain, rules) };
