@@ -44,7 +44,7 @@ import { type TargetFiles, targetFiles } from "./state_dir.ts";
 import { lockTarget, TargetBusyError, type TargetLock } from "./target_lock.ts";
 import { ReadReuse } from "./read_reuse.ts";
 import type { CommandRunner } from "../host/runner.ts";
-import { SharedReads } from "../engine/shared_reads.ts";
+import { SharedReads } from "../host/shared_reads.ts";
 import type { BackendDetector } from "../engine/table.ts";
 import { familyHint, prefetchReads } from "./prefetch.ts";
 import {

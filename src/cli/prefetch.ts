@@ -10,7 +10,7 @@
  */
 import { autoDetectBackend } from "../host/backend_detector.ts";
 import type { IpFamily } from "../policy/policy.ts";
-import type { SharedReads } from "../engine/shared_reads.ts";
+import type { SharedReads } from "../host/shared_reads.ts";
 import type { Backend, BackendDetector } from "../engine/table.ts";
 import type { Logger } from "../host/logger.ts";
 

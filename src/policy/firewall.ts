@@ -20,7 +20,7 @@ import {
   validatePolicy,
 } from "./policy.ts";
 import { type CommandRunner, DenoCommandRunner } from "../host/runner.ts";
-import { SharedReads } from "../engine/shared_reads.ts";
+import { SharedReads } from "../host/shared_reads.ts";
 import {
   readSnapshotTable,
   restoreSnapshotTable,
