@@ -57,3 +57,4 @@ export * from "./src/policy/snapshot.ts";
 export * from "./src/policy/ts_export.ts";
 export * from "./src/policy/plan_diff.ts";
 export * from "./src/host/iptables_commands.ts";
+export * from "./src/host/iptables_dataplane.ts";

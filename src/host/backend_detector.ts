@@ -327,6 +327,26 @@ function countOurRules(output: string, hashPrefix: string): number {
   return n;
 }
 
+/**
+ * Chooses the backend when `backend: "auto"` (the `backendDetector` option of
+ * `Table` and `IptablesDataplane`; {@linkcode autoDetectBackend} by
+ * default).
+ *
+ * @example A detector that always answers nft
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { BackendDetector } from "@rampart/iptables";
+ * const nft: BackendDetector = () => Promise.resolve("nft");
+ * assert.equal(await nft({ runner: { run: () => Promise.reject() }, ipVersion: 4, hashPrefix: "rampart:", logger: { log() {} } }), "nft");
+ * ```
+ */
+export type BackendDetector = (options: {
+  runner: CommandRunner;
+  ipVersion: 4 | 6;
+  hashPrefix: string;
+  logger: Logger;
+}) => Promise<IptablesVariant>;
+
 /** Options of {@linkcode autoDetectBackend}. */
 export interface AutoDetectBackendOptions {
   /** Runs the binaries (in the table's namespace). */
