@@ -1161,6 +1161,9 @@ export class Table {
       owned.chains.push({ name: this.#recordChain, rules: record.rules });
     }
     const foreign = this.#foreignLists(roots, features);
+    // A chain with our prefix that nothing shows to be ours is left alone
+    // unless we want it (see `Resync.ownedChainsToChange`).
+    const isOwnedChain = this.#resync.ownedChainsToChange(owned.rules);
     this.#identifyKernelChains(owned);
     const variant = this.#dataplane.variant!;
     const plan = streamTablePlan({
@@ -1175,9 +1178,7 @@ export class Table {
       foreign: foreign.lists,
       policies: policies.policies,
       dataplane: this.#resync.state,
-      // A chain with our prefix that nothing shows to be ours is left alone
-      // unless we want it (see `Resync.ownedChainsToChange`).
-      isOwnedChain: this.#resync.ownedChainsToChange(owned.rules),
+      isOwnedChain,
       // Copies: a streamed write that fails is planned again from its inputs.
       writtenLines: new Map(this.#resync.writtenLines),
       deleteByPosition: new Set(this.#resync.deleteByPosition),
