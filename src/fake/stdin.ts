@@ -16,10 +16,6 @@ import type { StdinSource } from "../host/runner.ts";
 export async function wholeStdin(stdin: StdinSource): Promise<string> {
   if (typeof stdin === "string") return stdin;
   let text = "";
-  if (Symbol.asyncIterator in stdin) {
-    for await (const chunk of stdin) text += chunk;
-  } else {
-    for (const chunk of stdin) text += chunk;
-  }
+  for await (const chunk of stdin) text += chunk;
   return text;
 }

@@ -14,7 +14,6 @@ import {
 } from "../../mod.ts";
 import type { Rule } from "../../mod.ts";
 import { IpSetGuard } from "../../src/engine/ipset_guard.ts";
-import type { TableMetrics } from "../../src/engine/metrics.ts";
 import { type PlanInput, planTable, streamTablePlan } from "../../src/engine/planner.ts";
 import {
   checkedScript,
@@ -24,7 +23,7 @@ import {
   restoreError,
 } from "../../src/engine/restore.ts";
 import { CollectingLogger } from "../host/scripted_runner.ts";
-import { filterState, manualClock, ScriptedDataplane } from "./scripted_dataplane.ts";
+import { filterState, manualClock, metrics, ScriptedDataplane } from "./scripted_dataplane.ts";
 
 const r = (n: number): Rule => ({ match: Match().protocol("tcp").destPorts(n), action: Accept() });
 
@@ -41,23 +40,6 @@ function input(rules: Rule[], name = "rp-a"): PlanInput {
     policies: new Map(),
     dataplane: filterState(),
     isOwnedChain: (c) => c.startsWith("rp-"),
-  };
-}
-
-function metrics(): TableMetrics {
-  return {
-    table: "filter",
-    ipVersion: 4,
-    backend: "nft",
-    restoreCalls: 0,
-    restoreErrors: 0,
-    saveCalls: 0,
-    saveErrors: 0,
-    linesExecuted: 0,
-    chains: 0,
-    rules: 0,
-    applies: 0,
-    lastApplyDurationMs: 0,
   };
 }
 

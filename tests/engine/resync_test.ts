@@ -5,7 +5,6 @@
  */
 import assert from "assert";
 import { changedChains, Resync } from "../../src/engine/resync.ts";
-import type { TableMetrics } from "../../src/engine/metrics.ts";
 import {
   AmbiguousSaveError,
   OLD_INSERT_RULE,
@@ -14,24 +13,7 @@ import {
   SaveError,
 } from "../../mod.ts";
 import { CollectingLogger } from "../host/scripted_runner.ts";
-import { filterState, manualClock, ScriptedDataplane } from "./scripted_dataplane.ts";
-
-function metrics(): TableMetrics {
-  return {
-    table: "filter",
-    ipVersion: 4,
-    backend: "nft",
-    restoreCalls: 0,
-    restoreErrors: 0,
-    saveCalls: 0,
-    saveErrors: 0,
-    linesExecuted: 0,
-    chains: 0,
-    rules: 0,
-    applies: 0,
-    lastApplyDurationMs: 0,
-  };
-}
+import { filterState, manualClock, metrics, ScriptedDataplane } from "./scripted_dataplane.ts";
 
 function setup(options: { refreshIntervalMs?: number; postWriteIntervalMs?: number } = {}) {
   const clock = manualClock();

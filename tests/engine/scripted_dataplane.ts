@@ -17,6 +17,8 @@ import type {
   TableRead,
 } from "../../src/engine/dataplane.ts";
 import type { Clock } from "../../src/host/clock.ts";
+import type { TableMetrics } from "../../src/engine/metrics.ts";
+import { Table } from "../../mod.ts";
 
 /** What one write received. */
 export interface ScriptedWrite {
@@ -140,4 +142,9 @@ export function manualClock(): Clock & { advance(ms: number): void; sleeps: numb
       t += ms;
     },
   };
+}
+
+/** The metrics of a filter table that has done nothing yet. */
+export function metrics(): TableMetrics {
+  return new Table("filter", { dataplane: new ScriptedDataplane() }).metrics();
 }
