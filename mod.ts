@@ -47,18 +47,19 @@ export * from "./src/host/runner.ts";
 export * from "./src/host/clock.ts";
 export * from "./src/engine/errors.ts";
 export * from "./src/host/feature_source.ts";
-export * from "./src/engine/kernel_chains.ts";
+export * from "./dsl/kernel_chains.ts";
 export * from "./src/host/logger.ts";
 export * from "./src/engine/metrics.ts";
 export * from "./src/engine/placement.ts";
 export * from "./src/engine/warnings.ts";
-export * from "./src/engine/save_parser.ts";
+export * from "./src/engine/dataplane.ts";
+export * from "./src/host/save_parser.ts";
 export {
   chainPrefixProblem,
   checkPrefixes,
   hashPrefixProblem,
   MAX_CHAIN_PREFIX_LENGTH,
-} from "./src/engine/ownership.ts";
+} from "./src/host/ownership.ts";
 export * from "./src/engine/table.ts";
 export * from "./src/host/backend_detector.ts";
 export * from "./src/host/binaries.ts";
@@ -74,3 +75,4 @@ export * from "./src/policy/snapshot.ts";
 export * from "./src/policy/ts_export.ts";
 export * from "./src/policy/plan_diff.ts";
 export * from "./src/host/iptables_commands.ts";
+export * from "./src/host/iptables_dataplane.ts";

@@ -10,8 +10,7 @@
  *   tools (`src/policy/`, `src/yaml/`, `src/cli/`, `src/repl/`) nor
  *   `src/trace/` or `src/fake/`.
  * - `src/host/` imports `dsl/` and `src/host/`, and of `src/engine/` only
- *   types (the value imports it still has are listed in
- *   {@linkcode KNOWN_EXCEPTIONS}, to go).
+ *   types (the seam it implements, `src/engine/dataplane.ts`).
  * - `src/fake/` imports `dsl/`, `src/engine/`, `src/fake/` and the types of
  *   `src/host/` (`CommandRunner`).
  * - `src/trace/` imports `dsl/`, `src/engine/`, `src/host/` (reading the
@@ -69,18 +68,6 @@ const MAY_IMPORT_TYPES: Record<string, readonly string[]> = {
   host: ["engine"],
   fake: ["host"],
 };
-
-/**
- * Value imports across a layer boundary that the rules forbid and the code
- * still has; each one should go (the dataplane seam moves them), and the
- * test fails when one is no longer used, so the list only shrinks.
- */
-const KNOWN_EXCEPTIONS: readonly string[] = [
-  "src/host/backend_detector.ts -> src/engine/errors.ts",
-  "src/host/backend_detector.ts -> src/engine/save_parser.ts",
-  "src/host/other_backend.ts -> src/engine/save_parser.ts",
-  "src/fake/fake_dataplane.ts -> src/host/runner.ts",
-];
 
 /** The layers `mod.ts` must not reach. */
 const NOT_FROM_MOD = ["yaml", "cli", "repl", "fake", "trace", "import"];
@@ -252,23 +239,15 @@ Deno.test("architecture: no import cycles (type-only imports included)", async (
 Deno.test("architecture: imports cross layers only where the rules allow", async () => {
   const { edges } = await importGraph();
   const forbidden: string[] = [];
-  const used = new Set<string>();
   for (const e of edges) {
     const from = layerOf(e.from);
     const to = layerOf(e.to);
     if (from === to || from.startsWith("entry:")) continue;
     if (MAY_IMPORT[from]?.includes(to)) continue;
     if (e.typeOnly && MAY_IMPORT_TYPES[from]?.includes(to)) continue;
-    const name = `${e.from} -> ${e.to}`;
-    if (KNOWN_EXCEPTIONS.includes(name)) used.add(name);
-    else forbidden.push(`${name}${e.typeOnly ? " (type)" : ""}`);
+    forbidden.push(`${e.from} -> ${e.to}${e.typeOnly ? " (type)" : ""}`);
   }
   assert.deepEqual(forbidden, []);
-  assert.deepEqual(
-    KNOWN_EXCEPTIONS.filter((x) => !used.has(x)),
-    [],
-    "exceptions no longer needed: remove them from KNOWN_EXCEPTIONS",
-  );
 });
 
 Deno.test("architecture: only the YAML, CLI and REPL modules import npm packages or the import map", async () => {

@@ -5,8 +5,8 @@
  */
 import { parseArgs } from "parse-args";
 import type { RuleIds } from "../../dsl/hash.ts";
-import { isTableName, type TableName } from "../engine/kernel_chains.ts";
-import { chainPrefixProblem, hashPrefixProblem } from "../engine/ownership.ts";
+import { isTableName, type TableName } from "../../dsl/kernel_chains.ts";
+import { chainPrefixProblem, hashPrefixProblem } from "../host/ownership.ts";
 import type { IptablesVariant } from "../host/iptables_variant.ts";
 
 /** The CLI's commands. */

@@ -17,7 +17,7 @@ import {
   type TablePlanEntry,
 } from "../policy/firewall.ts";
 import type { ApplyJournal } from "../policy/journal.ts";
-import { TABLE_NAMES, type TableName } from "../engine/kernel_chains.ts";
+import { TABLE_NAMES, type TableName } from "../../dsl/kernel_chains.ts";
 import { diffTable, readKernelTable, renderDiff, type TableDiff } from "../policy/plan_diff.ts";
 import {
   type FamilyTablePolicy,
@@ -52,7 +52,7 @@ import { type TargetFiles, targetFiles } from "./state_dir.ts";
 import { lockTarget, TargetBusyError, type TargetLock } from "./target_lock.ts";
 import { ReadReuse } from "./read_reuse.ts";
 import type { CommandRunner } from "../host/runner.ts";
-import { SharedReads } from "../engine/shared_reads.ts";
+import { SharedReads } from "../host/shared_reads.ts";
 import type { BackendDetector } from "../engine/table.ts";
 import { familyHint, prefetchReads } from "./prefetch.ts";
 import {

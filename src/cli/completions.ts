@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { TABLE_NAMES } from "../engine/kernel_chains.ts";
+import { TABLE_NAMES } from "../../dsl/kernel_chains.ts";
 import { COMMAND_NAMES, type CommandName } from "./args.ts";
 import { helpText } from "./help.ts";
 

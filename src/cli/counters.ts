@@ -13,8 +13,8 @@
 import { calculateRuleIds, type RuleIds } from "../../dsl/hash.ts";
 import type { Features } from "../../dsl/features.ts";
 import type { Rule } from "../../dsl/rule.ts";
-import { isTableName, type TableName } from "../engine/kernel_chains.ts";
-import { chainJumpOf, jumpsToOwnedChain, ruleIdReader } from "../engine/ownership.ts";
+import { isTableName, type TableName } from "../../dsl/kernel_chains.ts";
+import { chainJumpOf, jumpsToOwnedChain, ruleIdReader } from "../host/ownership.ts";
 import { type IpFamily, type Policy, policyForFamily } from "../policy/policy.ts";
 import { policyRecordChain } from "../engine/policy_record.ts";
 import type { CommandRunner } from "../host/runner.ts";

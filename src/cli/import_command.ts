@@ -7,7 +7,7 @@
  * @module
  */
 import { parseArgs } from "parse-args";
-import { isTableName } from "../engine/kernel_chains.ts";
+import { isTableName } from "../../dsl/kernel_chains.ts";
 import type { IpFamily } from "../policy/policy.ts";
 import { policyToTypeScript } from "../policy/ts_export.ts";
 import { stringifyPolicy } from "../yaml/save.ts";

@@ -10,7 +10,7 @@
 import { isReferrer } from "../../dsl/action.ts";
 import { ChainLoopError, DanglingReferenceError, PlacementError } from "../engine/errors.ts";
 import { MissingIpSetError } from "../host/ipset_check.ts";
-import type { TableName } from "../engine/kernel_chains.ts";
+import type { TableName } from "../../dsl/kernel_chains.ts";
 import type { IpFamily, Policy, PolicyRule, TablePolicy } from "../policy/policy.ts";
 import { PolicyFileError } from "../yaml/errors.ts";
 import { sourcePositionOf } from "../yaml/load.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 import type { RuleIds } from "../../dsl/hash.ts";
-import type { TableName } from "../engine/kernel_chains.ts";
+import type { TableName } from "../../dsl/kernel_chains.ts";
 import { type IpFamily, type Policy, PolicyError, type TablePolicy } from "../policy/policy.ts";
 import { policyFromFileText } from "../yaml/load.ts";
 import { DEFAULT_MAX_BYTES, readPolicyText } from "../yaml/read_text.ts";

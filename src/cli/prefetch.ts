@@ -10,7 +10,7 @@
  */
 import { autoDetectBackend } from "../host/backend_detector.ts";
 import type { IpFamily } from "../policy/policy.ts";
-import type { SharedReads } from "../engine/shared_reads.ts";
+import type { SharedReads } from "../host/shared_reads.ts";
 import type { Backend, BackendDetector } from "../engine/table.ts";
 import type { Logger } from "../host/logger.ts";
 
@@ -67,7 +67,7 @@ export interface PrefetchOptions {
  * import assert from "node:assert/strict";
  * import { silentLogger } from "@rampart/iptables";
  * import { FakeDataplane } from "@rampart/iptables/testing";
- * import { SharedReads } from "../engine/shared_reads.ts";
+ * import { SharedReads } from "../host/shared_reads.ts";
  * import { prefetchReads } from "./prefetch.ts";
  * const reads = new SharedReads(new FakeDataplane({ backend: "legacy" }).runner);
  * const logger = silentLogger();

@@ -13,7 +13,7 @@
  * @module
  */
 import type { CommandResult, CommandRunner, RunOptions } from "../host/runner.ts";
-import { readsOnly } from "../engine/shared_reads.ts";
+import { readsOnly } from "../host/shared_reads.ts";
 
 /**
  * A runner that serves a repeated `*-save` command (same binary, same

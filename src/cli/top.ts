@@ -7,7 +7,7 @@
  * @module
  */
 import type { IpFamily } from "../policy/policy.ts";
-import type { TableName } from "../engine/kernel_chains.ts";
+import type { TableName } from "../../dsl/kernel_chains.ts";
 import { ruleWithoutId, type TableCounters } from "./counters.ts";
 
 /** The terminal `rampart top` draws on (injectable for tests). */

@@ -9,9 +9,9 @@
 import { parseArgs } from "parse-args";
 import { RuleError } from "../../dsl/errors.ts";
 import { PrefixError } from "../engine/errors.ts";
-import { isTableName, type TableName } from "../engine/kernel_chains.ts";
+import { isTableName, type TableName } from "../../dsl/kernel_chains.ts";
 import { type Policy, PolicyError } from "../policy/policy.ts";
-import { hashPrefixProblem } from "../engine/ownership.ts";
+import { hashPrefixProblem } from "../host/ownership.ts";
 import { packetState, type TracePacket, TracePacketError } from "../trace/packet.ts";
 import {
   hasPacketFlags,

@@ -8,9 +8,8 @@
  * @module
  */
 import type { Chain, Rule } from "../../dsl/rule.ts";
-import { findMissingIpSetRule, listIpSets } from "../host/ipset_check.ts";
+import { findMissingIpSetRule } from "../host/ipset_check.ts";
 import { addIpSetNames } from "../../dsl/ipset_names.ts";
-import type { CommandRunner } from "../host/runner.ts";
 
 /**
  * The IP set names a list of rules refers to, deduplicated, in order of first
@@ -24,19 +23,17 @@ export function ipSetNamesOf(rules: readonly Rule[]): string[] {
 
 /** Collects the IP sets one write needs and checks, once, that they exist. */
 export class IpSetGuard {
-  readonly #runner: CommandRunner;
-  readonly #listOptions: { timeoutMs?: number };
+  readonly #list: () => Promise<ReadonlySet<string>>;
   readonly #names = new Set<string>();
   readonly #chains: Pick<Chain, "name" | "rules">[] = [];
-  #existing: Promise<Set<string>> | undefined;
+  #existing: Promise<ReadonlySet<string>> | undefined;
 
   /**
-   * Creates the guard of one write; `runner` runs `ipset list -n` in the
-   * table's namespace, killed after `timeoutMs`.
+   * Creates the guard of one write; `list` lists the IP sets that exist
+   * (the dataplane's `ipSets()`: `ipset list -n` in the table's namespace).
    */
-  constructor(runner: CommandRunner, options: { timeoutMs?: number } = {}) {
-    this.#runner = runner;
-    this.#listOptions = options;
+  constructor(list: () => Promise<ReadonlySet<string>>) {
+    this.#list = list;
   }
 
   /**
@@ -47,7 +44,7 @@ export class IpSetGuard {
     if (names.length === 0) return;
     this.#chains.push(chain);
     for (const name of names) this.#names.add(name);
-    this.#list();
+    this.#startListing();
   }
 
   /**
@@ -55,21 +52,21 @@ export class IpSetGuard {
    * from a plan whose check has passed: a set may have gone since).
    */
   again(): IpSetGuard {
-    const copy = new IpSetGuard(this.#runner, this.#listOptions);
+    const copy = new IpSetGuard(this.#list);
     copy.#chains.push(...this.#chains);
     for (const name of this.#names) copy.#names.add(name);
-    if (copy.#names.size > 0) copy.#list();
+    if (copy.#names.size > 0) copy.#startListing();
     return copy;
   }
 
   /** Starts `ipset list -n` (once). */
-  #list(): void {
+  #startListing(): void {
     if (this.#existing === undefined) {
       // Started on the next turn of the event loop: names are noted while a
       // script chunk is being produced, and spawning holds this thread, so
       // the chunk (and iptables-restore) goes first.
       const listing = new Promise<void>((resolve) => setTimeout(resolve, 0))
-        .then(() => listIpSets(this.#runner, this.#listOptions));
+        .then(() => this.#list());
       // Awaited by verify(); marked handled so that a write that fails first
       // (and never verifies) leaves no unhandled rejection behind.
       listing.catch(() => {});

@@ -18,7 +18,7 @@ import { ADDR_TYPES_V6, type AddrType } from "../../dsl/addr_type.ts";
 import { REJECT_TYPES_V4, REJECT_TYPES_V6 } from "../../dsl/validate.ts";
 import type { Rule } from "../../dsl/rule.ts";
 import { PlacementError } from "./errors.ts";
-import { type Hook, type HookSet, isKernelChain, type TableName } from "./kernel_chains.ts";
+import { type Hook, type HookSet, isKernelChain, type TableName } from "../../dsl/kernel_chains.ts";
 import type { PlacementWarning, PlacementWarningCode } from "./warnings.ts";
 import type { IptablesVariant } from "../host/iptables_variant.ts";
 

@@ -1,17 +1,22 @@
 /**
  * The planner: a pure function from (desired state, dataplane state) to the
  * exact iptables-restore script that brings one table in line, plus the
- * dataplane state the kernel will have once that script succeeds.
+ * dataplane state the kernel will have once that script succeeds. It takes
+ * data only (rules, their IDs where the kernel has the chain, the kernel's
+ * state) and calls nothing back: the IDs of a chain the kernel does not have
+ * yet may be left out, and are then computed as its lines are produced
+ * ({@linkcode TablePlanStream.createdChains} tells which, with their IDs).
  *
  * @module
  */
 import type { Features } from "../../dsl/features.ts";
-import type { RuleIds } from "../../dsl/hash.ts";
+import { calculateRuleIds, type RuleIds } from "../../dsl/hash.ts";
 import { renderAppend, renderInsertAt, renderReplace, type Rule } from "../../dsl/rule.ts";
 import { diffIds, diffIdsAtEnds, type EditBlock } from "./edit_script.ts";
 import type { RuleLocation } from "./errors.ts";
-import type { TableName } from "./kernel_chains.ts";
-import { type DataplaneChain, type DataplaneState, OLD_INSERT_RULE } from "./save_parser.ts";
+import type { TableName } from "../../dsl/kernel_chains.ts";
+import type { DataplaneChain, DataplaneState } from "./dataplane.ts";
+import { OLD_INSERT_RULE } from "../host/save_parser.ts";
 import type { IptablesVariant } from "../host/iptables_variant.ts";
 
 /** Rules with their IDs. */
@@ -23,15 +28,24 @@ export interface HashedRules {
 }
 
 /**
- * Rules whose IDs are computed on demand: the planner asks for them only when
- * it needs them, so for a chain the kernel does not have yet (everything in it
- * is new) hashing is deferred to when the chain's lines are produced.
+ * The rules of an owned chain, with their IDs when known. A chain the kernel
+ * does not have yet may come without them: everything in it is new, so the
+ * planner computes them (`calculateRuleIds` with the plan's `ruleIds` and
+ * `features`) only when the chain's lines are produced.
  */
-export interface LazyHashedRules {
+export interface OwnedRules {
   /** The rules, in order. */
   rules: readonly Rule[];
-  /** Computes (or returns the cached) one ID per rule. */
-  hash(): readonly string[];
+  /** One ID per rule; needed for a chain the kernel has. */
+  hashes?: readonly string[] | undefined;
+}
+
+/** A chain the kernel does not have, as the script creates it. */
+export interface CreatedChain {
+  /** The chain. */
+  name: string;
+  /** The IDs its rules are written with. */
+  hashes: readonly string[];
 }
 
 /** Desired rules of a chain we do not own (a kernel chain, or another program's). */
@@ -66,7 +80,7 @@ export interface PlanInput {
   /** Host features (they change rendered fragments). */
   features: Features;
   /** Owned chains to program (reachable and defined). */
-  owned: ReadonlyMap<string, HashedRules | LazyHashedRules>;
+  owned: ReadonlyMap<string, OwnedRules>;
   /** Chains we do not own that should carry our rules. */
   foreign: ReadonlyMap<string, InsertAppendLists>;
   /** Built-in chain policies to enforce. */
@@ -115,6 +129,14 @@ export interface TablePlanStream {
   readonly empty: boolean;
   /** The chains the script writes rules to. */
   readonly writtenChains: ReadonlySet<string>;
+  /**
+   * The owned chains the kernel does not have, in the order their lines are
+   * produced, each with the IDs it is written with; grows as
+   * {@linkcode TablePlanStream.chunks} is taken (a chain is listed before
+   * the chunk that holds its first line is handed out). A caller checks
+   * each one here before passing its chunk on.
+   */
+  readonly createdChains: readonly CreatedChain[];
   /**
    * The script in chunks of whole lines, in order (iterable once). Leaving
    * the iteration early does not end it: {@linkcode TablePlanStream.finish}
@@ -173,6 +195,11 @@ class ScriptWriter {
   constructor(table: string, keep: boolean) {
     this.#table = table;
     this.#keep = keep;
+  }
+
+  /** Whether the script's text and origins are kept. */
+  get keepsScript(): boolean {
+    return this.#keep;
   }
 
   /** Lines written and not yet taken. */
@@ -302,74 +329,164 @@ export function streamTablePlan(
   const keepScript = options.keepScript ?? true;
   const out = new ScriptWriter(input.table, keepScript);
   const next: DataplaneState = new Map(input.dataplane);
-  const { hashPrefix, features } = input;
+  const owned = planOwnedChains(input);
+  const declared = declareChains(out, next, owned, input);
+  const foreign = planForeignChains(input);
+  const writtenChains = new Set<string>();
+  for (const { name, blocks } of owned.plans) {
+    if (blocks.some((b) => b.newCount > 0)) writtenChains.add(name);
+  }
+  for (const name of foreign.writtenChains) writtenChains.add(name);
+  const empty = declared === 0 && out.pending === 0 && !owned.hasEdits &&
+    foreign.lines.length === 0;
+  const created: CreatedChain[] = [];
+  const produced = produceScript(out, next, { owned, foreign, created }, input);
+  return planStream(produced, {
+    empty,
+    writtenChains,
+    created,
+    out,
+    next,
+    // Planned again from the same inputs (the IDs computed so far included):
+    // the same script, kept this time.
+    again: () => streamTablePlan(withCreatedIds(input, created)).finish(),
+  });
+}
+
+const EMPTY_EDIT: EditBlock[] = [];
+
+/** One owned chain's part of the plan. */
+interface OwnedChainPlan {
+  name: string;
+  rules: readonly Rule[];
+  /** The IDs, when known before the chain's lines are produced. */
+  hashes: readonly string[] | undefined;
+  /** The kernel does not have the chain. */
+  created: boolean;
+  /** Runs of the kernel's IDs to replace (against an empty chain when created or rewritten). */
+  blocks: EditBlock[];
+  /** Rules the kernel has in the chain before the edit (0 when rewritten). */
+  prevLength: number;
+}
+
+/** What the script does to owned chains. */
+interface OwnedChainsPlan {
+  /** Every owned chain to program, by name. */
+  plans: OwnedChainPlan[];
+  /** The chains the script (re)creates: declared, then written whole. */
+  rewrite: Set<string>;
+  /** Owned chains the kernel has that are no longer wanted, by name. */
+  stale: string[];
+  /** Some chain the kernel has changes. */
+  hasEdits: boolean;
+}
+
+/** An edit that writes every rule of an empty chain. */
+function writeAll(m: number): EditBlock[] {
+  return m === 0 ? EMPTY_EDIT : [{ oldStart: 0, oldCount: 0, newStart: 0, newCount: m }];
+}
+
+/**
+ * Decides the edit of every owned chain: created chains are written whole,
+ * chains the kernel has are edited along their IDs (or rewritten when that
+ * is cheaper, see {@linkcode chooseRewrites}), and stale ones go.
+ */
+function planOwnedChains(input: PlanInput): OwnedChainsPlan {
   const rewriteAll = input.backend === "nft" && !input.positionalEdits;
   const chained = input.ruleIds === "chained";
-  const writtenChains = new Set<string>();
-  let hasEdits = false;
-
-  // 1. Forward references: create new owned chains, flush stale ones; policies.
   const stale: string[] = [];
   for (const [name] of input.dataplane) {
     if (input.isOwnedChain(name) && !input.owned.has(name)) stale.push(name);
   }
   stale.sort();
-  const ownedNames = [...input.owned.keys()].sort();
   const rewrite = new Set<string>();
-  // Per owned chain: its rules, its IDs when already known, and the edit
-  // (runs of the kernel's IDs to replace; against an empty chain when the
-  // chain is new or rewritten).
-  const ownedPlans: {
-    name: string;
-    rules: readonly Rule[];
-    hashes: readonly string[] | (() => readonly string[]);
-    blocks: EditBlock[];
-    /** Rules the kernel has in the chain before the edit (0 when rewritten). */
-    prevLength: number;
-  }[] = [];
-  const all = (m: number): EditBlock[] =>
-    m === 0 ? [] : [{ oldStart: 0, oldCount: 0, newStart: 0, newCount: m }];
-  // Chains a rewrite would make cheaper, and by how much in all.
-  const cheaper: number[] = [];
-  let saving = 0;
-  for (const name of ownedNames) {
+  const plans: OwnedChainPlan[] = [];
+  let hasEdits = false;
+  for (const name of [...input.owned.keys()].sort()) {
     const prev = input.dataplane.get(name);
-    const cur = input.owned.get(name)!;
-    const m = cur.rules.length;
+    const { rules, hashes } = input.owned.get(name)!;
     if (prev === undefined) {
-      // New chain: everything is written, so its IDs can wait.
+      // A new chain: everything is written, so its IDs can wait.
       rewrite.add(name);
-      const hashes = "hash" in cur ? () => cur.hash() : cur.hashes;
-      ownedPlans.push({ name, rules: cur.rules, hashes, blocks: all(m), prevLength: 0 });
+      plans.push({
+        name,
+        rules,
+        hashes,
+        created: true,
+        blocks: writeAll(rules.length),
+        prevLength: 0,
+      });
       continue;
     }
-    const hashes = "hash" in cur ? cur.hash() : cur.hashes;
-    const blocks = chained ? diffIdsAtEnds(prev.hashes, hashes) : diffIds(prev.hashes, hashes);
-    const prevLength = prev.hashes.length;
+    const ids = hashes ?? idsOf(name, rules, input);
+    const blocks = chained ? diffIdsAtEnds(prev.hashes, ids) : diffIds(prev.hashes, ids);
     if (blocks.length > 0) {
       hasEdits = true;
       if (rewriteAll) rewrite.add(name);
-      else {
-        const { edit, rewrite: fresh } = editCosts(blocks, prevLength, m, input.backend);
-        if (edit > fresh) {
-          cheaper.push(ownedPlans.length);
-          saving += edit - fresh;
-        }
-      }
     }
-    ownedPlans.push({ name, rules: cur.rules, hashes, blocks, prevLength });
+    plans.push({
+      name,
+      rules,
+      hashes: ids,
+      created: false,
+      blocks,
+      prevLength: prev.hashes.length,
+    });
   }
-  if (saving > MIN_REWRITE_SAVING) { for (const i of cheaper) rewrite.add(ownedPlans[i]!.name); }
-  for (const plan of ownedPlans) {
+  if (!rewriteAll) chooseRewrites(plans, input.backend, rewrite);
+  for (const plan of plans) {
     if (plan.prevLength > 0 && rewrite.has(plan.name)) {
-      plan.blocks = all(plan.rules.length);
+      plan.blocks = writeAll(plan.rules.length);
       plan.prevLength = 0;
     }
   }
-  for (const { name, blocks } of ownedPlans) {
-    if (blocks.some((b) => b.newCount > 0)) writtenChains.add(name);
+  return { plans, rewrite, stale, hasEdits };
+}
+
+/**
+ * Adds to `rewrite` the edited chains that a flush and a full write would
+ * make cheaper, when they save more than {@linkcode MIN_REWRITE_SAVING} in
+ * all (see {@linkcode editCosts}).
+ */
+function chooseRewrites(
+  plans: readonly OwnedChainPlan[],
+  backend: IptablesVariant,
+  rewrite: Set<string>,
+): void {
+  const cheaper: string[] = [];
+  let saving = 0;
+  for (const { name, blocks, prevLength, rules, created } of plans) {
+    if (created || blocks.length === 0) continue;
+    const { edit, rewrite: fresh } = editCosts(blocks, prevLength, rules.length, backend);
+    if (edit > fresh) {
+      cheaper.push(name);
+      saving += edit - fresh;
+    }
   }
-  const declare = [...rewrite, ...stale].sort();
+  if (saving > MIN_REWRITE_SAVING) { for (const name of cheaper) rewrite.add(name); }
+}
+
+/** The IDs of an owned chain's rules, as the table computes them. */
+function idsOf(name: string, rules: readonly Rule[], input: PlanInput): readonly string[] {
+  return calculateRuleIds(name, rules, {
+    ...(input.ruleIds === undefined ? {} : { ruleIds: input.ruleIds }),
+    features: input.features,
+  });
+}
+
+/**
+ * Step 1 of the script (forward references): declares the chains it creates
+ * or flushes, and sets the built-in chain policies that change.
+ *
+ * @returns The number of chains declared.
+ */
+function declareChains(
+  out: ScriptWriter,
+  next: DataplaneState,
+  owned: OwnedChainsPlan,
+  input: PlanInput,
+): number {
+  const declare = [...owned.rewrite, ...owned.stale].sort();
   for (const name of declare) out.write(`:${name} - [0:0]`);
   for (const [chain, policy] of [...input.policies].sort(([a], [b]) => a < b ? -1 : 1)) {
     const prev = input.dataplane.get(chain);
@@ -378,77 +495,132 @@ export function streamTablePlan(
       next.set(chain, { ...prev, policy });
     }
   }
+  return declare.length;
+}
 
-  // 3 (decided now, written after step 2). Chains we do not own: kernel
-  // chains first (save order), then others by name.
-  const foreignNames = new Set<string>(input.foreign.keys());
+/** What the script does to chains we do not own (decided before any line is produced). */
+interface ForeignChainsPlan {
+  /** Their lines, in order, with the rule each one writes. */
+  lines: { line: string; origin: RuleLocation | undefined }[];
+  /** Their state once the script has succeeded, for the chains it changes. */
+  next: [string, DataplaneChain][];
+  /** The chains those lines write rules to. */
+  writtenChains: Set<string>;
+}
+
+/**
+ * Decides the lines of chains we do not own that carry our rules (or did):
+ * kernel chains first (in save order), then others by name.
+ */
+function planForeignChains(input: PlanInput): ForeignChainsPlan {
+  const names = new Set<string>(input.foreign.keys());
   for (const [name, chain] of input.dataplane) {
-    if (!input.isOwnedChain(name) && chain.hashes.some((h) => h !== "")) foreignNames.add(name);
+    if (!input.isOwnedChain(name) && chain.hashes.some((h) => h !== "")) names.add(name);
   }
   const order = [...input.dataplane.keys()];
-  const sortedForeign = [...foreignNames].sort((a, b) => {
+  const sorted = [...names].sort((a, b) => {
     const ia = order.indexOf(a), ib = order.indexOf(b);
     if (ia >= 0 && ib >= 0) return ia - ib;
     if (ia >= 0) return -1;
     if (ib >= 0) return 1;
     return a < b ? -1 : a > b ? 1 : 0;
   });
-  const foreignLines: { line: string; origin: RuleLocation | undefined }[] = [];
-  const foreignNext: [string, DataplaneChain][] = [];
-  for (const name of sortedForeign) {
+  const plan: ForeignChainsPlan = { lines: [], next: [], writtenChains: new Set() };
+  const write = (line: string, origin?: RuleLocation) => {
+    plan.lines.push({ line, origin });
+    if (origin !== undefined) plan.writtenChains.add(origin.chain);
+  };
+  for (const name of sorted) {
     const prev = input.dataplane.get(name) ?? { policy: "-", hashes: [], lines: [] };
     const lists = input.foreign.get(name) ?? EMPTY_LISTS;
-    const write = (line: string, origin?: RuleLocation) => {
-      foreignLines.push({ line, origin });
-      if (origin !== undefined) writtenChains.add(origin.chain);
-    };
     const updated = writeForeignChain(write, name, prev, lists, input);
-    if (updated !== undefined) foreignNext.push([name, updated]);
+    if (updated !== undefined) plan.next.push([name, updated]);
   }
+  return plan;
+}
 
-  const empty = declare.length === 0 && out.pending === 0 && !hasEdits &&
-    foreignLines.length === 0;
-
-  function* produce(): Generator<string, void, undefined> {
-    // 2. Owned chain contents.
-    for (const { name, rules, hashes, blocks, prevLength } of ownedPlans) {
-      const ids = typeof hashes === "function" ? hashes() : hashes;
-      const cur = { rules, hashes: ids };
-      yield* writeOwnedChain(out, name, { blocks, prevLength }, cur, { hashPrefix, features });
-      // A chain the script leaves as it is keeps its entry (copied from the
-      // dataplane state): copying the IDs of every chain of a large table on
-      // each small write was a measurable part of the write.
-      if (blocks.length > 0 || rewrite.has(name)) {
-        next.set(name, { policy: "-", hashes: [...ids], lines: [] });
-      }
-      if (out.pending >= CHUNK_LINES) yield out.take();
+/**
+ * Steps 2 to 4 of the script, in chunks: the contents of owned chains (the
+ * IDs of created chains computed, and listed in `created`, as they come),
+ * the lines of chains we do not own, then the deletion of stale chains.
+ * Fills `next` with the state each step leaves.
+ */
+function* produceScript(
+  out: ScriptWriter,
+  next: DataplaneState,
+  plan: { owned: OwnedChainsPlan; foreign: ForeignChainsPlan; created: CreatedChain[] },
+  input: PlanInput,
+): Generator<string, void, undefined> {
+  const { hashPrefix, features } = input;
+  const { owned, foreign, created } = plan;
+  // 2. Owned chain contents.
+  for (const chain of owned.plans) {
+    const { name, rules, blocks, prevLength } = chain;
+    const ids = chain.hashes ?? idsOf(name, rules, input);
+    if (chain.created) created.push({ name, hashes: ids });
+    const cur = { rules, hashes: ids };
+    yield* writeOwnedChain(out, name, { blocks, prevLength }, cur, { hashPrefix, features });
+    // A chain the script leaves as it is keeps its entry (copied from the
+    // dataplane state): copying the IDs of every chain of a large table on
+    // each small write was a measurable part of the write.
+    if (blocks.length > 0 || owned.rewrite.has(name)) {
+      next.set(name, { policy: "-", hashes: [...ids], lines: [] });
     }
-    // 3. Chains we do not own.
-    for (const { line, origin } of foreignLines) out.write(line, origin);
-    for (const [name, updated] of foreignNext) {
-      // Keep a policy step 1 just wrote (`prev` is the state before this script).
-      next.set(name, { ...updated, policy: next.get(name)?.policy ?? updated.policy });
-    }
-    // 4. Deletions (flushed in step 1).
-    if (stale.length > 0 && rewriteAll) {
-      out.commit();
-      for (const name of stale) out.write(`:${name} - [0:0]`);
-    }
-    for (const name of stale) {
-      out.write(`-X ${name}`);
-      next.delete(name);
-    }
+    if (out.pending >= CHUNK_LINES) yield out.take();
+  }
+  // 3. Chains we do not own.
+  for (const { line, origin } of foreign.lines) out.write(line, origin);
+  for (const [name, updated] of foreign.next) {
+    // Keep a policy step 1 just wrote (`prev` is the state before this script).
+    next.set(name, { ...updated, policy: next.get(name)?.policy ?? updated.policy });
+  }
+  // 4. Deletions (flushed in step 1).
+  const { stale } = owned;
+  if (stale.length > 0 && input.backend === "nft" && !input.positionalEdits) {
     out.commit();
-    const last = out.take();
-    if (last !== "") yield last;
+    for (const name of stale) out.write(`:${name} - [0:0]`);
   }
+  for (const name of stale) {
+    out.write(`-X ${name}`);
+    next.delete(name);
+  }
+  out.commit();
+  const last = out.take();
+  if (last !== "") yield last;
+}
 
-  const generator = produce();
+/** The plan's input with the IDs of the chains already created filled in. */
+function withCreatedIds(input: PlanInput, created: readonly CreatedChain[]): PlanInput {
+  if (created.length === 0) return input;
+  const owned = new Map(input.owned);
+  for (const { name, hashes } of created) {
+    owned.set(name, { rules: owned.get(name)!.rules, hashes });
+  }
+  return { ...input, owned };
+}
+
+/**
+ * The {@linkcode TablePlanStream} over a script's producer: chunks taken one
+ * by one, the rest produced on `drain()`/`finish()`, and the whole plan once.
+ */
+function planStream(
+  produced: Generator<string, void, undefined>,
+  plan: {
+    empty: boolean;
+    writtenChains: ReadonlySet<string>;
+    created: readonly CreatedChain[];
+    out: ScriptWriter;
+    next: DataplaneState;
+    /** The whole plan, planned again, when the script was not kept. */
+    again: () => TablePlan;
+  },
+): TablePlanStream {
+  const { out, next } = plan;
   let done = false;
   function step(): IteratorResult<string, void> {
     if (done) return { done: true, value: undefined };
     try {
-      const r = generator.next();
+      const r = produced.next();
       if (r.done) done = true;
       return r;
     } catch (e) {
@@ -456,32 +628,32 @@ export function streamTablePlan(
       throw e;
     }
   }
-  let plan: TablePlan | undefined;
   function drain(): Pick<TablePlan, "next" | "lineCount"> {
     while (!step().done) { /* produce the rest */ }
     return { next, lineCount: out.lines };
   }
+  let whole: TablePlan | undefined;
   return {
-    empty,
-    writtenChains,
+    empty: plan.empty,
+    writtenChains: plan.writtenChains,
+    createdChains: plan.created,
     chunks: { [Symbol.iterator]: () => ({ next: step }) },
     drain,
     finish(): TablePlan {
-      if (plan !== undefined) return plan;
+      if (whole !== undefined) return whole;
       const { lineCount } = drain();
-      if (keepScript) {
-        plan = {
+      if (out.keepsScript) {
+        whole = {
           script: lineCount === 0 ? "" : out.chunks.join(""),
           origins: out.origins,
           next,
           lineCount,
         };
       } else {
-        // Planned again from the same inputs: the same script, kept this time.
-        const again = streamTablePlan(input).finish();
-        plan = { script: again.script, origins: again.origins, next, lineCount };
+        const again = plan.again();
+        whole = { script: again.script, origins: again.origins, next, lineCount };
       }
-      return plan;
+      return whole;
     },
   };
 }

@@ -34,7 +34,7 @@
  */
 import { calculateRuleHashes } from "../../dsl/hash.ts";
 import type { Rule } from "../../dsl/rule.ts";
-import { KERNEL_CHAINS, type TableName } from "./kernel_chains.ts";
+import { KERNEL_CHAINS, type TableName } from "../../dsl/kernel_chains.ts";
 
 /** A built-in chain policy. */
 export type ChainPolicyValue = "ACCEPT" | "DROP";

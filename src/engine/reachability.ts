@@ -11,7 +11,7 @@
 import { isReferrer } from "../../dsl/action.ts";
 import type { Chain, Rule } from "../../dsl/rule.ts";
 import { ChainLoopError, DanglingReferenceError } from "./errors.ts";
-import { type HookSet, isKernelChain, type TableName } from "./kernel_chains.ts";
+import { type HookSet, isKernelChain, type TableName } from "../../dsl/kernel_chains.ts";
 
 export type { HookSet };
 

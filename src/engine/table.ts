@@ -2,6 +2,12 @@
  * The table engine: keeps the desired state of one iptables table for one IP
  * family and brings the kernel in line on {@linkcode Table.apply}.
  *
+ * This module holds the desired state and runs the operations one at a time;
+ * the kernel is reached through a `Dataplane` (`src/engine/dataplane.ts`,
+ * the iptables binaries by default), what we know of it and when to read it
+ * again is `src/engine/resync.ts`, the script is decided by
+ * `src/engine/planner.ts` (pure) and written by `src/engine/restore.ts`.
+ *
  * ## Design
  *
  * Goals, in order, and the trade-offs between them (after Felix's table.go):
@@ -9,7 +15,7 @@
  * 1. **Never break what we do not own.** Other programs (Docker, kube-proxy, an
  *    operator's own rules) share the kernel chains. We only ever delete rules
  *    that are ours, decided on the arguments of the saved line and never on
- *    its text (`src/engine/ownership.ts`): the first comment's value is exactly our
+ *    its text (`src/host/ownership.ts`): the first comment's value is exactly our
  *    ID, or the target is one of our chains (or the rule matches the cleanup
  *    pattern the caller opts into). We delete them by value rather than by
  *    number (numbers race with other writers), and only create, flush or
@@ -29,15 +35,16 @@
  *    own, backend-specific normalised form. We read only chain names,
  *    policies, the first comment of each rule and whether it jumps to one of
  *    our chains, splitting a line into arguments only where that is at stake
- *    (a cheap pre-filter skips the rest); when a rule of ours must be deleted
+ *    (a cheap pre-filter skips the rest, `src/host/save_parser.ts`); when a rule of ours must be deleted
  *    from a shared chain we replay the saved text as `-D`.
  * 4. **Performance vs. drift detection.** Reading the dataplane costs a full
  *    iptables-save, so we trust our cache and re-read only on a refresh timer,
  *    after writes (post-write checks at exponentially growing intervals, with a
  *    floor of twice the peak save + restore time, because other programs
  *    clobber tables with save/modify/restore cycles), after a failure, or
- *    when asked (`invalidateDataplaneCache`). An apply with nothing to do runs
- *    no process at all.
+ *    when asked (`invalidateDataplaneCache`); what changed of ours since is
+ *    logged (`src/engine/resync.ts`). An apply with nothing to do runs no
+ *    process at all.
  * 5. **Fail before committing.** Rules are checked against where they are
  *    placed (table, IP family, protocol dependencies, hooks) and their IP sets
  *    must exist; jumps to undefined owned chains and loops are caught before
@@ -58,26 +65,37 @@
 import { isReferrer } from "../../dsl/action.ts";
 import type { Features } from "../../dsl/features.ts";
 import { calculateRuleIds, type RuleIds } from "../../dsl/hash.ts";
-import { type Chain, checkRule, type Rule, ruleComments } from "../../dsl/rule.ts";
-import { type Clock, systemClock } from "../host/clock.ts";
 import {
-  DanglingReferenceError,
-  PrefixError,
-  RestoreError,
-  SaveError,
-  TableConfigError,
-} from "./errors.ts";
-import { autoDetectBackend } from "../host/backend_detector.ts";
-import { FeatureDetector } from "../host/feature_detector.ts";
+  type HookSet,
+  isKernelChain,
+  KERNEL_CHAINS,
+  type TableName,
+} from "../../dsl/kernel_chains.ts";
+import { type Chain, checkRule, type Rule, ruleComments } from "../../dsl/rule.ts";
+import type { BackendDetector } from "../host/backend_detector.ts";
+import { type Clock, systemClock } from "../host/clock.ts";
 import type { FeatureSource } from "../host/feature_source.ts";
-import { IpSetGuard, ipSetNamesOf } from "./ipset_guard.ts";
-import { restoreLockArgs, SharedLock } from "../host/lock.ts";
-import { isKernelChain, KERNEL_CHAINS, type TableName } from "./kernel_chains.ts";
+import { IptablesDataplane } from "../host/iptables_dataplane.ts";
+import type { IptablesVariant } from "../host/iptables_variant.ts";
+import type { LockRunner } from "../host/lock.ts";
 import { type Logger, silentLogger } from "../host/logger.ts";
+import { checkPrefixes } from "../host/ownership.ts";
+import type { CommandRunner } from "../host/runner.ts";
+import type { Dataplane, DataplaneState, Ownership } from "./dataplane.ts";
+import { DanglingReferenceError, RestoreError, TableConfigError } from "./errors.ts";
+import { IpSetGuard, ipSetNamesOf } from "./ipset_guard.ts";
 import type { TableMetrics } from "./metrics.ts";
-import { otherBackendWarning, readOtherBackend } from "../host/other_backend.ts";
-import { checkPrefixes, ruleIdOf } from "./ownership.ts";
 import { checkPlacement } from "./placement.ts";
+import {
+  type CreatedChain,
+  equalLists,
+  type HashedRules,
+  type InsertAppendLists,
+  type OwnedRules,
+  streamTablePlan,
+  type StreamTablePlanOptions,
+  type TablePlanStream,
+} from "./planner.ts";
 import {
   type ChainPolicyValue,
   planPolicies,
@@ -86,32 +104,18 @@ import {
   policyRecordRules,
   readPolicyRecord,
 } from "./policy_record.ts";
-import {
-  equalLists,
-  type HashedRules,
-  type InsertAppendLists,
-  type LazyHashedRules,
-  streamTablePlan,
-  type StreamTablePlanOptions,
-  type TablePlan,
-  type TablePlanStream,
-} from "./planner.ts";
 import { computeReachability, type OwnedJump, ownedJumps } from "./reachability.ts";
-import { type CommandRunner, DenoCommandRunner } from "../host/runner.ts";
-import { IptablesCommands, type IptablesResult } from "../host/iptables_commands.ts";
-import {
-  AmbiguousSaveError,
-  type DataplaneState,
-  OLD_INSERT_RULE,
-  parseSave,
-} from "./save_parser.ts";
+import { checkedScript, finishedStream, PlanWriter } from "./restore.ts";
+import { Resync } from "./resync.ts";
 import {
   type EngineWarning,
   type PlacementWarning,
   warningFields,
   warningKey,
 } from "./warnings.ts";
-import type { IptablesVariant } from "../host/iptables_variant.ts";
+
+export type { BackendDetector } from "../host/backend_detector.ts";
+export type { LockRunner } from "../host/lock.ts";
 
 /**
  * A concrete backend: the iptables variant a table is programmed with.
@@ -130,20 +134,20 @@ import type { IptablesVariant } from "../host/iptables_variant.ts";
  */
 export type Backend = IptablesVariant;
 
-/** Chooses the backend when `backend: "auto"`. */
-export type BackendDetector = (options: {
-  runner: CommandRunner;
-  ipVersion: 4 | 6;
-  hashPrefix: string;
-  logger: Logger;
-}) => Promise<IptablesVariant>;
-
-/** Runs a function while holding the xtables lock (used when restore cannot lock itself). */
-export type LockRunner = <T>(fn: () => Promise<T>) => Promise<T>;
-
-/** Options of {@linkcode Table}. */
+/**
+ * Options of {@linkcode Table}. The kernel is reached through `dataplane`;
+ * without it, the table builds an {@linkcode IptablesDataplane} from
+ * `backend`, `netns`, `runner`, `featureDetector`, `backendDetector`,
+ * `lock`, `lockTimeoutMs`, `lockProbeIntervalMs` and `commandTimeoutMs`
+ * (which must then be left out).
+ */
 export interface TableOptions {
-  /** IP family. @default {4} */
+  /**
+   * Where the table is read and written (one instance may serve every table
+   * of its family). @default {an IptablesDataplane of the options below}
+   */
+  dataplane?: Dataplane | undefined;
+  /** IP family (the dataplane's, when one is given). @default {4} */
   ipVersion?: 4 | 6;
   /**
    * Prefix of the comment that carries each rule's ID: 1 to 32 characters
@@ -235,10 +239,21 @@ export interface PlannedWrite {
   foreign: ReadonlyMap<string, readonly Rule[]>;
 }
 
-const MAX_POST_WRITE_MS = 3_600_000;
-const MIN_POST_WRITE_MS = 50;
-const SAVE_RETRIES = 3;
+/** Retries of a write that iptables-restore refused. */
 const RESTORE_RETRIES = 10;
+
+/** The options that configure the `IptablesDataplane` a table builds when it is given none. */
+const DATAPLANE_OPTIONS = [
+  "backend",
+  "netns",
+  "runner",
+  "featureDetector",
+  "backendDetector",
+  "lock",
+  "lockTimeoutMs",
+  "lockProbeIntervalMs",
+  "commandTimeoutMs",
+] as const;
 
 interface RuleList {
   rules: readonly Rule[];
@@ -304,18 +319,6 @@ function sameRendering(a: readonly Rule[], b: readonly Rule[], features: Feature
   return true;
 }
 
-/** The `# Generated by …` line of a save's output (near its start), if it printed one. */
-function saveHeader(stdout: string): string | undefined {
-  const at = stdout.indexOf("# Generated by ");
-  if (at < 0 || at > 1024 || (at > 0 && stdout[at - 1] !== "\n")) return undefined;
-  const end = stdout.indexOf("\n", at);
-  return stdout.slice(at, end < 0 ? stdout.length : end);
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
 /**
  * One iptables table (filter, nat, mangle or raw) of one IP family, kept in
  * line with a desired state.
@@ -351,23 +354,19 @@ export class Table {
   readonly #hashPrefix: string;
   readonly #ruleIds: RuleIds;
   readonly #chainPrefixes: readonly string[];
+  /** What tells our rules and chains from others' (handed to every read). */
+  readonly #ownership: Ownership;
   /** Our chain that records the policies we changed (see `src/engine/policy_record.ts`). */
   readonly #recordChain: string;
-  readonly #oldInsertPattern: RegExp | undefined;
   readonly #insertMode: "insert" | "append";
-  readonly #requestedBackend: IptablesVariant | "auto";
-  readonly #refreshIntervalMs: number;
-  readonly #initialPostWriteMs: number;
-  readonly #lockTimeoutMs: number;
-  readonly #lockProbeIntervalMs: number;
-  readonly #commandTimeoutMs: number;
-  readonly #runner: CommandRunner;
-  readonly #features: FeatureSource;
   readonly #clock: Clock;
   readonly #logger: Logger;
-  readonly #backendDetector: BackendDetector;
-  #lock: LockRunner | undefined;
   readonly #beforeWrite: ((plan: PlannedWrite) => Promise<void>) | undefined;
+
+  // The kernel: where it is read and written, what we know of it, and how.
+  readonly #dataplane: Dataplane;
+  readonly #resync: Resync;
+  readonly #writer: PlanWriter;
 
   // Desired state.
   readonly #chains = new Map<string, Chain>();
@@ -380,37 +379,6 @@ export class Table {
   /** The last queued apply(), plan() or cleanUp() (see `#serialised`). */
   #queue: Promise<unknown> = Promise.resolve();
 
-  // Dataplane cache and schedule.
-  #backend: IptablesVariant | undefined;
-  #commands: IptablesCommands | undefined;
-  #dataplane: DataplaneState = new Map();
-  #inSync = false;
-  #currentFeatures: Features | undefined;
-  #featuresKey = "";
-  #lastReadTime = Number.NEGATIVE_INFINITY;
-  #lastWriteTime: number;
-  #postWriteIntervalMs: number;
-  #peakSaveMs = 0;
-  #peakRestoreMs = 0;
-  /** Text of our rules in chains we do not own, by "<chain> <id>" (for deleting by value). */
-  readonly #writtenLines = new Map<string, string>();
-  /** Whether the other backend was read for the warning (see `#checkOtherBackend`). */
-  #otherBackendChecked = false;
-  /** The other backend's read while it runs (awaited when the operation ends, not before). */
-  #otherBackendRead: Promise<void> | undefined;
-  /** The header of the last save read (it names the binaries' version). */
-  #saveHeader: string | undefined;
-  /** Chains left alone as not shown to be ours, already warned about (see `#leaveUnknownChains`). */
-  readonly #warnedUnknown = new Set<string>();
-  /** Chains whose rules of ours are deleted by number on the next write (see `apply`). */
-  readonly #deleteByPosition = new Set<string>();
-  /**
-   * Saved lines that read as jumps to one of our chains, without our ID, and
-   * that deleting by their text failed: another program's rules whose text
-   * does not parse back to them (`-i "x -j rp-in"` is printed `-i x -j rp-in`),
-   * read as foreign from then on (see `#isMisreadJump`).
-   */
-  readonly #misreadJumps = new Set<string>();
   readonly #metrics: TableMetrics;
   /** The warnings of the last plan or write, and their keys (each is logged once). */
   #warnings: readonly EngineWarning[] = [];
@@ -438,7 +406,7 @@ export class Table {
       );
     }
     this.name = name;
-    this.ipVersion = options.ipVersion ?? 4;
+    this.ipVersion = options.ipVersion ?? options.dataplane?.ipVersion ?? 4;
     if (this.ipVersion !== 4 && this.ipVersion !== 6) {
       throw new TableConfigError(`Invalid ipVersion ${this.ipVersion}: expected 4 or 6`, {
         field: "ipVersion",
@@ -456,9 +424,13 @@ export class Table {
     this.#chainPrefixes = [...(options.chainPrefixes ?? ["rp-"])];
     checkPrefixes({ chainPrefixes: this.#chainPrefixes, hashPrefix: this.#hashPrefix });
     this.#recordChain = policyRecordChain(this.#chainPrefixes);
-    this.#oldInsertPattern = options.extraCleanupRegexPattern
-      ? new RegExp(options.extraCleanupRegexPattern)
-      : undefined;
+    this.#ownership = {
+      hashPrefix: this.#hashPrefix,
+      chainPrefixes: this.#chainPrefixes,
+      oldInsertPattern: options.extraCleanupRegexPattern
+        ? new RegExp(options.extraCleanupRegexPattern)
+        : undefined,
+    };
     this.#insertMode = options.insertMode ?? "insert";
     if (this.#insertMode !== "insert" && this.#insertMode !== "append") {
       throw new TableConfigError(
@@ -466,36 +438,14 @@ export class Table {
         { field: "insertMode", value: this.#insertMode },
       );
     }
-    this.#requestedBackend = options.backend ?? "auto";
-    if (!["auto", "nft", "legacy"].includes(this.#requestedBackend)) {
-      throw new TableConfigError(
-        `Invalid backend ${
-          JSON.stringify(this.#requestedBackend)
-        }: expected "auto", "nft" or "legacy"`,
-        { field: "backend", value: this.#requestedBackend },
-      );
-    }
-    this.#refreshIntervalMs = options.refreshIntervalMs ?? 90_000;
-    this.#initialPostWriteMs = Math.max(options.postWriteIntervalMs ?? 1_000, MIN_POST_WRITE_MS);
-    this.#lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
-    this.#lockProbeIntervalMs = options.lockProbeIntervalMs ?? 50;
-    this.#commandTimeoutMs = options.commandTimeoutMs ?? 60_000;
-    this.#runner = options.runner ??
-      new DenoCommandRunner(options.netns === undefined ? {} : { netns: options.netns });
     this.#clock = options.clock ?? systemClock();
     this.#logger = options.logger ?? silentLogger();
-    this.#features = options.featureDetector ??
-      new FeatureDetector({ runner: this.#runner, logger: this.#logger });
-    this.#backendDetector = options.backendDetector ?? autoDetectBackend;
-    this.#lock = options.lock;
     this.#beforeWrite = options.beforeWrite;
-    this.#lastWriteTime = this.#clock.now();
-    this.#postWriteIntervalMs = this.#initialPostWriteMs;
-    if (this.#requestedBackend !== "auto") this.#backend = this.#requestedBackend;
+    this.#dataplane = this.#dataplaneOf(options);
     this.#metrics = {
       table: name,
       ipVersion: this.ipVersion,
-      backend: this.#backend ?? "unknown",
+      backend: this.#dataplane.variant ?? "unknown",
       restoreCalls: 0,
       restoreErrors: 0,
       saveCalls: 0,
@@ -506,12 +456,80 @@ export class Table {
       applies: 0,
       lastApplyDurationMs: 0,
     };
+    const clock = this.#clock, logger = this.#logger;
+    this.#resync = new Resync(this.#dataplane, {
+      table: name,
+      ownership: this.#ownership,
+      refreshIntervalMs: options.refreshIntervalMs ?? 90_000,
+      postWriteIntervalMs: options.postWriteIntervalMs ?? 1_000,
+      metrics: this.#metrics,
+      clock,
+      logger,
+    });
+    this.#writer = new PlanWriter(this.#dataplane, {
+      table: name,
+      metrics: this.#metrics,
+      clock,
+      logger,
+    });
     for (const chain of KERNEL_CHAINS[name]) this.#inserts.set(chain, { rules: [] });
+  }
+
+  /**
+   * The dataplane given, or the `IptablesDataplane` the other options
+   * describe (they must be left out when one is given).
+   */
+  #dataplaneOf(options: TableOptions): Dataplane {
+    const given = options.dataplane;
+    if (given !== undefined) {
+      for (const field of DATAPLANE_OPTIONS) {
+        if (options[field] === undefined) continue;
+        throw new TableConfigError(
+          `Invalid ${field} ${
+            typeof options[field] === "object" || typeof options[field] === "function"
+              ? `(a ${typeof options[field]})`
+              : JSON.stringify(options[field])
+          }: expected it left out when a dataplane is given (it configures the dataplane)`,
+          { field, value: options[field] },
+        );
+      }
+      if (given.ipVersion !== this.ipVersion) {
+        throw new TableConfigError(
+          `Invalid ipVersion ${this.ipVersion}: the dataplane given is IPv${given.ipVersion}`,
+          { field: "ipVersion", value: this.ipVersion },
+        );
+      }
+      return given;
+    }
+    const backend = options.backend ?? "auto";
+    if (!["auto", "nft", "legacy"].includes(backend)) {
+      throw new TableConfigError(
+        `Invalid backend ${JSON.stringify(backend)}: expected "auto", "nft" or "legacy"`,
+        { field: "backend", value: backend },
+      );
+    }
+    return new IptablesDataplane({
+      ipVersion: this.ipVersion,
+      variant: backend,
+      netns: options.netns,
+      runner: options.runner,
+      featureDetector: options.featureDetector,
+      backendDetector: options.backendDetector,
+      lock: options.lock,
+      ...(options.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: options.lockTimeoutMs }),
+      ...(options.lockProbeIntervalMs === undefined
+        ? {}
+        : { lockProbeIntervalMs: options.lockProbeIntervalMs }),
+      ...(options.commandTimeoutMs === undefined
+        ? {}
+        : { commandTimeoutMs: options.commandTimeoutMs }),
+      logger: this.#logger,
+    });
   }
 
   /** The backend in use, once known (after the first `apply()` or `plan()` with `"auto"`). */
   get backend(): IptablesVariant | undefined {
-    return this.#backend;
+    return this.#dataplane.variant;
   }
 
   /**
@@ -521,7 +539,7 @@ export class Table {
    * that compares this table's rules with the kernel's must use them too.
    */
   get features(): Readonly<Features> | undefined {
-    return this.#currentFeatures;
+    return this.#resync.features;
   }
 
   /** How this table computes rule IDs (`ruleIds` option). */
@@ -708,14 +726,7 @@ export class Table {
    * @param reason Why (logged).
    */
   invalidateDataplaneCache(reason: string): void {
-    if (this.#inSync) {
-      this.#logger.log("debug", "dataplane cache invalidated", {
-        table: this.name,
-        ipVersion: this.ipVersion,
-        reason,
-      });
-    }
-    this.#inSync = false;
+    this.#resync.invalidate(reason);
   }
 
   /** The table's counters and gauges. */
@@ -777,18 +788,18 @@ export class Table {
 
   async #plan(): Promise<string> {
     this.invalidateDataplaneCache("plan");
-    await this.#ensureBackend();
-    await this.#loadDataplane();
+    await this.#prepare();
+    await this.#read();
     // The IP sets are checked as apply checks them: a plan apply would refuse
     // is not a plan.
-    const guard = new IpSetGuard(this.#runner, { timeoutMs: this.#commandTimeoutMs });
+    const guard = this.#newGuard();
     const { plan: stream, write, warnings } = this.#computePlan(guard);
     this.#guardWrites(stream, write, guard);
     const script = await checkedScript(stream, guard);
     this.#noteWarnings(warnings());
     this.#planned = {
       version: this.#desiredVersion,
-      dataplane: this.#dataplane,
+      dataplane: this.#resync.state,
       plan: finishedStream(stream),
       guard,
     };
@@ -826,34 +837,29 @@ export class Table {
 
   async #check(): Promise<TableCheck> {
     this.invalidateDataplaneCache("plan");
-    await this.#ensureBackend();
-    await this.#loadDataplane();
-    const guard = new IpSetGuard(this.#runner, { timeoutMs: this.#commandTimeoutMs });
-    const streamed = this.#runner.streamsStdin === true && this.#beforeWrite === undefined;
+    await this.#prepare();
+    await this.#read();
+    const guard = this.#newGuard();
     const { plan: stream, write, warnings, policies } = this.#computePlan(guard, {
-      keepScript: !streamed,
+      keepScript: !this.#streamed(),
     });
     this.#guardWrites(stream, write, guard);
     // What producing the script would check, checked now: the placement of
     // every chain, and the IP sets of the chains the kernel does not have.
     const found = warnings();
+    const kernel = this.#resync.state;
     for (const chain of write.chains) {
       const list = this.#chainHashes.get(chain.name);
-      if (list !== undefined && !this.#dataplane.has(chain.name)) {
+      if (list !== undefined && !kernel.has(chain.name)) {
         guard.add(chain, this.#ipSetsOf(list));
       }
     }
     await guard.verify();
     this.#noteWarnings(found);
-    this.#planned = {
-      version: this.#desiredVersion,
-      dataplane: this.#dataplane,
-      plan: stream,
-      guard,
-    };
+    this.#planned = { version: this.#desiredVersion, dataplane: kernel, plan: stream, guard };
     const changes = new Map<string, ChainPolicyValue>();
     for (const [chain, policy] of policies) {
-      const now = this.#dataplane.get(chain)?.policy;
+      const now = kernel.get(chain)?.policy;
       if (now !== undefined && now !== policy) changes.set(chain, policy);
     }
     return { changed: !stream.empty, policies: changes };
@@ -865,7 +871,7 @@ export class Table {
     this.#planned = undefined;
     if (
       planned === undefined || planned.version !== version ||
-      planned.dataplane !== this.#dataplane || this.#beforeWrite !== undefined
+      planned.dataplane !== this.#resync.state || this.#beforeWrite !== undefined
     ) return undefined;
     // The IP sets are listed again: the write checks them as it always does.
     return { plan: planned.plan, guard: planned.guard.again() };
@@ -888,135 +894,101 @@ export class Table {
    * at once would each write from a state the other is changing.
    */
   #serialised<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(fn, fn).finally(() => this.#otherBackendDone());
+    // What the dataplane read in the background (the other backend's copy of
+    // the table, for its warning) is waited for before the operation returns.
+    const run = this.#queue.then(fn, fn).finally(() => this.#dataplane.settled());
     this.#queue = run.catch(() => {});
     return run;
   }
 
-  /** Waits for the other backend's read (its warning is logged before the operation returns). */
-  async #otherBackendDone(): Promise<void> {
-    const read = this.#otherBackendRead;
-    this.#otherBackendRead = undefined;
-    await read;
-  }
-
   async #apply(): Promise<number> {
     const start = this.#clock.now();
-    const now = start;
-    // ">=" (the reference has ">"): an apply called exactly when the refresh is
-    // due must refresh, or it would return 0 ("never call again").
-    if (this.#refreshIntervalMs > 0 && now - this.#lastReadTime >= this.#refreshIntervalMs) {
-      this.invalidateDataplaneCache("refresh timer");
-    }
-    let invalidated = false;
-    while (
-      this.#postWriteIntervalMs < MAX_POST_WRITE_MS &&
-      now >= this.#lastWriteTime + this.#postWriteIntervalMs
-    ) {
-      this.#postWriteIntervalMs *= 2;
-      if (!invalidated) {
-        this.invalidateDataplaneCache("post-write check");
-        invalidated = true;
-      }
-    }
-    await this.#ensureBackend();
+    this.#resync.checkTimers(start);
+    await this.#prepare();
     let retries = RESTORE_RETRIES;
     let backoff = 1;
     for (;;) {
-      if (!this.#inSync) await this.#loadDataplane();
-      if (this.#inSync && this.#appliedVersion === this.#desiredVersion) break;
-      // The IP sets named by the rules this script writes must exist. Only
-      // those: a set named by a rule already in the kernel cannot have been
-      // destroyed (the kernel refuses while it is in use), and scanning every
-      // rule of a large table on each small write cost more than the write.
-      // Chains the kernel does not have yet are noted as they are produced.
-      // A streamed write keeps no copy of its script: on failure it is planned
-      // again from the same inputs for the error report.
-      const streamed = this.#runner.streamsStdin === true && this.#beforeWrite === undefined;
-      // The version this plan is made of: a change made while the write runs
-      // (updateChain() during the await) is applied by the next apply().
-      const version = this.#desiredVersion;
-      // Right after plan(), with nothing changed or read since: that plan.
-      const planned = this.#takePlanned(version);
-      const guard = planned?.guard ??
-        new IpSetGuard(this.#runner, { timeoutMs: this.#commandTimeoutMs });
-      const { plan: stream, write, warnings } = planned === undefined
-        ? this.#computePlan(guard, { keepScript: !streamed })
-        : { ...planned, write: undefined, warnings: () => this.#warnings };
-      if (stream.empty) {
-        this.#dataplane = stream.drain().next;
-        this.#appliedVersion = version;
-        this.#noteWarnings(warnings());
-        break;
-      }
-      if (write !== undefined) this.#guardWrites(stream, write, guard);
-      if (this.#beforeWrite !== undefined && write !== undefined) {
-        await this.#beforeWrite({ ...write, script: await checkedScript(stream, guard) });
-      }
-      let plan: Pick<TablePlan, "next" | "lineCount">;
-      try {
-        plan = await this.#restore(stream, guard, streamed);
-      } catch (e) {
-        if (!(e instanceof RestoreError)) throw e;
-        this.#inSync = false;
-        if (e.timedOut) throw e;
-        // A delete by value failed: iptables-save printed the rule in a form
-        // that does not parse back to it (e.g. `--icmp-type 255/3` is saved as
-        // `--icmp-type any`). Retry that chain with positional deletes (after
-        // the fresh read every retry makes).
-        const failedLine = e.failedLineText ?? "";
-        const failed = /^-D (\S+) (?!\d+$)/.exec(failedLine)?.[1];
-        if (failed !== undefined && !this.isOwnedChain(failed)) {
-          if (this.#isMisreadJump(failed, `-A ${failedLine.slice(3)}`)) {
-            this.#misreadJumps.add(`-A ${failedLine.slice(3)}`);
-            this.#logger.log(
-              "warn",
-              `left alone a rule of chain ${failed} that reads as a jump to one of our chains ` +
-                "but is not one (deleting it by the text iptables-save printed failed, as for a " +
-                "rule whose interface name holds a space): " + failedLine.slice(4 + failed.length),
-              { table: this.name, ipVersion: this.ipVersion, chain: failed },
-            );
-          } else this.#deleteByPosition.add(failed);
-        }
-        if (retries <= 0) throw e;
-        this.#logger.log("warn", "iptables-restore failed; retrying", {
-          table: this.name,
-          ipVersion: this.ipVersion,
-          retriesLeft: retries,
-          backoffMs: backoff,
-          stderr: e.stderr.trim(),
-        });
-        retries--;
-        await this.#clock.sleep(backoff);
-        backoff *= 2;
-        continue;
-      }
-      this.#rememberWrittenLines(plan.next);
-      this.#deleteByPosition.clear();
-      this.#dataplane = plan.next;
-      this.#appliedVersion = version;
-      this.#noteWarnings(warnings());
-      this.#lastWriteTime = this.#clock.now();
-      this.#postWriteIntervalMs = this.#initialPostWriteMs;
-      break;
+      if (!this.#resync.inSync) await this.#read();
+      if (this.#resync.inSync && this.#appliedVersion === this.#desiredVersion) break;
+      const failed = await this.#write();
+      if (failed === undefined) break;
+      if (failed.timedOut || retries <= 0) throw failed;
+      this.#logger.log("warn", "iptables-restore failed; retrying", {
+        table: this.name,
+        ipVersion: this.ipVersion,
+        retriesLeft: retries,
+        backoffMs: backoff,
+        stderr: failed.stderr.trim(),
+      });
+      retries--;
+      await this.#clock.sleep(backoff);
+      backoff *= 2;
     }
-    this.#postWriteIntervalMs = Math.max(
-      this.#postWriteIntervalMs,
-      2 * (this.#peakSaveMs + this.#peakRestoreMs),
-    );
     this.#updateGauges();
     this.#metrics.applies++;
     this.#metrics.lastApplyDurationMs = this.#clock.now() - start;
-    let reschedule = 0;
-    if (this.#refreshIntervalMs > 0) {
-      reschedule = Math.max(1, this.#refreshIntervalMs - (now - this.#lastReadTime));
+    return this.#resync.nextCheckDelay(start, this.#writer.peakMs);
+  }
+
+  /**
+   * Plans the desired state against the kernel's (or takes the plan `plan()`
+   * or `check()` just made) and writes it, if there is anything to write.
+   *
+   * @returns The error of a write iptables-restore refused (to be retried
+   * after a fresh read), else `undefined`.
+   */
+  async #write(): Promise<RestoreError | undefined> {
+    // The IP sets named by the rules this script writes must exist. Only
+    // those: a set named by a rule already in the kernel cannot have been
+    // destroyed (the kernel refuses while it is in use), and scanning every
+    // rule of a large table on each small write cost more than the write.
+    // Chains the kernel does not have yet are noted as they are produced.
+    // A streamed write keeps no copy of its script: on failure it is planned
+    // again from the same inputs for the error report.
+    const streamed = this.#streamed();
+    // The version this plan is made of: a change made while the write runs
+    // (updateChain() during the await) is applied by the next apply().
+    const version = this.#desiredVersion;
+    // Right after plan(), with nothing changed or read since: that plan.
+    const planned = this.#takePlanned(version);
+    const guard = planned?.guard ?? this.#newGuard();
+    const { plan: stream, write, warnings } = planned === undefined
+      ? this.#computePlan(guard, { keepScript: !streamed })
+      : { ...planned, write: undefined, warnings: () => this.#warnings };
+    if (stream.empty) {
+      this.#resync.adopt(stream.drain().next);
+      this.#appliedVersion = version;
+      this.#noteWarnings(warnings());
+      return undefined;
     }
-    if (this.#postWriteIntervalMs < MAX_POST_WRITE_MS) {
-      const due = this.#lastWriteTime + this.#postWriteIntervalMs - now;
-      if (due <= 0) reschedule = 1;
-      else if (this.#refreshIntervalMs <= 0 || due < reschedule) reschedule = due;
+    if (write !== undefined) {
+      this.#guardWrites(stream, write, guard);
+      if (this.#beforeWrite !== undefined) {
+        await this.#beforeWrite({ ...write, script: await checkedScript(stream, guard) });
+      }
     }
-    return reschedule;
+    let written;
+    try {
+      written = await this.#writer.write(stream, { guard, streamed });
+    } catch (e) {
+      if (!(e instanceof RestoreError)) throw e;
+      this.#resync.restoreFailed(e);
+      return e;
+    }
+    this.#resync.wrote(written.next);
+    this.#appliedVersion = version;
+    this.#noteWarnings(warnings());
+    return undefined;
+  }
+
+  /** Whether writes stream their script (a `beforeWrite` hook reads it whole first). */
+  #streamed(): boolean {
+    return this.#dataplane.streamsScripts && this.#beforeWrite === undefined;
+  }
+
+  /** The IP-set check of one write. */
+  #newGuard(): IpSetGuard {
+    return new IpSetGuard(() => this.#dataplane.ipSets());
   }
 
   /**
@@ -1076,7 +1048,7 @@ export class Table {
     lists.set(chain, list);
     this.#changed();
     if (
-      old === undefined || !sameRendering(old.rules, list.rules, this.#currentFeatures ?? {})
+      old === undefined || !sameRendering(old.rules, list.rules, this.#resync.features ?? {})
     ) {
       return true;
     }
@@ -1103,7 +1075,7 @@ export class Table {
     for (const name of stream.writtenChains) {
       if (this.isOwnedChain(name)) {
         const list = this.#chainHashes.get(name);
-        const kernel = this.#dataplane.get(name);
+        const kernel = this.#resync.state.get(name);
         if (list === undefined || kernel === undefined) continue;
         const names = this.#ipSetsOf(list);
         const inUse = list.setsInUse;
@@ -1125,12 +1097,13 @@ export class Table {
    * checked when planning, so `plan()` finds it too.
    */
   #checkForeignTargets(reached: Iterable<string>): void {
+    const kernel = this.#resync.state;
     const check = (chain: string, list: "chain" | "insert" | "append", rules: readonly Rule[]) => {
       for (let i = 0; i < rules.length; i++) {
         const action = rules[i]!.action;
         if (
           !isReferrer(action) || this.isOwnedChain(action.target) ||
-          this.#dataplane.has(action.target)
+          kernel.has(action.target)
         ) continue;
         throw new DanglingReferenceError(
           `Rule ${i + 1} of ${list === "chain" ? "chain" : `the ${list} list of chain`} ` +
@@ -1179,24 +1152,66 @@ export class Table {
 
   /**
    * The plan of the next write. Rules of owned chains are checked against
-   * their placement (and, given a guard, their IP sets noted) when the
-   * planner needs their IDs: at once for chains the kernel has, and while the
-   * script is produced for chains it does not have yet (a first apply), so
-   * the checks overlap iptables-restore. A failing check stops the script
-   * before its COMMIT.
+   * their placement (and, given a guard, their IP sets noted) when their IDs
+   * are needed: at once for chains the kernel has (the planner compares
+   * their IDs), and while the script is produced for chains it does not have
+   * yet (a first apply), so the checks overlap iptables-restore. A failing
+   * check stops the script before its COMMIT.
    */
-  #computePlan(
-    guard?: IpSetGuard,
-    options: StreamTablePlanOptions = {},
-  ): {
-    plan: TablePlanStream;
-    write: Omit<PlannedWrite, "script">;
-    /** The plan's warnings (call once the plan is drained, or to check every chain now). */
-    warnings: () => EngineWarning[];
-    /** The policy each built-in chain has after the write. */
-    policies: ReadonlyMap<string, ChainPolicyValue>;
-  } {
-    const features = this.#currentFeatures ?? {};
+  #computePlan(guard?: IpSetGuard, options: StreamTablePlanOptions = {}): ComputedPlan {
+    const features = this.#resync.features ?? {};
+    const roots = this.#roots();
+    const reach = this.#reachable(roots, features);
+    this.#checkForeignTargets(reach.keys());
+    const foreignWarnings = this.#placeForeignLists(roots);
+    const owned = this.#ownedChains(reach, features, guard);
+    // Chain policies, and the record of the ones we changed (`src/engine/policy_record.ts`).
+    const policies = this.#planPolicies();
+    if (policies.record.size > 0) {
+      const record = policyRecordRules(this.#recordChain, this.name, policies.record);
+      owned.rules.set(this.#recordChain, { rules: record.rules, hashes: record.hashes });
+      owned.chains.push({ name: this.#recordChain, rules: record.rules });
+    }
+    const foreign = this.#foreignLists(roots, features);
+    // A chain with our prefix that nothing shows to be ours is left alone
+    // unless we want it (see `Resync.ownedChainsToChange`).
+    const isOwnedChain = this.#resync.ownedChainsToChange(owned.rules);
+    this.#identifyKernelChains(owned);
+    const variant = this.#dataplane.variant!;
+    const plan = streamTablePlan({
+      table: this.name,
+      backend: variant,
+      positionalEdits: variant === "legacy" || features.nftPositionalEdits === true,
+      insertMode: this.#insertMode,
+      hashPrefix: this.#hashPrefix,
+      ruleIds: this.#ruleIds,
+      features,
+      owned: owned.rules,
+      foreign: foreign.lists,
+      policies: policies.policies,
+      dataplane: this.#resync.state,
+      isOwnedChain,
+      // Copies: a streamed write that fails is planned again from its inputs.
+      writtenLines: new Map(this.#resync.writtenLines),
+      deleteByPosition: new Set(this.#resync.deleteByPosition),
+    }, options);
+    return {
+      plan: checkingCreatedChains(plan, owned.created),
+      policies: policies.policies,
+      write: { chains: owned.chains, foreign: foreign.rules },
+      warnings: () => {
+        const all = [...foreignWarnings];
+        for (const f of owned.placed) {
+          const w = f();
+          if (w !== undefined) all.push(...w);
+        }
+        return all;
+      },
+    };
+  }
+
+  /** The rule lists of each chain we do not own: the roots of reachability. */
+  #roots(): Map<string, (readonly Rule[])[]> {
     const roots = new Map<string, (readonly Rule[])[]>();
     for (const [name, list] of this.#inserts) roots.set(name, [list.rules]);
     for (const [name, list] of this.#appends) {
@@ -1204,8 +1219,16 @@ export class Table {
       lists.push(list.rules);
       roots.set(name, lists);
     }
+    return roots;
+  }
+
+  /** The owned chains a jump from a root reaches, with the hooks they are reached from. */
+  #reachable(
+    roots: ReadonlyMap<string, (readonly Rule[])[]>,
+    features: Features,
+  ): Map<string, HookSet> {
     const isOwned = (c: string) => this.isOwnedChain(c);
-    const reach = computeReachability({
+    return computeReachability({
       table: this.name,
       chains: this.#chains,
       roots,
@@ -1218,8 +1241,11 @@ export class Table {
         return list.jumps ??= ownedJumps(list.rules, isOwned);
       },
     });
-    this.#checkForeignTargets(reach.keys());
-    const place = { table: this.name, ipVersion: this.ipVersion, backend: this.#backend };
+  }
+
+  /** Checks the placement of our rules in chains we do not own; returns the warnings. */
+  #placeForeignLists(roots: ReadonlyMap<string, unknown>): EngineWarning[] {
+    const place = { table: this.name, ipVersion: this.ipVersion, backend: this.#dataplane.variant };
     const warnings: EngineWarning[] = [];
     for (const chain of roots.keys()) {
       const hooks = isKernelChain(this.name, chain) ? new Set([chain]) : null;
@@ -1232,144 +1258,105 @@ export class Table {
         if (w.length > 0) warnings.push(...w);
       });
     }
-    const placed: (() => readonly PlacementWarning[] | undefined)[] = [];
-    const owned = new Map<string, LazyHashedRules>();
-    const ownedChains: Chain[] = [];
+    return warnings;
+  }
+
+  /**
+   * The reachable owned chains, by name: their rules for the planner (with
+   * the IDs known so far for chains the kernel lacks; {@linkcode
+   * Table.#identifyKernelChains} adds those of the others), their placement
+   * checks, and the checks of the chains the kernel lacks, run as their
+   * lines are produced.
+   */
+  #ownedChains(
+    reach: ReadonlyMap<string, HookSet>,
+    features: Features,
+    guard: IpSetGuard | undefined,
+  ): OwnedChains {
+    const owned: OwnedChains = {
+      rules: new Map(),
+      chains: [],
+      placed: [],
+      inKernel: new Map(),
+      created: new Map(),
+    };
+    const kernel = this.#resync.state;
+    const where = { table: this.name, ipVersion: this.ipVersion, backend: this.#dataplane.variant };
     for (const name of [...reach.keys()].sort()) {
       const chain = this.#chains.get(name)!;
       const list = this.#listOf(name);
-      // Checked again only when the chain's rules or the hooks reaching it
-      // changed: re-checking every rule of a large table on each plan cost
-      // more than the plan itself.
-      const hooks = reach.get(name)!;
-      const placedFor = hooks === null ? "*" : [...hooks].sort().join(",");
-      const hashedList = list;
-      const isNew = !this.#dataplane.has(name);
-      const placeChain = () => {
-        if (hashedList.placedFor !== placedFor) {
-          const where = { ...place, chain: name, list: "chain" as const, ruleIndex: 0, hooks };
-          let found: PlacementWarning[] | undefined;
-          for (let i = 0; i < chain.rules.length; i++) {
-            where.ruleIndex = i;
-            const w = checkPlacement(chain.rules[i]!, where);
-            if (w.length > 0) (found ??= []).push(...w);
-          }
-          hashedList.placedFor = placedFor;
-          hashedList.placeWarnings = found;
-        }
-        return hashedList.placeWarnings;
-      };
-      placed.push(() => {
+      const placeChain = placementCheck(list, { ...where, chain: name }, reach.get(name)!);
+      owned.placed.push(() => {
         // A chain the planner did not need IDs of is checked here (settled
         // first, as hashing does: it may take over the placement it replaced).
-        this.#takeOver(hashedList, features);
+        this.#takeOver(list, features);
         return placeChain();
       });
-      owned.set(name, {
-        rules: hashedList.rules,
-        hash: () => {
+      if (kernel.has(name)) {
+        owned.rules.set(name, { rules: list.rules });
+        owned.inKernel.set(name, () => {
           // Hashing first: a list that renders like the one it replaced takes
           // over its IDs, placement and IP sets.
-          const hashes = this.#hashed(name, hashedList, features).hashes;
+          const { hashes } = this.#hashed(name, list, features);
           placeChain();
-          if (isNew) guard?.add(chain, this.#ipSetsOf(hashedList));
           return hashes;
-        },
-      });
-      ownedChains.push(chain);
+        });
+      } else {
+        this.#takeOver(list, features);
+        owned.rules.set(name, { rules: list.rules, hashes: list.hashes });
+        owned.created.set(name, (hashes) => {
+          list.hashes ??= hashes;
+          placeChain();
+          guard?.add(chain, this.#ipSetsOf(list));
+        });
+      }
+      owned.chains.push(chain);
     }
-    // Chain policies, and the record of the ones we changed (`src/engine/policy_record.ts`).
-    const policies = this.#planPolicies();
-    if (policies.record.size > 0) {
-      const record = policyRecordRules(this.#recordChain, this.name, policies.record);
-      owned.set(this.#recordChain, { rules: record.rules, hash: () => record.hashes });
-      ownedChains.push({ name: this.#recordChain, rules: record.rules });
-    }
-    const foreign = new Map<string, InsertAppendLists>();
-    const foreignRules = new Map<string, readonly Rule[]>();
+    return owned;
+  }
+
+  /**
+   * The IDs of the owned chains the kernel has, with their placement
+   * checked, in name order: the planner compares them with the kernel's.
+   */
+  #identifyKernelChains(owned: OwnedChains): void {
+    for (const [name, identify] of owned.inKernel) owned.rules.get(name)!.hashes = identify();
+  }
+
+  /** Our rules in each chain we do not own, with their IDs, for the planner and `beforeWrite`. */
+  #foreignLists(
+    roots: ReadonlyMap<string, unknown>,
+    features: Features,
+  ): { lists: Map<string, InsertAppendLists>; rules: Map<string, readonly Rule[]> } {
+    const lists = new Map<string, InsertAppendLists>();
+    const rules = new Map<string, readonly Rule[]>();
     for (const name of roots.keys()) {
       const ins = this.#inserts.get(name) ?? { rules: [] };
       const app = this.#appends.get(name) ?? { rules: [] };
-      foreign.set(name, {
+      lists.set(name, {
         inserts: this.#hashed(name, ins, features),
         appends: this.#hashed(`${name}*appends*`, app, features),
       });
-      foreignRules.set(name, [...ins.rules, ...app.rules]);
+      rules.set(name, [...ins.rules, ...app.rules]);
     }
-    const plan = streamTablePlan({
-      table: this.name,
-      backend: this.#backend!,
-      positionalEdits: this.#backend === "legacy" || features.nftPositionalEdits === true,
-      insertMode: this.#insertMode,
-      hashPrefix: this.#hashPrefix,
-      ruleIds: this.#ruleIds,
-      features,
-      owned,
-      foreign,
-      policies: policies.policies,
-      dataplane: this.#dataplane,
-      // A chain with our prefix that nothing shows to be ours is left alone
-      // unless we want it (see `#leaveUnknownChains`).
-      isOwnedChain: this.#leaveUnknownChains(owned, isOwned),
-      // Copies: a streamed write that fails is planned again from its inputs.
-      writtenLines: new Map(this.#writtenLines),
-      deleteByPosition: new Set(this.#deleteByPosition),
-    }, options);
-    return {
-      plan,
-      policies: policies.policies,
-      write: { chains: ownedChains, foreign: foreignRules },
-      warnings: () => {
-        const all = [...warnings];
-        for (const f of placed) {
-          const w = f();
-          if (w !== undefined) all.push(...w);
-        }
-        return all;
-      },
-    };
+    return { lists, rules };
   }
 
   /** The policies to write and the record to keep, from the desired state and the kernel's. */
   #planPolicies(): PolicyPlan {
+    const state = this.#resync.state;
     const kernel = new Map<string, string>();
     for (const chain of KERNEL_CHAINS[this.name]) {
-      const policy = this.#dataplane.get(chain)?.policy;
+      const policy = state.get(chain)?.policy;
       if (policy !== undefined) kernel.set(chain, policy);
     }
-    const ids = this.#dataplane.get(this.#recordChain)?.hashes ?? [];
+    const ids = state.get(this.#recordChain)?.hashes ?? [];
     return planPolicies({
       table: this.name,
       desired: this.#policies,
       kernel,
       recorded: readPolicyRecord(this.#recordChain, this.name, ids),
     });
-  }
-
-  /**
-   * Chains with our prefix that are empty and that nothing jumps to
-   * (`ownership: "unknown"`): nothing says whose they are. One we want (a
-   * chain of ours that `iptables -F` emptied, say) is ours to fill again;
-   * any other is left alone, as another program's, with a warning once.
-   */
-  #leaveUnknownChains(
-    wanted: ReadonlyMap<string, unknown>,
-    isOwned: (name: string) => boolean,
-  ): (name: string) => boolean {
-    const leave = new Set<string>();
-    for (const [name, chain] of this.#dataplane) {
-      if (chain.ownership !== "unknown" || wanted.has(name)) continue;
-      leave.add(name);
-      if (this.#warnedUnknown.has(name)) continue;
-      this.#warnedUnknown.add(name);
-      this.#logger.log(
-        "warn",
-        `left chain ${name} alone: it has our chain prefix but is empty and no rule jumps to ` +
-          "it, so nothing shows that it is Rampart's (delete it with 'iptables -X' if it is)",
-        { table: this.name, ipVersion: this.ipVersion, chain: name },
-      );
-    }
-    return leave.size === 0 ? isOwned : (name) => isOwned(name) && !leave.has(name);
   }
 
   #updateGauges(): void {
@@ -1381,398 +1368,120 @@ export class Table {
     this.#metrics.rules = rules;
   }
 
-  async #ensureBackend(): Promise<void> {
-    if (this.#backend === undefined) {
-      this.#backend = await this.#backendDetector({
-        runner: this.#runner,
-        ipVersion: this.ipVersion,
-        hashPrefix: this.#hashPrefix,
-        logger: this.#logger,
-      });
-      this.#metrics.backend = this.#backend;
-      this.#logger.log("info", "iptables backend chosen", {
-        table: this.name,
-        ipVersion: this.ipVersion,
-        backend: this.#backend,
-      });
-    }
+  /** Settles what the dataplane must know before a read (the backend, on the first one). */
+  async #prepare(): Promise<void> {
+    await this.#dataplane.prepare(this.name, this.#ownership);
+    this.#metrics.backend = this.#dataplane.variant ?? "unknown";
   }
 
-  /**
-   * Runs the save or restore binary of this table's backend and family
-   * (`<family>-<backend>-<op>`, falling back to `<family>-<op>` when the
-   * variant is missing). A restore's script is streamed when the runner takes
-   * chunks, and the IP-set check completes before its last chunk (the one
-   * with COMMIT): a failed check kills the restore before it commits.
-   */
-  async #runBinary(
-    op: "save" | "restore",
-    args: string[],
-    input?: { stream: TablePlanStream; guard: IpSetGuard; streamed: boolean },
-  ): Promise<IptablesResult> {
-    this.#commands ??= new IptablesCommands(this.#runner, {
-      ipVersion: this.ipVersion,
-      backend: this.#backend!,
-      timeoutMs: this.#commandTimeoutMs,
-    });
-    if (input === undefined) return await this.#commands.run(op, args);
-    const { stream, guard } = input;
-    // Not streamed (a runner that takes strings only, or a `beforeWrite` hook
-    // that has read the whole script already): the script goes as one string.
-    if (!input.streamed || this.#runner.streamsStdin !== true) {
-      return await this.#commands.run(op, args, await checkedScript(stream, guard));
-    }
-    // Only the first binary tried gets the live stream: the fallback, tried
-    // after "not found", gets the whole script.
-    return await this.#commands.run(
-      op,
-      args,
-      (attempt) => attempt === 0 ? guardedChunks(stream, guard) : guardedScript(stream, guard),
-    );
-  }
-
-  async #loadDataplane(): Promise<void> {
-    // The save is started first: it takes longer, and each spawn holds this
-    // thread. The other backend is read beside it, and waited for only when
-    // the operation ends (`#serialised`). The features are detected from the
-    // save's header (the version of the binaries in use).
-    const read = this.#readDataplane();
-    read.catch(() => {});
-    if (!this.#otherBackendChecked) this.#otherBackendRead = this.#checkOtherBackend();
-    const state = await read;
-    const features = await this.#features.refreshFeatures(
-      this.#saveHeader === undefined ? {} : { saveHeader: this.#saveHeader },
-    );
-    const key = JSON.stringify(features, Object.keys(features).sort());
-    if (key !== this.#featuresKey) {
-      if (this.#currentFeatures !== undefined) {
-        this.#logger.log("info", "host features changed; rule IDs recomputed", {
-          table: this.name,
-          ipVersion: this.ipVersion,
-          features: key,
-        });
-      }
-      this.#featuresKey = key;
-      this.#currentFeatures = features;
+  /** Reads the kernel; the desired state must then be planned again. */
+  async #read(): Promise<void> {
+    const { featuresChanged } = await this.#resync.read();
+    if (featuresChanged) {
+      // Rule IDs depend on the features: every one is computed again.
       for (const list of this.#chainHashes.values()) {
         delete list.hashes;
         delete list.previous;
       }
       for (const list of this.#inserts.values()) delete list.hashes;
       for (const list of this.#appends.values()) delete list.hashes;
-      this.#appliedVersion = 0;
-    }
-    this.#dataplane = state;
-    this.#lastReadTime = this.#clock.now();
-    this.#inSync = true;
-    // Forget the text of our rules that are gone.
-    if (this.#writtenLines.size > 0) {
-      const present = new Set<string>();
-      for (const [chain, state] of this.#dataplane) {
-        if (!this.isOwnedChain(chain)) {
-          for (const id of state.hashes) present.add(`${chain} ${id}`);
-        }
-      }
-      for (const key of this.#writtenLines.keys()) {
-        if (!present.has(key)) this.#writtenLines.delete(key);
-      }
     }
     // The cache now reflects the kernel: a plan must be computed again.
     this.#appliedVersion = 0;
   }
-
-  /**
-   * Warns, once, when the other backend holds anything in this table: the
-   * kernel runs both rule sets (`src/host/other_backend.ts`). Best effort: a
-   * failure to read it is only logged at debug level.
-   */
-  async #checkOtherBackend(): Promise<void> {
-    this.#otherBackendChecked = true;
-    const where = { table: this.name, ipVersion: this.ipVersion };
-    try {
-      const found = await readOtherBackend(this.#runner, {
-        ...where,
-        backend: this.#backend!,
-        hashPrefix: this.#hashPrefix,
-        timeoutMs: this.#commandTimeoutMs,
-      });
-      if (found === undefined) return;
-      this.#logger.log(
-        "warn",
-        otherBackendWarning(found, { inUse: this.#backend!, ipVersion: this.ipVersion }),
-        {
-          ...where,
-          backend: this.#backend,
-          otherBackend: found.backend,
-          rules: found.rules,
-          ourRules: found.ourRules,
-          chains: found.chains,
-          policies: found.policies,
-        },
-      );
-    } catch (e) {
-      this.#logger.log("debug", "could not read the other iptables backend", {
-        ...where,
-        error: e instanceof Error ? e.message : String(e),
-      });
-    }
-  }
-
-  /** Reads the table with iptables-save (retrying failures with a backoff). */
-  async #readDataplane(): Promise<DataplaneState> {
-    let backoff = 100;
-    for (let attempt = 0;; attempt++) {
-      let state: DataplaneState | undefined;
-      const t0 = this.#clock.now();
-      this.#metrics.saveCalls++;
-      const r = await this.#runBinary("save", ["-t", this.name]);
-      const duration = this.#clock.now() - t0;
-      this.#peakSaveMs = Math.max(this.#peakSaveMs * 0.99, duration);
-      let error: Error | undefined;
-      if (r.code !== 0) {
-        error = new SaveError(
-          `${r.cmd} -t ${this.name} failed with exit code ${r.code}${
-            r.timedOut ? " (killed after the timeout)" : ""
-          }: ${r.stderr.trim()}`,
-          { command: r.cmd, stderr: r.stderr, code: r.code },
-        );
-      } else {
-        try {
-          state = parseSave(r.stdout, {
-            hashPrefix: this.#hashPrefix,
-            isOwnedChain: (c) => this.isOwnedChain(c),
-            oldInsertPattern: this.#oldInsertPattern,
-            chainPrefixes: this.#chainPrefixes,
-          });
-        } catch (e) {
-          error = e as Error;
-        }
-      }
-      if (error === undefined) {
-        this.#forgetMisreadJumps(state!);
-        this.#refuseForeignChains(state!);
-        this.#saveHeader = saveHeader(r.stdout);
-        return state!;
-      }
-      this.#metrics.saveErrors++;
-      // A table that reads ambiguously reads so again: no retry.
-      if (attempt >= SAVE_RETRIES || error instanceof AmbiguousSaveError) throw error;
-      this.#logger.log("warn", "iptables-save failed; retrying", {
-        table: this.name,
-        ipVersion: this.ipVersion,
-        error: error.message,
-        backoffMs: backoff,
-      });
-      await this.#clock.sleep(backoff);
-      backoff *= 2;
-    }
-  }
-
-  /**
-   * Tells whether a delete by value that failed was of a rule that is ours
-   * only because its saved line reads as a jump to one of our chains (no ID
-   * of ours, not matched by the cleanup pattern). Our rules all carry IDs,
-   * and iptables prints some values as they are (interface names, with
-   * spaces), so such a line that does not parse back to its rule cannot be
-   * trusted to jump at all: deleting it by number (the fallback for our own
-   * rules saved in a lossy form) could delete another program's rule.
-   */
-  #isMisreadJump(chain: string, savedLine: string): boolean {
-    const state = this.#dataplane.get(chain);
-    if (state === undefined) return false;
-    const i = state.lines.indexOf(savedLine);
-    return i >= 0 && state.hashes[i] === OLD_INSERT_RULE &&
-      ruleIdOf(savedLine, this.#hashPrefix) === undefined &&
-      this.#oldInsertPattern?.test(savedLine) !== true;
-  }
-
-  /** Reads the rules of {@linkcode Table.#misreadJumps} as another program's. */
-  #forgetMisreadJumps(state: DataplaneState): void {
-    if (this.#misreadJumps.size === 0) return;
-    for (const [chain, s] of state) {
-      if (this.isOwnedChain(chain)) continue;
-      s.lines.forEach((line, i) => {
-        if (s.hashes[i] === OLD_INSERT_RULE && this.#misreadJumps.has(line)) {
-          s.hashes[i] = "";
-          s.lines[i] = "";
-        }
-      });
-    }
-  }
-
-  /**
-   * Refuses a table holding a chain with one of our prefixes that is not ours
-   * (see `src/engine/ownership.ts`): the planner would delete it as a stale chain of
-   * ours, with the rules that jump to it.
-   */
-  #refuseForeignChains(state: DataplaneState): void {
-    for (const [chain, s] of state) {
-      if (s.ownership !== "foreign") continue;
-      const prefix = this.#chainPrefixes.find((p) => chain.startsWith(p))!;
-      throw new PrefixError(
-        `Chain prefix ${JSON.stringify(prefix)} matches the chain ${chain} of table ${this.name} ` +
-          `(IPv${this.ipVersion}, ${this.#backend}), which is not Rampart's: no rule in it ` +
-          `carries a ${JSON.stringify(this.#hashPrefix)} rule ID and no rule that does jumps ` +
-          "to it, but it holds rules or other rules jump to it. Rampart would delete it as a " +
-          "stale chain of its own, so nothing was written: choose a chain prefix that no " +
-          "other program's chain starts with",
-        { field: "chainPrefixes", prefix, chain, table: this.name, ipVersion: this.ipVersion },
-      );
-    }
-  }
-
-  /** Records the text we wrote for our rules in chains we do not own. */
-  #rememberWrittenLines(next: DataplaneState): void {
-    for (const [chain, state] of next) {
-      if (this.isOwnedChain(chain) || state === this.#dataplane.get(chain)) continue;
-      state.hashes.forEach((id, i) => {
-        const line = state.lines[i];
-        if (id !== "" && line) this.#writtenLines.set(`${chain} ${id}`, line);
-      });
-    }
-  }
-
-  /**
-   * Runs iptables-restore with the plan's script, streamed to its standard
-   * input as it is produced when the runner takes chunks; returns the whole
-   * plan (or throws the mapped {@linkcode RestoreError}).
-   */
-  async #restore(
-    stream: TablePlanStream,
-    guard: IpSetGuard,
-    streamed: boolean,
-  ): Promise<Pick<TablePlan, "next" | "lineCount">> {
-    const lockPlan = restoreLockArgs(this.#currentFeatures ?? {}, {
-      backend: this.#backend!,
-      lockTimeoutMs: this.#lockTimeoutMs,
-      lockProbeIntervalMs: this.#lockProbeIntervalMs,
-    });
-    const run = () =>
-      this.#runBinary("restore", ["--noflush", ...lockPlan.args], { stream, guard, streamed });
-    let lock = this.#lock;
-    if (lockPlan.tableTakesLock && lock === undefined) {
-      const shared = new SharedLock({
-        timeoutMs: this.#lockTimeoutMs,
-        probeIntervalMs: this.#lockProbeIntervalMs,
-      });
-      lock = this.#lock = (fn) => shared.run(fn);
-    }
-    const t0 = this.#clock.now();
-    this.#metrics.restoreCalls++;
-    const r = lockPlan.tableTakesLock ? await lock!(run) : await run();
-    this.#peakRestoreMs = Math.max(this.#peakRestoreMs * 0.99, this.#clock.now() - t0);
-    if (r.code === 0) {
-      const done = stream.drain();
-      this.#metrics.linesExecuted += done.lineCount;
-      this.#logger.log("debug", "iptables-restore succeeded", {
-        table: this.name,
-        ipVersion: this.ipVersion,
-        lines: done.lineCount,
-      });
-      return done;
-    }
-    this.#metrics.restoreErrors++;
-    // Restore may have stopped at a line of its own before the stream was
-    // done: the rest of the script is produced now, with its checks. A rule
-    // they refuse, or a missing IP set, is the error to report (nothing was
-    // written, and retrying cannot help).
-    const plan = stream.finish();
-    await guard.verify();
-    throw restoreError(r, plan);
-  }
 }
 
-/** A finished plan as a stream that writes its script in one chunk (`plan()`'s, reused by `apply()`). */
-function finishedStream(stream: TablePlanStream): TablePlanStream {
-  const plan = stream.finish();
+/** What {@linkcode Table}'s `#computePlan` gives. */
+interface ComputedPlan {
+  /** The plan, its created chains checked as they are produced. */
+  plan: TablePlanStream;
+  /** What `beforeWrite` is told (without the script). */
+  write: Omit<PlannedWrite, "script">;
+  /** The plan's warnings (call once the plan is drained, or to check every chain now). */
+  warnings: () => EngineWarning[];
+  /** The policy each built-in chain has after the write. */
+  policies: ReadonlyMap<string, ChainPolicyValue>;
+}
+
+/** The reachable owned chains of a plan, as the planner and the checks see them. */
+interface OwnedChains {
+  /** Their rules, and IDs where known, for the planner. */
+  rules: Map<string, OwnedRules>;
+  /** The chains, for `beforeWrite`. */
+  chains: Chain[];
+  /** Each chain's placement check, for the warnings. */
+  placed: (() => readonly PlacementWarning[] | undefined)[];
+  /** For each chain the kernel has, in name order: its IDs, computed with its placement checked. */
+  inKernel: Map<string, () => readonly string[]>;
+  /** For each chain the kernel lacks: its checks, given the IDs it is written with. */
+  created: Map<string, (hashes: readonly string[]) => void>;
+}
+
+/**
+ * The placement check of an owned chain's rules, run again only when its
+ * rules or the hooks reaching it changed: re-checking every rule of a large
+ * table on each plan cost more than the plan itself.
+ */
+function placementCheck(
+  list: RuleList,
+  where: Omit<Parameters<typeof checkPlacement>[1], "list" | "ruleIndex" | "hooks">,
+  hooks: HookSet,
+): () => readonly PlacementWarning[] | undefined {
+  const placedFor = hooks === null ? "*" : [...hooks].sort().join(",");
+  return () => {
+    if (list.placedFor !== placedFor) {
+      const at = { ...where, list: "chain" as const, ruleIndex: 0, hooks };
+      let found: PlacementWarning[] | undefined;
+      for (let i = 0; i < list.rules.length; i++) {
+        at.ruleIndex = i;
+        const w = checkPlacement(list.rules[i]!, at);
+        if (w.length > 0) (found ??= []).push(...w);
+      }
+      list.placedFor = placedFor;
+      list.placeWarnings = found;
+    }
+    return list.placeWarnings;
+  };
+}
+
+/**
+ * The plan's stream with each chain the kernel lacks checked (`check`,
+ * given the IDs it is written with) before the chunk that holds its first
+ * line is handed out, and before the whole plan is.
+ */
+function checkingCreatedChains(
+  stream: TablePlanStream,
+  checks: ReadonlyMap<string, (hashes: readonly string[]) => void>,
+): TablePlanStream {
+  let checked = 0;
+  const catchUp = () => {
+    const created = stream.createdChains;
+    while (checked < created.length) {
+      const { name, hashes }: CreatedChain = created[checked++]!;
+      checks.get(name)?.(hashes);
+    }
+  };
   return {
     empty: stream.empty,
     writtenChains: stream.writtenChains,
-    chunks: plan.script === "" ? [] : [plan.script],
-    finish: () => plan,
-    drain: () => ({ next: plan.next, lineCount: plan.lineCount }),
+    createdChains: stream.createdChains,
+    chunks: {
+      *[Symbol.iterator]() {
+        for (const chunk of stream.chunks) {
+          catchUp();
+          yield chunk;
+        }
+      },
+    },
+    finish() {
+      const plan = stream.finish();
+      catchUp();
+      return plan;
+    },
+    drain() {
+      const done = stream.drain();
+      catchUp();
+      return done;
+    },
   };
-}
-
-/** The plan's chunks as they are produced, the last one (with COMMIT) held until `guard` passes. */
-async function* guardedChunks(stream: TablePlanStream, guard: IpSetGuard): AsyncGenerator<string> {
-  let held: string | undefined;
-  for (const chunk of stream.chunks) {
-    if (held !== undefined) yield held;
-    held = chunk;
-  }
-  await guard.verify();
-  if (held !== undefined) yield held;
-}
-
-/** The whole script, once `guard` passes. */
-async function checkedScript(stream: TablePlanStream, guard: IpSetGuard): Promise<string> {
-  const script = stream.finish().script;
-  await guard.verify();
-  return script;
-}
-
-/** The whole script in one chunk, once `guard` passes. */
-async function* guardedScript(stream: TablePlanStream, guard: IpSetGuard): AsyncGenerator<string> {
-  yield await checkedScript(stream, guard);
-}
-
-/** Maps an iptables-restore failure back to the script line, chain and rule. */
-function restoreError(
-  r: { cmd: string; code: number; stderr: string; timedOut: boolean },
-  plan: TablePlan,
-): RestoreError {
-  const lines = plan.script.split("\n");
-  const m = /Error occurred at line: (\d+)/.exec(r.stderr) ?? /line (\d+) failed/.exec(r.stderr);
-  const base = {
-    command: r.cmd,
-    script: plan.script,
-    stderr: r.stderr,
-    code: r.code,
-  };
-  const firstLine = r.stderr.split("\n").find((l) => l.trim() !== "")?.trim() ?? "";
-  if (r.timedOut) {
-    return new RestoreError(
-      `${r.cmd} was killed after its timeout; nothing was committed (not retried: a hung ` +
-        "binary would block every retry as long)",
-      { ...base, timedOut: true },
-    );
-  }
-  if (m === null) {
-    return new RestoreError(`${r.cmd} failed with exit code ${r.code}: ${firstLine}`, base);
-  }
-  let failedLine = Number(m[1]);
-  // iptables-nft-restore reports a jump to a missing chain at COMMIT, but names
-  // the chain: map it to the first rule of this script that jumps there.
-  const missing = /Chain '([^']+)' does not exist/.exec(r.stderr)?.[1];
-  if (lines[failedLine - 1] === "COMMIT" && missing !== undefined) {
-    const jump = new RegExp(` (?:--jump|-j|--goto|-g) ${escapeRegExp(missing)}(?: |$)`);
-    const i = lines.findIndex((l, i) => plan.origins[i] !== undefined && jump.test(l));
-    if (i >= 0) failedLine = i + 1;
-  }
-  const text = lines[failedLine - 1] ?? "";
-  const location = plan.origins[failedLine - 1];
-  if (text === "COMMIT") {
-    const added = lines.filter((l) => /^-[AIR] /.test(l));
-    return new RestoreError(
-      `${r.cmd} rejected the transaction at its COMMIT line (the kernel refused the table as a ` +
-        `whole, so iptables cannot name the rule): ${firstLine}. Rules this transaction ` +
-        `wrote:\n${added.join("\n")}`,
-      { ...base, failedLine, failedLineText: text, atCommit: true, addedRules: added },
-    );
-  }
-  // Rule numbers are 1-based, as the line shows them (`-R rp-in 6` is rule 6).
-  const where = location === undefined
-    ? ""
-    : location.ruleIndex === undefined
-    ? ` (chain "${location.chain}")`
-    : ` (rule ${location.ruleIndex + 1} of ${
-      location.list === "chain" ? "chain" : `the ${location.list} list of chain`
-    } "${location.chain}")`;
-  return new RestoreError(
-    `${r.cmd} rejected line ${failedLine}${where}: ${firstLine}\n  ${text}`,
-    location === undefined
-      ? { ...base, failedLine, failedLineText: text }
-      : { ...base, failedLine, failedLineText: text, location },
-  );
 }

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { Hook, TableName } from "./kernel_chains.ts";
+import type { Hook, TableName } from "../../dsl/kernel_chains.ts";
 import type { LogFields } from "../host/logger.ts";
 
 /**

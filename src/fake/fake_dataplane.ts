@@ -5,12 +5,7 @@
  *
  * @module
  */
-import {
-  type CommandResult,
-  type CommandRunner,
-  readStdinSource,
-  type RunOptions,
-} from "../host/runner.ts";
+import type { CommandResult, CommandRunner, RunOptions } from "../host/runner.ts";
 import { KNOWN_TARGETS, type ParsedRule, parseRule, RuleParseError } from "./normalise.ts";
 import {
   type ChainState,
@@ -25,7 +20,8 @@ import {
   type RuleState,
   type TableState,
 } from "./state.ts";
-import { tokenizeRestoreLine } from "../engine/tokenize.ts";
+import { tokenizeRestoreLine } from "../../dsl/tokenize.ts";
+import { wholeStdin } from "./stdin.ts";
 import type { IptablesVariant } from "../host/iptables_variant.ts";
 
 export type { FakeTableName } from "./state.ts";
@@ -475,7 +471,7 @@ export class FakeDataplane {
   }
 
   async #run(cmd: string, args: string[], opts: RunOptions): Promise<CommandResult> {
-    const stdin = opts.stdin === undefined ? undefined : await readStdinSource(opts.stdin);
+    const stdin = opts.stdin === undefined ? undefined : await wholeStdin(opts.stdin);
     const call: FakeCall = { cmd, args: [...args], stdin };
     this.calls.push(call);
     const base = cmd.slice(cmd.lastIndexOf("/") + 1);

@@ -19,7 +19,7 @@ import {
   TCP_FLAGS,
 } from "./tables.ts";
 import { BUILTIN_TARGETS } from "../../dsl/targets.ts";
-import { saveString } from "../engine/tokenize.ts";
+import { saveString } from "../../dsl/tokenize.ts";
 import type { IptablesVariant } from "../host/iptables_variant.ts";
 
 /** Which family and backend a rule is parsed for. */

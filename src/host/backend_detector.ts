@@ -4,12 +4,12 @@
  *
  * @module
  */
-import { TableConfigError } from "../engine/errors.ts";
+import { TableConfigError } from "./errors.ts";
 import { BinaryNotFoundError, findBestBinary, type LookPath } from "./binaries.ts";
 import type { ReadFile } from "./feature_detector.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import type { CommandRunner } from "./runner.ts";
-import { extractRuleId } from "../engine/save_parser.ts";
+import { extractRuleId } from "./save_parser.ts";
 import type { IptablesVariant } from "./iptables_variant.ts";
 
 /** Options of {@linkcode detectBackend}. */
@@ -335,6 +335,26 @@ function countOurRules(output: string, hashPrefix: string): number {
   }
   return n;
 }
+
+/**
+ * Chooses the backend when `backend: "auto"` (the `backendDetector` option of
+ * `Table` and `IptablesDataplane`; {@linkcode autoDetectBackend} by
+ * default).
+ *
+ * @example A detector that always answers nft
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { BackendDetector } from "@rampart/iptables";
+ * const nft: BackendDetector = () => Promise.resolve("nft");
+ * assert.equal(await nft({ runner: { run: () => Promise.reject() }, ipVersion: 4, hashPrefix: "rampart:", logger: { log() {} } }), "nft");
+ * ```
+ */
+export type BackendDetector = (options: {
+  runner: CommandRunner;
+  ipVersion: 4 | 6;
+  hashPrefix: string;
+  logger: Logger;
+}) => Promise<IptablesVariant>;
 
 /** Options of {@linkcode autoDetectBackend}. */
 export interface AutoDetectBackendOptions {

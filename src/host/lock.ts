@@ -222,6 +222,21 @@ export interface SharedLockOptions extends GrabIptablesLocksOptions {
 }
 
 /**
+ * Runs a function while holding the xtables lock (used when restore cannot
+ * lock itself): the `lock` option of `Table` and `IptablesDataplane`. Share
+ * one among tables, e.g. `(fn) => shared.run(fn)` for a {@linkcode SharedLock}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { LockRunner } from "@rampart/iptables";
+ * const unlocked: LockRunner = (fn) => fn();
+ * assert.equal(await unlocked(() => Promise.resolve(42)), 42);
+ * ```
+ */
+export type LockRunner = <T>(fn: () => Promise<T>) => Promise<T>;
+
+/**
  * The xtables locks shared by every table of a process, reference-counted:
  * the first `lock()` takes them, the last `unlock()` releases them. Safe
  * because each table writes a different iptables table.

@@ -9,7 +9,7 @@
  * @module
  */
 import type { CommandRunner } from "./runner.ts";
-import { extractRuleId } from "../engine/save_parser.ts";
+import { extractRuleId } from "./save_parser.ts";
 import type { IptablesVariant } from "./iptables_variant.ts";
 
 /** What the other backend's copy of a table holds. */

@@ -15,7 +15,7 @@ import {
   isTableName,
   KERNEL_CHAINS,
   type TableName,
-} from "../engine/kernel_chains.ts";
+} from "../../dsl/kernel_chains.ts";
 import type {
   ChainPolicy,
   IpFamily,

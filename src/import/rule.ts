@@ -21,7 +21,7 @@ import {
   parseRule,
   RuleParseError,
 } from "../fake/normalise.ts";
-import { tokenizeRestoreLine } from "../engine/tokenize.ts";
+import { tokenizeRestoreLine } from "../../dsl/tokenize.ts";
 
 /** Where a rule was saved. */
 export interface RuleSource {

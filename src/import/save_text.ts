@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { tokenizeRestoreLine } from "../engine/tokenize.ts";
+import { tokenizeRestoreLine } from "../../dsl/tokenize.ts";
 
 /** One rule line of a saved table. */
 export interface SavedRuleLine {

@@ -8,7 +8,7 @@ import type { Features } from "../../dsl/features.ts";
 import { calculateRuleIds, type RuleIds } from "../../dsl/hash.ts";
 import { MatchCriteria } from "../../dsl/match.ts";
 import { type Chain, renderAppend, renderInsert, type Rule } from "../../dsl/rule.ts";
-import { KERNEL_CHAINS } from "../engine/kernel_chains.ts";
+import { KERNEL_CHAINS } from "../../dsl/kernel_chains.ts";
 import { type Policy, policyForFamily } from "./policy.ts";
 import { Table } from "../engine/table.ts";
 

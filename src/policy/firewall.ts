@@ -8,9 +8,9 @@ import type { RuleIds } from "../../dsl/hash.ts";
 import { autoDetectBackend } from "../host/backend_detector.ts";
 import type { FeatureSource } from "../host/feature_source.ts";
 import type { ApplyJournal } from "./journal.ts";
-import { KERNEL_CHAINS, TABLE_NAMES, type TableName } from "../engine/kernel_chains.ts";
+import { KERNEL_CHAINS, TABLE_NAMES, type TableName } from "../../dsl/kernel_chains.ts";
 import { type Logger, silentLogger } from "../host/logger.ts";
-import { checkPrefixes } from "../engine/ownership.ts";
+import { checkPrefixes } from "../host/ownership.ts";
 import {
   emptyPolicy,
   type IpFamily,
@@ -20,7 +20,7 @@ import {
   validatePolicy,
 } from "./policy.ts";
 import { type CommandRunner, DenoCommandRunner } from "../host/runner.ts";
-import { SharedReads } from "../engine/shared_reads.ts";
+import { SharedReads } from "../host/shared_reads.ts";
 import {
   readSnapshotTable,
   restoreSnapshotTable,

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { TableName } from "../engine/kernel_chains.ts";
+import type { TableName } from "../../dsl/kernel_chains.ts";
 import type { IpFamily } from "./policy.ts";
 import type { Snapshot } from "./snapshot.ts";
 

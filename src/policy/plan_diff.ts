@@ -13,7 +13,7 @@
 import type { Features } from "../../dsl/features.ts";
 import { calculateRuleIds, type RuleIds } from "../../dsl/hash.ts";
 import { renderAppend, renderInsert, type Rule } from "../../dsl/rule.ts";
-import { isKernelChain, type TableName } from "../engine/kernel_chains.ts";
+import { isKernelChain, type TableName } from "../../dsl/kernel_chains.ts";
 import type { FamilyTablePolicy } from "./policy.ts";
 import {
   type ChainPolicyValue,
@@ -25,7 +25,7 @@ import {
 import { diffIds, diffIdsAtEnds } from "../engine/edit_script.ts";
 import { computeReachability } from "../engine/reachability.ts";
 import type { CommandRunner } from "../host/runner.ts";
-import { ruleIdReader } from "../engine/ownership.ts";
+import { ruleIdReader } from "../host/ownership.ts";
 import type { IptablesVariant } from "../host/iptables_variant.ts";
 
 /** One rule as `iptables-save` printed it. */

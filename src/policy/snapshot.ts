@@ -3,7 +3,7 @@
  * roll back a failed one, even from another process (the CLI's watchdog).
  *
  * A snapshot records, per table and family, only what is ours (decided as
- * the engine decides it, `src/engine/ownership.ts`): owned chains (by prefix, shown
+ * the engine decides it, `src/host/ownership.ts`): owned chains (by prefix, shown
  * to be ours by our rule IDs) with every rule in them, our rules in chains we
  * do not own (by rule ID, or a jump to an owned chain) with where they sat
  * among the foreign rules, and the policies of the built-in chains our policy
@@ -15,10 +15,10 @@
  */
 import type { ChainPolicy, IpFamily } from "./policy.ts";
 import { PrefixError } from "../engine/errors.ts";
-import { extractRuleId, parseSave } from "../engine/save_parser.ts";
-import { jumpsToOwnedChain } from "../engine/ownership.ts";
+import { extractRuleId, parseSave } from "../host/save_parser.ts";
+import { jumpsToOwnedChain } from "../host/ownership.ts";
 import { policyRecordChain, readPolicyRecord } from "../engine/policy_record.ts";
-import { isKernelChain, isTableName, type TableName } from "../engine/kernel_chains.ts";
+import { isKernelChain, isTableName, type TableName } from "../../dsl/kernel_chains.ts";
 import type { CommandRunner } from "../host/runner.ts";
 import { IptablesCommands, type IptablesResult } from "../host/iptables_commands.ts";
 import type { IptablesVariant } from "../host/iptables_variant.ts";
@@ -128,7 +128,7 @@ function isOwned(name: string, prefixes: readonly string[]): boolean {
 /**
  * Tells whether a saved rule line in a chain we do not own is ours: its first
  * comment is one of our IDs, or its target is one of our chains (decided on
- * its arguments, see `src/engine/ownership.ts`).
+ * its arguments, see `src/host/ownership.ts`).
  */
 function isOurs(line: string, options: OwnershipOptions): boolean {
   if (extractRuleId(line, options.hashPrefix) !== undefined) return true;
@@ -253,7 +253,7 @@ export function parseSnapshotTable(
   const policyChains = new Set([...(options.policyChains ?? []), ...recorded.keys()]);
   for (const [name, chain] of chains) {
     if (isOwned(name, options.chainPrefixes)) {
-      // A chain nothing shows to be ours is not part of our rules (see `src/engine/ownership.ts`).
+      // A chain nothing shows to be ours is not part of our rules (see `src/host/ownership.ts`).
       if (ownership.get(name) === "unknown") continue;
       out.chains.push({ name, rules: [...chain.rules] });
       continue;

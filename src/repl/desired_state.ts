@@ -6,7 +6,7 @@
  */
 import { renderAppend, type Rule } from "../../dsl/rule.ts";
 import type { Firewall } from "../policy/firewall.ts";
-import { KERNEL_CHAINS, TABLE_NAMES, type TableName } from "../engine/kernel_chains.ts";
+import { KERNEL_CHAINS, TABLE_NAMES, type TableName } from "../../dsl/kernel_chains.ts";
 import type {
   ChainPolicy,
   IpFamily,

@@ -13,7 +13,7 @@ import { MatchCriteria } from "../../dsl/match.ts";
 import type { RuleIds } from "../../dsl/hash.ts";
 import type { Chain, Rule } from "../../dsl/rule.ts";
 import { Firewall, FirewallRollbackError } from "../policy/firewall.ts";
-import { isTableName, TABLE_NAMES, type TableName } from "../engine/kernel_chains.ts";
+import { isTableName, TABLE_NAMES, type TableName } from "../../dsl/kernel_chains.ts";
 import type { IpFamily } from "../policy/policy.ts";
 import { diffTable, readKernelTable, renderDiff, type TableDiff } from "../policy/plan_diff.ts";
 import {

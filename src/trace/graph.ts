@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { TableName } from "../engine/kernel_chains.ts";
+import type { TableName } from "../../dsl/kernel_chains.ts";
 import type { TraceOutcome, TraceResult } from "./result.ts";
 import type { TraceRuleset } from "./ruleset.ts";
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { TableName } from "../engine/kernel_chains.ts";
+import type { TableName } from "../../dsl/kernel_chains.ts";
 
 /** One step of the walk: a table's built-in chain, conntrack, or the routing decision. */
 export type Stage =

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { tokenizeRestoreLine } from "../engine/tokenize.ts";
+import { tokenizeRestoreLine } from "../../dsl/tokenize.ts";
 import { parseNetwork } from "../fake/address.ts";
 import { bytesToBig, parseAddress, type Span } from "./packet.ts";
 

@@ -14,7 +14,7 @@ import { FakeDataplane } from "../fake/fake_dataplane.ts";
 import { staticFeatures } from "../host/feature_source.ts";
 import { Firewall } from "../policy/firewall.ts";
 import { ipSetNamesOf } from "../engine/ipset_guard.ts";
-import { KERNEL_CHAINS, TABLE_NAMES } from "../engine/kernel_chains.ts";
+import { KERNEL_CHAINS, TABLE_NAMES } from "../../dsl/kernel_chains.ts";
 import { silentLogger } from "../host/logger.ts";
 import type { IpFamily, Policy, PolicyRule, TablePolicy } from "../policy/policy.ts";
 import { Table } from "../engine/table.ts";

@@ -7,8 +7,8 @@
  * @module
  */
 import { type ParsedRule, parseRule, RuleParseError } from "../fake/normalise.ts";
-import { tokenizeRestoreLine } from "../engine/tokenize.ts";
-import type { TableName } from "../engine/kernel_chains.ts";
+import { tokenizeRestoreLine } from "../../dsl/tokenize.ts";
+import type { TableName } from "../../dsl/kernel_chains.ts";
 
 /** One rule of a {@linkcode TraceRuleset}. */
 export interface TraceRule {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { TableName } from "../engine/kernel_chains.ts";
+import type { TableName } from "../../dsl/kernel_chains.ts";
 import {
   FORWARD_STAGES,
   INPUT_STAGES,

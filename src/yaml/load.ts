@@ -14,7 +14,7 @@ import {
   isTableName,
   KERNEL_CHAINS,
   type TableName,
-} from "../engine/kernel_chains.ts";
+} from "../../dsl/kernel_chains.ts";
 import { policyRecordChain } from "../engine/policy_record.ts";
 import {
   chainNameProblem,

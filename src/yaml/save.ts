@@ -9,7 +9,7 @@ import type { Action, DslArg } from "../../dsl/action.ts";
 import { RuleError } from "../../dsl/errors.ts";
 import type { MatchClause } from "../../dsl/match.ts";
 import { commentProblem, ruleComments } from "../../dsl/rule.ts";
-import { KERNEL_CHAINS } from "../engine/kernel_chains.ts";
+import { KERNEL_CHAINS } from "../../dsl/kernel_chains.ts";
 import type { IpFamily, Policy, PolicyRule, TablePolicy } from "../policy/policy.ts";
 import {
   ACTION_SPECS_BY_KIND,

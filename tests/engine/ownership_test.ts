@@ -1,6 +1,6 @@
 /**
  * Ownership decided on the arguments of saved lines, and the prefixes that
- * mark what is ours (`src/engine/ownership.ts`), on the fake dataplane: foreign
+ * mark what is ours (`src/host/ownership.ts`), on the fake dataplane: foreign
  * rules whose text imitates ours, chains whose names look like ours, and
  * prefixes that collide with targets or other programs' chains.
  */
@@ -26,8 +26,8 @@ import {
 } from "../../mod.ts";
 import { FakeDataplane } from "../../testing.ts";
 import { EMULATED_TARGETS, KNOWN_TARGETS } from "../../src/fake/normalise.ts";
-import { jumpsToOwnedChain, lastArgumentMay, ruleIdOf } from "../../src/engine/ownership.ts";
-import { tokenizeRestoreLine } from "../../src/engine/tokenize.ts";
+import { jumpsToOwnedChain, lastArgumentMay, ruleIdOf } from "../../src/host/ownership.ts";
+import { tokenizeRestoreLine } from "../../dsl/tokenize.ts";
 import { dockerScripts, prng } from "../fixtures/neighbours.ts";
 
 const ID = "AAAAAAAAAAAAAAAA";

@@ -10,11 +10,13 @@ import {
 } from "../../mod.ts";
 import {
   type HashedRules,
+  type OwnedRules,
   type PlanInput,
   planTable,
   streamTablePlan,
 } from "../../src/engine/planner.ts";
-import { type DataplaneState, OLD_INSERT_RULE } from "../../src/engine/save_parser.ts";
+import type { DataplaneState } from "../../src/engine/dataplane.ts";
+import { OLD_INSERT_RULE } from "../../src/host/save_parser.ts";
 
 function hashed(chain: string, rules: Rule[]): HashedRules {
   return { rules, hashes: calculateRuleHashes(chain, rules) };
@@ -237,36 +239,27 @@ Deno.test("planner: output is deterministic whatever the insertion order", () =>
   assert.equal(p1.script, p2.script);
 });
 
-Deno.test("planner: the streamed plan is the same script, hashing new chains only as they are written", () => {
+Deno.test("planner: the streamed plan is the same script, computing the IDs of new chains only as they are written", () => {
   const rulesOf = (n: number) => Array.from({ length: n }, (_, i) => r(1000 + i));
   const kept = hashed("rp-kept", rulesOf(3));
-  const calls: string[] = [];
-  const lazy = (name: string, rules: Rule[]) => ({
-    rules,
-    hash: () => {
-      calls.push(name);
-      return calculateRuleHashes(name, rules);
-    },
-  });
-  const owned = new Map([
-    ["rp-a", lazy("rp-a", rulesOf(300))],
-    ["rp-b", lazy("rp-b", rulesOf(2))],
-    ["rp-kept", { rules: kept.rules, hash: () => (calls.push("rp-kept"), kept.hashes) }],
-  ]);
+  const dataplane = () => kernel([["rp-kept", { hashes: [...kept.hashes] }]]);
   const plan = planTable(input({
+    ruleIds: "chained",
     owned: new Map([
       ["rp-a", hashed("rp-a", rulesOf(300))],
       ["rp-b", hashed("rp-b", rulesOf(2))],
       ["rp-kept", kept],
     ]),
-    dataplane: kernel([["rp-kept", { hashes: [...kept.hashes] }]]),
+    dataplane: dataplane(),
   }));
-  const stream = streamTablePlan(input({
-    owned,
-    dataplane: kernel([["rp-kept", { hashes: [...kept.hashes] }]]),
-  }));
-  // The chain the kernel has is compared now; new chains are hashed later.
-  assert.deepEqual(calls, ["rp-kept"]);
+  // The chains the kernel lacks come without IDs: the planner computes them.
+  const owned = new Map<string, OwnedRules>([
+    ["rp-a", { rules: rulesOf(300) }],
+    ["rp-b", { rules: rulesOf(2) }],
+    ["rp-kept", kept],
+  ]);
+  const stream = streamTablePlan(input({ ruleIds: "chained", owned, dataplane: dataplane() }));
+  assert.deepEqual(stream.createdChains, []);
   assert.equal(stream.empty, false);
   assert.deepEqual([...stream.writtenChains].sort(), ["rp-a", "rp-b"]);
   const chunks: string[] = [];
@@ -274,10 +267,12 @@ Deno.test("planner: the streamed plan is the same script, hashing new chains onl
     chunks.push(chunk);
     if (chunks.length === 1) break; // leaving early does not end the stream
   }
-  assert.deepEqual(calls, ["rp-kept", "rp-a"]);
+  assert.deepEqual(stream.createdChains, [
+    { name: "rp-a", hashes: calculateRuleHashes("rp-a", rulesOf(300)) },
+  ]);
   assert.ok(chunks[0]!.endsWith("\n"));
   const whole = stream.finish();
-  assert.deepEqual(calls, ["rp-kept", "rp-a", "rp-b"]);
+  assert.deepEqual(stream.createdChains.map((c) => c.name), ["rp-a", "rp-b"]);
   assert.equal(whole.script, plan.script);
   assert.deepEqual(whole.origins, plan.origins);
   assert.equal(whole.lineCount, plan.lineCount);

@@ -7,7 +7,6 @@ import type { Features, FeatureSource } from "../../mod.ts";
 import {
   Accept,
   ChainLoopError,
-  type Clock,
   type CommandRunner,
   DanglingReferenceError,
   Drop,
@@ -23,23 +22,7 @@ import {
   type TableOptions,
 } from "../../mod.ts";
 import { FakeDataplane } from "../../testing.ts";
-
-function manualClock(): Clock & { advance(ms: number): void; sleeps: number[] } {
-  let t = 1_000_000;
-  const sleeps: number[] = [];
-  return {
-    sleeps,
-    now: () => t,
-    sleep(ms) {
-      sleeps.push(ms);
-      t += ms;
-      return Promise.resolve();
-    },
-    advance(ms) {
-      t += ms;
-    },
-  };
-}
+import { manualClock } from "./scripted_dataplane.ts";
 
 function setup(
   options: TableOptions & { fakeBackend?: "nft" | "legacy" } = {},

@@ -16,7 +16,7 @@ import {
   type RunOptions,
 } from "../../mod.ts";
 import { DenoCommandRunner } from "../../src/host/runner.ts";
-import { IncompatibleTableError } from "../../src/engine/save_parser.ts";
+import { IncompatibleTableError } from "../../src/host/save_parser.ts";
 import {
   chainLines,
   kernelTable,

@@ -8,7 +8,7 @@
  */
 import { DenoCommandRunner } from "../../src/host/runner.ts";
 import { Table, type TableOptions } from "../../src/engine/table.ts";
-import type { TableName } from "../../src/engine/kernel_chains.ts";
+import type { TableName } from "../../dsl/kernel_chains.ts";
 
 let availability: { ok: boolean; reason: string } | undefined;
 let warned = false;

@@ -68,7 +68,7 @@ import {
 import { FakeDataplane } from "../../testing.ts";
 import { FeatureDetector } from "../../src/host/feature_detector.ts";
 import { staticFeatures } from "../../src/host/feature_source.ts";
-import { KERNEL_CHAINS, type TableName } from "../../src/engine/kernel_chains.ts";
+import { KERNEL_CHAINS, type TableName } from "../../dsl/kernel_chains.ts";
 import { DenoCommandRunner } from "../../src/host/runner.ts";
 import {
   kernelTable,

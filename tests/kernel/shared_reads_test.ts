@@ -1,5 +1,5 @@
 /**
- * One save per family (`src/engine/shared_reads.ts`) against the real binaries:
+ * One save per family (`src/host/shared_reads.ts`) against the real binaries:
  * every table's section of a save without `-t` is what `-t T` prints, for
  * tables with rules, tables without, and tables the kernel does not have
  * yet; a legacy table is not created by reading it; and a table another
@@ -7,7 +7,7 @@
  */
 import assert from "assert";
 import { Accept, Firewall, Jump, Match, tablePolicy } from "../../mod.ts";
-import { SharedReads } from "../../src/engine/shared_reads.ts";
+import { SharedReads } from "../../src/host/shared_reads.ts";
 import { binary, kernelTest, nsExec, nsRunner, restoreScript, VARIANTS } from "./netns.ts";
 
 const TABLES = ["raw", "mangle", "nat", "filter"] as const;

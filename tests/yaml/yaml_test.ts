@@ -43,7 +43,7 @@ import {
 } from "../../yaml.ts";
 import { isMap, isScalar, isSeq, parseDocument } from "yaml";
 import { FakeDataplane } from "../../testing.ts";
-import { tokenizeRestoreLine } from "../../src/engine/tokenize.ts";
+import { tokenizeRestoreLine } from "../../dsl/tokenize.ts";
 import { YamlDocument } from "../../src/yaml/document.ts";
 import { ACTION_SPECS, ACTION_SPECS_BY_KIND, MATCH_SPECS } from "../../dsl/rule_schema.ts";
 

@@ -5,42 +5,17 @@
  * iptables-save prints rules in its own normalised form, so the engine never
  * interprets rule text. It splits a line into arguments (as iptables does)
  * only where ownership is at stake, and decides on those arguments
- * (`src/engine/ownership.ts`): the value of the first comment must be one of our IDs,
+ * (`src/host/ownership.ts`): the value of the first comment must be one of our IDs,
  * or the target a chain of ours. Everything else is a foreign rule, kept as
  * the saved line where it must later be deleted by value.
  *
  * @module
  */
+import type { DataplaneState } from "../engine/dataplane.ts";
 import { chainJumpOf, jumpsToOwnedChain, ruleIdOf, ruleIdReader } from "./ownership.ts";
 
 /** The ID placed for a rule matched by the cleanup pattern (an old rule of ours). */
 export const OLD_INSERT_RULE = "OLD INSERT RULE";
-
-/** One chain as read from the kernel. */
-export interface DataplaneChain {
-  /** Built-in chain policy (`ACCEPT`/`DROP`), or `"-"` for a user chain. */
-  policy: string;
-  /** One entry per rule: our ID, {@linkcode OLD_INSERT_RULE}, or `""` for a foreign rule. */
-  hashes: string[];
-  /**
-   * For chains we do not own: the saved line of every rule of ours (`""` for
-   * foreign rules), so it can be deleted by value. Empty for owned chains.
-   */
-  lines: string[];
-  /**
-   * Set on a chain whose name has one of our prefixes when no rule in it
-   * carries our ID and no rule carrying our ID jumps or goes to it (see
-   * `src/engine/ownership.ts`): `"foreign"` when it holds rules or other rules jump
-   * to it (another program's chain: the engine refuses the prefix rather than
-   * delete it), `"unknown"` when it is empty and nothing jumps to it (nothing
-   * says whose it is: the engine takes it only if it wants that chain, e.g.
-   * one of ours that `iptables -F` emptied, and otherwise leaves it alone).
-   */
-  ownership?: "foreign" | "unknown";
-}
-
-/** One table as read from the kernel: chains in the order iptables-save printed them. */
-export type DataplaneState = Map<string, DataplaneChain>;
 
 /** Options of {@linkcode parseSave}. */
 export interface ParseSaveOptions {
@@ -138,7 +113,7 @@ export class AmbiguousSaveError extends Error {
 /**
  * Whether a quoted part is still open at the end of `text`, given whether one
  * was open at its start: iptables opens one at `"`, and inside it `\`
- * escapes the next character and `"` closes it (see `src/engine/tokenize.ts`).
+ * escapes the next character and `"` closes it (see `dsl/tokenize.ts`).
  */
 function quoteOpenAfter(text: string, open: boolean): boolean {
   if (!open && !text.includes("\\")) {

@@ -41,7 +41,7 @@ export function tokenizeRestoreLine(line: string): string[] {
  * arguments seen before stopping are exactly the first ones of the whole
  * line.
  *
- * The engine decides ownership on these arguments (`src/engine/ownership.ts`) and
+ * The engine decides ownership on these arguments (`src/host/ownership.ts`) and
  * the fake dataplane parses rules from them: one tokenizer for both. It scans
  * by index and copies runs of plain characters at once, and the engine stops
  * at a rule's first comment, since it runs on every rule of ours at each read

@@ -14,8 +14,8 @@
  *
  * @module
  */
-import { KERNEL_CHAINS, type TableName } from "./kernel_chains.ts";
-import type { CommandResult, CommandRunner, RunOptions } from "../host/runner.ts";
+import { KERNEL_CHAINS, type TableName } from "../../dsl/kernel_chains.ts";
+import type { CommandResult, CommandRunner, RunOptions } from "./runner.ts";
 
 /**
  * Whether a command only reads: `*-save`, `--version`, `ipset list` and

@@ -9,7 +9,7 @@ import {
   type RunOptions,
   tablePolicy,
 } from "../../mod.ts";
-import { SharedReads } from "../../src/engine/shared_reads.ts";
+import { SharedReads } from "../../src/host/shared_reads.ts";
 import { FakeDataplane } from "../../testing.ts";
 
 const TABLES = ["raw", "mangle", "nat", "filter"] as const;

@@ -1,6 +1,6 @@
 /**
  * What is ours: rules and chains, decided on the arguments of the lines
- * `iptables-save` prints (split as iptables splits them, `src/engine/tokenize.ts`),
+ * `iptables-save` prints (split as iptables splits them, `dsl/tokenize.ts`),
  * never on substrings of the text, and the prefixes that mark them.
  *
  * - **A rule is ours** when the value of its first `-m comment --comment`
@@ -31,7 +31,7 @@ import { HASH_LENGTH } from "../../dsl/hash.ts";
 import { BUILTIN_TARGETS } from "../../dsl/targets.ts";
 import { KERNEL_CHAIN_NAMES } from "../../dsl/validate.ts";
 import { PrefixError } from "./errors.ts";
-import { forEachRestoreArgument, tokenizeRestoreLine } from "./tokenize.ts";
+import { forEachRestoreArgument, tokenizeRestoreLine } from "../../dsl/tokenize.ts";
 
 /** The arguments that name a rule's target. */
 const JUMP_FLAGS: ReadonlySet<string> = new Set(["-j", "--jump", "-g", "--goto"]);
