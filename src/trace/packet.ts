@@ -28,7 +28,7 @@ export type TraceConntrackState = "NEW" | "ESTABLISHED" | "RELATED" | "INVALID" 
  *
  * @example An SSH connection attempt arriving on eth0
  * ```ts
- * import type { TracePacket } from "@rampart/iptables";
+ * import type { TracePacket } from "@rampart/iptables/trace";
  * const packet: TracePacket = {
  *   inInterface: "eth0",
  *   source: "203.0.113.7",
