@@ -41,11 +41,7 @@ interface ParamTypeSpec {
 const PARAM_TYPES: Readonly<Record<ParamType, ParamTypeSpec>> = {
   string: {
     expected: "a string",
-    read: (w, n, at, q) => {
-      const v = w.scalar(n);
-      if (typeof v !== "string") badValue(w, n, at, q);
-      return v as string;
-    },
+    read: readString,
     write: writeData,
   },
   integer: {
@@ -57,8 +53,7 @@ const PARAM_TYPES: Readonly<Record<ParamType, ParamTypeSpec>> = {
     expected: "true or false",
     read: (w, n, at, q) => {
       const v = w.scalar(n);
-      if (typeof v !== "boolean") badValue(w, n, at, q);
-      return v as boolean;
+      return typeof v === "boolean" ? v : badValue(w, n, at, q);
     },
     write: writeData,
   },
@@ -100,9 +95,7 @@ const PARAM_TYPES: Readonly<Record<ParamType, ParamTypeSpec>> = {
           })
         );
       }
-      const v = w.scalar(n);
-      if (typeof v !== "string") badValue(w, n, at, q);
-      return v as string;
+      return readString(w, n, at, q);
     },
     write: writeData,
   },
@@ -165,6 +158,11 @@ function leaf(path: string): string {
   return noIndex.slice(noIndex.lastIndexOf(".") + 1);
 }
 
+function readString(w: YamlWalker, n: Node, at: ParamSite, q: ParamSpec): DslArg {
+  const v = w.scalar(n);
+  return typeof v === "string" ? v : badValue(w, n, at, q);
+}
+
 function readInteger(w: YamlWalker, n: Node, at: ParamSite, q: ParamSpec): DslArg {
   const v = w.scalar(n);
   if (typeof v !== "number" || !Number.isInteger(v)) badValue(w, n, at, q);
@@ -174,9 +172,7 @@ function readInteger(w: YamlWalker, n: Node, at: ParamSite, q: ParamSpec): DslAr
 /** An address, whose family must be the rule's (one family: a rule for both cannot hold it). */
 function readAddress(w: YamlWalker, n: Node, at: ParamSite, q: ParamSpec): DslArg {
   const { path, families } = at;
-  const v = w.scalar(n);
-  if (typeof v !== "string") badValue(w, n, at, q);
-  const s = v as string;
+  const s = readString(w, n, at, q) as string;
   const family: IpFamily = s.includes(":") ? 6 : 4;
   if (!families.includes(family)) {
     w.fail(
