@@ -6,18 +6,12 @@
  * @module
  */
 import type { Rule } from "./rule.ts";
+import { MATCH_SPECS } from "./rule_schema.ts";
 
-/** Match methods whose first argument is an IP set name. */
-const SET_METHODS: ReadonlySet<string> = new Set([
-  "sourceIpSet",
-  "notSourceIpSet",
-  "destIpSet",
-  "notDestIpSet",
-  "sourceIpPortSet",
-  "notSourceIpPortSet",
-  "destIpPortSet",
-  "notDestIpPortSet",
-]);
+/** Match methods whose first argument is an IP set name (`ipSet` in the rule schema). */
+const SET_METHODS: ReadonlySet<string> = new Set(
+  [...MATCH_SPECS.values()].filter((s) => s.ipSet === true).map((s) => s.name),
+);
 
 /**
  * Adds the IP set names `rule` refers to to `names`, in order. Builds no

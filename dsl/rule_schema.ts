@@ -2,7 +2,11 @@
  * The vocabulary of YAML rule files: every DSL match method and action
  * constructor, the YAML key that names it, and its parameters. The loader,
  * the saver and the TypeScript export all work from these tables, so a
- * method's YAML key is always its DSL name.
+ * method's YAML key is always its DSL name; so do the set-name reader
+ * (`ipset_names.ts`, from `ipSet`) and the loader's family checks (from
+ * `family`). How each parameter type is read and written is in
+ * `src/yaml/param_types.ts`; what else a new match method needs is in
+ * `docs/adding_a_match.md`.
  *
  * @module
  */
@@ -51,6 +55,8 @@ export interface CallSpec {
   readonly key: string;
   /** Its parameters, in order. */
   readonly params: readonly ParamSpec[];
+  /** Its first parameter names an IP set (what `ipset_names.ts` reads without the fragment). */
+  readonly ipSet?: boolean;
   /** The single parameter takes any number of values (`destPorts(80, 443)`). */
   readonly variadic?: boolean;
   /** The IP family the call implies (`icmpType` → 4, `icmpV6Type` → 6). */
@@ -80,14 +86,14 @@ const MATCH_LIST: CallSpec[] = [
   call("notSourceNet", [p("cidr", "address")]),
   call("destNet", [p("cidr", "address")]),
   call("notDestNet", [p("cidr", "address")]),
-  call("sourceIpSet", [p("name", "string")]),
-  call("notSourceIpSet", [p("name", "string")]),
-  call("destIpSet", [p("name", "string")]),
-  call("notDestIpSet", [p("name", "string")]),
-  call("sourceIpPortSet", [p("name", "string")]),
-  call("notSourceIpPortSet", [p("name", "string")]),
-  call("destIpPortSet", [p("name", "string")]),
-  call("notDestIpPortSet", [p("name", "string")]),
+  call("sourceIpSet", [p("name", "string")], { ipSet: true }),
+  call("notSourceIpSet", [p("name", "string")], { ipSet: true }),
+  call("destIpSet", [p("name", "string")], { ipSet: true }),
+  call("notDestIpSet", [p("name", "string")], { ipSet: true }),
+  call("sourceIpPortSet", [p("name", "string")], { ipSet: true }),
+  call("notSourceIpPortSet", [p("name", "string")], { ipSet: true }),
+  call("destIpPortSet", [p("name", "string")], { ipSet: true }),
+  call("notDestIpPortSet", [p("name", "string")], { ipSet: true }),
   call("sourcePorts", [p("ports", "ports")], { variadic: true }),
   call("notSourcePorts", [p("ports", "ports")], { variadic: true }),
   call("destPorts", [p("ports", "ports")], { variadic: true }),

@@ -16,8 +16,10 @@ import {
   type CallSpec,
   MATCH_SPECS,
   type ParamSpec,
+  RULE_KEYS,
   takesNoArgs,
 } from "../../dsl/rule_schema.ts";
+import { plain, writeParam, type YamlOut } from "./param_types.ts";
 
 /** Options of {@linkcode stringifyPolicy}. */
 export interface StringifyPolicyOptions {
@@ -31,7 +33,7 @@ function familyName(v: IpFamily): string {
   return v === 4 ? "ipv4" : "ipv6";
 }
 
-class Writer {
+class Writer implements YamlOut {
   readonly doc: Document;
 
   constructor() {
@@ -42,38 +44,23 @@ class Writer {
     return this.doc.createNode(values, { flow: true });
   }
 
-  /** One parameter's value. */
+  /** A mapping on one line. */
+  flowMap(entries: readonly (readonly [string, unknown])[]): unknown {
+    const m = this.doc.createNode({}, { flow: true }) as YAMLMap;
+    for (const [k, v] of entries) m.set(k, v);
+    return m;
+  }
+
+  /** An integer written in hex. */
+  hex(value: number): unknown {
+    const s = new Scalar(value);
+    s.format = "HEX";
+    return s;
+  }
+
+  /** One parameter's value (as its type writes it, see `param_types.ts`). */
   param(q: ParamSpec | undefined, arg: DslArg): unknown {
-    if (q === undefined) return plain(arg);
-    if (q.type === "mark" && typeof arg === "number") {
-      const s = new Scalar(arg);
-      s.format = "HEX";
-      return s;
-    }
-    if (q.type === "ranges" && Array.isArray(arg)) {
-      return this.flow(arg.map((r) => {
-        if (r !== null && typeof r === "object" && !Array.isArray(r)) {
-          const { first, last } = r as { first?: DslArg; last?: DslArg };
-          if (typeof first === "number" && typeof last === "number") {
-            return first === last ? first : `${first}:${last}`;
-          }
-        }
-        return plain(r);
-      }));
-    }
-    if ((q.type === "port" || q.type === "idRange") && isRange(arg)) {
-      const { first, last } = arg;
-      return first === last ? first : `${first}${q.type === "port" ? ":" : "-"}${last}`;
-    }
-    if (q.type === "tcpFlags" && arg !== null && typeof arg === "object" && !Array.isArray(arg)) {
-      const m = this.doc.createNode({}, { flow: true }) as YAMLMap;
-      for (const [k, v] of Object.entries(arg as Record<string, DslArg>)) {
-        m.set(k, Array.isArray(v) ? this.flow(v.map(plain)) : plain(v));
-      }
-      return m;
-    }
-    if (Array.isArray(arg)) return this.flow(arg.map(plain));
-    return plain(arg);
+    return writeParam(q, arg, this);
   }
 
   /** A call's value: `true`, a scalar, a list or a mapping of named parameters. */
@@ -196,25 +183,12 @@ class Writer {
   }
 }
 
-function isRange(arg: DslArg): arg is { first: number; last: number } {
-  if (arg === null || typeof arg !== "object" || Array.isArray(arg)) return false;
-  const r = arg as { first?: unknown; last?: unknown };
-  return typeof r.first === "number" && typeof r.last === "number";
-}
-
-const RESERVED = new Set(["comment", "family", "match", "action"]);
+/** A rule's own keys: a match method of the same name is written in a match list. */
+const RESERVED: ReadonlySet<string> = new Set(RULE_KEYS);
 
 function rank(order: readonly string[], name: string): number {
   const i = order.indexOf(name);
   return i < 0 ? order.length : i;
-}
-
-function plain(arg: DslArg): unknown {
-  if (Array.isArray(arg)) return arg.map(plain);
-  if (arg !== null && typeof arg === "object") {
-    return Object.fromEntries(Object.entries(arg).map(([k, v]) => [k, plain(v as DslArg)]));
-  }
-  return arg;
 }
 
 /**
