@@ -57,6 +57,7 @@ export * from "./src/cli/state_dir.ts";
 export * from "./src/cli/target_lock.ts";
 export * from "./src/cli/target_state.ts";
 export * from "./src/cli/import_command.ts";
+export * from "./src/cli/adopt_command.ts";
 
 if (import.meta.main) {
   Deno.exit(await runCli(Deno.args));

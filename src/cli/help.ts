@@ -52,6 +52,7 @@ Commands:
   completions SHELL
                  print the completion script of bash, zsh or fish
   import         the live tables (or saved files) as a policy file
+  adopt          take over chosen chains of the live tables (--chain; --confirm-timeout)
 
 Run 'rampart <command> --help' for a command's flags.
 
