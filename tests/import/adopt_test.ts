@@ -193,7 +193,7 @@ Deno.test("rampart adopt refuses jumps across the edge of the adopted chains, wr
     assert.equal(code, 1, env.err);
     assert.match(
       env.err,
-      /^this host IPv4:10: filter INPUT: cannot adopt: it jumps to chain other, which is not adopted: adopt it too \(--chain other\)\n  -A INPUT -j other\n/,
+      /^this host IPv4:10: filter INPUT: cannot adopt: it jumps to chain other, which is not adopted: adopt it too \(--chain other\)\n {2}-A INPUT -j other\n/,
     );
     assert.match(env.err, /nothing adopted, nothing written/);
     await assert.rejects(Deno.stat(file), Deno.errors.NotFound);
@@ -262,7 +262,7 @@ Deno.test("rampart adopt refuses a rule the importer cannot express, listing it"
       env.err,
       /^this host IPv4:11: filter INPUT: cannot adopt: -m ecn: the DSL has no method/,
     );
-    assert.match(env.err, /  -A INPUT -p tcp -m ecn --ecn-tcp-cwr -j DROP\n/);
+    assert.match(env.err, / {2}-A INPUT -p tcp -m ecn --ecn-tcp-cwr -j DROP\n/);
     await assert.rejects(Deno.stat(file), Deno.errors.NotFound);
     assert.equal(fake.dump("filter", { counters: true }), before);
   });
