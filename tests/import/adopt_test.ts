@@ -160,6 +160,10 @@ Deno.test("rampart adopt on the fake: writes the policy, plan of it is in sync, 
     const yaml = await Deno.readTextFile(file);
     assert.match(yaml, /^# Rampart policy written by 'rampart adopt'/);
     assert.match(yaml, /rp-ssh/);
+    assert.match(
+      fake.dump("filter", { counters: true }),
+      /\n\[3:180\] -A OUTPUT -o eth0 -j ACCEPT\n/,
+    );
     const plan = recordingEnv(fake.runner);
     assert.equal(await runCli(["plan", ...common, file], plan), 0, plan.err);
     assert.match(plan.out, /Nothing to do/);
@@ -291,5 +295,66 @@ Deno.test("rampart adopt refuses a table Rampart already manages, and an unknown
     const usage = recordingEnv(fake.runner);
     assert.equal(await runCli(["adopt", "--chain", "INPUT"], usage), 2);
     assert.match(usage.err, /no terminal to ask on; pass --yes/);
+  });
+});
+
+Deno.test("rampart adopt asks after showing the transactions: no changes nothing, yes adopts", async () => {
+  await withDir(async (dir) => {
+    const fake = await loaded("nft");
+    const before = fake.dump("filter", { counters: true });
+    const args = ["adopt", "--backend", "nft", "-4", "--state-dir", `${dir}/state`];
+    const chains = ["--chain", "INPUT", "--chain", "ssh", "--chain", "other"];
+    const no = recordingEnv(fake.runner, ["n"]);
+    assert.equal(await runCli([...args, ...chains], no), 3, no.err);
+    assert.match(no.err, /# filter \(IPv4, nft\)\n\*filter\n/);
+    assert.match(no.err, /Adopt them in this host\? \[y\/N\] Nothing adopted\n/);
+    assert.equal(fake.dump("filter", { counters: true }), before);
+    const yes = recordingEnv(fake.runner, ["y"]);
+    assert.equal(await runCli([...args, ...chains], yes), 0, yes.err);
+    assert.match(fake.dump("filter"), /:rp-ssh - /);
+  });
+});
+
+Deno.test("rampart adopt: a failed transaction is undone, the tables adopted before it too", async () => {
+  await withDir(async (dir) => {
+    const fake = new FakeDataplane({ backend: "nft" });
+    const v6 = SAVE.replace("10.0.0.0/8", "2001:db8::/32").replace(
+      "192.0.2.1/32",
+      "2001:db8::1/128",
+    );
+    await fake.load(SAVE, { flush: true, counters: true });
+    await fake.load(v6, { flush: true, counters: true, ipVersion: 6 });
+    const before = [4, 6].map((v) => fake.dump("filter", { ipVersion: v as 4 | 6 }));
+    fake.onBeforeRestore((call, f) => {
+      if (call.cmd.startsWith("ip6tables") && call.stdin?.includes("-X ssh")) {
+        f.failNextRestore({ stderr: "ip6tables-restore: line 9 failed" });
+      }
+    });
+    const file = `${dir}/adopted.yaml`;
+    const env = recordingEnv(fake.runner);
+    const code = await runCli(
+      [
+        "adopt",
+        "--backend",
+        "nft",
+        "--state-dir",
+        `${dir}/state`,
+        "--yes",
+        "-o",
+        file,
+        "--chain",
+        "INPUT",
+        "--chain",
+        "ssh",
+        "--chain",
+        "other",
+      ],
+      env,
+    );
+    assert.equal(code, 1, env.err);
+    assert.match(env.err, /Adopting filter IPv4…\nAdopting filter IPv6…\n/);
+    assert.match(env.err, /The adopt failed: the tables adopted so far are as they were again/);
+    assert.deepEqual([4, 6].map((v) => fake.dump("filter", { ipVersion: v as 4 | 6 })), before);
+    await assert.rejects(Deno.stat(file), Deno.errors.NotFound);
   });
 });
