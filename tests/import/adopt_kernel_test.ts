@@ -13,7 +13,9 @@
  *   their counters (where the backend carries them: not ip6tables-nft, whose
  *   restore drops rule counters), other programs' rules are untouched byte
  *   for byte (counters included), and `rampart plan` of the written file
- *   finds nothing to do.
+ *   finds nothing to do;
+ * - an adopt whose command and watchdog are both killed is undone exactly by
+ *   `rampart recover` (the pending directory holds its undo scripts).
  */
 import assert from "assert";
 import { adoptionPolicy, type AdoptSource, parseSaveText } from "../../import.ts";
@@ -252,3 +254,48 @@ function assertGrown(after: string, before: string): void {
 async function assertMissing(path: string): Promise<void> {
   await assert.rejects(Deno.stat(path), Deno.errors.NotFound, `${path} was removed`);
 }
+
+kernelTest(
+  "rampart adopt: its command and its watchdog killed → rampart recover undoes it exactly (nft)",
+  async (netns) => {
+    for (const v of [4, 6] as const) {
+      const text = await Deno.readTextFile(
+        new URL(`../fixtures/import/ufw/nft_ipv${v}.save`, import.meta.url),
+      );
+      await nsExec(netns, `${v === 6 ? "ip6tables" : "iptables"}-nft-restore`, [], text);
+    }
+    const dir = await Deno.makeTempDir({ prefix: "rp-adopt-test-" });
+    try {
+      const common = ["--netns", netns, "--backend", "nft", "--state-dir", `${dir}/state`];
+      const before = await saves(netns, "nft");
+      const child = new RunningCli([
+        "adopt",
+        ...common,
+        ...CHAINS,
+        "--yes",
+        "-o",
+        `${dir}/adopted.yaml`,
+        "--confirm-timeout",
+        "10m",
+      ]);
+      assert.ok(await child.waitFor("Adopted. Confirm within"), child.err);
+      child.child.kill("SIGKILL");
+      await child.finish();
+      const pid = Number(
+        (await Deno.readTextFile(`${dir}/state/pending-netns-${netns}/watchdog.pid`)).trim(),
+      );
+      Deno.kill(pid, "SIGKILL");
+      while (await Deno.stat(`/proc/${pid}`).then(() => true, () => false)) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.notEqual(withoutCounters((await saves(netns, "nft"))[4]), withoutCounters(before[4]));
+      const recover = await rampart(["recover", ...common, "--yes"]);
+      assert.equal(recover.code, 0, recover.err);
+      assert.match(recover.out, /the unconfirmed apply was rolled back/);
+      const after = await saves(netns, "nft");
+      assert.deepEqual(after, before);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
