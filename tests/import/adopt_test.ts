@@ -11,6 +11,7 @@ import { runCli } from "../../cli.ts";
 import {
   adoptionPolicy,
   adoptionTransactions,
+  ChainNameError,
   parseAdoptUndo,
   restoreAdoptScript,
   restoreAdoptUndo,
@@ -357,4 +358,12 @@ Deno.test("rampart adopt: a failed transaction is undone, the tables adopted bef
     assert.deepEqual([4, 6].map((v) => fake.dump("filter", { ipVersion: v as 4 | 6 })), before);
     await assert.rejects(Deno.stat(file), Deno.errors.NotFound);
   });
+});
+
+Deno.test("adoptionPolicy refuses a chain name that is not a plain chain name (it would reach the scripts)", () => {
+  const text = '*filter\n:INPUT ACCEPT [0:0]\n:x"y - [0:0]\nCOMMIT\n';
+  assert.throws(
+    () => adoptionPolicy([{ ipVersion: 4, backend: "nft", text }], { chains: ["x*"] }),
+    ChainNameError,
+  );
 });
