@@ -54,8 +54,9 @@ export const ADOPT_HEADER =
 export const ADOPT_HELP = `Usage: rampart adopt --chain CHAIN… [flags]
 
 Takes over chains of this host (or of namespace NAME): their rules are
-replaced by Rampart's own (with rule IDs, counters carried over) in one
-iptables-restore transaction per table and family. Adopted user chains are
+replaced by Rampart's own (with rule IDs; counters carried over, except by
+ip6tables-nft, whose restore drops them) in one iptables-restore transaction
+per table and family. Adopted user chains are
 renamed with the chain prefix (the jumps to them rewritten); the rules of
 adopted built-in chains become insert lists, and their policies are kept. The
 policy that keeps them is written to -o FILE: 'rampart apply FILE' later

@@ -296,6 +296,12 @@ Deno.test("rampart adopt refuses a table Rampart already manages, and an unknown
     const usage = recordingEnv(fake.runner);
     assert.equal(await runCli(["adopt", "--chain", "INPUT"], usage), 2);
     assert.match(usage.err, /no terminal to ask on; pass --yes/);
+    const help = recordingEnv(fake.runner);
+    assert.equal(await runCli(["help", "adopt"], help), 0);
+    assert.match(help.out, /^Usage: rampart adopt --chain CHAIN… \[flags\]\n/);
+    const bad = recordingEnv(fake.runner);
+    assert.equal(await runCli(["adopt", "--yes", "--chain", "a b"], bad), 2);
+    assert.match(bad.err, /Invalid --chain "a b"/);
   });
 });
 
