@@ -217,7 +217,15 @@ for (const backend of ["nft", "legacy"] as const) {
             const is = counters(after[v], new Map(mine.map((a) => [a.name, a.name])));
             assert.ok(Object.values(was).flat().some((c) => c !== "0:0"), "some counted");
             if (backend === "nft" && v === 6) {
-              assert.ok(Object.values(is).flat().every((c) => c === "0:0"));
+              // ip6tables-nft-restore drops rule counters (measured, iptables 1.8.9): the rule
+              // that counted the pings starts again at 0 (neighbour probes may move others).
+              const at = parseSaveText(before[6]).find((t) => t.name === "filter")!.chains
+                .get("ufw6-before-input")!.rules.findIndex((r) =>
+                  r.text.includes("--icmpv6-type 128 ")
+                );
+              const ping = names.get("ufw6-before-input")!;
+              assert.notEqual(was[ping]![at], "0:0", "the pings were counted");
+              assert.equal(is[ping]![at], "0:0", "ip6tables-nft-restore dropped the counters");
             } else if (v === 4) {
               assert.deepEqual(is, was, `IPv${v}: counters carried`);
             } else {
