@@ -58,6 +58,7 @@ export * from "./src/cli/target_lock.ts";
 export * from "./src/cli/target_state.ts";
 export * from "./src/cli/import_command.ts";
 export * from "./src/cli/trace_command.ts";
+export * from "./src/cli/adopt_command.ts";
 
 if (import.meta.main) {
   Deno.exit(await runCli(Deno.args));

@@ -26,3 +26,4 @@ export * from "./src/import/save_text.ts";
 export * from "./src/import/chain_names.ts";
 export * from "./src/import/import_save.ts";
 export * from "./src/import/live.ts";
+export * from "./src/import/adopt.ts";

@@ -4,6 +4,8 @@
  * @module
  */
 import { runImport } from "./import_command.ts";
+import { runAdopt } from "./adopt_command.ts";
+import { parseAdoptUndo, restoreAdoptUndo } from "../import/adopt.ts";
 import { RuleError } from "../../dsl/errors.ts";
 import { PrefixError } from "../engine/errors.ts";
 import type { Logger } from "../host/logger.ts";
@@ -737,7 +739,12 @@ async function settleState(ctx: Context, state: TargetState, scope: Scope): Prom
 }
 
 function restoreThrough(firewall: Firewall): (snapshotJson: string) => Promise<void> {
-  return (json) => firewall.restoreSnapshot(snapshotFromJson(json));
+  return (json) => {
+    // An unconfirmed `rampart adopt` left its undo instead of a snapshot.
+    const undo = parseAdoptUndo(json);
+    if (undo !== undefined) return restoreAdoptUndo(undo, firewall.runner);
+    return firewall.restoreSnapshot(snapshotFromJson(json));
+  };
 }
 
 /** Waits for the pending apply's outcome; if the watchdog died, restores in its place. */
@@ -1390,6 +1397,9 @@ export async function runCli(
   if (argv[0] === "help" && (argv[1] === "trace" || argv[1] === "graph")) {
     return await runPacketCommand([argv[1], "--help"], env);
   }
+  // So has `adopt` (src/cli/adopt_command.ts).
+  if (argv[0] === "adopt") return await runAdopt(argv.slice(1), env);
+  if (argv[0] === "help" && argv[1] === "adopt") return await runAdopt(["--help"], env);
   let args: CliArgs | undefined;
   const wantsJson = argv.includes("--json");
   try {

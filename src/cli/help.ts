@@ -55,6 +55,7 @@ Commands:
   trace [FILES]  walk a packet through the rules (no files: the live tables) and
                  show its path and verdict: --src A --dst B --proto tcp --dport 22
   graph [FILES]  the chains and jumps as Mermaid or DOT, a traced path highlighted
+  adopt          take over chosen chains of the live tables (--chain; --confirm-timeout)
 
 Run 'rampart <command> --help' for a command's flags.
 

@@ -6,6 +6,7 @@
  */
 import { DenoCommandRunner } from "../host/runner.ts";
 import { restoreSnapshotTable, snapshotFromJson } from "../policy/snapshot.ts";
+import { parseAdoptUndo, restoreAdoptUndo } from "../import/adopt.ts";
 import { describeIntentRecord, readIntentRecord } from "./intent_file.ts";
 import { targetFiles } from "./state_dir.ts";
 import { runWatchdog, type WatchdogConfig, watchdogLogPath } from "./watchdog.ts";
@@ -21,9 +22,12 @@ export async function restoreSnapshotJson(
   snapshotJson: string,
   config: WatchdogConfig,
 ): Promise<void> {
-  const snapshot = snapshotFromJson(snapshotJson);
   const netns = config.firewall.netns;
   const runner = new DenoCommandRunner(netns === undefined ? {} : { netns });
+  // `rampart adopt` leaves the scripts that undo it (src/import/adopt.ts).
+  const undo = parseAdoptUndo(snapshotJson);
+  if (undo !== undefined) return await restoreAdoptUndo(undo, runner);
+  const snapshot = snapshotFromJson(snapshotJson);
   const errors: string[] = [];
   // Reverse apply order, as Firewall.restoreSnapshot: filter first.
   const order = ["filter", "nat", "mangle", "raw"];
