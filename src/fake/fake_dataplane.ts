@@ -63,12 +63,13 @@ export type FakeRestoreHook = (call: FakeCall, fake: FakeDataplane) => void | Pr
  *
  * @example Seeding and reading the fake like a real host
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FakeDataplane } from "@rampart/iptables/testing";
  * const fake = new FakeDataplane();
  * await fake.runner.run("iptables-restore", ["--noflush"], {
  *   stdin: "*filter\n-N rp-web\n-A rp-web --source 10.0.0.4 --jump ACCEPT\nCOMMIT\n",
  * });
- * console.log(fake.rules("filter", "rp-web")); // [ "-A rp-web -s 10.0.0.4/32 -j ACCEPT" ]
+ * assert.deepEqual(fake.rules("filter", "rp-web"), ["-A rp-web -s 10.0.0.4/32 -j ACCEPT"]);
  * ```
  */
 export class FakeDataplane {
@@ -116,11 +117,12 @@ export class FakeDataplane {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FakeDataplane } from "@rampart/iptables/testing";
    * const fake = new FakeDataplane();
    * fake.addIpSet("rp-allowed");
    * const r = await fake.runner.run("ipset", ["list", "-n"]);
-   * console.log(r.stdout); // rp-allowed
+   * assert.equal(r.stdout.trim(), "rp-allowed");
    * ```
    */
   addIpSet(name: string): void {
@@ -134,11 +136,12 @@ export class FakeDataplane {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FakeDataplane } from "@rampart/iptables/testing";
    * const fake = new FakeDataplane();
    * fake.failNextRestore({ stderr: "iptables-restore: line 2 failed\n" });
    * const r = await fake.runner.run("iptables-restore", ["--noflush"], { stdin: "*filter\nCOMMIT\n" });
-   * console.log(r.code); // 1
+   * assert.equal(r.code, 1);
    * ```
    */
   failNextRestore(options: FakeFaultOptions = {}): void {
@@ -152,10 +155,11 @@ export class FakeDataplane {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FakeDataplane } from "@rampart/iptables/testing";
    * const fake = new FakeDataplane();
    * fake.failNextSave({ count: 2 });
-   * console.log((await fake.runner.run("iptables-save", ["-t", "filter"])).code); // 1
+   * assert.equal((await fake.runner.run("iptables-save", ["-t", "filter"])).code, 1);
    * ```
    */
   failNextSave(options: FakeFaultOptions = {}): void {
@@ -173,11 +177,12 @@ export class FakeDataplane {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FakeDataplane } from "@rampart/iptables/testing";
    * const fake = new FakeDataplane();
    * fake.hangNextRestore();
    * const r = await fake.runner.run("iptables-restore", [], { stdin: "", timeoutMs: 10 });
-   * console.log(r.timedOut); // true
+   * assert.ok(r.timedOut);
    * ```
    */
   hangNextRestore(options: { count?: number } = {}): void {
@@ -194,6 +199,7 @@ export class FakeDataplane {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FakeDataplane } from "@rampart/iptables/testing";
    * const fake = new FakeDataplane();
    * const off = fake.onBeforeRestore(async (_call, f) => {
@@ -201,7 +207,7 @@ export class FakeDataplane {
    * });
    * await fake.runner.run("iptables-restore", ["--noflush"], { stdin: "*filter\n-A INPUT -j ACCEPT\nCOMMIT\n" });
    * off();
-   * console.log(fake.rules("filter", "INPUT")); // [ "-A INPUT -s 192.0.2.1/32 -j DROP", "-A INPUT -j ACCEPT" ]
+   * assert.deepEqual(fake.rules("filter", "INPUT"), ["-A INPUT -s 192.0.2.1/32 -j DROP", "-A INPUT -j ACCEPT"]);
    * ```
    */
   onBeforeRestore(hook: FakeRestoreHook): () => void {
@@ -223,11 +229,12 @@ export class FakeDataplane {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FakeDataplane } from "@rampart/iptables/testing";
    * const fake = new FakeDataplane();
    * fake.setIncompatible("filter");
    * const r = await fake.runner.run("iptables-nft-save", ["-t", "filter"]);
-   * console.log(r.stdout); // # Table `filter' is incompatible, use 'nft' tool.
+   * assert.ok(r.stdout.includes("# Table `filter' is incompatible, use 'nft' tool."));
    * ```
    */
   setIncompatible(
@@ -288,10 +295,11 @@ export class FakeDataplane {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FakeDataplane } from "@rampart/iptables/testing";
    * const fake = new FakeDataplane();
    * await fake.load("*nat\n-A POSTROUTING -o eth0 -j MASQUERADE\nCOMMIT\n");
-   * console.log(fake.rules("nat", "POSTROUTING")); // [ "-A POSTROUTING -o eth0 -j MASQUERADE" ]
+   * assert.deepEqual(fake.rules("nat", "POSTROUTING"), ["-A POSTROUTING -o eth0 -j MASQUERADE"]);
    * ```
    */
   load(
@@ -325,10 +333,11 @@ export class FakeDataplane {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FakeDataplane } from "@rampart/iptables/testing";
    * const fake = new FakeDataplane();
    * await fake.load("*filter\n-A INPUT --protocol tcp --destination-port 22 --jump ACCEPT\nCOMMIT\n");
-   * console.log(fake.rules("filter", "INPUT")); // [ "-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT" ]
+   * assert.deepEqual(fake.rules("filter", "INPUT"), ["-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT"]);
    * ```
    */
   rules(
@@ -349,8 +358,9 @@ export class FakeDataplane {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FakeDataplane } from "@rampart/iptables/testing";
-   * console.log(new FakeDataplane().chains("raw")); // [ "PREROUTING", "OUTPUT" ]
+   * assert.deepEqual(new FakeDataplane().chains("raw"), ["PREROUTING", "OUTPUT"]);
    * ```
    */
   chains(
@@ -370,11 +380,12 @@ export class FakeDataplane {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FakeDataplane } from "@rampart/iptables/testing";
    * const fake = new FakeDataplane();
    * await fake.load("*filter\n-A INPUT -j ACCEPT\nCOMMIT\n");
    * fake.setCounters("filter", "INPUT", { position: 1, packets: 3n, bytes: 180n });
-   * console.log(fake.dump("filter", { counters: true }).includes("[3:180] -A INPUT -j ACCEPT")); // true
+   * assert.ok(fake.dump("filter", { counters: true }).includes("[3:180] -A INPUT -j ACCEPT"));
    * ```
    */
   setCounters(
