@@ -15,7 +15,7 @@ import { bytesToBig, parseAddress, type Span } from "./packet.ts";
  *
  * @example
  * ```ts
- * import type { TraceIpSet } from "@rampart/iptables";
+ * import type { TraceIpSet } from "@rampart/iptables/trace";
  * const office: TraceIpSet = { type: "hash:net", members: ["198.51.100.0/24"] };
  * ```
  */
