@@ -103,9 +103,11 @@ function descriptions(): Map<string, string> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { completionCommands } from "@rampart/iptables/cli";
  * const plan = completionCommands().find((c) => c.name === "plan")!;
- * console.log(plan.operands, plan.flags.some((f) => f.long === "--netns" && f.short === "-n")); // files true
+ * assert.equal(plan.operands, "files");
+ * assert.ok(plan.flags.some((f) => f.long === "--netns" && f.short === "-n"));
  * ```
  */
 export function completionCommands(): CompletionCommand[] {
@@ -360,8 +362,9 @@ ${lines.join("\n")}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { completionScript } from "@rampart/iptables/cli";
- * console.log(completionScript("bash").includes("complete -F _rampart rampart")); // true
+ * assert.ok(completionScript("bash").includes("complete -F _rampart rampart"));
  * ```
  */
 export function completionScript(shell: CompletionShell): string {
