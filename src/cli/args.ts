@@ -22,6 +22,9 @@ export type CommandName =
   | "recover"
   | "top"
   | "completions"
+  | "import"
+  | "trace"
+  | "graph"
   | "help";
 
 /** Every command name, in the order `rampart --help` lists them. */
@@ -37,8 +40,39 @@ export const COMMAND_NAMES: readonly CommandName[] = Object.freeze([
   "recover",
   "top",
   "completions",
+  "import",
+  "trace",
+  "graph",
   "help",
 ]);
+
+/**
+ * The commands whose own module parses their command line (`import`,
+ * `trace`, `graph`): `runCli` hands them their arguments as they are, and
+ * {@linkcode parseCliArgs} refuses them.
+ */
+export type OwnParserCommandName = "import" | "trace" | "graph";
+
+/**
+ * The commands whose own module parses their command line.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { COMMAND_NAMES, OWN_PARSER_COMMANDS } from "@rampart/iptables/cli";
+ * assert.ok(OWN_PARSER_COMMANDS.every((c) => COMMAND_NAMES.includes(c)));
+ * ```
+ */
+export const OWN_PARSER_COMMANDS: readonly OwnParserCommandName[] = Object.freeze([
+  "import",
+  "trace",
+  "graph",
+]);
+
+/** Whether a command's own module parses its command line. */
+function hasOwnParser(command: string | undefined): command is OwnParserCommandName {
+  return (OWN_PARSER_COMMANDS as readonly (string | undefined)[]).includes(command);
+}
 
 /** Exit codes of the CLI. */
 export const EXIT_CODES: Readonly<{
@@ -70,8 +104,8 @@ export const EXIT_CODES: Readonly<{
 
 /** The parsed command line. */
 export interface CliArgs {
-  /** The command. */
-  command: CommandName;
+  /** The command (never one whose own module parses its command line). */
+  command: Exclude<CommandName, OwnParserCommandName>;
   /** Policy files (YAML). */
   files: string[];
   /** `--help` was given. */
@@ -198,7 +232,8 @@ function parseSize(text: string): number | undefined {
  *
  * @param argv The arguments after the program name.
  * @returns The parsed command line.
- * @throws {UsageError} On an unknown command or flag, or a bad value.
+ * @throws {UsageError} On an unknown command or flag, a bad value, or a command
+ *   whose own module parses its command line (`import`, `trace`, `graph`).
  *
  * @example
  * ```ts
@@ -221,7 +256,13 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
       `Unknown command ${JSON.stringify(first)}: expected one of ${COMMAND_NAMES.join(", ")}`,
     );
   }
-  const command = first as CommandName;
+  if (hasOwnParser(first)) {
+    throw new UsageError(
+      `rampart ${first} has a command line of its own: run it with runCli, not parseCliArgs`,
+      { command: first },
+    );
+  }
+  const command = first as Exclude<CommandName, OwnParserCommandName>;
   let parsed;
   try {
     parsed = parseArgs({
@@ -405,7 +446,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   return args;
 }
 
-function defaults(command: CommandName, files: string[], help: boolean): CliArgs {
+function defaults(command: CliArgs["command"], files: string[], help: boolean): CliArgs {
   return {
     command,
     files: [...files],

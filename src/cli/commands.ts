@@ -31,7 +31,14 @@ import { type Snapshot, snapshotFromJson, snapshotToJson } from "../policy/snaps
 import { policyToTypeScript } from "../policy/ts_export.ts";
 import { type EngineWarning, warningKey } from "../engine/warnings.ts";
 import { PolicyFileError } from "../yaml/errors.ts";
-import { type CliArgs, type CommandName, EXIT_CODES, parseCliArgs, UsageError } from "./args.ts";
+import {
+  type CliArgs,
+  type CommandName,
+  EXIT_CODES,
+  type OwnParserCommandName,
+  parseCliArgs,
+  UsageError,
+} from "./args.ts";
 import { type CliEnvironment, denoCliEnvironment } from "./environment.ts";
 import { helpText } from "./help.ts";
 import { isRuleError, locateRuleError } from "./policy_errors.ts";
@@ -1344,7 +1351,10 @@ function cmdCompletions(ctx: Context): Promise<number> {
   return Promise.resolve(EXIT_CODES.OK);
 }
 
-const COMMANDS: Record<Exclude<CommandName, "help">, (ctx: Context) => Promise<number>> = {
+const COMMANDS: Record<
+  Exclude<CommandName, "help" | OwnParserCommandName>,
+  (ctx: Context) => Promise<number>
+> = {
   plan: cmdPlan,
   apply: cmdApply,
   show: cmdShow,
@@ -1383,13 +1393,10 @@ export async function runCli(
   argv: readonly string[],
   env: CliEnvironment = denoCliEnvironment(),
 ): Promise<number> {
-  // `import` has a command line of its own (src/cli/import_command.ts).
+  // `import`, `trace` and `graph` have command lines of their own
+  // (import_command.ts, trace_command.ts); `help` shows their help texts.
   if (argv[0] === "import") return await runImport(argv.slice(1), env);
-  if (argv[0] === "help" && argv[1] === "import") return await runImport(["--help"], env);
   if (argv[0] === "trace" || argv[0] === "graph") return await runPacketCommand(argv, env);
-  if (argv[0] === "help" && (argv[1] === "trace" || argv[1] === "graph")) {
-    return await runPacketCommand([argv[1], "--help"], env);
-  }
   let args: CliArgs | undefined;
   const wantsJson = argv.includes("--json");
   try {
