@@ -166,7 +166,7 @@ Deno.test("runCli: --help on every command, usage errors exit 2", async () => {
     const env = fakeEnv();
     assert.equal(await runCli([command, "--help"], env), EXIT_CODES.OK, command);
     assert.match(env.out, /^Usage: rampart/, command);
-    assert.match(env.out, /Exit codes: 0 ok, 1 failure, 2 usage/, command);
+    assert.match(env.out, /Exit codes: 0 [^]*\b2 usage error/, command);
   }
   const env = fakeEnv();
   assert.equal(await runCli(["--help"], env), 0);
