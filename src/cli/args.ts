@@ -218,13 +218,36 @@ export function parseDuration(text: string): number {
 
 const NETNS_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
-/** Bytes of a size such as `64M`, `1G`, `512K` or a bare number (binary units). */
-function parseSize(text: string): number | undefined {
+/**
+ * Parses the value of `--max-file-size`: a size such as `64M`, `1G`, `512K`
+ * or a bare number of bytes (binary units, an optional `B` or `iB`).
+ *
+ * @param text The flag's value.
+ * @param command The command the flag was given to (named by the error).
+ * @returns The size in bytes.
+ * @throws {UsageError} When the text is not a positive size.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseMaxFileSize, UsageError } from "@rampart/iptables/cli";
+ * assert.equal(parseMaxFileSize("64M"), 64 * 2 ** 20);
+ * assert.equal(parseMaxFileSize("500000"), 500000);
+ * assert.throws(() => parseMaxFileSize("0"), UsageError);
+ * ```
+ */
+export function parseMaxFileSize(text: string, command?: CommandName): number {
   const m = /^(\d{1,15})(?:([KMG])(?:i?B)?)?$/i.exec(text);
-  if (m === null) return undefined;
-  const unit = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 }[(m[2] ?? "").toUpperCase()] ?? 1;
-  const bytes = Number(m[1]) * unit;
-  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
+  const unit = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 }[(m?.[2] ?? "").toUpperCase()] ?? 1;
+  const bytes = m === null ? NaN : Number(m[1]) * unit;
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+    throw new UsageError(
+      `Invalid --max-file-size ${JSON.stringify(text)}: expected a size such as 64M, 1G or ` +
+        "500000 (bytes)",
+      { command },
+    );
+  }
+  return bytes;
 }
 
 /**
@@ -382,15 +405,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   }
   if (v["state-dir"] !== undefined) args.stateDir = v["state-dir"];
   if (v["max-file-size"] !== undefined) {
-    const size = parseSize(v["max-file-size"]);
-    if (size === undefined) {
-      throw new UsageError(
-        `Invalid --max-file-size ${JSON.stringify(v["max-file-size"])}: expected a size such ` +
-          "as 64M, 1G or 500000 (bytes)",
-        { command },
-      );
-    }
-    args.maxFileBytes = size;
+    args.maxFileBytes = parseMaxFileSize(v["max-file-size"], command);
   }
   if (v["exit-code"] === true) {
     if (command !== "plan" && command !== "diff") {
