@@ -55,9 +55,10 @@ function argsOf(...args: DslArg[]): readonly DslArg[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Masq, type NatOptions } from "@rampart/iptables";
  * const plain: NatOptions = { randomFully: false };
- * console.log(Masq(undefined, plain).toFragment({ masqFullyRandom: true })); // --jump MASQUERADE
+ * assert.equal(Masq(undefined, plain).toFragment({ masqFullyRandom: true }), "--jump MASQUERADE");
  * ```
  */
 export interface NatOptions {
@@ -1333,9 +1334,10 @@ export function Dscp(value: number): DscpAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LogPacket, type LogOptions } from "@rampart/iptables";
  * const ufw: LogOptions = { prefix: "[UFW BLOCK] " };
- * console.log(LogPacket(ufw).toFragment()); // --jump LOG --log-prefix "[UFW BLOCK] "
+ * assert.equal(LogPacket(ufw).toFragment(), "--jump LOG --log-prefix \"[UFW BLOCK] \"");
  * ```
  */
 export interface LogOptions {
@@ -1369,8 +1371,9 @@ const LOG_PREFIX_EXACT = /^[\x20\x21\x23-\x26\x28-\x5b\x5d-\x5f\x61-\x7e]{1,29}$
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LogPacketAction } from "@rampart/iptables";
- * console.log(new LogPacketAction({ level: 6 }).toFragment()); // --jump LOG --log-level 6
+ * assert.equal(new LogPacketAction({ level: 6 }).toFragment(), "--jump LOG --log-level 6");
  * ```
  */
 export class LogPacketAction implements Action {
@@ -1438,9 +1441,9 @@ export class LogPacketAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LogPacket } from "@rampart/iptables";
- * console.log(LogPacket({ prefix: "drop ", level: 7, uid: true }).toFragment());
- * // --jump LOG --log-prefix "drop " --log-level 7 --log-uid
+ * assert.equal(LogPacket({ prefix: "drop ", level: 7, uid: true }).toFragment(), "--jump LOG --log-prefix \"drop \" --log-level 7 --log-uid");
  * ```
  */
 export function LogPacket(options?: LogOptions): LogPacketAction {
@@ -1452,8 +1455,9 @@ export function LogPacket(options?: LogOptions): LogPacketAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { XorMarkAction } from "@rampart/iptables";
- * console.log(String(new XorMarkAction(0x4000))); // XorMark:0x4000
+ * assert.equal(String(new XorMarkAction(0x4000)), "XorMark:0x4000");
  * ```
  */
 export class XorMarkAction implements Action {
@@ -1492,8 +1496,9 @@ export class XorMarkAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { XorMark } from "@rampart/iptables";
- * console.log(XorMark(0x4000).toFragment()); // --jump MARK --set-xmark 0x4000/0x0
+ * assert.equal(XorMark(0x4000).toFragment(), "--jump MARK --set-xmark 0x4000/0x0");
  * ```
  */
 export function XorMark(mark: number): XorMarkAction {
@@ -1505,9 +1510,10 @@ export function XorMark(mark: number): XorMarkAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Ct, type CtOptions } from "@rampart/iptables";
  * const ftp: CtOptions = { helper: "ftp" };
- * console.log(Ct(ftp).toFragment()); // --jump CT --helper ftp
+ * assert.equal(Ct(ftp).toFragment(), "--jump CT --helper ftp");
  * ```
  */
 export interface CtOptions {
@@ -1526,8 +1532,9 @@ const CT_HELPER = /^[a-z0-9_-]{1,15}$/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CtAction } from "@rampart/iptables";
- * console.log(new CtAction({ notrack: true }).toFragment()); // --jump CT --notrack
+ * assert.equal(new CtAction({ notrack: true }).toFragment(), "--jump CT --notrack");
  * ```
  */
 export class CtAction implements Action {
@@ -1596,8 +1603,9 @@ export class CtAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Ct } from "@rampart/iptables";
- * console.log(Ct({ zone: 5 }).toFragment()); // --jump CT --zone 5
+ * assert.equal(Ct({ zone: 5 }).toFragment(), "--jump CT --zone 5");
  * ```
  */
 export function Ct(options: CtOptions): CtAction {
@@ -1609,8 +1617,9 @@ export function Ct(options: CtOptions): CtAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RedirectAction } from "@rampart/iptables";
- * console.log(new RedirectAction("8080").toPorts); // 8080
+ * assert.equal(new RedirectAction("8080").toPorts, "8080");
  * ```
  */
 export class RedirectAction implements Action {
@@ -1667,8 +1676,9 @@ export class RedirectAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Redirect } from "@rampart/iptables";
- * console.log(Redirect("3128").toFragment()); // --jump REDIRECT --to-ports 3128
+ * assert.equal(Redirect("3128").toFragment(), "--jump REDIRECT --to-ports 3128");
  * ```
  */
 export function Redirect(
@@ -1683,8 +1693,9 @@ export function Redirect(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ClampMssToPmtuAction } from "@rampart/iptables";
- * console.log(new ClampMssToPmtuAction().toFragment()); // --jump TCPMSS --clamp-mss-to-pmtu
+ * assert.equal(new ClampMssToPmtuAction().toFragment(), "--jump TCPMSS --clamp-mss-to-pmtu");
  * ```
  */
 export class ClampMssToPmtuAction implements Action {
@@ -1712,8 +1723,9 @@ export class ClampMssToPmtuAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ClampMssToPmtu } from "@rampart/iptables";
- * console.log(String(ClampMssToPmtu())); // ClampMssToPmtu
+ * assert.equal(String(ClampMssToPmtu()), "ClampMssToPmtu");
  * ```
  */
 export function ClampMssToPmtu(): ClampMssToPmtuAction {
@@ -1725,8 +1737,9 @@ export function ClampMssToPmtu(): ClampMssToPmtuAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SetMssAction } from "@rampart/iptables";
- * console.log(new SetMssAction(1400).mss); // 1400
+ * assert.equal(new SetMssAction(1400).mss, 1400);
  * ```
  */
 export class SetMssAction implements Action {
@@ -1765,8 +1778,9 @@ export class SetMssAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SetMss } from "@rampart/iptables";
- * console.log(SetMss(1400).toFragment()); // --jump TCPMSS --set-mss 1400
+ * assert.equal(SetMss(1400).toFragment(), "--jump TCPMSS --set-mss 1400");
  * ```
  */
 export function SetMss(mss: number): SetMssAction {
@@ -1778,8 +1792,9 @@ export function SetMss(mss: number): SetMssAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ChecksumFillAction } from "@rampart/iptables";
- * console.log(new ChecksumFillAction().toFragment()); // --jump CHECKSUM --checksum-fill
+ * assert.equal(new ChecksumFillAction().toFragment(), "--jump CHECKSUM --checksum-fill");
  * ```
  */
 export class ChecksumFillAction implements Action {
@@ -1805,8 +1820,9 @@ export class ChecksumFillAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ChecksumFill } from "@rampart/iptables";
- * console.log(String(ChecksumFill())); // ChecksumFill
+ * assert.equal(String(ChecksumFill()), "ChecksumFill");
  * ```
  */
 export function ChecksumFill(): ChecksumFillAction {
@@ -1819,9 +1835,10 @@ export function ChecksumFill(): ChecksumFillAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ChangeTtl, type TtlOperation } from "@rampart/iptables";
  * const op: TtlOperation = "dec";
- * console.log(ChangeTtl(op, 1).toFragment()); // --jump TTL --ttl-dec 1
+ * assert.equal(ChangeTtl(op, 1).toFragment(), "--jump TTL --ttl-dec 1");
  * ```
  */
 export type TtlOperation = "set" | "dec" | "inc";
@@ -1831,8 +1848,9 @@ export type TtlOperation = "set" | "dec" | "inc";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ChangeTtlAction } from "@rampart/iptables";
- * console.log(String(new ChangeTtlAction("TTL", "set", 64))); // ChangeTtl:set=64
+ * assert.equal(String(new ChangeTtlAction("TTL", "set", 64)), "ChangeTtl:set=64");
  * ```
  */
 export class ChangeTtlAction implements Action {
@@ -1884,8 +1902,9 @@ export class ChangeTtlAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ChangeTtl } from "@rampart/iptables";
- * console.log(ChangeTtl("set", 64).toFragment()); // --jump TTL --ttl-set 64
+ * assert.equal(ChangeTtl("set", 64).toFragment(), "--jump TTL --ttl-set 64");
  * ```
  */
 export function ChangeTtl(operation: TtlOperation, value: number): ChangeTtlAction {
@@ -1903,8 +1922,9 @@ export function ChangeTtl(operation: TtlOperation, value: number): ChangeTtlActi
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ChangeHopLimit } from "@rampart/iptables";
- * console.log(ChangeHopLimit("set", 64).toFragment()); // --jump HL --hl-set 64
+ * assert.equal(ChangeHopLimit("set", 64).toFragment(), "--jump HL --hl-set 64");
  * ```
  */
 export function ChangeHopLimit(operation: TtlOperation, value: number): ChangeTtlAction {
@@ -1916,8 +1936,9 @@ export function ChangeHopLimit(operation: TtlOperation, value: number): ChangeTt
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ClassifyAction } from "@rampart/iptables";
- * console.log(String(new ClassifyAction(1, 0x10))); // Classify:1:10
+ * assert.equal(String(new ClassifyAction(1, 0x10)), "Classify:1:10");
  * ```
  */
 export class ClassifyAction implements Action {
@@ -1962,8 +1983,9 @@ export class ClassifyAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Classify } from "@rampart/iptables";
- * console.log(Classify(1, 0x10).toFragment()); // --jump CLASSIFY --set-class 0001:0010
+ * assert.equal(Classify(1, 0x10).toFragment(), "--jump CLASSIFY --set-class 0001:0010");
  * ```
  */
 export function Classify(major: number, minor: number): ClassifyAction {
@@ -1975,9 +1997,10 @@ export function Classify(major: number, minor: number): ClassifyAction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Audit, type AuditType } from "@rampart/iptables";
  * const type: AuditType = "drop";
- * console.log(Audit(type).toFragment()); // --jump AUDIT --type drop
+ * assert.equal(Audit(type).toFragment(), "--jump AUDIT --type drop");
  * ```
  */
 export type AuditType = "accept" | "drop" | "reject";
@@ -1987,8 +2010,9 @@ export type AuditType = "accept" | "drop" | "reject";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AuditAction } from "@rampart/iptables";
- * console.log(new AuditAction("reject").type); // reject
+ * assert.equal(new AuditAction("reject").type, "reject");
  * ```
  */
 export class AuditAction implements Action {
@@ -2030,8 +2054,9 @@ export class AuditAction implements Action {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Audit } from "@rampart/iptables";
- * console.log(String(Audit("accept"))); // Audit:accept
+ * assert.equal(String(Audit("accept")), "Audit:accept");
  * ```
  */
 export function Audit(type: AuditType): AuditAction {

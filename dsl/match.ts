@@ -1495,10 +1495,10 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().protocol("tcp").tcp({ destPort: 22 }).render()); // -p tcp -m tcp --dport 22
-   * console.log(Match().protocol("tcp").tcp({ notFlags: { mask: ["SYN", "ACK"], set: ["ACK"] } }).render());
-   * // -p tcp -m tcp ! --tcp-flags SYN,ACK ACK
+   * assert.equal(Match().protocol("tcp").tcp({ destPort: 22 }).render(), "-p tcp -m tcp --dport 22");
+   * assert.equal(Match().protocol("tcp").tcp({ notFlags: { mask: ["SYN", "ACK"], set: ["ACK"] } }).render(), "-p tcp -m tcp ! --tcp-flags SYN,ACK ACK");
    * ```
    */
   tcp(options?: TcpOptions): MatchCriteria {
@@ -1515,9 +1515,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().protocol("udp").udp({ destPort: { first: 6000, last: 6010 } }).render());
-   * // -p udp -m udp --dport 6000:6010
+   * assert.equal(Match().protocol("udp").udp({ destPort: { first: 6000, last: 6010 } }).render(), "-p udp -m udp --dport 6000:6010");
    * ```
    */
   udp(options?: UdpOptions): MatchCriteria {
@@ -1537,9 +1537,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().conntrackState("NEW").exactComment("k8s 'portals'").render());
-   * // -m conntrack --ctstate NEW -m comment --comment "k8s \'portals\'"
+   * assert.equal(Match().conntrackState("NEW").exactComment("k8s 'portals'").render(), "-m conntrack --ctstate NEW -m comment --comment \"k8s \\'portals\\'\"");
    * ```
    */
   exactComment(text: string): MatchCriteria {
@@ -1560,9 +1560,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().state(["ESTABLISHED", "RELATED"]).render());
-   * // -m state --state RELATED,ESTABLISHED
+   * assert.equal(Match().state(["ESTABLISHED", "RELATED"]).render(), "-m state --state RELATED,ESTABLISHED");
    * ```
    */
   state(states: string | readonly StateName[]): MatchCriteria {
@@ -1579,8 +1579,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().notState("NEW").render()); // -m state ! --state NEW
+   * assert.equal(Match().notState("NEW").render(), "-m state ! --state NEW");
    * ```
    */
   notState(states: string | readonly StateName[]): MatchCriteria {
@@ -1599,8 +1600,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().ttl("lt", 5).render()); // -m ttl --ttl-lt 5
+   * assert.equal(Match().ttl("lt", 5).render(), "-m ttl --ttl-lt 5");
    * ```
    */
   ttl(comparison: Comparison, value: number): MatchCriteria {
@@ -1619,8 +1621,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().hopLimit("eq", 255).render()); // -m hl --hl-eq 255
+   * assert.equal(Match().hopLimit("eq", 255).render(), "-m hl --hl-eq 255");
    * ```
    */
   hopLimit(comparison: Comparison, value: number): MatchCriteria {
@@ -1639,9 +1642,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().recent({ mode: "set", name: "ssh" }).render());
-   * // -m recent --set --name ssh --rsource
+   * assert.equal(Match().recent({ mode: "set", name: "ssh" }).render(), "-m recent --set --name ssh --rsource");
    * ```
    */
   recent(options: RecentOptions): MatchCriteria {
@@ -1658,9 +1661,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().notRecent({ mode: "rcheck", name: "ok" }).render());
-   * // -m recent ! --rcheck --name ok --rsource
+   * assert.equal(Match().notRecent({ mode: "rcheck", name: "ok" }).render(), "-m recent ! --rcheck --name ok --rsource");
    * ```
    */
   notRecent(options: RecentOptions): MatchCriteria {
@@ -1679,9 +1682,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().statistic({ mode: "nth", every: 3 }).render());
-   * // -m statistic --mode nth --every 3 --packet 0
+   * assert.equal(Match().statistic({ mode: "nth", every: 3 }).render(), "-m statistic --mode nth --every 3 --packet 0");
    * ```
    */
   statistic(options: StatisticOptions): MatchCriteria {
@@ -1700,8 +1703,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().owner({ notUid: 0 }).render()); // -m owner ! --uid-owner 0
+   * assert.equal(Match().owner({ notUid: 0 }).render(), "-m owner ! --uid-owner 0");
    * ```
    */
   owner(options: OwnerOptions): MatchCriteria {
@@ -1718,8 +1722,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().packetType("broadcast").render()); // -m pkttype --pkt-type broadcast
+   * assert.equal(Match().packetType("broadcast").render(), "-m pkttype --pkt-type broadcast");
    * ```
    */
   packetType(type: PacketType): MatchCriteria {
@@ -1736,8 +1741,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().notPacketType("unicast").render()); // -m pkttype ! --pkt-type unicast
+   * assert.equal(Match().notPacketType("unicast").render(), "-m pkttype ! --pkt-type unicast");
    * ```
    */
   notPacketType(type: PacketType): MatchCriteria {
@@ -1755,8 +1761,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().sourceMac("52:54:00:AB:CD:EF").render()); // -m mac --mac-source 52:54:00:ab:cd:ef
+   * assert.equal(Match().sourceMac("52:54:00:AB:CD:EF").render(), "-m mac --mac-source 52:54:00:ab:cd:ef");
    * ```
    */
   sourceMac(mac: string): MatchCriteria {
@@ -1773,9 +1780,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().notSourceMac("52:54:00:12:34:56").render());
-   * // -m mac ! --mac-source 52:54:00:12:34:56
+   * assert.equal(Match().notSourceMac("52:54:00:12:34:56").render(), "-m mac ! --mac-source 52:54:00:12:34:56");
    * ```
    */
   notSourceMac(mac: string): MatchCriteria {
@@ -1792,9 +1799,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().ipRange({ notDest: "10.0.0.1-10.0.0.9" }).render());
-   * // -m iprange ! --dst-range 10.0.0.1-10.0.0.9
+   * assert.equal(Match().ipRange({ notDest: "10.0.0.1-10.0.0.9" }).render(), "-m iprange ! --dst-range 10.0.0.1-10.0.0.9");
    * ```
    */
   ipRange(options: IpRangeOptions): MatchCriteria {
@@ -1812,8 +1819,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().length(0, 28).render()); // -m length --length 0:28
+   * assert.equal(Match().length(0, 28).render(), "-m length --length 0:28");
    * ```
    */
   length(min: number, max?: number): MatchCriteria {
@@ -1831,8 +1839,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().notLength(40, 1500).render()); // -m length ! --length 40:1500
+   * assert.equal(Match().notLength(40, 1500).render(), "-m length ! --length 40:1500");
    * ```
    */
   notLength(min: number, max?: number): MatchCriteria {
@@ -1851,8 +1860,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().protocol("tcp").tcpMss(1, 500).render()); // -p tcp -m tcpmss --mss 1:500
+   * assert.equal(Match().protocol("tcp").tcpMss(1, 500).render(), "-p tcp -m tcpmss --mss 1:500");
    * ```
    */
   tcpMss(min: number, max?: number): MatchCriteria {
@@ -1871,9 +1881,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().protocol("tcp").notTcpMss(536, 65535).render());
-   * // -p tcp -m tcpmss ! --mss 536:65535
+   * assert.equal(Match().protocol("tcp").notTcpMss(536, 65535).render(), "-p tcp -m tcpmss ! --mss 536:65535");
    * ```
    */
   notTcpMss(min: number, max?: number): MatchCriteria {
@@ -1892,9 +1902,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().connLimit({ upto: 10 }).render());
-   * // -m connlimit --connlimit-upto 10 --connlimit-saddr
+   * assert.equal(Match().connLimit({ upto: 10 }).render(), "-m connlimit --connlimit-upto 10 --connlimit-saddr");
    * ```
    */
   connLimit(options: ConnLimitOptions): MatchCriteria {
@@ -1911,8 +1921,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().routingHeaderType(0).render()); // -m rt --rt-type 0
+   * assert.equal(Match().routingHeaderType(0).render(), "-m rt --rt-type 0");
    * ```
    */
   routingHeaderType(type: number): MatchCriteria {
@@ -1930,8 +1941,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().notRoutingHeaderType(2).render()); // -m rt ! --rt-type 2
+   * assert.equal(Match().notRoutingHeaderType(2).render(), "-m rt ! --rt-type 2");
    * ```
    */
   notRoutingHeaderType(type: number): MatchCriteria {
@@ -1949,8 +1961,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().packetDscp(46).render()); // -m dscp --dscp 0x2e
+   * assert.equal(Match().packetDscp(46).render(), "-m dscp --dscp 0x2e");
    * ```
    */
   packetDscp(value: number): MatchCriteria {
@@ -1968,8 +1981,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().notPacketDscp(0).render()); // -m dscp ! --dscp 0x00
+   * assert.equal(Match().notPacketDscp(0).render(), "-m dscp ! --dscp 0x00");
    * ```
    */
   notPacketDscp(value: number): MatchCriteria {
@@ -1987,8 +2001,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().helper("ftp").render()); // -m helper --helper ftp
+   * assert.equal(Match().helper("ftp").render(), "-m helper --helper ftp");
    * ```
    */
   helper(name: string): MatchCriteria {
@@ -2010,8 +2025,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().physDev({ notOut: "eth1" }).render()); // -m physdev ! --physdev-out eth1
+   * assert.equal(Match().physDev({ notOut: "eth1" }).render(), "-m physdev ! --physdev-out eth1");
    * ```
    */
   physDev(options: PhysDevOptions): MatchCriteria {
@@ -2027,8 +2043,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().fragment().render()); // -f
+   * assert.equal(Match().fragment().render(), "-f");
    * ```
    */
   fragment(): MatchCriteria {
@@ -2042,8 +2059,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().notFragment().render()); // ! -f
+   * assert.equal(Match().notFragment().render(), "! -f");
    * ```
    */
   notFragment(): MatchCriteria {
@@ -2061,8 +2079,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().tos(0x10, 0x3f).render()); // -m tos --tos 0x10/0x3f
+   * assert.equal(Match().tos(0x10, 0x3f).render(), "-m tos --tos 0x10/0x3f");
    * ```
    */
   tos(value: number, mask?: number): MatchCriteria {
@@ -2080,8 +2099,9 @@ export class MatchCriteria {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Match } from "@rampart/iptables";
-   * console.log(Match().notTos(0x8).render()); // -m tos ! --tos 0x08/0xff
+   * assert.equal(Match().notTos(0x8).render(), "-m tos ! --tos 0x08/0xff");
    * ```
    */
   notTos(value: number, mask?: number): MatchCriteria {
@@ -2095,9 +2115,10 @@ export class MatchCriteria {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Match, type StateName } from "@rampart/iptables";
  * const states: StateName[] = ["NEW"];
- * console.log(Match().state(states).render()); // -m state --state NEW
+ * assert.equal(Match().state(states).render(), "-m state --state NEW");
  * ```
  */
 export type StateName = "INVALID" | "NEW" | "RELATED" | "ESTABLISHED" | "UNTRACKED";
@@ -2129,9 +2150,10 @@ function checkStates(field: string, value: unknown): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type Comparison, Match } from "@rampart/iptables";
  * const ne: Comparison = "ne";
- * console.log(Match().ttl(ne, 64).render()); // -m ttl ! --ttl-eq 64
+ * assert.equal(Match().ttl(ne, 64).render(), "-m ttl ! --ttl-eq 64");
  * ```
  */
 export type Comparison = "eq" | "ne" | "lt" | "gt";
@@ -2150,9 +2172,10 @@ function compareText(field: string, module: string, comparison: unknown, value: 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Match, type PacketType } from "@rampart/iptables";
  * const type: PacketType = "multicast";
- * console.log(Match().packetType(type).render()); // -m pkttype --pkt-type multicast
+ * assert.equal(Match().packetType(type).render(), "-m pkttype --pkt-type multicast");
  * ```
  */
 export type PacketType = "unicast" | "broadcast" | "multicast" | "otherhost";

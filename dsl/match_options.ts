@@ -32,10 +32,10 @@ import {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Match, type PortOrRange } from "@rampart/iptables";
  * const high: PortOrRange = { first: 1024, last: 65535 };
- * console.log(Match().protocol("tcp").tcp({ sourcePort: high, destPort: 22 }).render());
- * // -p tcp -m tcp --sport 1024:65535 --dport 22
+ * assert.equal(Match().protocol("tcp").tcp({ sourcePort: high, destPort: 22 }).render(), "-p tcp -m tcp --sport 1024:65535 --dport 22");
  * ```
  */
 export type PortOrRange = number | PortRange;
@@ -45,9 +45,10 @@ export type PortOrRange = number | PortRange;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { TcpFlag } from "@rampart/iptables";
  * const syn: TcpFlag = "SYN";
- * console.log(syn); // SYN
+ * assert.equal(syn, "SYN");
  * ```
  */
 export type TcpFlag = "FIN" | "SYN" | "RST" | "PSH" | "ACK" | "URG";
@@ -68,10 +69,10 @@ export const TCP_FLAGS: readonly TcpFlag[] = Object.freeze([
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Match, type TcpFlags } from "@rampart/iptables";
  * const nullScan: TcpFlags = { mask: ["FIN", "SYN", "RST", "PSH", "ACK", "URG"], set: [] };
- * console.log(Match().protocol("tcp").tcp({ flags: nullScan }).render());
- * // -p tcp -m tcp --tcp-flags FIN,SYN,RST,PSH,ACK,URG NONE
+ * assert.equal(Match().protocol("tcp").tcp({ flags: nullScan }).render(), "-p tcp -m tcp --tcp-flags FIN,SYN,RST,PSH,ACK,URG NONE");
  * ```
  */
 export interface TcpFlags {
@@ -86,10 +87,10 @@ export interface TcpFlags {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Match, type TcpOptions } from "@rampart/iptables";
  * const ssh: TcpOptions = { destPort: 22, syn: true };
- * console.log(Match().protocol("tcp").tcp(ssh).render());
- * // -p tcp -m tcp --dport 22 --tcp-flags FIN,SYN,RST,ACK SYN
+ * assert.equal(Match().protocol("tcp").tcp(ssh).render(), "-p tcp -m tcp --dport 22 --tcp-flags FIN,SYN,RST,ACK SYN");
  * ```
  */
 export interface TcpOptions {
@@ -118,9 +119,10 @@ export interface TcpOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Match, type UdpOptions } from "@rampart/iptables";
  * const dhcp: UdpOptions = { sourcePort: 68, destPort: 67 };
- * console.log(Match().protocol("udp").udp(dhcp).render()); // -p udp -m udp --sport 68 --dport 67
+ * assert.equal(Match().protocol("udp").udp(dhcp).render(), "-p udp -m udp --sport 68 --dport 67");
  * ```
  */
 export interface UdpOptions {
@@ -141,9 +143,10 @@ export interface UdpOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { RecentMode } from "@rampart/iptables";
  * const mode: RecentMode = "update";
- * console.log(mode); // update
+ * assert.equal(mode, "update");
  * ```
  */
 export type RecentMode = "set" | "rcheck" | "update" | "remove";
@@ -153,10 +156,10 @@ export type RecentMode = "set" | "rcheck" | "update" | "remove";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Match, type RecentOptions } from "@rampart/iptables";
  * const flood: RecentOptions = { mode: "update", name: "ssh", seconds: 60, hitcount: 4 };
- * console.log(Match().recent(flood).render());
- * // -m recent --update --seconds 60 --hitcount 4 --name ssh --rsource
+ * assert.equal(Match().recent(flood).render(), "-m recent --update --seconds 60 --hitcount 4 --name ssh --rsource");
  * ```
  */
 export interface RecentOptions {
@@ -184,10 +187,10 @@ export interface RecentOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Match, type StatisticOptions } from "@rampart/iptables";
  * const half: StatisticOptions = { mode: "random", probability: 0.5 };
- * console.log(Match().statistic(half).render());
- * // -m statistic --mode random --probability 0.50000000000
+ * assert.equal(Match().statistic(half).render(), "-m statistic --mode random --probability 0.50000000000");
  * ```
  */
 export type StatisticOptions =
@@ -200,9 +203,10 @@ export type StatisticOptions =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Match, type IdRange } from "@rampart/iptables";
  * const system: IdRange = { first: 0, last: 999 };
- * console.log(Match().owner({ uid: system }).render()); // -m owner --uid-owner 0-999
+ * assert.equal(Match().owner({ uid: system }).render(), "-m owner --uid-owner 0-999");
  * ```
  */
 export type IdRange = number | { readonly first: number; readonly last: number };
@@ -213,9 +217,10 @@ export type IdRange = number | { readonly first: number; readonly last: number }
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Match, type OwnerOptions } from "@rampart/iptables";
  * const root: OwnerOptions = { uid: 0 };
- * console.log(Match().owner(root).render()); // -m owner --uid-owner 0
+ * assert.equal(Match().owner(root).render(), "-m owner --uid-owner 0");
  * ```
  */
 export interface OwnerOptions {
@@ -241,10 +246,10 @@ export interface OwnerOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Match, type ConnLimitOptions } from "@rampart/iptables";
  * const perHost: ConnLimitOptions = { above: 16, mask: 32 };
- * console.log(Match().connLimit(perHost).render());
- * // -m connlimit --connlimit-above 16 --connlimit-mask 32 --connlimit-saddr
+ * assert.equal(Match().connLimit(perHost).render(), "-m connlimit --connlimit-above 16 --connlimit-mask 32 --connlimit-saddr");
  * ```
  */
 export interface ConnLimitOptions {
@@ -264,10 +269,10 @@ export interface ConnLimitOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type IpRangeOptions, Match } from "@rampart/iptables";
  * const lan: IpRangeOptions = { source: "192.168.1.100-192.168.1.200" };
- * console.log(Match().ipRange(lan).render());
- * // -m iprange --src-range 192.168.1.100-192.168.1.200
+ * assert.equal(Match().ipRange(lan).render(), "-m iprange --src-range 192.168.1.100-192.168.1.200");
  * ```
  */
 export interface IpRangeOptions {
@@ -287,10 +292,10 @@ export interface IpRangeOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Match, type PhysDevOptions } from "@rampart/iptables";
  * const fromVm: PhysDevOptions = { in: "vnet0", isBridged: true };
- * console.log(Match().physDev(fromVm).render());
- * // -m physdev --physdev-in vnet0 --physdev-is-bridged
+ * assert.equal(Match().physDev(fromVm).render(), "-m physdev --physdev-in vnet0 --physdev-is-bridged");
  * ```
  */
 export interface PhysDevOptions {

@@ -9,7 +9,10 @@
  * - every `README.md#anchor` named in the code (a saved YAML file's header,
  *   module docs) is a heading of the README;
  * - the tree of `docs/architecture.md` names every module of `dsl/` and
- *   `src/`, in its folder, and no file that does not exist.
+ *   `src/`, in its folder, and no file that does not exist;
+ * - no JSDoc example in `dsl/`, `src/` or an entry point shows a value only
+ *   through `console.log(…); // …` (`deno test --doc` runs it but checks
+ *   nothing): examples assert what they show.
  */
 import assert from "assert";
 import GithubSlugger from "github-slugger";
@@ -164,4 +167,72 @@ Deno.test("docs: the tree of docs/architecture.md names every module of dsl/ and
   for (const entry of ["mod.ts", "yaml.ts", "testing.ts", "repl.ts", "cli.ts"]) {
     assert.ok(named.includes(entry), `the tree does not name the entry point ${entry}`);
   }
+});
+
+/** Folders whose JSDoc examples may still show values through `console.log` (none). */
+const CONSOLE_EXAMPLES_ALLOWED_IN: readonly string[] = [];
+
+/**
+ * The lines (1-based) of `text`'s JSDoc code examples that show a value only
+ * through `console.log(…)` and a comment: `console.log(x); // y` on one line,
+ * or `console.log(x);` followed by a line that is only `// y`.
+ */
+function consoleShownLines(text: string): number[] {
+  const lines = text.split("\n");
+  const found: number[] = [];
+  let inDoc = false;
+  let inCode = false;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (!inDoc) {
+      inDoc = /^\s*\/\*\*/.test(line) && !line.includes("*/");
+      continue;
+    }
+    if (line.includes("*/")) {
+      inDoc = inCode = false;
+      continue;
+    }
+    const code = line.replace(/^\s*\*\s?/, "");
+    if (/^\s*```/.test(code)) {
+      inCode = !inCode;
+      continue;
+    }
+    if (!inCode || !code.includes("console.log(")) continue;
+    const next = (lines[i + 1] ?? "").replace(/^\s*\*\s?/, "");
+    if (/console\.log\(.*\);?\s*\/\//.test(code) || /^\s*\/\//.test(next)) found.push(i + 1);
+  }
+  return found;
+}
+
+Deno.test("docs: no JSDoc example shows a value only through console.log(…); // …", async () => {
+  const files = [
+    ...await modules("dsl/"),
+    ...await modules("src/"),
+    ...["mod.ts", "yaml.ts", "testing.ts", "import.ts", "trace.ts", "repl.ts", "cli.ts"],
+  ];
+  const shown: string[] = [];
+  for (const file of files) {
+    if (CONSOLE_EXAMPLES_ALLOWED_IN.some((folder) => file.startsWith(folder))) continue;
+    const text = await Deno.readTextFile(new URL(file, ROOT));
+    for (const line of consoleShownLines(text)) shown.push(`${file}:${line}`);
+  }
+  assert.deepEqual(shown, [], "these examples print what they should assert (assert.equal, …)");
+});
+
+Deno.test("docs: an example that shows a value through console.log is found", () => {
+  const text = [
+    "/**",
+    " * @example",
+    " * ```ts",
+    " * console.log(1 + 1); // 2",
+    " * console.log(String(2));",
+    " * // 2",
+    ' * console.log("printed, not shown");',
+    " * assert.equal(1 + 1, 2);",
+    " * ```",
+    " * console.log(x); // outside the code block",
+    " */",
+    "console.log(y); // not a JSDoc example",
+  ].join("\n");
+  assert.deepEqual(consoleShownLines(text), [4, 5]);
 });

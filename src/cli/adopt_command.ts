@@ -256,13 +256,14 @@ function outcomeText(o: WatchdogOutcome | undefined): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { runAdopt } from "@rampart/iptables/cli";
  * const code = await runAdopt(["--table", "filter"], {
  *   stdout: () => {}, stderr: () => {}, interactive: false, stdoutIsTerminal: false,
  *   ask: () => Promise.resolve(undefined), runnerFor: () => { throw new Error("unused"); },
  *   env: () => undefined, uid: 0,
  * });
- * console.log(code); // 2 (no --chain)
+ * assert.equal(code, 2); // no --chain: a usage error
  * ```
  */
 export async function runAdopt(argv: readonly string[], env: CliEnvironment): Promise<number> {

@@ -22,6 +22,10 @@ export type CommandName =
   | "recover"
   | "top"
   | "completions"
+  | "import"
+  | "adopt"
+  | "trace"
+  | "graph"
   | "help";
 
 /** Every command name, in the order `rampart --help` lists them. */
@@ -37,8 +41,41 @@ export const COMMAND_NAMES: readonly CommandName[] = Object.freeze([
   "recover",
   "top",
   "completions",
+  "import",
+  "adopt",
+  "trace",
+  "graph",
   "help",
 ]);
+
+/**
+ * The commands whose own module parses their command line (`import`,
+ * `adopt`, `trace`, `graph`): `runCli` hands them their arguments as they are, and
+ * {@linkcode parseCliArgs} refuses them.
+ */
+export type OwnParserCommandName = "import" | "adopt" | "trace" | "graph";
+
+/**
+ * The commands whose own module parses their command line.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { COMMAND_NAMES, OWN_PARSER_COMMANDS } from "@rampart/iptables/cli";
+ * assert.ok(OWN_PARSER_COMMANDS.every((c) => COMMAND_NAMES.includes(c)));
+ * ```
+ */
+export const OWN_PARSER_COMMANDS: readonly OwnParserCommandName[] = Object.freeze([
+  "import",
+  "adopt",
+  "trace",
+  "graph",
+]);
+
+/** Whether a command's own module parses its command line. */
+function hasOwnParser(command: string | undefined): command is OwnParserCommandName {
+  return (OWN_PARSER_COMMANDS as readonly (string | undefined)[]).includes(command);
+}
 
 /** Exit codes of the CLI. */
 export const EXIT_CODES: Readonly<{
@@ -70,8 +107,8 @@ export const EXIT_CODES: Readonly<{
 
 /** The parsed command line. */
 export interface CliArgs {
-  /** The command. */
-  command: CommandName;
+  /** The command (never one whose own module parses its command line). */
+  command: Exclude<CommandName, OwnParserCommandName>;
   /** Policy files (YAML). */
   files: string[];
   /** `--help` was given. */
@@ -184,13 +221,36 @@ export function parseDuration(text: string): number {
 
 const NETNS_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
-/** Bytes of a size such as `64M`, `1G`, `512K` or a bare number (binary units). */
-function parseSize(text: string): number | undefined {
+/**
+ * Parses the value of `--max-file-size`: a size such as `64M`, `1G`, `512K`
+ * or a bare number of bytes (binary units, an optional `B` or `iB`).
+ *
+ * @param text The flag's value.
+ * @param command The command the flag was given to (named by the error).
+ * @returns The size in bytes.
+ * @throws {UsageError} When the text is not a positive size.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseMaxFileSize, UsageError } from "@rampart/iptables/cli";
+ * assert.equal(parseMaxFileSize("64M"), 64 * 2 ** 20);
+ * assert.equal(parseMaxFileSize("500000"), 500000);
+ * assert.throws(() => parseMaxFileSize("0"), UsageError);
+ * ```
+ */
+export function parseMaxFileSize(text: string, command?: CommandName): number {
   const m = /^(\d{1,15})(?:([KMG])(?:i?B)?)?$/i.exec(text);
-  if (m === null) return undefined;
-  const unit = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 }[(m[2] ?? "").toUpperCase()] ?? 1;
-  const bytes = Number(m[1]) * unit;
-  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
+  const unit = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 }[(m?.[2] ?? "").toUpperCase()] ?? 1;
+  const bytes = m === null ? NaN : Number(m[1]) * unit;
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+    throw new UsageError(
+      `Invalid --max-file-size ${JSON.stringify(text)}: expected a size such as 64M, 1G or ` +
+        "500000 (bytes)",
+      { command },
+    );
+  }
+  return bytes;
 }
 
 /**
@@ -198,7 +258,8 @@ function parseSize(text: string): number | undefined {
  *
  * @param argv The arguments after the program name.
  * @returns The parsed command line.
- * @throws {UsageError} On an unknown command or flag, or a bad value.
+ * @throws {UsageError} On an unknown command or flag, a bad value, or a command
+ *   whose own module parses its command line (`import`, `trace`, `graph`).
  *
  * @example
  * ```ts
@@ -221,7 +282,13 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
       `Unknown command ${JSON.stringify(first)}: expected one of ${COMMAND_NAMES.join(", ")}`,
     );
   }
-  const command = first as CommandName;
+  if (hasOwnParser(first)) {
+    throw new UsageError(
+      `rampart ${first} has a command line of its own: run it with runCli, not parseCliArgs`,
+      { command: first },
+    );
+  }
+  const command = first as Exclude<CommandName, OwnParserCommandName>;
   let parsed;
   try {
     parsed = parseArgs({
@@ -341,15 +408,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   }
   if (v["state-dir"] !== undefined) args.stateDir = v["state-dir"];
   if (v["max-file-size"] !== undefined) {
-    const size = parseSize(v["max-file-size"]);
-    if (size === undefined) {
-      throw new UsageError(
-        `Invalid --max-file-size ${JSON.stringify(v["max-file-size"])}: expected a size such ` +
-          "as 64M, 1G or 500000 (bytes)",
-        { command },
-      );
-    }
-    args.maxFileBytes = size;
+    args.maxFileBytes = parseMaxFileSize(v["max-file-size"], command);
   }
   if (v["exit-code"] === true) {
     if (command !== "plan" && command !== "diff") {
@@ -405,7 +464,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   return args;
 }
 
-function defaults(command: CommandName, files: string[], help: boolean): CliArgs {
+function defaults(command: CliArgs["command"], files: string[], help: boolean): CliArgs {
   return {
     command,
     files: [...files],

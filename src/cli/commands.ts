@@ -6,8 +6,6 @@
 import { runImport } from "./import_command.ts";
 import { runAdopt } from "./adopt_command.ts";
 import { parseAdoptUndo, restoreAdoptUndo } from "../import/adopt.ts";
-import { RuleError } from "../../dsl/errors.ts";
-import { PrefixError } from "../engine/errors.ts";
 import type { Logger } from "../host/logger.ts";
 import type { RuleIds } from "../../dsl/hash.ts";
 import { FeatureDetector } from "../host/feature_detector.ts";
@@ -25,18 +23,24 @@ import {
   type FamilyTablePolicy,
   type IpFamily,
   type Policy,
-  PolicyError,
   policyForFamily,
 } from "../policy/policy.ts";
 import { describePolicy } from "../policy/describe.ts";
 import { type Snapshot, snapshotFromJson, snapshotToJson } from "../policy/snapshot.ts";
 import { policyToTypeScript } from "../policy/ts_export.ts";
 import { type EngineWarning, warningKey } from "../engine/warnings.ts";
-import { PolicyFileError } from "../yaml/errors.ts";
-import { type CliArgs, type CommandName, EXIT_CODES, parseCliArgs, UsageError } from "./args.ts";
+import {
+  type CliArgs,
+  type CommandName,
+  EXIT_CODES,
+  type OwnParserCommandName,
+  parseCliArgs,
+  UsageError,
+} from "./args.ts";
 import { type CliEnvironment, denoCliEnvironment } from "./environment.ts";
 import { helpText } from "./help.ts";
-import { isRuleError, locateRuleError } from "./policy_errors.ts";
+import { locateRuleError } from "./policy_errors.ts";
+import { CommandExit, errorData, errorMessage, exitCodeOf } from "./command_errors.ts";
 import { loadPolicyFiles, selectPolicy } from "./policy_files.ts";
 import { lockoutWarning, type PlannedDrop, plannedDrops } from "./lockout.ts";
 import { progressLine } from "../policy/progress.ts";
@@ -81,13 +85,6 @@ import {
  * its plan has just read.
  */
 const ONE_SHOT_POST_WRITE_MS = 3_600_000;
-
-/** Thrown inside a command to end it with an exit code and a message. */
-class Exit extends Error {
-  constructor(readonly code: number, message: string, readonly data: Record<string, unknown> = {}) {
-    super(message);
-  }
-}
 
 interface Context {
   args: CliArgs;
@@ -136,7 +133,7 @@ function families(args: CliArgs, policy?: Policy): IpFamily[] {
     ? base
     : base.filter((v) => args.ipVersions.includes(v));
   if (chosen.length === 0) {
-    throw new Exit(
+    throw new CommandExit(
       EXIT_CODES.USAGE,
       `The policy is for ${base.map((v) => `IPv${v}`).join(" and ")} only: nothing to do for ` +
         args.ipVersions.map((v) => `--ipv${v}`).join(" "),
@@ -580,7 +577,7 @@ async function askYes(ctx: Context, question: string, timeoutMs?: number): Promi
 
 function requireAnswer(ctx: Context, what: string): void {
   if (!ctx.args.yes && !ctx.env.interactive) {
-    throw new Exit(
+    throw new CommandExit(
       EXIT_CODES.USAGE,
       `Refusing to ${what} without confirmation: no terminal to ask on; pass --yes to ${what} anyway`,
     );
@@ -1007,7 +1004,7 @@ async function cmdConfirm(ctx: Context): Promise<number> {
         ? ""
         : ` (the last one ended at ${outcome.at}: ${describeOutcome(outcome)})`);
   }
-  throw new Exit(code, message, {
+  throw new CommandExit(code, message, {
     confirmed: false,
     ...(decision === undefined ? {} : { decision }),
     ...(outcome === undefined ? {} : { outcome }),
@@ -1110,7 +1107,7 @@ async function cmdRecover(ctx: Context): Promise<number> {
         log: (line) => log(`recover (pid ${Deno.pid}): ${line}`),
       });
       if (outcome.outcome !== "reverted") {
-        throw new Exit(EXIT_CODES.FAILURE, describeOutcome(outcome), { outcome });
+        throw new CommandExit(EXIT_CODES.FAILURE, describeOutcome(outcome), { outcome });
       }
       done.push("the unconfirmed apply was rolled back");
     }
@@ -1121,7 +1118,7 @@ async function cmdRecover(ctx: Context): Promise<number> {
     if (record !== undefined) {
       const snapshot = record.intent?.snapshot;
       if (snapshot === undefined) {
-        throw new Exit(
+        throw new CommandExit(
           EXIT_CODES.FAILURE,
           `Cannot roll back the interrupted ${record.intent?.operation ?? "apply"}: its record ` +
             `holds no snapshot (${record.problem ?? "a re-apply of 'rampart watch'"}). ` +
@@ -1270,47 +1267,13 @@ async function watchHolding(ctx: Context, policy: Policy, state: TargetState): P
   return EXIT_CODES.OK;
 }
 
-function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-function errorData(e: unknown): Record<string, unknown> {
-  if (!(e instanceof Error)) return { name: "Error", message: String(e) };
-  const data: Record<string, unknown> = { name: e.name, message: e.message };
-  if (e instanceof PolicyFileError) {
-    Object.assign(data, { file: e.file, line: e.line, column: e.column, field: e.field });
-  }
-  if (e instanceof RuleError) Object.assign(data, { field: e.field });
-  if (e instanceof PolicyError) Object.assign(data, { path: e.path });
-  if (e instanceof PrefixError) {
-    Object.assign(data, { field: e.field, prefix: e.prefix });
-    if (e.chain !== undefined) {
-      Object.assign(data, { chain: e.chain, table: e.table, ipVersion: e.ipVersion });
-    }
-  }
-  return data;
-}
-
-function exitCodeOf(e: unknown): number {
-  if (e instanceof Exit) return e.code;
-  if (e instanceof UsageError || e instanceof PrefixError) return EXIT_CODES.USAGE;
-  if (
-    e instanceof PolicyFileError || e instanceof PolicyError || e instanceof RuleError ||
-    isRuleError(e)
-  ) {
-    return EXIT_CODES.INVALID_POLICY;
-  }
-  if (e instanceof PendingApplyError || e instanceof TargetBusyError) return EXIT_CODES.FAILURE;
-  return EXIT_CODES.FAILURE;
-}
-
 /** Commands that read a target without writing: they report an interrupted apply and go on. */
 const READ_ONLY: readonly CommandName[] = ["plan", "diff", "show", "confirm", "top"];
 
 async function cmdTop(ctx: Context): Promise<number> {
   const terminal = ctx.env.terminal;
   if (ctx.args.json || terminal === undefined || !terminal.isTerminal) {
-    throw new Exit(
+    throw new CommandExit(
       EXIT_CODES.USAGE,
       "rampart top draws on a terminal (standard input and output): " +
         "'rampart show --counters' prints the counters once" +
@@ -1351,7 +1314,10 @@ function cmdCompletions(ctx: Context): Promise<number> {
   return Promise.resolve(EXIT_CODES.OK);
 }
 
-const COMMANDS: Record<Exclude<CommandName, "help">, (ctx: Context) => Promise<number>> = {
+const COMMANDS: Record<
+  Exclude<CommandName, "help" | OwnParserCommandName>,
+  (ctx: Context) => Promise<number>
+> = {
   plan: cmdPlan,
   apply: cmdApply,
   show: cmdShow,
@@ -1390,16 +1356,11 @@ export async function runCli(
   argv: readonly string[],
   env: CliEnvironment = denoCliEnvironment(),
 ): Promise<number> {
-  // `import` has a command line of its own (src/cli/import_command.ts).
+  // `import`, `adopt`, `trace` and `graph` have command lines of their own
+  // (import_command.ts, adopt_command.ts, trace_command.ts); `help` shows their help texts.
   if (argv[0] === "import") return await runImport(argv.slice(1), env);
-  if (argv[0] === "help" && argv[1] === "import") return await runImport(["--help"], env);
   if (argv[0] === "trace" || argv[0] === "graph") return await runPacketCommand(argv, env);
-  if (argv[0] === "help" && (argv[1] === "trace" || argv[1] === "graph")) {
-    return await runPacketCommand([argv[1], "--help"], env);
-  }
-  // So has `adopt` (src/cli/adopt_command.ts).
   if (argv[0] === "adopt") return await runAdopt(argv.slice(1), env);
-  if (argv[0] === "help" && argv[1] === "adopt") return await runAdopt(["--help"], env);
   let args: CliArgs | undefined;
   const wantsJson = argv.includes("--json");
   try {
@@ -1478,7 +1439,7 @@ export async function runCli(
           exitCode: code,
           ...withWarnings({
             ...report,
-            ...(e instanceof Exit ? e.data : {}),
+            ...(e instanceof CommandExit ? e.data : {}),
             error: errorData(e),
           }),
         }) + "\n",

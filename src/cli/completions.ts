@@ -6,7 +6,8 @@
  * (`FILES` in the usage line), and its description (the overview). So a
  * command or flag added to the help completes without a list to keep in step.
  * Flag values complete from fixed lists (tables, backends, …), `--state-dir`
- * from directories, and `--netns` from `ip netns list` when Tab is pressed.
+ * from directories, a `FILE` value (`--from`, `--output`, `--ipsets`) from
+ * files, and `--netns` from `ip netns list` when Tab is pressed.
  *
  * @module
  */
@@ -88,8 +89,12 @@ function descriptions(): Map<string, string> {
   for (let i = 0; i < lines.length; i++) {
     const m = /^ {2}([a-z]+)(?: [^ ].*?)?(?: {2,}(.*))?$/.exec(lines[i]!);
     if (m === null || !(COMMAND_NAMES as readonly string[]).includes(m[1]!)) continue;
-    const text = m[2] ?? lines[i + 1]?.trim() ?? "";
-    out.set(m[1]!, text);
+    // The description, with the lines it wraps onto (or that follow a long name).
+    const parts = m[2] === undefined ? [] : [m[2]];
+    for (let j = i + 1; j < lines.length && /^ {3,}\S/.test(lines[j]!); j++) {
+      parts.push(lines[j]!.trim());
+    }
+    out.set(m[1]!, parts.join(" "));
   }
   out.set("help", out.get("help") ?? "help on a command");
   return out;
@@ -103,9 +108,11 @@ function descriptions(): Map<string, string> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { completionCommands } from "@rampart/iptables/cli";
  * const plan = completionCommands().find((c) => c.name === "plan")!;
- * console.log(plan.operands, plan.flags.some((f) => f.long === "--netns" && f.short === "-n")); // files true
+ * assert.equal(plan.operands, "files");
+ * assert.ok(plan.flags.some((f) => f.long === "--netns" && f.short === "-n"));
  * ```
  */
 export function completionCommands(): CompletionCommand[] {
@@ -160,6 +167,7 @@ function bashScript(commands: readonly CompletionCommand[]): string {
     let action: string;
     if (f.long === "--netns") action = `_rampart_words "$(_rampart_netns)"`;
     else if (f.long === "--state-dir") action = `COMPREPLY=($(compgen -d -- "$cur"))`;
+    else if (f.value === "FILE") action = "_rampart_any_files";
     else if (FLAG_VALUES[f.long] !== undefined) {
       action = `_rampart_words ${quote(FLAG_VALUES[f.long]!.join(" "))}`;
     } else action = "COMPREPLY=()";
@@ -179,6 +187,12 @@ _rampart_netns() {
 _rampart_words() {
   local IFS=$' \\t\\n'
   COMPREPLY=($(compgen -W "$1" -- "$cur"))
+}
+_rampart_any_files() {
+  local f
+  COMPREPLY=()
+  while IFS= read -r f; do COMPREPLY+=("$f"); done < <(compgen -f -- "$cur")
+  compopt -o filenames 2>/dev/null
 }
 _rampart_files() {
   local f
@@ -238,6 +252,7 @@ function zshScript(commands: readonly CompletionCommand[]): string {
     let action: string;
     if (f.long === "--netns") action = "_rampart_netns";
     else if (f.long === "--state-dir") action = "_files -/";
+    else if (f.value === "FILE") action = "_files";
     else if (FLAG_VALUES[f.long] !== undefined) {
       action = `compadd -- ${FLAG_VALUES[f.long]!.map(quote).join(" ")}`;
     } else action = "_message 'value'";
@@ -309,6 +324,7 @@ function fishScript(commands: readonly CompletionCommand[]): string {
         spec += " -r";
         if (f.long === "--netns") spec += " -f -a '(__rampart_netns)'";
         else if (f.long === "--state-dir") spec += " -f -a '(__fish_complete_directories)'";
+        else if (f.value === "FILE") spec += " -F";
         else if (FLAG_VALUES[f.long] !== undefined) {
           spec += ` -f -a ${quote(FLAG_VALUES[f.long]!.join(" "))}`;
         } else spec += " -f";
@@ -360,8 +376,9 @@ ${lines.join("\n")}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { completionScript } from "@rampart/iptables/cli";
- * console.log(completionScript("bash").includes("complete -F _rampart rampart")); // true
+ * assert.ok(completionScript("bash").includes("complete -F _rampart rampart"));
  * ```
  */
 export function completionScript(shell: CompletionShell): string {

@@ -93,12 +93,15 @@ const CHAIN = /^:(\S+) (\S+)(?: \[(\d+):(\d+)\])?/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseCounters } from "@rampart/iptables/cli";
  * const [filter] = parseCounters(
  *   '*filter\n:INPUT DROP [7:420]\n[3:180] -A INPUT -s 10.0.0.1/32 -m comment --comment "rampart:Cz_u1IQiXIMmKD4c" -j ACCEPT\n[9:540] -A INPUT -j LOG\nCOMMIT\n',
  *   { ipVersion: 4 },
  * );
- * console.log(filter!.policies[0]!.packets, filter!.rules.length, filter!.rules[0]!.bytes); // 7 1 180
+ * assert.equal(filter!.policies[0]!.packets, 7);
+ * assert.equal(filter!.rules.length, 1);
+ * assert.equal(filter!.rules[0]!.bytes, 180);
  * ```
  */
 export function parseCounters(text: string, options: ParseCountersOptions): TableCounters[] {
@@ -198,13 +201,14 @@ export interface ReadCountersOptions extends ParseCountersOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readCounters } from "@rampart/iptables/cli";
  * import { FakeDataplane } from "@rampart/iptables/testing";
  * const fake = new FakeDataplane();
  * await fake.load('*filter\n-A INPUT -m comment --comment "rampart:Cz_u1IQiXIMmKD4c" -j ACCEPT\nCOMMIT\n');
  * fake.setCounters("filter", "INPUT", { position: 1, packets: 3n, bytes: 180n });
  * const tables = await readCounters(fake.runner, { ipVersion: 4, backend: "nft", tables: ["filter"] });
- * console.log(tables[0]!.rules[0]!.packets); // 3
+ * assert.equal(tables[0]!.rules[0]!.packets, 3);
  * ```
  */
 export async function readCounters(
@@ -248,10 +252,11 @@ export interface RuleSourcesOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parsePolicy } from "@rampart/iptables/yaml";
  * import { ruleSources } from "@rampart/iptables/cli";
  * const policy = parsePolicy("tables:\n  filter:\n    chains:\n      rp-in:\n        - action: drop\n", { file: "a.yaml" });
- * console.log([...ruleSources(policy).values()]); // [ "a.yaml:5", "a.yaml:5" ]
+ * assert.deepEqual([...ruleSources(policy).values()], ["a.yaml:5", "a.yaml:5"]);
  * ```
  */
 export function ruleSources(policy: Policy, options: RuleSourcesOptions = {}): Map<string, string> {

@@ -81,16 +81,21 @@ function rows(t: TableCounters, options: RenderCountersOptions): Row[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseCounters, renderCounters } from "@rampart/iptables/cli";
  * const tables = parseCounters(
  *   '*filter\n:INPUT ACCEPT [7:420]\n[3:180] -A INPUT -m comment --comment "rampart:Cz_u1IQiXIMmKD4c" -j DROP\nCOMMIT\n',
  *   { ipVersion: 4 },
  * );
- * console.log(renderCounters(tables, { backends: { 4: "legacy" } }));
- * // filter (IPv4, legacy)
- * //   packets  bytes  chain  rule
- * //         7    420  INPUT  policy ACCEPT
- * //         3    180  INPUT  #1 Cz_u1IQiXIMmKD4c -j DROP
+ * assert.equal(
+ *   renderCounters(tables, { backends: { 4: "legacy" } }),
+ *   [
+ *     "filter (IPv4, legacy)",
+ *     "  packets  bytes  chain  rule",
+ *     "        7    420  INPUT  policy ACCEPT",
+ *     "        3    180  INPUT  #1 Cz_u1IQiXIMmKD4c -j DROP",
+ *   ].join("\n"),
+ * );
  * ```
  */
 export function renderCounters(

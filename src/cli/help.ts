@@ -4,6 +4,9 @@
  * @module
  */
 import type { CommandName } from "./args.ts";
+import { IMPORT_HELP } from "./import_command.ts";
+import { ADOPT_HELP } from "./adopt_command.ts";
+import { PACKET_COMMAND_HELP } from "./trace_command.ts";
 
 const COMMON = `Target and scope:
   -n, --netns NAME          work inside network namespace NAME (default: this host)
@@ -195,6 +198,10 @@ names, flag values, policy files and (at completion time, from
   fish   rampart completions fish > ~/.config/fish/completions/rampart.fish
 
 ${EXIT}`,
+  import: IMPORT_HELP,
+  adopt: ADOPT_HELP,
+  trace: PACKET_COMMAND_HELP.trace,
+  graph: PACKET_COMMAND_HELP.graph,
 };
 
 /**

@@ -194,13 +194,14 @@ function describeProblems(result: ImportResult): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { runImport } from "@rampart/iptables/cli";
  * const code = await runImport(["--format", "xml"], {
  *   stdout: () => {}, stderr: () => {}, interactive: false, stdoutIsTerminal: false,
  *   ask: () => Promise.resolve(undefined), runnerFor: () => { throw new Error("unused"); },
  *   env: () => undefined, uid: 0,
  * });
- * console.log(code); // 2
+ * assert.equal(code, 2);
  * ```
  */
 export async function runImport(argv: readonly string[], env: CliEnvironment): Promise<number> {

@@ -137,12 +137,14 @@ function delta(now: number, before: number | undefined): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseCounters, topRows } from "@rampart/iptables/cli";
  * const save = (n: number) =>
  *   `*filter\n:INPUT ACCEPT [0:0]\n[${n}:${n * 84}] -A INPUT -m comment --comment "rampart:Cz_u1IQiXIMmKD4c" -j DROP\nCOMMIT\n`;
  * const first = topRows(undefined, parseCounters(save(10), { ipVersion: 4 }), { at: 0 });
  * const next = topRows(first.sample, parseCounters(save(30), { ipVersion: 4 }), { at: 2000 });
- * console.log(next.rows[0]!.packetRate, next.rows[0]!.packets); // 10 20
+ * assert.equal(next.rows[0]!.packetRate, 10);
+ * assert.equal(next.rows[0]!.packets, 20);
  * ```
  */
 export function topRows(
@@ -215,9 +217,10 @@ export interface RenderTopOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { renderTop } from "@rampart/iptables/cli";
  * const frame = renderTop([], { target: "this host", columns: 80, rows: 24, total: 3, time: new Date(0) });
- * console.log(frame.includes("no rule of Rampart's matched a packet")); // true
+ * assert.ok(frame.includes("no rule of Rampart's matched a packet"));
  * ```
  */
 export function renderTop(rows: readonly TopRow[], options: RenderTopOptions): string {

@@ -7,10 +7,8 @@
  * @module
  */
 import { parseArgs } from "parse-args";
-import { RuleError } from "../../dsl/errors.ts";
-import { PrefixError } from "../engine/errors.ts";
 import { isTableName, type TableName } from "../../dsl/kernel_chains.ts";
-import { type Policy, PolicyError } from "../policy/policy.ts";
+import type { Policy } from "../policy/policy.ts";
 import { hashPrefixProblem } from "../host/ownership.ts";
 import { packetState, type TracePacket, TracePacketError } from "../trace/packet.ts";
 import {
@@ -29,11 +27,10 @@ import type { TraceRuleset } from "../trace/ruleset.ts";
 import { type TraceOptions, tracePacket } from "../trace/walk.ts";
 import { renderGraph } from "../trace/graph.ts";
 import { sourcePositionOf } from "../yaml/load.ts";
-import { PolicyFileError } from "../yaml/errors.ts";
 import { DEFAULT_MAX_BYTES } from "../yaml/read_text.ts";
-import { EXIT_CODES, UsageError } from "./args.ts";
+import { EXIT_CODES, parseMaxFileSize, UsageError } from "./args.ts";
+import { CommandExit, errorData, errorMessage, exitCodeOf } from "./command_errors.ts";
 import type { CliEnvironment } from "./environment.ts";
-import { isRuleError } from "./policy_errors.ts";
 import { loadPolicyFiles } from "./policy_files.ts";
 
 /** The commands of this module. */
@@ -138,13 +135,6 @@ interface PacketArgs {
   branch: number;
 }
 
-/** Thrown to end a command with an exit code. */
-class CommandExit extends Error {
-  constructor(readonly code: number, message: string) {
-    super(message);
-  }
-}
-
 function choice<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(value)) {
     throw new UsageError(
@@ -152,19 +142,6 @@ function choice<T extends string>(flag: string, value: string, allowed: readonly
     );
   }
   return value as T;
-}
-
-function parseSize(text: string): number {
-  const m = /^(\d{1,15})(?:([KMG])(?:i?B)?)?$/i.exec(text);
-  const unit = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 }[(m?.[2] ?? "").toUpperCase()] ?? 1;
-  const bytes = m === null ? NaN : Number(m[1]) * unit;
-  if (!Number.isSafeInteger(bytes) || bytes <= 0) {
-    throw new UsageError(
-      `Invalid --max-file-size ${JSON.stringify(text)}: expected a size such as 64M, 1G or ` +
-        "500000 (bytes)",
-    );
-  }
-  return bytes;
 }
 
 function parsePacketArgs(
@@ -271,7 +248,7 @@ function parsePacketArgs(
     insertMode: choice("insert-mode", v["insert-mode"] as string, ["insert", "append"] as const),
     maxFileBytes: v["max-file-size"] === undefined
       ? DEFAULT_MAX_BYTES
-      : parseSize(v["max-file-size"] as string),
+      : parseMaxFileSize(v["max-file-size"] as string, command),
     localAddresses: v["local-address"] as string[] | undefined,
     ipSetsFile: v.ipsets as string | undefined,
     assume,
@@ -415,29 +392,6 @@ async function loadRules(
   };
 }
 
-function errorJson(e: unknown): Record<string, unknown> {
-  if (!(e instanceof Error)) return { name: "Error", message: String(e) };
-  const data: Record<string, unknown> = { name: e.name, message: e.message };
-  if (e instanceof PolicyFileError) {
-    Object.assign(data, { file: e.file, line: e.line, column: e.column, field: e.field });
-  }
-  if (e instanceof RuleError) Object.assign(data, { field: e.field });
-  if (e instanceof PolicyError) Object.assign(data, { path: e.path });
-  return data;
-}
-
-function exitCode(e: unknown): number {
-  if (e instanceof CommandExit) return e.code;
-  if (e instanceof UsageError || e instanceof PrefixError) return EXIT_CODES.USAGE;
-  if (
-    e instanceof PolicyFileError || e instanceof PolicyError || e instanceof RuleError ||
-    isRuleError(e)
-  ) {
-    return EXIT_CODES.INVALID_POLICY;
-  }
-  return EXIT_CODES.FAILURE;
-}
-
 function originText(origin: RulesOrigin): string {
   return origin.kind === "files"
     ? `rules: ${origin.files.join(", ")} (as apply would write them, ${origin.backend})`
@@ -549,13 +503,13 @@ export async function runPacketCommand(
     }
     return command === "trace" ? await runTrace(args, env) : await runGraph(args, env);
   } catch (e) {
-    const code = exitCode(e);
+    const code = exitCodeOf(e);
     if (wantsJson) {
       env.stdout(
-        JSON.stringify({ ok: false, command, exitCode: code, error: errorJson(e) }) + "\n",
+        JSON.stringify({ ok: false, command, exitCode: code, error: errorData(e) }) + "\n",
       );
     } else {
-      env.stderr(`rampart ${command}: ${e instanceof Error ? e.message : String(e)}\n`);
+      env.stderr(`rampart ${command}: ${errorMessage(e)}\n`);
       if (code === EXIT_CODES.USAGE) env.stderr(`Run 'rampart ${command} --help' for usage.\n`);
     }
     return code;

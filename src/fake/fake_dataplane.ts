@@ -257,12 +257,12 @@ export class FakeDataplane {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FakeDataplane } from "@rampart/iptables/testing";
-   * console.log(new FakeDataplane().dump("raw"));
-   * // *raw
-   * // :PREROUTING ACCEPT [0:0]
-   * // :OUTPUT ACCEPT [0:0]
-   * // COMMIT
+   * assert.equal(
+   *   new FakeDataplane().dump("raw"),
+   *   "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n",
+   * );
    * ```
    */
   dump(

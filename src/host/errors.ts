@@ -14,9 +14,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SaveError } from "@rampart/iptables";
  * const e = new SaveError("iptables-save failed", { command: "iptables-nft-save", stderr: "boom", code: 1 });
- * console.log(e.command); // iptables-nft-save
+ * assert.equal(e.command, "iptables-nft-save");
  * ```
  */
 export class SaveError extends Error {
@@ -48,13 +49,13 @@ export class SaveError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Table, TableConfigError } from "@rampart/iptables";
  * const table = new Table("filter", { chainPrefixes: ["rp-"] });
- * try {
- *   table.updateChain({ name: "mine", rules: [] });
- * } catch (e) {
- *   if (e instanceof TableConfigError) console.log(e.field); // chain.name
- * }
+ * assert.throws(
+ *   () => table.updateChain({ name: "mine", rules: [] }),
+ *   (e) => e instanceof TableConfigError && e.field === "chain.name",
+ * );
  * ```
  */
 export class TableConfigError extends TypeError {
@@ -88,8 +89,8 @@ export class TableConfigError extends TypeError {
  *
  * @example
  * ```ts
- * import { PrefixError, Table } from "@rampart/iptables";
  * import assert from "node:assert/strict";
+ * import { PrefixError, Table } from "@rampart/iptables";
  * assert.throws(
  *   () => new Table("filter", { chainPrefixes: ["D"] }),
  *   (e) => e instanceof PrefixError && e.prefix === "D" && /DROP/.test(e.message),

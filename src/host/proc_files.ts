@@ -22,10 +22,11 @@ import type { CommandRunner } from "./runner.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { procFileReader } from "@rampart/iptables/cli";
  * import { FakeDataplane } from "@rampart/iptables/testing";
  * const read = procFileReader(new FakeDataplane().runner);
- * console.log((await read("/proc/version")).startsWith("Linux version")); // true
+ * assert.ok((await read("/proc/version")).startsWith("Linux version"));
  * ```
  */
 export function procFileReader(runner: CommandRunner): ReadFile {

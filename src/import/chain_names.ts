@@ -15,12 +15,12 @@ import { policyRecordChain } from "../engine/policy_record.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ChainNameError, importedChainNames } from "@rampart/iptables/import";
- * try {
- *   importedChainNames(["x", "rp-x"], { chainPrefix: "rp-" });
- * } catch (e) {
- *   if (e instanceof ChainNameError) console.log(e.chains); // [ "rp-x", "x" ]
- * }
+ * assert.throws(
+ *   () => importedChainNames(["x", "rp-x"], { chainPrefix: "rp-" }),
+ *   (e) => e instanceof ChainNameError && e.chains.join() === "rp-x,x",
+ * );
  * ```
  */
 export class ChainNameError extends Error {
@@ -62,9 +62,10 @@ function digest(text: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { importedChainName } from "@rampart/iptables/import";
- * console.log(importedChainName("DOCKER-USER", "rp-")); // rp-DOCKER-USER
- * console.log(importedChainName("ufw-skip-to-policy-forward", "rp-").length); // 28
+ * assert.equal(importedChainName("DOCKER-USER", "rp-"), "rp-DOCKER-USER");
+ * assert.equal(importedChainName("ufw-skip-to-policy-forward", "rp-").length, 28);
  * ```
  */
 export function importedChainName(saved: string, chainPrefix: string): string {
@@ -87,9 +88,12 @@ export function importedChainName(saved: string, chainPrefix: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { importedChainNames } from "@rampart/iptables/import";
- * console.log(importedChainNames(["ufw-user-input"], { chainPrefix: "rp-" }));
- * // Map(1) { "ufw-user-input" => "rp-ufw-user-input" }
+ * assert.deepEqual(
+ *   importedChainNames(["ufw-user-input"], { chainPrefix: "rp-" }),
+ *   new Map([["ufw-user-input", "rp-ufw-user-input"]]),
+ * );
  * ```
  */
 export function importedChainNames(

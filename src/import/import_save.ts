@@ -135,13 +135,16 @@ function escape(text: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { importSaves } from "@rampart/iptables/import";
  * const save = "*filter\n:INPUT DROP [0:0]\n:ssh - [0:0]\n" +
  *   "-A INPUT -p tcp -j ssh\n-A ssh -s 10.0.0.0/8 -j ACCEPT\nCOMMIT\n";
  * const { policy, problems } = importSaves([{ ipVersion: 4, backend: "nft", text: save }]);
  * const [filter] = policy.tables;
- * console.log(filter!.policies.INPUT, filter!.chains[0]!.name, problems.length); // DROP rp-ssh 0
- * console.log(String(filter!.insertions.INPUT![0]!.action)); // Jump->rp-ssh
+ * assert.equal(filter!.policies.INPUT, "DROP");
+ * assert.equal(filter!.chains[0]!.name, "rp-ssh");
+ * assert.equal(problems.length, 0);
+ * assert.equal(String(filter!.insertions.INPUT![0]!.action), "Jump->rp-ssh");
  * ```
  */
 export function importSaves(

@@ -49,12 +49,12 @@ export interface SavedTable {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseSaveText, SaveTextError } from "@rampart/iptables/import";
- * try {
- *   parseSaveText("*filter\n-A INPUT -j ACCEPT\nCOMMIT\n");
- * } catch (e) {
- *   if (e instanceof SaveTextError) console.log(e.lineNumber); // 2
- * }
+ * assert.throws(
+ *   () => parseSaveText("*filter\n-A INPUT -j ACCEPT\nCOMMIT\n"),
+ *   (e) => e instanceof SaveTextError && e.lineNumber === 2,
+ * );
  * ```
  */
 export class SaveTextError extends Error {
@@ -105,12 +105,13 @@ function quoteOpen(line: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseSaveText } from "@rampart/iptables/import";
  * const [filter] = parseSaveText(
  *   "*filter\n:INPUT DROP [0:0]\n:x - [0:0]\n[3:180] -A INPUT -j x\nCOMMIT\n",
  * );
- * console.log(filter!.chains.get("INPUT")!.policy); // DROP
- * console.log(filter!.chains.get("INPUT")!.rules[0]!.args); // [ "-j", "x" ]
+ * assert.equal(filter!.chains.get("INPUT")!.policy, "DROP");
+ * assert.deepEqual(filter!.chains.get("INPUT")!.rules[0]!.args, ["-j", "x"]);
  * ```
  */
 export function parseSaveText(text: string): SavedTable[] {

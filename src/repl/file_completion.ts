@@ -38,10 +38,11 @@ const CALL = /(?:^|[^\w$.])(load|save|exportTs)\(\s*(["'`])([^"'`\\]*)$/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { denoListDir } from "@rampart/iptables/repl";
  * const dir = await Deno.makeTempDir();
  * await Deno.mkdir(`${dir}/sub`);
- * console.log([...denoListDir(dir)]); // [ { name: "sub", isDirectory: true } ]
+ * assert.deepEqual([...denoListDir(dir)], [{ name: "sub", isDirectory: true }]);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -73,14 +74,15 @@ export function denoListDir(dir: string): Iterable<DirEntryLike> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { completeFileName } from "@rampart/iptables/repl";
  * const listDir = () => [
  *   { name: "rules.yaml", isDirectory: false },
  *   { name: "notes.txt", isDirectory: false },
  *   { name: "rp", isDirectory: true },
  * ];
- * console.log(completeFileName('load("r', 7, { listDir })); // { start: 6, candidates: [ "rp/", "rules.yaml" ] }
- * console.log(completeFileName(".load ", 6, { listDir })?.candidates); // [ "rp/", "rules.yaml" ]
+ * assert.deepEqual(completeFileName('load("r', 7, { listDir }), { start: 6, candidates: ["rp/", "rules.yaml"] });
+ * assert.deepEqual(completeFileName(".load ", 6, { listDir })?.candidates, ["rp/", "rules.yaml"]);
  * ```
  */
 export function completeFileName(

@@ -11,14 +11,16 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HistorySearch } from "@rampart/iptables/repl";
  * const search = new HistorySearch(["plan()", "Match().protocol('tcp')", "apply()"]);
  * search.type("p");
- * console.log(search.match); // apply()
+ * assert.equal(search.match, "apply()");
  * search.older();
- * console.log(search.match); // Match().protocol('tcp')
+ * assert.equal(search.match, "Match().protocol('tcp')");
  * search.type("l");
- * console.log(search.match, search.prompt()); // plan() (reverse-i-search)'pl':
+ * assert.equal(search.match, "plan()");
+ * assert.equal(search.prompt(), "(reverse-i-search)'pl': ");
  * ```
  */
 export class HistorySearch {

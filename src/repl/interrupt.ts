@@ -17,13 +17,14 @@ import type { CommandResult, CommandRunner, RunOptions } from "../host/runner.ts
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { InterruptibleRunner } from "@rampart/iptables/repl";
  * import { FakeDataplane } from "@rampart/iptables/testing";
  * const stop = new AbortController();
  * const runner = new InterruptibleRunner(new FakeDataplane().runner, { signal: () => stop.signal });
- * console.log((await runner.run("iptables-nft-save", ["-t", "filter"])).code); // 0
+ * assert.equal((await runner.run("iptables-nft-save", ["-t", "filter"])).code, 0);
  * stop.abort();
- * await runner.run("iptables-nft-save", ["-t", "filter"]).catch((e) => console.log(e.name)); // AbortError
+ * await assert.rejects(runner.run("iptables-nft-save", ["-t", "filter"]), { name: "AbortError" });
  * ```
  */
 export class InterruptibleRunner implements CommandRunner {
@@ -80,10 +81,12 @@ export class InterruptibleRunner implements CommandRunner {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isInterruption } from "@rampart/iptables/repl";
  * const stop = new AbortController();
  * stop.abort();
- * console.log(isInterruption(stop.signal.reason), isInterruption(new Error("x"))); // true false
+ * assert.ok(isInterruption(stop.signal.reason));
+ * assert.ok(!isInterruption(new Error("x")));
  * ```
  */
 export function isInterruption(e: unknown): boolean {

@@ -16,8 +16,9 @@ const NETNS_DIR = "/run/netns";
  *
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { networkNamespaces } from "@rampart/iptables/repl";
- * console.log(networkNamespaces()); // [ "lab", "lab-peer" ]
+ * assert.deepEqual(networkNamespaces(), ["lab", "lab-peer"]);
  * ```
  */
 export function networkNamespaces(): string[] | undefined {
@@ -40,9 +41,9 @@ export function networkNamespaces(): string[] | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { namespaceProblem } from "@rampart/iptables/repl";
- * console.log(namespaceProblem("nope", ["lab"]));
- * // Unknown network namespace "nope": 'ip netns list' shows lab (create it with 'ip netns add nope')
+ * assert.equal(namespaceProblem("nope", ["lab"]), "Unknown network namespace \"nope\": 'ip netns list' shows lab (create it with 'ip netns add nope')");
  * ```
  */
 export function namespaceProblem(

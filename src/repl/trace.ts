@@ -228,9 +228,11 @@ function toPacket(fields: Readonly<Record<string, unknown>>): TracePacket {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseTraceDotArgs } from "@rampart/iptables/repl";
  * const { fields, options } = parseTraceDotArgs("--src 10.0.0.9 --dst 10.0.0.1 --dport 22 --live");
- * console.log(fields.dport, options.live); // 22 true
+ * assert.equal(fields.dport, "22");
+ * assert.ok(options.live);
  * ```
  */
 export function parseTraceDotArgs(

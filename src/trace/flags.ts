@@ -69,8 +69,10 @@ function integer(flag: string, text: string, max: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hasPacketFlags } from "@rampart/iptables/trace";
- * console.log(hasPacketFlags({ dport: "22" }), hasPacketFlags({ json: true })); // true false
+ * assert.ok(hasPacketFlags({ dport: "22" }));
+ * assert.ok(!hasPacketFlags({ json: true }));
  * ```
  */
 export function hasPacketFlags(values: Readonly<Record<string, unknown>>): boolean {
@@ -200,8 +202,9 @@ export function packetFromFlags(values: Readonly<Record<string, unknown>>): Trac
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseAssumeFlags } from "@rampart/iptables/trace";
- * console.log(parseAssumeFlags(["rpfilter=no-match", "limit=match"])); // { rpfilter: false, limit: true }
+ * assert.deepEqual(parseAssumeFlags(["rpfilter=no-match", "limit=match"]), { rpfilter: false, limit: true });
  * ```
  */
 export function parseAssumeFlags(list: readonly string[]): Record<string, boolean> {

@@ -196,12 +196,12 @@ const TCP_FLAG_BITS: Record<string, number> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tracePacket, TracePacketError } from "@rampart/iptables/trace";
- * try {
- *   tracePacket("", { source: "10.0.0.1", destination: "2001:db8::1" });
- * } catch (e) {
- *   console.log(e instanceof TracePacketError); // true
- * }
+ * assert.throws(
+ *   () => tracePacket("", { source: "10.0.0.1", destination: "2001:db8::1" }),
+ *   TracePacketError,
+ * );
  * ```
  */
 export class TracePacketError extends TypeError {
