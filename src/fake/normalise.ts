@@ -1120,6 +1120,7 @@ function emulatesTarget(name: string): boolean {
   return EMULATED_TARGETS.has(name);
 }
 
+/** The match a protocol loads by itself (`-p tcp --dport 22` needs no `-m tcp`). */
 const IMPLICIT: Record<number, string> = {
   6: "tcp",
   17: "udp",
@@ -1128,9 +1129,92 @@ const IMPLICIT: Record<number, string> = {
   136: "udplite",
 };
 
+/** The rule's own options, by every spelling, to their short flag. */
+const HEADER_FLAGS: Record<string, string> = {
+  "-s": "-s",
+  "--source": "-s",
+  "--src": "-s",
+  "-d": "-d",
+  "--destination": "-d",
+  "--dst": "-d",
+  "-i": "-i",
+  "--in-interface": "-i",
+  "-o": "-o",
+  "--out-interface": "-o",
+  "-p": "-p",
+  "--protocol": "-p",
+};
+
+type HeaderFlags = Record<string, { inverted: boolean; value: string }>;
+
+/** What reading a rule's arguments gives, before anything is printed. */
+interface RuleArguments {
+  /** The rule's own options by short flag, as given (`ParsedRule.flags`). */
+  flags: HeaderFlags;
+  rule: RuleUnderConstruction;
+  target: string | undefined;
+  goto: boolean;
+  targetOptions: ParsedOption[];
+  counters: [bigint, bigint] | undefined;
+}
+
+/** The arguments as they are read; `inverted` is a `!` waiting for its option. */
+interface ReadingState extends RuleArguments {
+  inverted: boolean;
+}
+
+/** The rule's arguments, walked left to right as iptables' `do_parse()` does. */
+class ArgumentCursor {
+  readonly #args: readonly string[];
+  #i = -1;
+
+  constructor(args: readonly string[]) {
+    this.#args = args;
+  }
+
+  /** The next argument, or undefined at the end. */
+  next(): string | undefined {
+    return this.#args[++this.#i];
+  }
+
+  /** The next argument as the value of `flag`; fails as iptables does when there is none. */
+  valueOf(flag: string): string {
+    const v = this.#args[++this.#i];
+    if (v === undefined) fail(`option "${flag}" requires an argument`);
+    return v;
+  }
+
+  /** The arguments up to the next option or `!` (the values of an option the fake does not know). */
+  valuesUntilOption(): string[] {
+    const values: string[] = [];
+    while (
+      this.#i + 1 < this.#args.length && !/^-./.test(this.#args[this.#i + 1]!) &&
+      this.#args[this.#i + 1] !== "!"
+    ) {
+      values.push(this.#args[++this.#i]!);
+    }
+    return values;
+  }
+}
+
 /**
  * Parses a rule's arguments (everything after `-A <chain>`) and prints it the
  * way iptables-save would.
+ *
+ * @example Long option names, the implicit match and addresses as iptables-save prints them
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseRule } from "./normalise.ts";
+ *
+ * const rule = parseRule(
+ *   ["--source", "10.0.0.4", "-p", "tcp", "--dport", "22", "--jump", "ACCEPT"],
+ *   { ipVersion: 4, backend: "nft" },
+ * );
+ * assert.equal(rule.spec, "-s 10.0.0.4/32 -p tcp -m tcp --dport 22 -j ACCEPT");
+ * assert.throws(() => parseRule(["--dport", "22"], { ipVersion: 4, backend: "nft" }), {
+ *   message: 'unknown option "--dport"',
+ * });
+ * ```
  *
  * @param args The rule's arguments.
  * @param ctx Family and backend.
@@ -1138,238 +1222,203 @@ const IMPLICIT: Record<number, string> = {
  * @throws {RuleParseError} When real iptables would refuse to parse the rule.
  */
 export function parseRule(args: readonly string[], ctx: NormaliseContext): ParsedRule {
-  const header: Record<string, { inverted: boolean; value: string }> = {};
-  const rule: RuleUnderConstruction = { protocol: undefined, protocolInverted: false, matches: [] };
-  let target: string | undefined;
-  let goto = false;
-  const targetOptions: ParsedOption[] = [];
-  let counters: [bigint, bigint] | undefined;
-  let inverted = false;
-  const headerFlags: Record<string, string> = {
-    "-s": "-s",
-    "--source": "-s",
-    "--src": "-s",
-    "-d": "-d",
-    "--destination": "-d",
-    "--dst": "-d",
-    "-i": "-i",
-    "--in-interface": "-i",
-    "-o": "-o",
-    "--out-interface": "-o",
-    "-p": "-p",
-    "--protocol": "-p",
-  };
-  const need = (i: number, flag: string): string => {
-    const v = args[i];
-    if (v === undefined) fail(`option "${flag}" requires an argument`);
-    return v;
-  };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === "!") {
-      if (inverted) fail("multiple consecutive ! not allowed");
-      inverted = true;
-      continue;
-    }
-    const h = headerFlags[a];
-    if (h) {
-      if (header[h]) fail(`multiple ${h} flags not allowed`);
-      const value = need(++i, a);
-      header[h] = { inverted, value };
-      if (h === "-p") {
-        const p = parseProtocol(value);
-        if (p === undefined) fail(`unknown protocol "${value}" specified`);
-        rule.protocol = p;
-        rule.protocolInverted = inverted;
-        if (inverted && p === 0) fail("rule would never match protocol");
-      }
-      if ((h === "-i" || h === "-o") && value.length > 15) {
-        fail(`interface name \`${value}' must be shorter than IFNAMSIZ (15)`);
-      }
-      inverted = false;
-      continue;
-    }
-    if (a === "-f" || a === "--fragment") {
-      if (ctx.ipVersion === 6) fail(`unknown option "${a}"`);
-      header["-f"] = { inverted, value: "" };
-      inverted = false;
-      continue;
-    }
-    if (a === "-c" || a === "--set-counters") {
-      const p = need(++i, a);
-      const b = need(++i, a);
-      if (!/^\d+$/.test(p) || !/^\d+$/.test(b)) fail("-c packet counter not numeric");
-      counters = [BigInt(p), BigInt(b)];
-      continue;
-    }
-    if (a === "-j" || a === "--jump" || a === "-g" || a === "--goto") {
-      if (inverted) fail("cannot have ! before -j");
-      if (target !== undefined) fail("multiple -j flags not allowed");
-      target = need(++i, a);
-      goto = a === "-g" || a === "--goto";
-      if (goto && emulatesTarget(target)) fail(`goto '${target}' is not a chain`);
-      continue;
-    }
-    if (a === "-m" || a === "--match") {
-      if (inverted) fail("unexpected ! flag before --match");
-      const name = need(++i, a);
-      loadMatch(name, rule, ctx);
-      continue;
-    }
-    if (a.startsWith("-") && a !== "-") {
-      // An extension option: the target first, then loaded matches, then an implicit match.
-      const owner = findOwner(a, target, goto, rule, ctx);
-      const lastMatch = rule.matches.at(-1);
-      if (!owner && lastMatch && !MATCHES[lastMatch.name]) {
-        // An extension the fake does not know: keep its options as given.
-        const optArgs: string[] = [];
-        while (i + 1 < args.length && !/^-./.test(args[i + 1]!) && args[i + 1] !== "!") {
-          optArgs.push(args[++i]!);
-        }
-        lastMatch.options.push({ name: a, inverted, args: optArgs });
-        inverted = false;
-        continue;
-      }
-      if (!owner) {
-        if (a.startsWith("--")) fail(`unknown option "${a}"`);
-        throw new RuleParseError(`Bad argument \`${a}'`, { bare: true });
-      }
-      const [canonical, arity] = owner.spec.opts[a]!;
-      const optArgs: string[] = [];
-      for (let k = 0; k < arity; k++) optArgs.push(need(++i, a));
-      const parsedOpt = { name: canonical, inverted, args: optArgs };
-      owner.spec.parsed?.(parsedOpt, rule, ctx);
-      owner.list.push(parsedOpt);
-      inverted = false;
-      continue;
-    }
-    throw new RuleParseError(`Bad argument \`${a}'`, { bare: true });
-  }
-  if (inverted) fail("unexpected ! at the end of the rule");
-
-  const out: string[] = [];
-  const parsedHeader: ParsedHeader = {};
-  const addr = (flag: "-s" | "-d") => {
-    const h = header[flag];
-    if (!h) return;
-    let net;
-    try {
-      net = parseNetwork(h.value, ctx.ipVersion);
-    } catch (e) {
-      fail(String(e));
-    }
-    if (!net) fail(`host/network \`${h.value.replace(/\/.*/, "")}' not found`);
-    if (net.prefix === 0 && !h.inverted) return;
-    parsedHeader[flag === "-s" ? "source" : "destination"] = { inverted: h.inverted, network: net };
-    out.push(...(h.inverted ? ["!"] : []), flag, formatNetwork(net, ctx.ipVersion));
-  };
-  addr("-s");
-  addr("-d");
-  // The checks at the end of iptables' do_parse(), by table and chain name.
-  if (ctx.where?.table === "nat" && target === "DROP") {
-    fail(
-      '\nThe "nat" table is not intended for filtering, the use of DROP is therefore inhibited.\n\n',
-    );
-  }
-  const chain = ctx.where?.chain;
-  if ((chain === "PREROUTING" || chain === "INPUT") && header["-o"]) {
-    fail(`Can't use -o with ${chain}\n`);
-  }
-  if ((chain === "OUTPUT" || chain === "POSTROUTING") && header["-i"]) {
-    fail(`Can't use -i with ${chain}\n`);
-  }
-  for (const flag of ["-i", "-o"]) {
-    const h = header[flag];
-    if (!h) continue;
-    // `+` (any name) has an empty mask: never printed, except `! -i +` by
-    // nft; legacy drops the `!` with it (the kernel keeps it: lossy).
-    if (h.value === "+" && (!h.inverted || ctx.backend === "legacy")) {
-      if (h.inverted) (rule.lossy ??= []).push(`! ${flag} +`);
-      if (h.inverted) {
-        parsedHeader[flag === "-i" ? "inInterface" : "outInterface"] = {
-          inverted: true,
-          name: "+",
-        };
-      }
-      continue;
-    }
-    parsedHeader[flag === "-i" ? "inInterface" : "outInterface"] = {
-      inverted: h.inverted,
-      name: h.value,
-    };
-    out.push(...(h.inverted ? ["!"] : []), flag, h.value);
-  }
-  if (rule.protocol === 0 && ctx.backend === "legacy" && ctx.ipVersion === 6) {
-    (rule.lossy ??= []).push("protocol 0");
-  }
-  if (rule.protocol !== undefined && rule.protocol !== 0) {
-    const name = PROTOCOL_NAMES.get(rule.protocol) ?? `${rule.protocol}`;
-    out.push(...(rule.protocolInverted ? ["!"] : []), "-p", name);
-    parsedHeader.protocol = { inverted: rule.protocolInverted, number: rule.protocol };
-  }
-  if (header["-f"]) parsedHeader.fragment = { inverted: header["-f"].inverted };
-  if (header["-f"]) out.push(...(header["-f"].inverted ? ["!"] : []), "-f");
-  for (const m of rule.matches) {
-    const spec = MATCHES[m.name];
-    out.push("-m", m.name, ...(spec?.save ? spec.save(m.options, rule, ctx) : asGiven(m.options)));
-  }
-  let targetIsExtension = false;
-  if (target !== undefined) {
-    out.push(goto ? "-g" : "-j", target);
-    const spec = TARGETS[target];
-    targetIsExtension = emulatesTarget(target);
-    if (spec) {
-      out.push(...(spec.save ? spec.save(targetOptions, rule, ctx) : asGiven(targetOptions)));
-    }
-  }
-  const spec = out.join(" ");
+  const read = readArguments(args, ctx);
+  const { flags, rule, target, goto, targetOptions } = read;
+  const source = parseAddress(flags["-s"], ctx);
+  const destination = parseAddress(flags["-d"], ctx);
+  checkTableAndChain(read, ctx);
+  const header = kernelHeader(read, { source, destination });
+  const spec = [
+    ...saveHeader(header, rule, ctx),
+    ...saveMatches(rule, ctx),
+    ...saveTarget(read, ctx),
+  ].join(" ");
   return {
     spec,
     identity: rule.lossy === undefined ? spec : `${spec}\0${rule.lossy.join("\0")}`,
     target,
     goto,
-    targetIsExtension,
+    targetIsExtension: target !== undefined && emulatesTarget(target),
     targetOptions,
     protocol: rule.protocolInverted ? undefined : rule.protocol,
     matches: rule.matches,
-    flags: header,
-    counters,
-    header: parsedHeader,
+    flags,
+    counters: read.counters,
+    header,
   };
+}
 
-  function findOwner(
-    opt: string,
-    tgt: string | undefined,
-    isGoto: boolean,
-    r: RuleUnderConstruction,
-    c: NormaliseContext,
-  ): { spec: ExtSpec; list: ParsedOption[] } | undefined {
-    if (tgt !== undefined && !isGoto) {
-      const t = TARGETS[tgt];
-      if (t && t.opts[opt]) return { spec: t, list: targetOptions };
-    }
-    for (let k = r.matches.length - 1; k >= 0; k--) {
-      const m = r.matches[k]!;
-      const spec = MATCHES[m.name];
-      if (spec && spec.opts[opt]) return { spec, list: m.options };
-    }
-    if (r.protocol !== undefined && !r.protocolInverted) {
-      const implicit = r.protocol === 1 && c.ipVersion === 4
-        ? "icmp"
-        : r.protocol === 58 && c.ipVersion === 6
-        ? "icmp6"
-        : IMPLICIT[r.protocol];
-      const spec = implicit === undefined ? undefined : MATCHES[implicit];
-      if (implicit && spec && spec.opts[opt] && !r.matches.some((m) => m.name === implicit)) {
-        const m: ParsedMatch = { name: implicit, options: [] };
-        r.matches.push(m);
-        return { spec, list: m.options };
-      }
-    }
-    return undefined;
+/** Reads every argument in order, failing where iptables' parser fails. */
+function readArguments(args: readonly string[], ctx: NormaliseContext): RuleArguments {
+  const state: ReadingState = {
+    flags: {},
+    rule: { protocol: undefined, protocolInverted: false, matches: [] },
+    target: undefined,
+    goto: false,
+    targetOptions: [],
+    counters: undefined,
+    inverted: false,
+  };
+  const cursor = new ArgumentCursor(args);
+  for (let a = cursor.next(); a !== undefined; a = cursor.next()) {
+    readArgument(a, cursor, state, ctx);
+  }
+  if (state.inverted) fail("unexpected ! at the end of the rule");
+  const { inverted: _, ...read } = state;
+  return read;
+}
+
+/** Reads one argument (and the values it takes from `cursor`) into `state`. */
+function readArgument(
+  a: string,
+  cursor: ArgumentCursor,
+  state: ReadingState,
+  ctx: NormaliseContext,
+): void {
+  if (a === "!") return readNegation(state);
+  const flag = HEADER_FLAGS[a];
+  if (flag) return readHeaderOption(a, flag, cursor, state);
+  if (a === "-f" || a === "--fragment") return readFragment(a, state, ctx);
+  if (a === "-c" || a === "--set-counters") return readCounters(a, cursor, state);
+  if (a === "-j" || a === "--jump" || a === "-g" || a === "--goto") {
+    return readTarget(a, cursor, state);
+  }
+  if (a === "-m" || a === "--match") {
+    if (state.inverted) fail("unexpected ! flag before --match");
+    return loadMatch(cursor.valueOf(a), state.rule, ctx);
+  }
+  if (a.startsWith("-") && a !== "-") return readExtensionOption(a, cursor, state, ctx);
+  throw new RuleParseError(`Bad argument \`${a}'`, { bare: true });
+}
+
+/** A `!`: it inverts the option that follows; two in a row are refused. */
+function readNegation(state: ReadingState): void {
+  if (state.inverted) fail("multiple consecutive ! not allowed");
+  state.inverted = true;
+}
+
+/** The pending `!`, if any, now taken by the option that follows it. */
+function takeNegation(state: ReadingState): boolean {
+  const inverted = state.inverted;
+  state.inverted = false;
+  return inverted;
+}
+
+/** `-s`, `-d`, `-i`, `-o` or `-p` (`a` as given, `flag` its short form) and its value. */
+function readHeaderOption(
+  a: string,
+  flag: string,
+  cursor: ArgumentCursor,
+  state: ReadingState,
+): void {
+  if (state.flags[flag]) fail(`multiple ${flag} flags not allowed`);
+  const value = cursor.valueOf(a);
+  const inverted = takeNegation(state);
+  state.flags[flag] = { inverted, value };
+  if (flag === "-p") {
+    const p = parseProtocol(value);
+    if (p === undefined) fail(`unknown protocol "${value}" specified`);
+    state.rule.protocol = p;
+    state.rule.protocolInverted = inverted;
+    if (inverted && p === 0) fail("rule would never match protocol");
+  }
+  if ((flag === "-i" || flag === "-o") && value.length > 15) {
+    fail(`interface name \`${value}' must be shorter than IFNAMSIZ (15)`);
   }
 }
 
+/** `-f`: IPv4 only (ip6tables has no such option). */
+function readFragment(a: string, state: ReadingState, ctx: NormaliseContext): void {
+  if (ctx.ipVersion === 6) fail(`unknown option "${a}"`);
+  state.flags["-f"] = { inverted: takeNegation(state), value: "" };
+}
+
+/** `-c packets bytes`; a pending `!` is left for the next option, as iptables does. */
+function readCounters(a: string, cursor: ArgumentCursor, state: ReadingState): void {
+  const p = cursor.valueOf(a);
+  const b = cursor.valueOf(a);
+  if (!/^\d+$/.test(p) || !/^\d+$/.test(b)) fail("-c packet counter not numeric");
+  state.counters = [BigInt(p), BigInt(b)];
+}
+
+/** `-j target` or `-g chain` (`a` is the flag as given). */
+function readTarget(a: string, cursor: ArgumentCursor, state: ReadingState): void {
+  if (state.inverted) fail("cannot have ! before -j");
+  if (state.target !== undefined) fail("multiple -j flags not allowed");
+  const target = cursor.valueOf(a);
+  state.target = target;
+  state.goto = a === "-g" || a === "--goto";
+  if (state.goto && emulatesTarget(target)) fail(`goto '${target}' is not a chain`);
+}
+
+/**
+ * An option of an extension: given to the target, a loaded match or an
+ * implicit match (see `findOptionOwner`), checked as that extension checks it;
+ * after a match the fake does not know, kept with its values as given.
+ */
+function readExtensionOption(
+  a: string,
+  cursor: ArgumentCursor,
+  state: ReadingState,
+  ctx: NormaliseContext,
+): void {
+  const owner = findOptionOwner(a, state, ctx);
+  const lastMatch = state.rule.matches.at(-1);
+  if (!owner && lastMatch && !MATCHES[lastMatch.name]) {
+    const values = cursor.valuesUntilOption();
+    lastMatch.options.push({ name: a, inverted: takeNegation(state), args: values });
+    return;
+  }
+  if (!owner) {
+    if (a.startsWith("--")) fail(`unknown option "${a}"`);
+    throw new RuleParseError(`Bad argument \`${a}'`, { bare: true });
+  }
+  const [canonical, arity] = owner.spec.opts[a]!;
+  const values: string[] = [];
+  for (let k = 0; k < arity; k++) values.push(cursor.valueOf(a));
+  const parsedOpt = { name: canonical, inverted: state.inverted, args: values };
+  owner.spec.parsed?.(parsedOpt, state.rule, ctx);
+  owner.list.push(parsedOpt);
+  state.inverted = false;
+}
+
+/**
+ * Which extension takes option `opt`: the target first (not after `-g`), then
+ * the loaded matches from the last, then the match the protocol implies
+ * (loaded here, once, the first time one of its options is given).
+ */
+function findOptionOwner(
+  opt: string,
+  state: RuleArguments,
+  ctx: NormaliseContext,
+): { spec: ExtSpec; list: ParsedOption[] } | undefined {
+  const { rule } = state;
+  if (state.target !== undefined && !state.goto) {
+    const t = TARGETS[state.target];
+    if (t && t.opts[opt]) return { spec: t, list: state.targetOptions };
+  }
+  for (let k = rule.matches.length - 1; k >= 0; k--) {
+    const m = rule.matches[k]!;
+    const spec = MATCHES[m.name];
+    if (spec && spec.opts[opt]) return { spec, list: m.options };
+  }
+  if (rule.protocol !== undefined && !rule.protocolInverted) {
+    const implicit = rule.protocol === 1 && ctx.ipVersion === 4
+      ? "icmp"
+      : rule.protocol === 58 && ctx.ipVersion === 6
+      ? "icmp6"
+      : IMPLICIT[rule.protocol];
+    const spec = implicit === undefined ? undefined : MATCHES[implicit];
+    if (implicit && spec && spec.opts[opt] && !rule.matches.some((m) => m.name === implicit)) {
+      const m: ParsedMatch = { name: implicit, options: [] };
+      rule.matches.push(m);
+      return { spec, list: m.options };
+    }
+  }
+  return undefined;
+}
+
+/** `-m name`: loads the match, refusing the names iptables cannot load. */
 function loadMatch(name: string, rule: RuleUnderConstruction, ctx: NormaliseContext): void {
   if ((name === "icmp" && ctx.ipVersion === 6) || (name === "icmp6" && ctx.ipVersion === 4)) {
     fail(`Couldn't load match \`${name}':No such file or directory\n`);
@@ -1378,4 +1427,131 @@ function loadMatch(name: string, rule: RuleUnderConstruction, ctx: NormaliseCont
     fail(`Couldn't load match \`${name}':No such file or directory\n`);
   }
   rule.matches.push({ name, options: [] });
+}
+
+/** `-s`/`-d` as the kernel keeps it; undefined when absent or matching everything. */
+function parseAddress(
+  given: { inverted: boolean; value: string } | undefined,
+  ctx: NormaliseContext,
+): ParsedHeader["source"] {
+  if (!given) return undefined;
+  let net;
+  try {
+    net = parseNetwork(given.value, ctx.ipVersion);
+  } catch (e) {
+    fail(String(e));
+  }
+  if (!net) fail(`host/network \`${given.value.replace(/\/.*/, "")}' not found`);
+  if (net.prefix === 0 && !given.inverted) return undefined;
+  return { inverted: given.inverted, network: net };
+}
+
+/** The checks at the end of iptables' `do_parse()`, by table and chain name. */
+function checkTableAndChain(read: RuleArguments, ctx: NormaliseContext): void {
+  if (ctx.where?.table === "nat" && read.target === "DROP") {
+    fail(
+      '\nThe "nat" table is not intended for filtering, the use of DROP is therefore inhibited.\n\n',
+    );
+  }
+  const chain = ctx.where?.chain;
+  if ((chain === "PREROUTING" || chain === "INPUT") && read.flags["-o"]) {
+    fail(`Can't use -o with ${chain}\n`);
+  }
+  if ((chain === "OUTPUT" || chain === "POSTROUTING") && read.flags["-i"]) {
+    fail(`Can't use -i with ${chain}\n`);
+  }
+}
+
+/** The generic matches as the kernel keeps them (what matches everything is left out). */
+function kernelHeader(
+  read: RuleArguments,
+  addresses: { source: ParsedHeader["source"]; destination: ParsedHeader["destination"] },
+): ParsedHeader {
+  const { flags, rule } = read;
+  const header: ParsedHeader = {};
+  if (addresses.source) header.source = addresses.source;
+  if (addresses.destination) header.destination = addresses.destination;
+  for (const flag of ["-i", "-o"] as const) {
+    const given = flags[flag];
+    // `+` (any name) matches everything: kept only inverted.
+    if (!given || (given.value === "+" && !given.inverted)) continue;
+    header[flag === "-i" ? "inInterface" : "outInterface"] = {
+      inverted: given.inverted,
+      name: given.value,
+    };
+  }
+  if (rule.protocol !== undefined && rule.protocol !== 0) {
+    header.protocol = { inverted: rule.protocolInverted, number: rule.protocol };
+  }
+  if (flags["-f"]) header.fragment = { inverted: flags["-f"].inverted };
+  return header;
+}
+
+/**
+ * The generic matches as iptables-save prints them; what the kernel keeps but
+ * the backend does not print is added to `rule.lossy`.
+ */
+function saveHeader(
+  header: ParsedHeader,
+  rule: RuleUnderConstruction,
+  ctx: NormaliseContext,
+): string[] {
+  const out: string[] = [];
+  const not = (inverted: boolean) => inverted ? ["!"] : [];
+  if (header.source) {
+    out.push(
+      ...not(header.source.inverted),
+      "-s",
+      formatNetwork(header.source.network, ctx.ipVersion),
+    );
+  }
+  if (header.destination) {
+    out.push(
+      ...not(header.destination.inverted),
+      "-d",
+      formatNetwork(header.destination.network, ctx.ipVersion),
+    );
+  }
+  for (const [flag, iface] of [["-i", header.inInterface], ["-o", header.outInterface]] as const) {
+    if (!iface) continue;
+    // `! -i +` is printed by nft; legacy drops it (its mask is empty).
+    if (iface.name === "+" && ctx.backend === "legacy") {
+      (rule.lossy ??= []).push(`! ${flag} +`);
+      continue;
+    }
+    out.push(...not(iface.inverted), flag, iface.name);
+  }
+  if (rule.protocol === 0 && ctx.backend === "legacy" && ctx.ipVersion === 6) {
+    (rule.lossy ??= []).push("protocol 0");
+  }
+  if (header.protocol) {
+    const name = PROTOCOL_NAMES.get(header.protocol.number) ?? `${header.protocol.number}`;
+    out.push(...not(header.protocol.inverted), "-p", name);
+  }
+  if (header.fragment) out.push(...not(header.fragment.inverted), "-f");
+  return out;
+}
+
+/** Each match as iptables-save prints it: `-m name` and its options. */
+function saveMatches(rule: RuleUnderConstruction, ctx: NormaliseContext): string[] {
+  const out: string[] = [];
+  for (const m of rule.matches) {
+    const spec = MATCHES[m.name];
+    out.push("-m", m.name, ...(spec?.save ? spec.save(m.options, rule, ctx) : asGiven(m.options)));
+  }
+  return out;
+}
+
+/** `-j`/`-g` and the target's options as iptables-save prints them ([] without a target). */
+function saveTarget(read: RuleArguments, ctx: NormaliseContext): string[] {
+  const { target, targetOptions } = read;
+  if (target === undefined) return [];
+  const spec = TARGETS[target];
+  return [
+    read.goto ? "-g" : "-j",
+    target,
+    ...(spec
+      ? (spec.save ? spec.save(targetOptions, read.rule, ctx) : asGiven(targetOptions))
+      : []),
+  ];
 }
