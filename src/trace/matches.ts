@@ -43,6 +43,8 @@ export interface MatchEnv {
   ipSets: TraceIpSets | undefined;
   /** Outcomes given for undecidable modules, by module name. */
   assume: Readonly<Record<string, boolean>> | undefined;
+  /** Whose rules are evaluated (iptables-nft compiles some matches its own way). @default {"nft"} */
+  backend?: "nft" | "legacy";
 }
 
 const U = (reason: string): { unknown: string } => ({ unknown: reason });
@@ -166,10 +168,36 @@ function inPortList(list: string, span: Span | undefined, what: string): MatchAn
   return unknown ?? false;
 }
 
-function ports(m: ParsedMatch, p: PacketState): MatchAnswer {
+/** A single, non-zero port (`53`, `53:53`), not a range. */
+function singlePort(o: ParsedOption): boolean {
+  const [lo, hi] = parsePortRange(o.args[0]!);
+  return lo === hi && lo !== 0;
+}
+
+/**
+ * `--sport` and `--dport`; `nft`: the rule was compiled by iptables-nft
+ * (tcp and udp only; other modules stay xtables matches there).
+ */
+function ports(m: ParsedMatch, p: PacketState, nft = false): MatchAnswer {
+  const sport = opt(m, "--sport");
+  const dport = opt(m, "--dport");
+  if (
+    nft && sport?.inverted && dport?.inverted && singlePort(sport) &&
+    singlePort(dport)
+  ) {
+    // iptables-nft (1.8.9) compiles `! --sport A ! --dport B` of tcp and udp
+    // into one 32-bit compare of both ports, `!= A:B`: the rule matches
+    // unless both ports are equal, not only when neither is (as xt_tcpudp
+    // does on legacy). iptables-nft-save prints it back as written.
+    const both = all([
+      portsOpt({ ...sport, inverted: false }, p.sport, "source port"),
+      portsOpt({ ...dport, inverted: false }, p.dport, "destination port"),
+    ]);
+    return inv(both, true);
+  }
   return all([
-    portsOpt(opt(m, "--sport"), p.sport, "source port"),
-    portsOpt(opt(m, "--dport"), p.dport, "destination port"),
+    portsOpt(sport, p.sport, "source port"),
+    portsOpt(dport, p.dport, "destination port"),
   ]);
 }
 
@@ -463,8 +491,8 @@ function owner(m: ParsedMatch, p: PacketState): MatchAnswer {
   return all(answers);
 }
 
-function tcpMatch(m: ParsedMatch, p: PacketState): MatchAnswer {
-  const answers: MatchAnswer[] = [ports(m, p)];
+function tcpMatch(m: ParsedMatch, p: PacketState, nft: boolean): MatchAnswer {
+  const answers: MatchAnswer[] = [ports(m, p, nft)];
   const flags = opt(m, "--tcp-flags");
   if (flags) {
     const mask = parseTcpFlags(flags.args[0]!);
@@ -530,8 +558,9 @@ export function matchModule(m: ParsedMatch, p: PacketState, env: MatchEnv): Matc
     case "comment":
       return true;
     case "tcp":
-      return tcpMatch(m, p);
+      return tcpMatch(m, p, env.backend !== "legacy");
     case "udp":
+      return ports(m, p, env.backend !== "legacy");
     case "udplite":
       return ports(m, p);
     case "sctp":

@@ -44,6 +44,11 @@ export interface TraceRuleset {
   ipVersion: 4 | 6;
   /** The tables present; a missing table has no rules (every hook passes it). */
   tables: Partial<Record<TableName, Map<string, TraceChain>>>;
+  /**
+   * Whose iptables-save printed it: iptables-nft compiles a few matches
+   * differently from legacy (negated tcp and udp ports). @default {"nft"}
+   */
+  backend?: "nft" | "legacy";
 }
 
 /** Options of {@linkcode parseTraceRuleset}. */
@@ -84,7 +89,7 @@ const TABLES = new Set(["filter", "nat", "mangle", "raw"]);
 export function parseTraceRuleset(text: string, options: ParseTraceRulesetOptions): TraceRuleset {
   const ctx = { ipVersion: options.ipVersion, backend: options.backend ?? "nft" } as const;
   const hashPrefix = options.hashPrefix ?? "rampart:";
-  const out: TraceRuleset = { ipVersion: options.ipVersion, tables: {} };
+  const out: TraceRuleset = { ipVersion: options.ipVersion, tables: {}, backend: ctx.backend };
   let table: Map<string, TraceChain> | undefined;
   let skipping = false;
   for (const raw of text.split("\n")) {

@@ -519,6 +519,7 @@ class Walker {
       localAddresses: this.#local,
       ipSets: this.#ipSets,
       assume: this.#assume,
+      backend: this.#set.backend ?? "nft",
     };
   }
 

@@ -95,6 +95,71 @@ labTest("an IPv4 host: TCP, UDP and ICMP arriving, accepted, dropped and rejecte
   ]);
 });
 
+labTest(
+  "negated source and destination ports: one compare of both on nft, two on legacy",
+  async (lab) => {
+    // iptables-nft compiles `! --sport A ! --dport B` (single ports, tcp and
+    // udp) into one 32-bit compare `!= A:B`: it matches unless both ports are
+    // equal; legacy's xt_tcpudp matches only when neither is. A range keeps
+    // two compares on nft. (The last rule is never reached: it turns
+    // conntrack on in the namespace, without which legacy's nat chains see no
+    // packet.)
+    const p = (x: Partial<LabPacket>): LabPacket => ({
+      direction: "in",
+      family: 4,
+      proto: "udp",
+      src: "203.0.113.7",
+      dst: "10.1.0.1",
+      sport: 40000,
+      dport: 8080,
+      ...x,
+    });
+    const nft = lab.backend === "nft";
+    await expectAgreement(
+      lab,
+      4,
+      `*filter
+:INPUT ACCEPT [0:0]
+-A INPUT -p udp -m udp ! --sport 53 ! --dport 8080 -j DROP
+-A INPUT -p tcp -m tcp ! --sport 5353 ! --dport 8443 -j DROP
+-A INPUT -p udp -m udp ! --sport 53:54 ! --dport 9090 -j REJECT --reject-with icmp-port-unreachable
+-A INPUT -p udp -j ACCEPT
+-A INPUT -p tcp -j ACCEPT
+-A INPUT -m conntrack --ctstate INVALID -j DROP
+COMMIT
+`,
+      [
+        // Both ports equal: no match on either backend.
+        { ...p({ sport: 53 }), verdict: "ACCEPT", by: "filter INPUT #4" },
+        // Only the destination port is 8080.
+        {
+          ...p({}),
+          verdict: nft ? "DROP" : "REJECT",
+          by: nft ? "filter INPUT #1" : "filter INPUT #3",
+        },
+        // Only the source port is 53.
+        {
+          ...p({ sport: 53, dport: 9091 }),
+          verdict: nft ? "DROP" : "ACCEPT",
+          by: nft ? "filter INPUT #1" : "filter INPUT #4",
+        },
+        // Neither: a match on both backends.
+        { ...p({ sport: 40001, dport: 8081 }), verdict: "DROP", by: "filter INPUT #1" },
+        {
+          ...p({ proto: "tcp", sport: 40002, dport: 8443, flags: "S" }),
+          verdict: nft ? "DROP" : "ACCEPT",
+          by: nft ? "filter INPUT #2" : "filter INPUT #5",
+        },
+        {
+          ...p({ proto: "tcp", sport: 5353, dport: 8443, flags: "S" }),
+          verdict: "ACCEPT",
+          by: "filter INPUT #5",
+        },
+      ],
+    );
+  },
+);
+
 labTest("an IPv6 host: TCP, UDP and ICMPv6 arriving, multicast included", async (lab) => {
   const script = `*filter
 :INPUT DROP [0:0]

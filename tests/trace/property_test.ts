@@ -9,10 +9,7 @@
  * The namespaces are made once per backend and reused by every rule set.
  * The suite runs a fixed seed, so that CI is the same test every time;
  * `RP_SEED=random` draws a new one (to explore), `RP_SEED=<seed>` reproduces a
- * run (the seed is printed). Seed 1446747139 finds one known divergence on nft
- * (an IPv6 forwarded UDP packet MASQUERADEd in nat POSTROUTING, where the
- * kernel also counts an earlier nat POSTROUTING rule the tracer does not
- * match), not yet explained; `RP_TRACE_POLICIES` changes the number of rule sets
+ * run (the seed is printed); `RP_TRACE_POLICIES` changes the number of rule sets
  * per backend (default 100), `RP_TRACE_PACKETS` the packets per rule set
  * (default 20); `RP_TRACE_REPORT=<file>` writes every divergence to `<file>.<backend>`.
  */

@@ -651,3 +651,32 @@ Deno.test("after NOTRACK, the raw table's later rules see the packet UNTRACKED",
   assert.equal(r.verdict, "DROP");
   assert.equal(r.decidedBy?.position, 3);
 });
+
+Deno.test("negated single ports of tcp and udp: one compare of both on nft, two on legacy", () => {
+  /** Whether the rule matches the packet, as the backend's kernel rules do. */
+  const hits = (backend: "nft" | "legacy", rule: string, sourcePort: number, destPort: number) => {
+    const protocol = rule.startsWith("-p tcp") ? "tcp" : "udp";
+    const save = `*filter\n:INPUT ACCEPT [0:0]\n-A INPUT ${rule} -j DROP\nCOMMIT\n`;
+    return tracePacket(save, { ...ssh, protocol, sourcePort, destPort }, { backend }).verdict ===
+      "DROP";
+  };
+  const udp = "-p udp -m udp ! --sport 53 ! --dport 8080";
+  const tcp = "-p tcp -m tcp ! --sport 5353 ! --dport 8443";
+  // One port equal: iptables-nft's one `!= 53:8080` matches, legacy's two `!=` do not.
+  assert.equal(hits("nft", udp, 40000, 8080), true);
+  assert.equal(hits("legacy", udp, 40000, 8080), false);
+  assert.equal(hits("nft", udp, 53, 9999), true);
+  assert.equal(hits("legacy", udp, 53, 9999), false);
+  assert.equal(hits("nft", tcp, 40000, 8443), true);
+  assert.equal(hits("legacy", tcp, 40000, 8443), false);
+  // Both equal: neither matches; neither equal: both match.
+  assert.equal(hits("nft", udp, 53, 8080), false);
+  assert.equal(hits("legacy", udp, 53, 8080), false);
+  assert.equal(hits("nft", udp, 1, 2), true);
+  assert.equal(hits("legacy", udp, 1, 2), true);
+  // A range, or port 0, keeps two compares on nft.
+  assert.equal(hits("nft", "-p udp -m udp ! --sport 53:54 ! --dport 9090", 40000, 9090), false);
+  assert.equal(hits("nft", "-p udp -m udp ! --sport 0 ! --dport 9091", 40000, 9091), false);
+  // One negated, one not: two compares.
+  assert.equal(hits("nft", "-p udp -m udp --sport 53 ! --dport 8080", 53, 8080), false);
+});
