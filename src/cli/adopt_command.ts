@@ -10,8 +10,8 @@
  *
  * @module
  */
+import { backendProblem, netnsProblem, tableProblem } from "./flag_checks.ts";
 import { parseArgs } from "parse-args";
-import { isTableName } from "../../dsl/kernel_chains.ts";
 import { autoDetectBackend } from "../host/backend_detector.ts";
 import { IptablesCommands } from "../host/iptables_commands.ts";
 import { silentLogger } from "../host/logger.ts";
@@ -105,7 +105,6 @@ interface AdoptArgs {
   stateDir?: string;
 }
 
-const NETNS_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const CHAIN_PATTERN = /^[A-Za-z0-9_.*-]{1,28}$/;
 
 function parse(argv: readonly string[]): AdoptArgs {
@@ -149,13 +148,8 @@ function parse(argv: readonly string[]): AdoptArgs {
   };
   if (args.help) return args;
   if (v.netns !== undefined) {
-    if (!NETNS_NAME.test(v.netns)) {
-      throw new Usage(
-        `Invalid --netns ${
-          JSON.stringify(v.netns)
-        }: expected 1 to 64 letters, digits, '_', '.' or '-'`,
-      );
-    }
+    const problem = netnsProblem(v.netns);
+    if (problem !== undefined) throw new Usage(problem);
     args.netns = v.netns;
   }
   if (args.chains.length === 0) throw new Usage("Give the chains to adopt: --chain CHAIN");
@@ -171,14 +165,12 @@ function parse(argv: readonly string[]): AdoptArgs {
   if (v.ipv4) args.ipVersions.push(4);
   if (v.ipv6) args.ipVersions.push(6);
   for (const t of args.tables) {
-    if (!isTableName(t)) {
-      throw new Usage(`Invalid --table ${JSON.stringify(t)}: expected filter, nat, mangle or raw`);
-    }
+    const problem = tableProblem(t);
+    if (problem !== undefined) throw new Usage(problem);
   }
-  if (v.backend !== "nft" && v.backend !== "legacy" && v.backend !== "auto") {
-    throw new Usage(`Invalid --backend ${JSON.stringify(v.backend)}: expected nft, legacy or auto`);
-  }
-  args.backend = v.backend;
+  const backendError = backendProblem(v.backend!);
+  if (backendError !== undefined) throw new Usage(backendError);
+  args.backend = v.backend as AdoptArgs["backend"];
   if (v.output !== undefined) args.output = v.output;
   if (v["state-dir"] !== undefined) args.stateDir = v["state-dir"];
   if (v["confirm-timeout"] !== undefined) {

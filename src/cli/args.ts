@@ -3,9 +3,10 @@
  *
  * @module
  */
+import { backendProblem, netnsProblem, tableProblem } from "./flag_checks.ts";
 import { parseArgs } from "parse-args";
 import type { RuleIds } from "../../dsl/hash.ts";
-import { isTableName, type TableName } from "../../dsl/kernel_chains.ts";
+import type { TableName } from "../../dsl/kernel_chains.ts";
 import { chainPrefixProblem, hashPrefixProblem } from "../host/ownership.ts";
 import type { IptablesVariant } from "../host/iptables_variant.ts";
 
@@ -219,8 +220,6 @@ export function parseDuration(text: string): number {
   return ms;
 }
 
-const NETNS_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
-
 /**
  * Parses the value of `--max-file-size`: a size such as `64M`, `1G`, `512K`
  * or a bare number of bytes (binary units, an optional `B` or `iB`).
@@ -333,33 +332,20 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     return args;
   }
   if (v.netns !== undefined) {
-    if (!NETNS_NAME.test(v.netns)) {
-      throw new UsageError(
-        `Invalid --netns ${JSON.stringify(v.netns)}: expected a namespace name of 1 to 64 ` +
-          "letters, digits, '_', '.' or '-'",
-        { command },
-      );
-    }
+    const problem = netnsProblem(v.netns);
+    if (problem !== undefined) throw new UsageError(problem, { command });
     args.netns = v.netns;
   }
   if (v.ipv4) args.ipVersions.push(4);
   if (v.ipv6) args.ipVersions.push(6);
   for (const t of v.table ?? []) {
-    if (!isTableName(t)) {
-      throw new UsageError(
-        `Invalid --table ${JSON.stringify(t)}: expected filter, nat, mangle or raw`,
-        { command },
-      );
-    }
-    if (!args.tables.includes(t)) args.tables.push(t);
+    const problem = tableProblem(t);
+    if (problem !== undefined) throw new UsageError(problem, { command });
+    if (!args.tables.includes(t as TableName)) args.tables.push(t);
   }
   const backend = v.backend ?? "auto";
-  if (backend !== "nft" && backend !== "legacy" && backend !== "auto") {
-    throw new UsageError(
-      `Invalid --backend ${JSON.stringify(backend)}: expected nft, legacy or auto`,
-      { command },
-    );
-  }
+  const backendError = backendProblem(backend);
+  if (backendError !== undefined) throw new UsageError(backendError, { command });
   args.backend = backend;
   const color = v.color ?? "auto";
   if (color !== "auto" && color !== "always" && color !== "never") {

@@ -6,8 +6,8 @@
  *
  * @module
  */
+import { backendProblem, netnsProblem, tableProblem } from "./flag_checks.ts";
 import { parseArgs } from "parse-args";
-import { isTableName } from "../../dsl/kernel_chains.ts";
 import type { IpFamily } from "../policy/policy.ts";
 import { policyToTypeScript } from "../policy/ts_export.ts";
 import { stringifyPolicy } from "../yaml/save.ts";
@@ -73,8 +73,6 @@ interface ImportArgs {
   hashPrefix: string;
 }
 
-const NETNS_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
-
 function parse(argv: readonly string[]): ImportArgs {
   let parsed;
   try {
@@ -117,27 +115,20 @@ function parse(argv: readonly string[]): ImportArgs {
     hashPrefix: v["hash-prefix"]!,
   };
   if (v.netns !== undefined) {
-    if (!NETNS_NAME.test(v.netns)) {
-      throw new Usage(
-        `Invalid --netns ${
-          JSON.stringify(v.netns)
-        }: expected 1 to 64 letters, digits, '_', '.' or '-'`,
-      );
-    }
+    const problem = netnsProblem(v.netns);
+    if (problem !== undefined) throw new Usage(problem);
     if (args.from.length > 0) throw new Usage("Give either --netns or --from, not both");
     args.netns = v.netns;
   }
   if (v.ipv4) args.ipVersions.push(4);
   if (v.ipv6) args.ipVersions.push(6);
   for (const t of args.tables) {
-    if (!isTableName(t)) {
-      throw new Usage(`Invalid --table ${JSON.stringify(t)}: expected filter, nat, mangle or raw`);
-    }
+    const problem = tableProblem(t);
+    if (problem !== undefined) throw new Usage(problem);
   }
-  if (v.backend !== "nft" && v.backend !== "legacy" && v.backend !== "auto") {
-    throw new Usage(`Invalid --backend ${JSON.stringify(v.backend)}: expected nft, legacy or auto`);
-  }
-  args.backend = v.backend;
+  const backendError = backendProblem(v.backend!);
+  if (backendError !== undefined) throw new Usage(backendError);
+  args.backend = v.backend as ImportArgs["backend"];
   if (v.format !== "yaml" && v.format !== "ts") {
     throw new Usage(`Invalid --format ${JSON.stringify(v.format)}: expected yaml or ts`);
   }

@@ -6,8 +6,9 @@
  *
  * @module
  */
+import { netnsProblem, tableProblem } from "./flag_checks.ts";
 import { parseArgs } from "parse-args";
-import { isTableName, type TableName } from "../../dsl/kernel_chains.ts";
+import type { TableName } from "../../dsl/kernel_chains.ts";
 import type { Policy } from "../policy/policy.ts";
 import { hashPrefixProblem } from "../host/ownership.ts";
 import { packetState, type TracePacket, TracePacketError } from "../trace/packet.ts";
@@ -189,12 +190,8 @@ function parsePacketArgs(
   const v = parsed.values as Record<string, string | boolean | string[] | undefined>;
   if (v.help === true) return "help";
   const netns = v.netns as string | undefined;
-  if (netns !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(netns)) {
-    throw new UsageError(
-      `Invalid --netns ${JSON.stringify(netns)}: expected a namespace name of 1 to 64 ` +
-        "letters, digits, '_', '.' or '-'",
-    );
-  }
+  const netnsError = netns === undefined ? undefined : netnsProblem(netns);
+  if (netnsError !== undefined) throw new UsageError(netnsError);
   const colorFlag = choice("color", v.color as string, ["auto", "always", "never"] as const);
   const json = v.json === true;
   const hashPrefix = v["hash-prefix"] as string;
@@ -212,12 +209,9 @@ function parsePacketArgs(
     throw new UsageError((e as Error).message);
   }
   const tables = (v.table as string[] | undefined)?.map((t) => {
-    if (!isTableName(t)) {
-      throw new UsageError(
-        `Invalid --table ${JSON.stringify(t)}: expected filter, nat, mangle or raw`,
-      );
-    }
-    return t;
+    const problem = tableProblem(t);
+    if (problem !== undefined) throw new UsageError(problem);
+    return t as TableName;
   });
   let branch = 0;
   if (v.branch !== undefined) {
