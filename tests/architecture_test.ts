@@ -78,6 +78,8 @@ interface Edge {
   /** The specifier as written. */
   specifier: string;
   typeOnly: boolean;
+  /** A dynamic `import()`: loaded when that code runs, not with the module. */
+  dynamic: boolean;
 }
 
 interface Graph {
@@ -91,6 +93,7 @@ interface Graph {
 
 interface InfoDependency {
   specifier: string;
+  isDynamic?: boolean;
   code?: { specifier?: string };
   type?: { specifier?: string };
 }
@@ -145,7 +148,12 @@ function importGraph(): Promise<Graph> {
           const code = dep.code?.specifier;
           const type = dep.type?.specifier;
           const target = code ?? type ?? dep.specifier;
-          const edge = { from, to: rel(target) ?? target, specifier: dep.specifier };
+          const edge = {
+            from,
+            to: rel(target) ?? target,
+            specifier: dep.specifier,
+            dynamic: dep.isDynamic === true,
+          };
           const typeOnly = code === undefined;
           if (rel(target) === undefined) graph.external.push({ ...edge, typeOnly });
           else graph.edges.push({ ...edge, typeOnly });
@@ -268,6 +276,22 @@ Deno.test("architecture: mod.ts reaches no YAML, CLI, REPL, fake or trace module
       .map((e) => `${e.from}: ${e.specifier}`),
     [],
   );
+});
+
+Deno.test("architecture: the rampart process (src/cli/main.ts) loads no importer, tracer, fake or YAML writer before a command needs it", async () => {
+  const { edges, external } = await importGraph();
+  const loaded = reachable("src/cli/main.ts", edges.filter((e) => !e.dynamic));
+  // The help texts of trace and graph name the packet flags.
+  const heavy = [...loaded].filter((m) =>
+    ["import", "trace", "fake"].includes(layerOf(m)) && m !== "src/trace/packet_flags.ts"
+  );
+  assert.deepEqual(heavy, []);
+  const packages = new Set(
+    external.filter((e) => loaded.has(e.from) && !e.dynamic).map((e) => e.specifier),
+  );
+  // npm:yaml writes policies (import, adopt, the REPL's save) and rewords syntax errors.
+  assert.equal(packages.has("yaml"), false, [...packages].join(", "));
+  assert.ok(packages.has("js-yaml-4"), "the loader's fast path is loaded");
 });
 
 Deno.test("architecture: a script outside the project imports mod.ts by file URL with no configuration", async () => {

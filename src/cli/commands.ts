@@ -3,9 +3,6 @@
  *
  * @module
  */
-import { runImport } from "./import_command.ts";
-import { runAdopt } from "./adopt_command.ts";
-import { parseAdoptUndo, restoreAdoptUndo } from "../import/adopt.ts";
 import type { Logger } from "../host/logger.ts";
 import type { RuleIds } from "../../dsl/hash.ts";
 import { FeatureDetector } from "../host/feature_detector.ts";
@@ -51,7 +48,6 @@ import { renderCounters } from "./counters_view.ts";
 import { runTop } from "./top.ts";
 import { autoDetectBackend } from "../host/backend_detector.ts";
 import { warningJson, warningLine } from "./warnings.ts";
-import { runPacketCommand } from "./trace_command.ts";
 import { removeDurable, writeDurable } from "./durable.ts";
 import { FileApplyJournal, type IntentRecord, readIntentRecord } from "./intent_file.ts";
 import { type TargetFiles, targetFiles } from "./state_dir.ts";
@@ -736,11 +732,12 @@ async function settleState(ctx: Context, state: TargetState, scope: Scope): Prom
 }
 
 function restoreThrough(firewall: Firewall): (snapshotJson: string) => Promise<void> {
-  return (json) => {
+  return async (json) => {
     // An unconfirmed `rampart adopt` left its undo instead of a snapshot.
+    const { parseAdoptUndo, restoreAdoptUndo } = await import("../import/adopt.ts");
     const undo = parseAdoptUndo(json);
-    if (undo !== undefined) return restoreAdoptUndo(undo, firewall.runner);
-    return firewall.restoreSnapshot(snapshotFromJson(json));
+    if (undo !== undefined) return await restoreAdoptUndo(undo, firewall.runner);
+    return await firewall.restoreSnapshot(snapshotFromJson(json));
   };
 }
 
@@ -1358,9 +1355,15 @@ export async function runCli(
 ): Promise<number> {
   // `import`, `adopt`, `trace` and `graph` have command lines of their own
   // (import_command.ts, adopt_command.ts, trace_command.ts); `help` shows their help texts.
-  if (argv[0] === "import") return await runImport(argv.slice(1), env);
-  if (argv[0] === "trace" || argv[0] === "graph") return await runPacketCommand(argv, env);
-  if (argv[0] === "adopt") return await runAdopt(argv.slice(1), env);
+  if (argv[0] === "import") {
+    return await (await import("./import_command.ts")).runImport(argv.slice(1), env);
+  }
+  if (argv[0] === "trace" || argv[0] === "graph") {
+    return await (await import("./trace_command.ts")).runPacketCommand(argv, env);
+  }
+  if (argv[0] === "adopt") {
+    return await (await import("./adopt_command.ts")).runAdopt(argv.slice(1), env);
+  }
   let args: CliArgs | undefined;
   const wantsJson = argv.includes("--json");
   try {

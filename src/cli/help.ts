@@ -4,9 +4,9 @@
  * @module
  */
 import type { CommandName } from "./args.ts";
-import { IMPORT_HELP } from "./import_command.ts";
-import { ADOPT_HELP } from "./adopt_command.ts";
-import { PACKET_COMMAND_HELP } from "./trace_command.ts";
+import { IMPORT_HELP } from "./import_help.ts";
+import { ADOPT_HELP } from "./adopt_help.ts";
+import { PACKET_COMMAND_HELP } from "./trace_help.ts";
 
 const COMMON = `Target and scope:
   -n, --netns NAME          work inside network namespace NAME (default: this host)

@@ -33,7 +33,7 @@ function rampartBinaries(): string[] {
 
 /** Options of {@linkcode installCommandArgs}. */
 export interface InstallOptions {
-  /** The CLI's entry point (`cli.ts` of the checkout). */
+  /** The process entry point (`src/cli/main.ts` of the checkout). */
   entry: string;
   /** The checkout's `deno.json` (its import map). */
   config: string;
@@ -87,7 +87,7 @@ export function installCommandArgs(options: InstallOptions): string[] {
 }
 
 if (import.meta.main) {
-  const entry = new URL("../../cli.ts", import.meta.url).pathname;
+  const entry = new URL("./main.ts", import.meta.url).pathname;
   const config = new URL("../../deno.json", import.meta.url).pathname;
   const stateDir = Deno.env.get("RAMPART_STATE_DIR") || undefined;
   const found = new Set<string>();

@@ -1,6 +1,6 @@
 /**
  * Measurement 8: the operator's path as whole processes. Every run of
- * `rampart` is a new `deno run -A --v8-flags=… cli.ts …` process (the V8
+ * `rampart` is a new `deno run -A --v8-flags=… src/cli/main.ts …` process (the V8
  * flags of `deno task cli` and of the installed command, from
  * `src/cli/v8_flags.ts`; Deno start-up, module loading and the YAML file
  * included), started inside the namespace with
@@ -37,7 +37,7 @@ export interface OperatorOptions {
   row(r: OperatorRow): void;
 }
 
-const CLI = new URL("../../cli.ts", import.meta.url).pathname;
+const CLI = new URL("../../src/cli/main.ts", import.meta.url).pathname;
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
 const RULES_PER_CHAIN = 100;
 const MIB = 1024;

@@ -5,13 +5,13 @@
 import { deepStrictEqual, ok } from "node:assert/strict";
 import { RAMPART_V8_FLAGS } from "../../src/cli/v8_flags.ts";
 
-Deno.test("v8 flags: deno task cli runs cli.ts with RAMPART_V8_FLAGS", async () => {
+Deno.test("v8 flags: deno task cli runs src/cli/main.ts with RAMPART_V8_FLAGS", async () => {
   const config = JSON.parse(
     await Deno.readTextFile(new URL("../../deno.json", import.meta.url)),
   );
   const task: string = config.tasks.cli;
   ok(task.includes(`--v8-flags=${RAMPART_V8_FLAGS}`), task);
-  ok(task.endsWith(" cli.ts"), task);
+  ok(task.endsWith(" src/cli/main.ts"), task);
 });
 
 Deno.test("v8 flags: a process started with them has the capped young generation", async () => {
