@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { UnknownNamespaceError } from "../host/network_namespaces.ts";
 import { backendProblem, netnsProblem, tableProblem } from "./flag_checks.ts";
 import { parseArgs } from "parse-args";
 import { autoDetectBackend } from "../host/backend_detector.ts";
@@ -264,7 +265,7 @@ export async function runAdopt(argv: readonly string[], env: CliEnvironment): Pr
   } catch (e) {
     const code = e instanceof Stop
       ? e.code
-      : e instanceof AdoptChainError
+      : e instanceof AdoptChainError || e instanceof UnknownNamespaceError
       ? EXIT_CODES.USAGE
       : EXIT_CODES.FAILURE;
     const known = e instanceof Error || e instanceof ChainNameError;

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { UnknownNamespaceError } from "../host/network_namespaces.ts";
 import { RuleError } from "../../dsl/errors.ts";
 import { PrefixError } from "../engine/errors.ts";
 import { PolicyError } from "../policy/policy.ts";
@@ -64,7 +65,11 @@ export function errorData(e: unknown): Record<string, unknown> {
  */
 export function exitCodeOf(e: unknown): number {
   if (e instanceof CommandExit) return e.code;
-  if (e instanceof UsageError || e instanceof PrefixError) return EXIT_CODES.USAGE;
+  if (
+    e instanceof UsageError || e instanceof PrefixError || e instanceof UnknownNamespaceError
+  ) {
+    return EXIT_CODES.USAGE;
+  }
   if (
     e instanceof PolicyFileError || e instanceof PolicyError || e instanceof RuleError ||
     isRuleError(e)

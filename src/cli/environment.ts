@@ -95,7 +95,10 @@ export function denoCliEnvironment(): CliEnvironment {
       if (answer === undefined) write(Deno.stderr, "\n");
       return answer;
     },
-    runnerFor: (netns) => new DenoCommandRunner(netns === undefined ? {} : { netns }),
+    // A namespace that does not exist is refused before anything runs in it
+    // (after the policy files are read: their errors come first).
+    runnerFor: (netns) =>
+      new DenoCommandRunner(netns === undefined ? {} : { netns, checkNetns: true }),
     localProcesses: true,
     env(name) {
       try {

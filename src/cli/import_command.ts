@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { UnknownNamespaceError } from "../host/network_namespaces.ts";
 import { backendProblem, netnsProblem, tableProblem } from "./flag_checks.ts";
 import { parseArgs } from "parse-args";
 import type { IpFamily } from "../policy/policy.ts";
@@ -200,7 +201,7 @@ export async function runImport(argv: readonly string[], env: CliEnvironment): P
       });
     }
   } catch (e) {
-    const usage = e instanceof Usage;
+    const usage = e instanceof Usage || e instanceof UnknownNamespaceError;
     const known = usage || e instanceof SaveTextError || e instanceof ChainNameError ||
       e instanceof Deno.errors.NotFound || e instanceof Error;
     env.stderr(`rampart import: ${known ? (e as Error).message : String(e)}\n`);

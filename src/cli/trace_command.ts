@@ -7,6 +7,7 @@
  * @module
  */
 import { netnsProblem, tableProblem } from "./flag_checks.ts";
+import { UnknownNamespaceError } from "../host/network_namespaces.ts";
 import { parseArgs } from "parse-args";
 import type { TableName } from "../../dsl/kernel_chains.ts";
 import type { Policy } from "../policy/policy.ts";
@@ -291,6 +292,7 @@ async function loadRules(
         ipSets: first ? (trace.ipSets ?? "read") : (trace.ipSets ?? {}),
       });
     } catch (e) {
+      if (e instanceof UnknownNamespaceError) throw e;
       throw new CommandExit(EXIT_CODES.FAILURE, (e as Error).message);
     }
     if (first) {

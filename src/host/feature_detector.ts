@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { UnknownNamespaceError } from "./network_namespaces.ts";
 import type { Features } from "../../dsl/features.ts";
 import type { FeatureHint, FeatureSource } from "./feature_source.ts";
 import { type Logger, silentLogger } from "./logger.ts";
@@ -227,6 +228,8 @@ export class FeatureDetector implements FeatureSource {
       }
       out = result.stdout;
     } catch (e) {
+      // Not a version to guess: the namespace to read it in does not exist.
+      if (e instanceof UnknownNamespaceError) throw e;
       this.#logger.log("warn", "Failed to get the iptables version, assuming 1.4.7", {
         error: String(e),
       });
@@ -255,6 +258,7 @@ export class FeatureDetector implements FeatureSource {
     try {
       text = await this.#readFile("/proc/version");
     } catch (e) {
+      if (e instanceof UnknownNamespaceError) throw e;
       this.#logger.log("warn", "Failed to read /proc/version, assuming kernel 3.10.0", {
         error: String(e),
       });

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { checkNamespace, networkNamespaces } from "./network_namespaces.ts";
 
 /** Options of {@linkcode CommandRunner.run}. */
 export interface RunOptions {
@@ -101,6 +102,11 @@ export interface DenoCommandRunnerOptions {
   netns?: string;
   /** Extra environment variables for every command. */
   env?: Record<string, string>;
+  /**
+   * Before the first command, check that `netns` exists (`/run/netns`), and
+   * refuse every command with an `UnknownNamespaceError` if it does not. @default {false}
+   */
+  checkNetns?: boolean;
 }
 
 /**
@@ -124,6 +130,8 @@ export class DenoCommandRunner implements CommandRunner {
   readonly streamsStdin = true;
   readonly #netns: string | undefined;
   readonly #env: Record<string, string> | undefined;
+  /** The namespace still to be checked before the first command. */
+  #unchecked: boolean;
 
   /**
    * Creates a runner.
@@ -133,6 +141,7 @@ export class DenoCommandRunner implements CommandRunner {
   constructor(options: DenoCommandRunnerOptions = {}) {
     this.#netns = options.netns;
     this.#env = options.env;
+    this.#unchecked = options.checkNetns === true && options.netns !== undefined;
   }
 
   /** The namespace commands run in, if any. */
@@ -142,6 +151,10 @@ export class DenoCommandRunner implements CommandRunner {
 
   async run(cmd: string, args: string[], opts: RunOptions = {}): Promise<CommandResult> {
     opts.signal?.throwIfAborted();
+    if (this.#unchecked) {
+      checkNamespace(this.#netns!, networkNamespaces());
+      this.#unchecked = false;
+    }
     const [bin, argv] = this.#netns === undefined
       ? [cmd, args]
       : ["ip", ["netns", "exec", this.#netns, cmd, ...args]];

@@ -1,61 +1,12 @@
 /**
- * Which network namespaces exist, so that `netns("name")` is checked when it
- * is typed rather than when the first iptables command fails in it.
+ * Which network namespaces exist (`src/host/network_namespaces.ts`, shared
+ * with the CLI's `--netns`), as the REPL exports them.
  *
  * @module
  */
-
-/** Where `ip netns add` makes named namespaces (and `ip netns exec` finds them). */
-const NETNS_DIR = "/run/netns";
-
-/**
- * The named network namespaces, as `ip netns list` shows them (the entries
- * of `/run/netns`), sorted; `undefined` when they cannot be read.
- *
- * @returns The names.
- *
- * @example
- * ```ts ignore
- * import assert from "node:assert/strict";
- * import { networkNamespaces } from "@rampart/iptables/repl";
- * assert.deepEqual(networkNamespaces(), ["lab", "lab-peer"]);
- * ```
- */
-export function networkNamespaces(): string[] | undefined {
-  try {
-    return [...Deno.readDirSync(NETNS_DIR)].map((e) => e.name).sort();
-  } catch (e) {
-    // No namespace was ever made: the directory does not exist.
-    if (e instanceof Deno.errors.NotFound) return [];
-    return undefined;
-  }
-}
-
-/**
- * Why a namespace cannot be used, or `undefined` when it exists (or the
- * namespaces cannot be listed, and the commands will tell).
- *
- * @param name The namespace.
- * @param known The namespaces that exist (`undefined`: unknown).
- * @returns The message naming it and the namespaces there are.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { namespaceProblem } from "@rampart/iptables/repl";
- * assert.equal(namespaceProblem("nope", ["lab"]), "Unknown network namespace \"nope\": 'ip netns list' shows lab (create it with 'ip netns add nope')");
- * ```
- */
-export function namespaceProblem(
-  name: string,
-  known: readonly string[] | undefined,
-): string | undefined {
-  if (known === undefined || known.includes(name)) return undefined;
-  const there = known.length === 0
-    ? "there is none"
-    : `'ip netns list' shows ${known.slice(0, 10).join(", ")}${
-      known.length > 10 ? ` and ${known.length - 10} more` : ""
-    }`;
-  return `Unknown network namespace ${JSON.stringify(name)}: ${there} ` +
-    `(create it with 'ip netns add ${name}')`;
-}
+export {
+  checkNamespace,
+  namespaceProblem,
+  networkNamespaces,
+  UnknownNamespaceError,
+} from "../host/network_namespaces.ts";

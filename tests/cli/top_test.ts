@@ -184,7 +184,7 @@ tables:
         - {sourceNet: ${VETH.peer}, protocol: icmp, action: accept, comment: fast}
 `;
 
-const CLI = new URL("../../cli.ts", import.meta.url).pathname;
+const CLI = new URL("../../src/cli/main.ts", import.meta.url).pathname;
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
 
 /** The rows section of the visible screen: the lines after the column heading. */

@@ -4,7 +4,7 @@
  * (with Deno itself, so the tests need no other tool).
  */
 
-const CLI = new URL("../../cli.ts", import.meta.url).pathname;
+const CLI = new URL("../../src/cli/main.ts", import.meta.url).pathname;
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
 
 /** What one `rampart` process did. */

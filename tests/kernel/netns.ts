@@ -228,10 +228,10 @@ export function variantName(v: Variant): string {
 
 // ---- The rampart CLI as a whole process ---------------------------------------
 
-const CLI = new URL("../../cli.ts", import.meta.url).pathname;
+const CLI = new URL("../../src/cli/main.ts", import.meta.url).pathname;
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
 
-/** `deno run -A cli.ts …`: the CLI as an operator runs it, Deno start-up included. */
+/** `deno run -A src/cli/main.ts …`: the CLI as an operator runs it, Deno start-up included. */
 export function rampartCommand(
   args: string[],
   options: { stdin?: "piped" | "null" } = {},
