@@ -19,6 +19,7 @@ import type { RejectType } from "./reject_type.ts";
 import { ADDR_TYPES } from "./addr_type.ts";
 import { invalid } from "./errors.ts";
 import { BUILTIN_TARGETS } from "./targets.ts";
+import { KERNEL_CHAINS } from "./kernel_chains.ts";
 
 /** Throws a {@linkcode RuleError} for `field`. */
 export function fail(field: string, value: unknown, expected: string): never {
@@ -427,14 +428,8 @@ export function checkNatAddressRange(field: string, value: unknown): 4 | 6 {
 /** iptables' chain name limit (the kernel's 29 bytes with the NUL). */
 export const MAX_CHAIN_NAME = 28;
 
-/** The kernel's built-in chains (hooks). */
-export const KERNEL_CHAIN_NAMES: ReadonlySet<string> = new Set([
-  "PREROUTING",
-  "INPUT",
-  "FORWARD",
-  "OUTPUT",
-  "POSTROUTING",
-]);
+/** The kernel's built-in chains (hooks) of every table. */
+export const KERNEL_CHAIN_NAMES: ReadonlySet<string> = new Set(Object.values(KERNEL_CHAINS).flat());
 
 const CHAIN_NAME = /^[^\s"'`\\\-!#][^\s"'`\\]*$/u;
 const CHAIN_NAME_EXPECTED =

@@ -8,8 +8,7 @@ import { isReferrer } from "../../dsl/action.ts";
 import type { RuleIds } from "../../dsl/hash.ts";
 import type { Chain, Rule } from "../../dsl/rule.ts";
 import { MAX_CHAIN_NAME_LENGTH } from "../../dsl/rule.ts";
-import { BUILTIN_TARGETS } from "../../dsl/targets.ts";
-import { KERNEL_CHAIN_NAMES } from "../../dsl/validate.ts";
+import { checkUserChainName } from "../../dsl/validate.ts";
 import {
   isKernelChain,
   isTableName,
@@ -235,9 +234,14 @@ export interface ValidatePolicyOptions {
   chainPrefixes?: readonly string[];
 }
 
-const CHAIN_NAME = /^[^\s"'!-][^\s"']*$/u;
+const CHAIN_NAME_EXPECTED = `1 to ${MAX_CHAIN_NAME_LENGTH} printable ASCII characters without ` +
+  "whitespace, quotes or backslashes, not starting with '-', '!' or '#', and not a built-in chain " +
+  "or target name";
+
 /**
- * Tells why a name cannot be an owned chain's, or returns `undefined` when it can.
+ * Tells why a name cannot be an owned chain's, or returns `undefined` when it can:
+ * exactly the names the DSL's `Jump` and `Goto` accept, so that a policy
+ * that loads can always be jumped into.
  *
  * @param name The chain name.
  * @returns The expectation it breaks, if any.
@@ -247,14 +251,18 @@ const CHAIN_NAME = /^[^\s"'!-][^\s"']*$/u;
  * import assert from "node:assert/strict";
  * import { chainNameProblem } from "@rampart/iptables";
  * assert.equal(chainNameProblem("rp-input"), undefined);
- * assert.match(chainNameProblem("bad name")!, /^1 to 28 characters without whitespace or quotes, /);
+ * assert.match(chainNameProblem("bad name")!, /^1 to 28 printable ASCII characters without whitespace, /);
+ * assert.notEqual(chainNameProblem("rp-a\\b"), undefined); // the DSL refuses a backslash too
+ * assert.notEqual(chainNameProblem("DROP"), undefined);
  * ```
  */
 export function chainNameProblem(name: string): string | undefined {
-  const ok = name.length >= 1 && name.length <= MAX_CHAIN_NAME_LENGTH && CHAIN_NAME.test(name) &&
-    !BUILTIN_TARGETS.has(name) && !KERNEL_CHAIN_NAMES.has(name);
-  return ok ? undefined : `1 to ${MAX_CHAIN_NAME_LENGTH} characters without whitespace or ` +
-    "quotes, not starting with '-' or '!', and not a built-in chain or target name";
+  try {
+    checkUserChainName("chain", name);
+  } catch {
+    return CHAIN_NAME_EXPECTED;
+  }
+  return undefined;
 }
 
 function fail(path: string, value: unknown, message: string): never {

@@ -21,6 +21,7 @@ import {
   policyForFamily,
   referencedChains,
   Reject,
+  RuleError,
   Table,
   tablePolicy,
   validatePolicy,
@@ -50,9 +51,10 @@ Deno.test("policy: emptyPolicy has no table, for both families unless told, and 
   validatePolicy(emptyPolicy());
 });
 
-Deno.test("policy: chainNameProblem accepts what iptables accepts as a user chain of ours", () => {
+Deno.test("policy: chainNameProblem accepts exactly the user chains the DSL can jump to", () => {
   for (const ok of ["rp-input", "a", "x".repeat(MAX_CHAIN_NAME_LENGTH), "rp_2.web:1"]) {
     assert.equal(chainNameProblem(ok), undefined, ok);
+    Jump(ok);
   }
   const refused = [
     "",
@@ -69,9 +71,19 @@ Deno.test("policy: chainNameProblem accepts what iptables accepts as a user chai
     "MASQUERADE",
     "INPUT",
     "PREROUTING",
+    // Refused by the DSL's Jump too, so a loaded chain could not be reached.
+    "rp\\in",
+    "rp`in",
+    "#rp",
+    "rp-é",
   ];
   for (const bad of refused) {
-    assert.match(chainNameProblem(bad) ?? "", /^1 to 28 characters/, JSON.stringify(bad));
+    assert.match(
+      chainNameProblem(bad) ?? "",
+      /^1 to 28 printable ASCII characters/,
+      JSON.stringify(bad),
+    );
+    assert.throws(() => Jump(bad), RuleError, JSON.stringify(bad));
   }
 });
 
