@@ -5,8 +5,15 @@
  */
 import type { RuleIds } from "../../dsl/hash.ts";
 import type { TableName } from "../../dsl/kernel_chains.ts";
-import { type IpFamily, type Policy, PolicyError, type TablePolicy } from "../policy/policy.ts";
-import { policyFromFileText } from "../yaml/load.ts";
+import {
+  type IpFamily,
+  type Policy,
+  type PolicyChain,
+  PolicyError,
+  type TablePolicy,
+} from "../policy/policy.ts";
+import { policyFromFileText, sourcePositionOf } from "../yaml/load.ts";
+import { PolicyFileError } from "../yaml/errors.ts";
 import { DEFAULT_MAX_BYTES, readPolicyText } from "../yaml/read_text.ts";
 import { checkJumpTargets } from "./policy_errors.ts";
 
@@ -21,15 +28,10 @@ function mergeTable(into: TablePolicy, from: TablePolicy, file: string): void {
       { path: `tables.${from.table}.family`, value: from.ipVersion },
     );
   }
-  const names = new Set(into.chains.map((c) => c.name));
+  const names = new Map(into.chains.map((c) => [c.name, c]));
   for (const c of from.chains) {
-    if (names.has(c.name)) {
-      throw new PolicyError(
-        `Chain "${c.name}" of table ${from.table} is defined in ${file} and in an earlier file: ` +
-          "expected each chain in one file",
-        { path: `tables.${from.table}.chains.${c.name}`, value: c.name },
-      );
-    }
+    const earlier = names.get(c.name);
+    if (earlier !== undefined) duplicateChain(from.table, { chain: c, file, earlier });
     into.chains.push(c);
   }
   for (const list of ["insertions", "appends"] as const) {
@@ -48,6 +50,30 @@ function mergeTable(into: TablePolicy, from: TablePolicy, file: string): void {
     }
     into.policies[k] = p;
   }
+}
+
+/**
+ * Refuses a chain defined in two files: at the later one's `file:line:column`
+ * (naming the earlier one's) when they were loaded from YAML.
+ */
+function duplicateChain(
+  table: string,
+  where: { chain: PolicyChain; file: string; earlier: PolicyChain },
+): never {
+  const { chain, file } = where;
+  const at = sourcePositionOf(chain);
+  const before = sourcePositionOf(where.earlier);
+  const message = `Chain "${chain.name}" of table ${table} is defined in ${file} and in an ` +
+    `earlier file${
+      before === undefined ? "" : ` (${before.file}:${before.line}:${before.column})`
+    }: expected each chain in one file`;
+  if (at === undefined) {
+    throw new PolicyError(message, {
+      path: `tables.${table}.chains.${chain.name}`,
+      value: chain.name,
+    });
+  }
+  throw new PolicyFileError(message, { ...at });
 }
 
 /**

@@ -40,6 +40,12 @@ export async function readPolicyText(path: string, maxBytes: number): Promise<st
     throw new RangeError(`Invalid maxBytes ${maxBytes}: expected a non-negative integer`);
   }
   using file = await Deno.open(path);
+  if ((await file.stat()).isDirectory) {
+    throw new PolicyFileError(
+      "Is a directory: expected a YAML rule file (name the files in it, e.g. DIR/*.yaml)",
+      { file: path, line: 1, column: 1, field: "" },
+    );
+  }
   const chunks: Uint8Array[] = [];
   let total = 0;
   const buffer = new Uint8Array(1 << 20);

@@ -393,6 +393,12 @@ Deno.test("runCli export: TypeScript from merged files", async () => {
       dup.err,
       /Chain "rp-a" of table filter is defined in .*c\.yaml and in an earlier file/,
     );
+    // Located at the second definition, naming the first.
+    assert.match(dup.err, /c\.yaml:5:7: Chain "rp-a" .* earlier file \(.*a\.yaml:5:7\)/);
+    // A directory is named as the file it is not.
+    const asDir = fakeEnv();
+    assert.equal(await runCli(["export", dir], asDir), EXIT_CODES.INVALID_POLICY);
+    assert.match(asDir.err, /:1:1: Is a directory: expected a YAML rule file/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
