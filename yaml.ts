@@ -27,6 +27,7 @@
  * @module
  */
 export * from "./src/yaml/errors.ts";
+export { checkJumpTargets } from "./src/yaml/jump_targets.ts";
 export {
   loadPolicyFile,
   type LoadPolicyFileOptions,

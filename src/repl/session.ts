@@ -27,6 +27,7 @@ import type { Snapshot } from "../policy/snapshot.ts";
 import type { Table } from "../engine/table.ts";
 import { policyToTypeScript } from "../policy/ts_export.ts";
 import { loadPolicyFile } from "../yaml/load.ts";
+import { checkJumpTargets } from "../yaml/jump_targets.ts";
 import { savePolicyFile } from "../yaml/save.ts";
 import { Evaluator, isIncomplete } from "./evaluator.ts";
 import { describePolicy, describeValue, isAction, isRule } from "../policy/describe.ts";
@@ -704,9 +705,10 @@ export class ReplSession {
    * @param path The file.
    */
   async load(path: string): Promise<void> {
-    const policy = await loadPolicyFile(path, {
-      chainPrefixes: this.#options.chainPrefixes ?? ["rp-"],
-    });
+    const chainPrefixes = this.#options.chainPrefixes ?? ["rp-"];
+    const policy = await loadPolicyFile(path, { chainPrefixes });
+    // A jump to a chain the file does not define, at its file:line (as the CLI reports it).
+    checkJumpTargets(policy, chainPrefixes);
     const ruleIds = policy.ruleIds ?? this.#options.ruleIds;
     if (ruleIds !== this.#ruleIds) {
       // The file's rule-ID scheme: a firewall computes IDs one way.

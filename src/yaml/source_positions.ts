@@ -7,6 +7,7 @@
  */
 import { YamlDocument } from "./document.ts";
 import { nodeAtField } from "./field_path.ts";
+import { PolicyFileError } from "./errors.ts";
 
 /** Where a table, chain or rule of a loaded policy was written. */
 export interface SourcePosition {
@@ -90,4 +91,30 @@ export function recordedPosition(item: object): SourcePosition | undefined {
   }
   const { line, col } = source.at.lines.linePos(source.offset);
   return { file: source.at.file, line, column: col, field: source.field };
+}
+
+/**
+ * An error at where a loaded item was written: a {@linkcode PolicyFileError}
+ * at its `file:line:column`, or `undefined` for an item not loaded from YAML
+ * (the caller keeps its own error).
+ *
+ * @param item A rule, chain, table policy or action of a loaded policy.
+ * @param reason The message.
+ * @param options The field to report (from the recorded one), and the cause.
+ * @returns The error, or `undefined`.
+ */
+export function locatedError(
+  item: object,
+  reason: string,
+  options: { field?: (field: string) => string; cause?: unknown } = {},
+): PolicyFileError | undefined {
+  const at = recordedPosition(item);
+  if (at === undefined) return undefined;
+  return new PolicyFileError(reason, {
+    file: at.file,
+    line: at.line,
+    column: at.column,
+    field: options.field === undefined ? at.field : options.field(at.field),
+    ...(options.cause === undefined ? {} : { cause: options.cause }),
+  });
 }

@@ -324,6 +324,16 @@ Deno.test("ReplSession: build, preview, plan, apply, undo, load/save/export, err
       "tables:\n  filter:\n    chains:\n      rp-in:\n        - destPorts: [x]\n",
     );
     assert.match((await run(`load("${dir}/bad.yaml")`)).out, new RegExp(`${dir}/bad.yaml:5:\\d+`));
+    // A jump to a chain the file does not define: at the jump, as the CLI says it.
+    await Deno.writeTextFile(
+      `${dir}/typo.yaml`,
+      "tables:\n  filter:\n    kernelChains:\n      INPUT:\n        insert:\n          - jump: rp-dorp\n    chains:\n      rp-drop: [{action: drop}]\n",
+    );
+    const typo = await run(`load("${dir}/typo.yaml")`);
+    assert.equal(typo.r, "error");
+    assert.match(typo.out, new RegExp(`${dir}/typo.yaml:6:19: Invalid jump "rp-dorp"`));
+    assert.match(typo.out, /did you mean "rp-drop"\?/);
+    assert.match((await run("show()")).out, /chain rp-in \(2 rules\)/, "the desired state stays");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
