@@ -42,6 +42,7 @@ import { loadPolicyFiles, selectPolicy } from "./policy_files.ts";
 import { lockoutWarning, type PlannedDrop, plannedDrops } from "./lockout.ts";
 import { progressLine } from "../policy/progress.ts";
 import { procFileReader } from "../host/proc_files.ts";
+import { UnknownNamespaceError } from "../host/network_namespaces.ts";
 import { completionScript } from "./completions.ts";
 import { readCounters, ruleSources, type TableCounters } from "./counters.ts";
 import { renderCounters } from "./counters_view.ts";
@@ -1186,6 +1187,8 @@ async function watchHolding(ctx: Context, policy: Policy, state: TargetState): P
     event: "start",
     files: args.files,
   });
+  /** No apply was tried yet: a namespace that does not exist is a usage error, not a retry. */
+  let first = true;
   try {
     while (!stop.signal.aborted) {
       let delay: number;
@@ -1235,12 +1238,14 @@ async function watchHolding(ctx: Context, policy: Policy, state: TargetState): P
         }
         delay = result.rescheduleAfterMs > 0 ? result.rescheduleAfterMs : 90_000;
       } catch (e) {
+        if (first && e instanceof UnknownNamespaceError) throw e;
         log(`apply failed (retrying in 5s): ${errorMessage(e)}`, {
           event: "error",
           error: errorMessage(e),
         });
         delay = 5_000;
       }
+      first = false;
       if (stop.signal.aborted) break;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, delay);

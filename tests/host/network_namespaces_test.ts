@@ -61,6 +61,7 @@ Deno.test("rampart --netns ABSENT: usage error (2) at once, no retries, for ever
       const args of [
         ["plan", file, ...state],
         ["apply", file, "--yes", ...state],
+        ["watch", file, ...state],
         ["show", ...state],
         ["show", file, ...state],
         ["diff", file, ...state],
@@ -76,6 +77,36 @@ Deno.test("rampart --netns ABSENT: usage error (2) at once, no retries, for ever
       assert.equal(r.code, 2, `${args[0]}: ${r.err}`);
       assert.match(r.err, new RegExp(`Unknown network namespace "${ABSENT}"`), args[0]);
       assert.doesNotMatch(r.err, /retrying|failed with exit code/, args[0]);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("rampart --netns ABSENT: an invalid policy file is still reported first (exit 4)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rp-netns-flag-" });
+  try {
+    const file = `${dir}/bad.yaml`;
+    await Deno.writeTextFile(
+      file,
+      "family: ipv4\ntables:\n  filter:\n    chains:\n      rp-in: [{action: bogus}]\n",
+    );
+    const state = ["--state-dir", `${dir}/state`];
+    for (
+      const args of [
+        ["plan", file, ...state],
+        ["apply", file, "--yes", ...state],
+        ["watch", file, ...state],
+        ["show", file, ...state],
+        ["diff", file, ...state],
+        ["trace", file, "--src", "192.0.2.1", "--dst", "192.0.2.2"],
+        ["graph", file],
+      ]
+    ) {
+      const r = await rampart([...args, "--netns", ABSENT]);
+      assert.equal(r.code, 4, `${args[0]}: ${r.err}`);
+      assert.match(r.err, /bad\.yaml:5:\d+: Invalid action "bogus"/, args[0]);
+      assert.doesNotMatch(r.err, /Unknown network namespace/, args[0]);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
