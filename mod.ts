@@ -44,6 +44,7 @@ export type {
 export * from "./dsl/ports.ts";
 export * from "./dsl/rule.ts";
 export * from "./src/host/runner.ts";
+export * from "./src/host/network_namespaces.ts";
 export * from "./src/host/clock.ts";
 export * from "./src/engine/errors.ts";
 export * from "./src/host/feature_source.ts";

@@ -63,10 +63,14 @@ function duplicateChain(
   const { chain, file } = where;
   const at = sourcePositionOf(chain);
   const before = sourcePositionOf(where.earlier);
-  const message = `Chain "${chain.name}" of table ${table} is defined in ${file} and in an ` +
-    `earlier file${
-      before === undefined ? "" : ` (${before.file}:${before.line}:${before.column})`
-    }: expected each chain in one file`;
+  const twice = before !== undefined && before.file === file;
+  const message = twice
+    ? `Chain "${chain.name}" of table ${table} is defined twice: the file ${file} is given ` +
+      "twice: expected each file once"
+    : `Chain "${chain.name}" of table ${table} is defined in ${file} and in an ` +
+      `earlier file${
+        before === undefined ? "" : ` (${before.file}:${before.line}:${before.column})`
+      }: expected each chain in one file`;
   if (at === undefined) {
     throw new PolicyError(message, {
       path: `tables.${table}.chains.${chain.name}`,

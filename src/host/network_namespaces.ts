@@ -61,7 +61,18 @@ export function namespaceProblem(
     `(create it with 'ip netns add ${name}')`;
 }
 
-/** A named network namespace does not exist (`ip netns add` makes one). */
+/**
+ * A named network namespace does not exist (`ip netns add` makes one).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DenoCommandRunner, UnknownNamespaceError } from "@rampart/iptables";
+ * const runner = new DenoCommandRunner({ netns: "rp-never-made", checkNetns: true });
+ * await assert.rejects(runner.run("true", []), (e) =>
+ *   e instanceof UnknownNamespaceError && e.netns === "rp-never-made");
+ * ```
+ */
 export class UnknownNamespaceError extends Error {
   /**
    * Creates the error.

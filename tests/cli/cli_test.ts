@@ -395,6 +395,16 @@ Deno.test("runCli export: TypeScript from merged files", async () => {
     );
     // Located at the second definition, naming the first.
     assert.match(dup.err, /c\.yaml:5:7: Chain "rp-a" .* earlier file \(.*a\.yaml:5:7\)/);
+    // The same file named twice says so.
+    const twice = fakeEnv();
+    assert.equal(
+      await runCli(["export", `${dir}/a.yaml`, `${dir}/a.yaml`], twice),
+      EXIT_CODES.INVALID_POLICY,
+    );
+    assert.match(
+      twice.err,
+      /a\.yaml:5:7: .* the file .*a\.yaml is given twice: expected each file once/,
+    );
     // A directory is named as the file it is not.
     const asDir = fakeEnv();
     assert.equal(await runCli(["export", dir], asDir), EXIT_CODES.INVALID_POLICY);
