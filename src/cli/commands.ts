@@ -1085,13 +1085,17 @@ async function cmdRecover(ctx: Context): Promise<number> {
       }
       return EXIT_CODES.OK;
     }
-    if (
-      !args.yes &&
-      !await askYes(ctx, `Roll ${target(args)} back to Rampart's rules from before it? [y/N] `)
-    ) {
-      ctx.note("Nothing rolled back\n");
+    const gone = args.netns !== undefined && ctx.env.namespaceExists?.(args.netns) === false;
+    const question = gone
+      ? `${
+        target(args)
+      } no longer exists, and its rules with it: clear what is recorded for it? [y/N] `
+      : `Roll ${target(args)} back to Rampart's rules from before it? [y/N] `;
+    if (!args.yes && !await askYes(ctx, question[0]!.toUpperCase() + question.slice(1))) {
+      ctx.note(gone ? "Nothing cleared\n" : "Nothing rolled back\n");
       return EXIT_CODES.NOT_CONFIRMED;
     }
+    if (gone) return await clearForGoneNamespace(ctx, state);
     const firewall = makeFirewall(ctx);
     const log = watchdogLogger(ctx.files.log);
     const done: string[] = [];
@@ -1138,6 +1142,31 @@ async function cmdRecover(ctx: Context): Promise<number> {
   } finally {
     lock.release();
   }
+}
+
+/**
+ * `recover` for a namespace that no longer exists: the rules its records
+ * would put back went with it, so the records are cleared (nothing else
+ * could ever settle them).
+ */
+async function clearForGoneNamespace(ctx: Context, state: TargetState): Promise<number> {
+  const done: string[] = [];
+  if (state.unconfirmed !== undefined) {
+    await Deno.remove(state.unconfirmed.dir, { recursive: true }).catch(() => {});
+    done.push("the unconfirmed apply");
+  }
+  // Read again: an unconfirmed apply may have put back an earlier record.
+  const record = await readIntentRecord(ctx.files.intent);
+  if (record !== undefined) {
+    await removeDurable(record.path);
+    done.push(`the record of the interrupted ${record.intent?.operation ?? "apply"}`);
+  }
+  const message = `${target(ctx.args)} no longer exists: the rules to put back went with it. ` +
+    `Cleared: ${done.join(" and ")}`;
+  if (ctx.args.json) {
+    ctx.json({ command: "recover", recovered: true, namespaceGone: true, done });
+  } else ctx.say(message[0]!.toUpperCase() + message.slice(1) + "\n");
+  return EXIT_CODES.OK;
 }
 
 async function cmdWatch(ctx: Context): Promise<number> {

@@ -4,6 +4,7 @@
  * @module
  */
 import { type CommandRunner, DenoCommandRunner } from "../host/runner.ts";
+import { networkNamespaces } from "../host/network_namespaces.ts";
 import type { ArmWatchdogOptions } from "./watchdog.ts";
 import { denoTopTerminal, type TopTerminal } from "./top.ts";
 
@@ -24,6 +25,12 @@ export interface CliEnvironment {
   ask(question: string, timeoutMs?: number): Promise<string | undefined>;
   /** The runner for a namespace (or the host). */
   runnerFor(netns: string | undefined): CommandRunner;
+  /**
+   * Whether a named network namespace exists (`undefined`, or no such
+   * method: unknown). `recover` clears what is recorded for one that no
+   * longer does, since its rules went with it.
+   */
+  namespaceExists?(netns: string): boolean | undefined;
   /**
    * The runners start processes that see this process's files: a save may
    * write its output to a file in the (private) state directory.
@@ -99,6 +106,7 @@ export function denoCliEnvironment(): CliEnvironment {
     // (after the policy files are read: their errors come first).
     runnerFor: (netns) =>
       new DenoCommandRunner(netns === undefined ? {} : { netns, checkNetns: true }),
+    namespaceExists: (netns) => networkNamespaces()?.includes(netns),
     localProcesses: true,
     env(name) {
       try {

@@ -204,6 +204,45 @@ Deno.test("runCli: invalid policy files exit 4 with file:line:col; a missing fil
   }
 });
 
+Deno.test("runCli recover: a namespace that no longer exists has what is recorded for it cleared, after asking", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rp-cli-test-" });
+  try {
+    const files = targetFiles(`${dir}/state`, "gone");
+    await Deno.mkdir(`${dir}/state`, { recursive: true });
+    await new FileApplyJournal(files.intent, { command: "apply a.yaml" }).begin({
+      operation: "apply",
+      startedAt: new Date().toISOString(),
+      tables: [{ table: "filter", ipVersion: 4 }],
+    });
+    const run = async (args: string[], answers: string[] = []) => {
+      const env = Object.assign(fakeEnv(answers), { namespaceExists: () => false });
+      const code = await runCli(
+        ["recover", ...args, "--netns", "gone", "--state-dir", `${dir}/state`],
+        env,
+      );
+      return { code, out: env.out, err: env.err };
+    };
+    const declined = await run([], ["n"]);
+    assert.equal(declined.code, EXIT_CODES.NOT_CONFIRMED);
+    assert.match(
+      declined.err,
+      /Network namespace "gone" no longer exists, and its rules with it: clear what is recorded for it\? \[y\/N\]/,
+    );
+    assert.match(declined.err, /Nothing cleared/);
+    const cleared = await run([], ["y"]);
+    assert.equal(cleared.code, 0, cleared.err);
+    assert.equal(
+      cleared.out,
+      'Network namespace "gone" no longer exists: the rules to put back went with it. ' +
+        "Cleared: the record of the interrupted apply\n",
+    );
+    await assert.rejects(Deno.stat(files.intent), Deno.errors.NotFound);
+    assert.match((await run(["--yes"])).out, /Nothing to recover/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("runCli: apply and remove refuse without a terminal or --yes (exit 2)", async () => {
   const env = fakeEnv();
   assert.equal(await runCli(["apply", "r.yaml", "--netns", "x"], env), EXIT_CODES.USAGE);

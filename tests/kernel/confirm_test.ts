@@ -363,3 +363,41 @@ kernelTest(
     });
   },
 );
+
+kernelTest(
+  "an unconfirmed apply whose namespace is then deleted: recover clears what is recorded (its rules went with it)",
+  async (netns) => {
+    await withDir(async (dir) => {
+      const s = await setup(netns, dir);
+      await s.applyFirst();
+      const child = await s.pendingApply(2222);
+      const pid = await watchdogPid(s);
+      child.child.kill("SIGSTOP");
+      Deno.kill(pid, "SIGKILL");
+      const pending = `${dir}/state/pending-netns-${netns}`;
+      while (await isTargetLocked(`${pending}/watchdog.lock`)) await sleep(20);
+      child.child.kill("SIGKILL");
+      await child.finish();
+      // The namespace goes (a container stopped), with the rules in it.
+      const del = await new Deno.Command("ip", { args: ["netns", "del", netns] }).output();
+      assert.equal(del.code, 0);
+
+      const asked = await rampart(["recover", ...s.common]);
+      assert.equal(asked.code, 2, "asks first: no terminal here");
+      const recover = await rampart(["recover", ...s.common, "--yes", "--json"]);
+      assert.equal(recover.code, 0, recover.err);
+      const doc = JSON.parse(recover.out);
+      assert.equal(doc.namespaceGone, true);
+      assert.deepEqual(doc.done, ["the unconfirmed apply"]);
+      const said = await rampart(["recover", ...s.common, "--yes"]);
+      assert.match(said.out, /Nothing to recover/);
+      await assert.rejects(Deno.stat(pending), Deno.errors.NotFound);
+      // Made again, the namespace takes a new apply (nothing recorded stands in the way).
+      const add = await new Deno.Command("ip", { args: ["netns", "add", netns] }).output();
+      assert.equal(add.code, 0);
+      const again = await rampart(["apply", await s.rules(22), ...s.common, "--yes"]);
+      assert.equal(again.code, 0, again.err);
+      assert.doesNotMatch(again.err, /UNCONFIRMED|INTERRUPTED/);
+    });
+  },
+);
