@@ -164,8 +164,9 @@ machine lost power) or an apply left unconfirmed after its watchdog and command
 both died: puts back Rampart's rules as they were before it, from the snapshot
 in its record, and clears the record. Other programs' rules are not touched.
 Every rampart command reports such a record; 'rampart apply FILES' completes
-it with your policy instead. Asks first unless --yes; exit 0 when there is
-nothing to recover.
+it with your policy instead. For a --netns that no longer exists (its rules
+went with it), clears the record instead. Asks first unless --yes; exit 0 when
+there is nothing to recover.
 
       --state-dir DIR       where records live (default $RAMPART_STATE_DIR,
                             /run/rampart for root)
