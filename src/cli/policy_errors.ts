@@ -1,9 +1,10 @@
 /**
  * Errors of policy files that only the whole policy, or the kernel, shows:
  * jumps to owned chains no file defines (with the closest name for a typo;
- * `src/yaml/jump_targets.ts`, re-exported), and engine errors about a rule (a missing IP set, a jump to a chain the
- * kernel lacks, a rule that cannot be placed, a loop of jumps) located at the
- * rule in its file, so the CLI reports them as `file:line:column` errors.
+ * `src/yaml/jump_targets.ts`, re-exported), and engine errors about a rule
+ * (a missing IP set, a jump to a chain the kernel lacks, a rule that cannot
+ * be placed, a loop of jumps) located at the rule in its file, so the CLI
+ * reports them as `file:line:column` errors.
  *
  * @module
  */
@@ -11,14 +12,10 @@ import { isReferrer } from "../../dsl/action.ts";
 import { ChainLoopError, DanglingReferenceError, PlacementError } from "../engine/errors.ts";
 import { MissingIpSetError } from "../host/ipset_check.ts";
 import type { TableName } from "../../dsl/kernel_chains.ts";
-import type { IpFamily, Policy, PolicyRule } from "../policy/policy.ts";
+import { type IpFamily, type Policy, policyRuleAt } from "../policy/policy.ts";
 import { locatedError } from "../yaml/source_positions.ts";
 
 export { checkJumpTargets } from "../yaml/jump_targets.ts";
-
-function applies(item: { ipVersion?: IpFamily }, v: IpFamily): boolean {
-  return item.ipVersion === undefined || item.ipVersion === v;
-}
 
 /** A table of the policy in one family. */
 export interface TableInFamily {
@@ -26,27 +23,6 @@ export interface TableInFamily {
   table: TableName;
   /** The family. */
   ipVersion: IpFamily;
-}
-
-/** The rule an engine error names: the `index`-th rule of the list for that family. */
-function ruleAt(
-  policy: Policy,
-  where: TableInFamily,
-  chain: string,
-  list: "chain" | "insert" | "append" | "foreign",
-  index: number,
-): PolicyRule | undefined {
-  const v = where.ipVersion;
-  const t = policy.tables.find((t) => t.table === where.table && applies(t, v));
-  if (t === undefined) return undefined;
-  let rules: readonly PolicyRule[];
-  if (list === "chain") {
-    const c = t.chains.find((c) => c.name === chain && applies(c, v));
-    rules = c?.rules ?? [];
-  } else if (list === "insert") rules = t.insertions[chain] ?? [];
-  else if (list === "append") rules = t.appends[chain] ?? [];
-  else rules = [...(t.insertions[chain] ?? []), ...(t.appends[chain] ?? [])];
-  return rules.filter((r) => applies(r, v))[index];
 }
 
 /**
@@ -80,20 +56,35 @@ export function isRuleError(e: unknown): boolean {
  */
 export function locateRuleError(e: unknown, policy: Policy, where: TableInFamily): unknown {
   if (e instanceof PlacementError) {
-    const rule = ruleAt(policy, where, e.chain, e.list, e.ruleIndex);
+    const rule = policyRuleAt(policy, {
+      ...where,
+      chain: e.chain,
+      list: e.list,
+      ruleIndex: e.ruleIndex,
+    });
     return (rule && locatedError(rule, e.message, { cause: e })) ?? e;
   }
   if (e instanceof MissingIpSetError) {
     const owned = policy.tables.some((t) =>
       t.table === where.table && t.chains.some((c) => c.name === e.chain)
     );
-    const rule = ruleAt(policy, where, e.chain, owned ? "chain" : "foreign", e.ruleIndex);
+    const rule = policyRuleAt(policy, {
+      ...where,
+      chain: e.chain,
+      list: owned ? "chain" : "foreign",
+      ruleIndex: e.ruleIndex,
+    });
     return (rule && locatedError(rule, e.message, { cause: e })) ?? e;
   }
   if (e instanceof DanglingReferenceError) {
     const lists = e.list === undefined ? ["chain", "insert", "append"] as const : [e.list];
     for (const list of lists) {
-      const rule = ruleAt(policy, where, e.fromChain, list, e.ruleIndex);
+      const rule = policyRuleAt(policy, {
+        ...where,
+        chain: e.fromChain,
+        list,
+        ruleIndex: e.ruleIndex,
+      });
       const action = rule?.action;
       if (!isReferrer(action) || action.target !== e.toChain) continue;
       const key = action.kind === "Goto" ? "goto" : "jump";

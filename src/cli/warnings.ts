@@ -4,13 +4,9 @@
  *
  * @module
  */
-import type { IpFamily, Policy, PolicyRule } from "../policy/policy.ts";
+import { type Policy, policyRuleAt } from "../policy/policy.ts";
 import { type SourcePosition, sourcePositionOf } from "../yaml/load.ts";
 import type { EngineWarning } from "../engine/warnings.ts";
-
-function appliesTo(item: { ipVersion?: IpFamily }, ipVersion: IpFamily): boolean {
-  return item.ipVersion === undefined || item.ipVersion === ipVersion;
-}
 
 /**
  * Where the rule a warning is about was written: the warning names the rule
@@ -21,16 +17,7 @@ function appliesTo(item: { ipVersion?: IpFamily }, ipVersion: IpFamily): boolean
  * @returns The rule's position, or `undefined` when it was not loaded from a file.
  */
 export function locateWarning(policy: Policy, warning: EngineWarning): SourcePosition | undefined {
-  const v = warning.ipVersion;
-  const table = policy.tables.find((t) => t.table === warning.table && appliesTo(t, v));
-  if (table === undefined) return undefined;
-  let rules: readonly PolicyRule[] | undefined;
-  if (warning.list === "chain") {
-    rules = table.chains.find((c) => c.name === warning.chain && appliesTo(c, v))?.rules;
-  } else {
-    rules = (warning.list === "insert" ? table.insertions : table.appends)[warning.chain];
-  }
-  const rule = rules?.filter((r) => appliesTo(r, v))[warning.ruleIndex];
+  const rule = policyRuleAt(policy, warning);
   return rule === undefined ? undefined : sourcePositionOf(rule);
 }
 

@@ -393,8 +393,71 @@ export function validatePolicy(policy: Policy, options: ValidatePolicyOptions = 
   });
 }
 
-function appliesTo(item: { ipVersion?: IpFamily }, ipVersion: IpFamily): boolean {
+/**
+ * Whether a table, chain or rule of a policy is for a family: it names that
+ * family, or none (both).
+ *
+ * @param item The table, chain or rule.
+ * @param ipVersion The family.
+ * @returns Whether it is in that family's tables.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { appliesToFamily } from "@rampart/iptables";
+ * assert.equal(appliesToFamily({}, 6), true);
+ * assert.equal(appliesToFamily({ ipVersion: 4 }, 6), false);
+ * ```
+ */
+export function appliesToFamily(item: { ipVersion?: IpFamily }, ipVersion: IpFamily): boolean {
   return item.ipVersion === undefined || item.ipVersion === ipVersion;
+}
+
+/** Where a rule of a policy is, as the engine names it (see {@linkcode policyRuleAt}). */
+export interface PolicyRuleAt {
+  /** The table. */
+  table: TableName;
+  /** The family whose rules the index counts. */
+  ipVersion: IpFamily;
+  /** The chain (owned, or the kernel chain of an insert or append list). */
+  chain: string;
+  /** The list: an owned chain's rules, a kernel chain's inserts or appends, or both in that order. */
+  list: "chain" | "insert" | "append" | "foreign";
+  /** The rule's 0-based index among the list's rules for that family. */
+  ruleIndex: number;
+}
+
+/**
+ * The rule an engine error or warning names: the `ruleIndex`-th rule, among
+ * those for the family, of a list of a table, as the engine was given them.
+ *
+ * @param policy The policy the engine was given.
+ * @param at Where the rule is.
+ * @returns The rule, or `undefined` when the policy has none there.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Accept, Drop, emptyPolicy, policyRuleAt, tablePolicy } from "@rampart/iptables";
+ * const v6 = { action: Drop(), ipVersion: 6 as const };
+ * const all = { action: Accept() };
+ * const policy = { ...emptyPolicy(), tables: [tablePolicy("filter", { insertions: { INPUT: [v6, all] } })] };
+ * const at = { table: "filter", chain: "INPUT", list: "insert", ruleIndex: 0 } as const;
+ * assert.equal(policyRuleAt(policy, { ...at, ipVersion: 4 }), all);
+ * assert.equal(policyRuleAt(policy, { ...at, ipVersion: 6 }), v6);
+ * ```
+ */
+export function policyRuleAt(policy: Policy, at: PolicyRuleAt): PolicyRule | undefined {
+  const v = at.ipVersion;
+  const t = policy.tables.find((t) => t.table === at.table && appliesToFamily(t, v));
+  if (t === undefined) return undefined;
+  let rules: readonly PolicyRule[];
+  if (at.list === "chain") {
+    rules = t.chains.find((c) => c.name === at.chain && appliesToFamily(c, v))?.rules ?? [];
+  } else if (at.list === "insert") rules = t.insertions[at.chain] ?? [];
+  else if (at.list === "append") rules = t.appends[at.chain] ?? [];
+  else rules = [...(t.insertions[at.chain] ?? []), ...(t.appends[at.chain] ?? [])];
+  return rules.filter((r) => appliesToFamily(r, v))[at.ruleIndex];
 }
 
 function stripRule(rule: PolicyRule): Rule {
@@ -407,7 +470,7 @@ function stripRule(rule: PolicyRule): Rule {
 }
 
 function filterRules(rules: readonly PolicyRule[], ipVersion: IpFamily): Rule[] {
-  return rules.filter((r) => appliesTo(r, ipVersion)).map(stripRule);
+  return rules.filter((r) => appliesToFamily(r, ipVersion)).map(stripRule);
 }
 
 /**
@@ -434,13 +497,13 @@ export function policyForFamily(policy: Policy, ipVersion: IpFamily): FamilyTabl
   if (!policy.ipVersions.includes(ipVersion)) return [];
   const out: FamilyTablePolicy[] = [];
   for (const t of policy.tables) {
-    if (!appliesTo(t, ipVersion)) continue;
+    if (!appliesToFamily(t, ipVersion)) continue;
     const lists = (rec: Record<string, PolicyRule[]>) =>
       Object.fromEntries(Object.entries(rec).map(([k, v]) => [k, filterRules(v, ipVersion)]));
     out.push({
       table: t.table,
       ipVersion,
-      chains: t.chains.filter((c) => appliesTo(c, ipVersion)).map((c) => ({
+      chains: t.chains.filter((c) => appliesToFamily(c, ipVersion)).map((c) => ({
         name: c.name,
         rules: filterRules(c.rules, ipVersion),
       })),

@@ -9,15 +9,17 @@
 import { isReferrer } from "../../dsl/action.ts";
 import { closest } from "../../dsl/rule_schema.ts";
 import { DanglingReferenceError } from "../engine/errors.ts";
-import type { IpFamily, Policy, PolicyRule, TablePolicy } from "../policy/policy.ts";
+import {
+  appliesToFamily,
+  type IpFamily,
+  type Policy,
+  type PolicyRule,
+  type TablePolicy,
+} from "../policy/policy.ts";
 import { locatedError } from "./source_positions.ts";
 
-function applies(item: { ipVersion?: IpFamily }, v: IpFamily): boolean {
-  return item.ipVersion === undefined || item.ipVersion === v;
-}
-
 function familiesOf(policy: Policy, t: TablePolicy): IpFamily[] {
-  return policy.ipVersions.filter((v) => applies(t, v));
+  return policy.ipVersions.filter((v) => appliesToFamily(t, v));
 }
 
 /**
@@ -55,9 +57,9 @@ export function checkJumpTargets(policy: Policy, chainPrefixes: readonly string[
       if (!isReferrer(action) || !owned(action.target)) return;
       const key = action.kind === "Goto" ? "goto" : "jump";
       for (const v of families) {
-        if (!applies(from, v) || !applies(rule, v)) continue;
+        if (!appliesToFamily(from, v) || !appliesToFamily(rule, v)) continue;
         const target = t.chains.find((c) => c.name === action.target);
-        if (target !== undefined && applies(target, v)) continue;
+        if (target !== undefined && appliesToFamily(target, v)) continue;
         const hint = target === undefined ? closest(action.target, defined) : undefined;
         const reason = target === undefined
           ? `Invalid ${key} "${action.target}": no chain of table ${t.table} has that name` +
