@@ -1087,11 +1087,10 @@ async function cmdRecover(ctx: Context): Promise<number> {
     }
     const gone = args.netns !== undefined && ctx.env.namespaceExists?.(args.netns) === false;
     const question = gone
-      ? `${
-        target(args)
-      } no longer exists, and its rules with it: clear what is recorded for it? [y/N] `
+      ? `Network namespace "${args.netns}" no longer exists, and its rules with it: clear ` +
+        "what is recorded for it? [y/N] "
       : `Roll ${target(args)} back to Rampart's rules from before it? [y/N] `;
-    if (!args.yes && !await askYes(ctx, question[0]!.toUpperCase() + question.slice(1))) {
+    if (!args.yes && !await askYes(ctx, question)) {
       ctx.note(gone ? "Nothing cleared\n" : "Nothing rolled back\n");
       return EXIT_CODES.NOT_CONFIRMED;
     }
@@ -1155,17 +1154,19 @@ async function clearForGoneNamespace(ctx: Context, state: TargetState): Promise<
     await Deno.remove(state.unconfirmed.dir, { recursive: true }).catch(() => {});
     done.push("the unconfirmed apply");
   }
-  // Read again: an unconfirmed apply may have put back an earlier record.
-  const record = await readIntentRecord(ctx.files.intent);
+  const record = state.interrupted;
   if (record !== undefined) {
     await removeDurable(record.path);
     done.push(`the record of the interrupted ${record.intent?.operation ?? "apply"}`);
   }
-  const message = `${target(ctx.args)} no longer exists: the rules to put back went with it. ` +
-    `Cleared: ${done.join(" and ")}`;
   if (ctx.args.json) {
     ctx.json({ command: "recover", recovered: true, namespaceGone: true, done });
-  } else ctx.say(message[0]!.toUpperCase() + message.slice(1) + "\n");
+  } else {
+    ctx.say(
+      `Network namespace "${ctx.args.netns}" no longer exists: the rules to put back went with ` +
+        `it. Cleared: ${done.join(" and ")}\n`,
+    );
+  }
   return EXIT_CODES.OK;
 }
 
