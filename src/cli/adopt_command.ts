@@ -32,7 +32,7 @@ import {
   restoreAdoptUndo,
 } from "../import/adopt.ts";
 import { ChainNameError } from "../import/chain_names.ts";
-import { EXIT_CODES, parseDuration } from "./args.ts";
+import { EXIT_CODES, flagParseError, parseDuration, UsageError } from "./args.ts";
 import { pathExists, removeDurable, writeDurable } from "./durable.ts";
 import type { CliEnvironment } from "./environment.ts";
 import { targetFiles } from "./state_dir.ts";
@@ -49,8 +49,6 @@ import {
 
 export { ADOPT_HEADER, ADOPT_HELP } from "./adopt_help.ts";
 import { ADOPT_HEADER, ADOPT_HELP } from "./adopt_help.ts";
-
-class Usage extends Error {}
 
 interface AdoptArgs {
   help: boolean;
@@ -93,9 +91,7 @@ function parse(argv: readonly string[]): AdoptArgs {
       },
     });
   } catch (e) {
-    throw new Usage(
-      (e instanceof Error ? e.message.split("\n")[0]! : String(e)).replace(/\.$/, ""),
-    );
+    throw flagParseError(e);
   }
   const v = parsed.values;
   const args: AdoptArgs = {
@@ -111,13 +107,13 @@ function parse(argv: readonly string[]): AdoptArgs {
   if (args.help) return args;
   if (v.netns !== undefined) {
     const problem = netnsProblem(v.netns);
-    if (problem !== undefined) throw new Usage(problem);
+    if (problem !== undefined) throw new UsageError(problem);
     args.netns = v.netns;
   }
-  if (args.chains.length === 0) throw new Usage("Give the chains to adopt: --chain CHAIN");
+  if (args.chains.length === 0) throw new UsageError("Give the chains to adopt: --chain CHAIN");
   for (const c of args.chains) {
     if (!CHAIN_PATTERN.test(c)) {
-      throw new Usage(
+      throw new UsageError(
         `Invalid --chain ${
           JSON.stringify(c)
         }: expected a chain name (letters, digits, '_', '.', '-'; '*' matches any)`,
@@ -128,10 +124,10 @@ function parse(argv: readonly string[]): AdoptArgs {
   if (v.ipv6) args.ipVersions.push(6);
   for (const t of args.tables) {
     const problem = tableProblem(t);
-    if (problem !== undefined) throw new Usage(problem);
+    if (problem !== undefined) throw new UsageError(problem);
   }
   const backendError = backendProblem(v.backend!);
-  if (backendError !== undefined) throw new Usage(backendError);
+  if (backendError !== undefined) throw new UsageError(backendError);
   args.backend = v.backend as AdoptArgs["backend"];
   if (v.output !== undefined) args.output = v.output;
   if (v["state-dir"] !== undefined) args.stateDir = v["state-dir"];
@@ -139,7 +135,7 @@ function parse(argv: readonly string[]): AdoptArgs {
     try {
       args.confirmTimeoutMs = parseDuration(v["confirm-timeout"]);
     } catch (e) {
-      throw new Usage(`Invalid --confirm-timeout: ${(e as Error).message}`);
+      throw new UsageError(`Invalid --confirm-timeout: ${(e as Error).message}`);
     }
   }
   return args;
@@ -225,7 +221,7 @@ export async function runAdopt(argv: readonly string[], env: CliEnvironment): Pr
   try {
     args = parse(argv);
     if (!args.help && !args.yes && !env.interactive) {
-      throw new Usage(
+      throw new UsageError(
         "Refusing to adopt without confirmation: no terminal to ask on; pass --yes to adopt anyway",
       );
     }

@@ -183,6 +183,28 @@ export class UsageError extends TypeError {
   }
 }
 
+/**
+ * A flag parser's error (`node:util` `parseArgs`) as a {@linkcode UsageError}:
+ * its first line, without the final period, as every command words it.
+ *
+ * @param e What the parser threw.
+ * @param command The command whose flags were parsed, if known.
+ * @returns The usage error.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { flagParseError } from "@rampart/iptables/cli";
+ * const e = flagParseError(new TypeError("Unknown option '--nope'.\nTo specify …"), "plan");
+ * assert.equal(e.message, "Unknown option '--nope'");
+ * assert.equal(e.command, "plan");
+ * ```
+ */
+export function flagParseError(e: unknown, command?: CommandName): UsageError {
+  const message = e instanceof Error ? e.message.split("\n")[0]! : String(e);
+  return new UsageError(message.replace(/\.$/, ""), { command });
+}
+
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /**
@@ -316,8 +338,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
       },
     });
   } catch (e) {
-    const message = e instanceof Error ? e.message.split("\n")[0]! : String(e);
-    throw new UsageError(message.replace(/\.$/, ""), { command });
+    throw flagParseError(e, command);
   }
   const v = parsed.values;
   const args = defaults(command, parsed.positionals, v.help === true);

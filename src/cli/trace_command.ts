@@ -30,7 +30,7 @@ import { type TraceOptions, tracePacket } from "../trace/walk.ts";
 import { renderGraph } from "../trace/graph.ts";
 import { sourcePositionOf } from "../yaml/load.ts";
 import { DEFAULT_MAX_BYTES } from "../yaml/read_text.ts";
-import { EXIT_CODES, parseMaxFileSize, UsageError } from "./args.ts";
+import { EXIT_CODES, flagParseError, parseMaxFileSize, UsageError } from "./args.ts";
 import { CommandExit, errorData, errorMessage, exitCodeOf } from "./command_errors.ts";
 import type { CliEnvironment } from "./environment.ts";
 import { loadPolicyFiles } from "./policy_files.ts";
@@ -109,8 +109,7 @@ function parsePacketArgs(
       },
     });
   } catch (e) {
-    const message = e instanceof Error ? e.message.split("\n")[0]! : String(e);
-    throw new UsageError(message.replace(/\.$/, ""));
+    throw flagParseError(e);
   }
   const v = parsed.values as Record<string, string | boolean | string[] | undefined>;
   if (v.help === true) return "help";
